@@ -1,0 +1,314 @@
+//! Client → server frames. API Gateway picks a route from the frame's `action` field
+//! (`$request.body.action`); [`ClientFrame::parse`] is the same decision in code, plus every content rule.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{
+    ids::{ClientId, IdError, MessageId, RoomName},
+    limits::{DEFAULT_HISTORY_LIMIT, MAX_BODY_CHARS, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT},
+    server::ErrorCode,
+};
+
+/// Every frame a client may send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ClientFrame {
+    /// Enter a room: receive its messages, presence and typing.
+    Join { room: RoomName },
+    /// Leave a room.
+    Leave { room: RoomName },
+    /// Post a message to a joined room. `client_id` makes retries safe: the same id is stored once.
+    Send {
+        room: RoomName,
+        client_id: ClientId,
+        body: String,
+    },
+    /// "I am typing" in a joined room; the other members see it.
+    Typing { room: RoomName },
+    /// A page of the room's history: the newest messages `before` an id (or the newest of all), or,
+    /// with `after`, the oldest messages after an id (to catch up after a reconnect).
+    History {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<MessageId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        after: Option<MessageId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u16>,
+    },
+    /// Keep-alive; answered with `pong`.
+    Ping,
+}
+
+/// The `action` values, in the order of [`ClientFrame`]'s variants.
+pub const ACTIONS: [&str; 6] = ["join", "leave", "send", "typing", "history", "ping"];
+
+/// A refused frame: which error code to answer with, why, and the frame's `client_id` to echo.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{code:?}: {detail}")]
+pub struct FrameError {
+    pub code: ErrorCode,
+    pub detail: String,
+    pub client_id: Option<String>,
+}
+
+impl FrameError {
+    fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self {
+            code,
+            detail: detail.into(),
+            client_id: None,
+        }
+    }
+}
+
+impl ClientFrame {
+    /// Parses and validates one frame as received. Checks, in order: size, JSON object, known `action`,
+    /// field shapes, then content rules (see [`ClientFrame::validate`]).
+    pub fn parse(text: &str) -> Result<Self, FrameError> {
+        if text.len() > MAX_FRAME_BYTES {
+            return Err(FrameError::new(
+                ErrorCode::FrameTooLarge,
+                format!("{} bytes is over the {MAX_FRAME_BYTES}-byte limit", text.len()),
+            ));
+        }
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| FrameError::new(ErrorCode::MalformedFrame, format!("not JSON: {e}")))?;
+        let Value::Object(fields) = &value else {
+            return Err(FrameError::new(ErrorCode::MalformedFrame, "a frame is a JSON object"));
+        };
+        let client_id = fields
+            .get("client_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let with_client_id = |mut e: FrameError| {
+            e.client_id = client_id.clone();
+            e
+        };
+        let action = match fields.get("action") {
+            Some(Value::String(action)) => action.as_str(),
+            Some(_) => {
+                return Err(with_client_id(FrameError::new(
+                    ErrorCode::MalformedFrame,
+                    "`action` must be a string",
+                )))
+            }
+            None => {
+                return Err(with_client_id(FrameError::new(
+                    ErrorCode::MalformedFrame,
+                    "a frame needs an `action`",
+                )))
+            }
+        };
+        if !ACTIONS.contains(&action) {
+            return Err(with_client_id(FrameError::new(
+                ErrorCode::UnknownAction,
+                format!("unknown action `{action}`"),
+            )));
+        }
+        let frame: ClientFrame = serde_json::from_value(value.clone())
+            .map_err(|e| with_client_id(field_error(&value, e)))?;
+        frame.validate().map_err(with_client_id)?;
+        Ok(frame)
+    }
+
+    /// The content rules that types alone do not carry: a body that is not blank and not too long, a
+    /// history limit in range. The app calls this before sending; [`ClientFrame::parse`] calls it on receipt.
+    pub fn validate(&self) -> Result<(), FrameError> {
+        match self {
+            Self::Send { body, .. } => {
+                if body.trim().is_empty() {
+                    return Err(FrameError::new(ErrorCode::EmptyBody, "the body is empty"));
+                }
+                let chars = body.chars().count();
+                if chars > MAX_BODY_CHARS {
+                    return Err(FrameError::new(
+                        ErrorCode::BodyTooLong,
+                        format!("{chars} characters is over the {MAX_BODY_CHARS}-character limit"),
+                    ));
+                }
+            }
+            Self::History {
+                limit: Some(limit), ..
+            } if *limit == 0 || *limit > MAX_HISTORY_LIMIT => {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidLimit,
+                    format!("limit {limit} is outside 1..={MAX_HISTORY_LIMIT}"),
+                ));
+            }
+            _ => {}
+        }
+        let text = self.to_json();
+        if text.len() > MAX_FRAME_BYTES {
+            return Err(FrameError::new(
+                ErrorCode::FrameTooLarge,
+                format!("{} bytes is over the {MAX_FRAME_BYTES}-byte limit", text.len()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Serialises the frame for the socket.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("client frames always serialise")
+    }
+
+    /// The `action` this frame is routed by.
+    pub fn action(&self) -> &'static str {
+        match self {
+            Self::Join { .. } => ACTIONS[0],
+            Self::Leave { .. } => ACTIONS[1],
+            Self::Send { .. } => ACTIONS[2],
+            Self::Typing { .. } => ACTIONS[3],
+            Self::History { .. } => ACTIONS[4],
+            Self::Ping => ACTIONS[5],
+        }
+    }
+
+    /// The room the frame is about, if any.
+    pub fn room(&self) -> Option<&RoomName> {
+        match self {
+            Self::Join { room }
+            | Self::Leave { room }
+            | Self::Send { room, .. }
+            | Self::Typing { room }
+            | Self::History { room, .. } => Some(room),
+            Self::Ping => None,
+        }
+    }
+}
+
+impl ClientFrame {
+    /// The page size a history request asks for, with the default filled in.
+    pub fn history_limit(limit: Option<u16>) -> u16 {
+        limit.unwrap_or(DEFAULT_HISTORY_LIMIT)
+    }
+}
+
+/// Names the field that failed, by re-checking the identifier fields one by one; serde's own message is
+/// kept as the detail.
+fn field_error(value: &Value, error: serde_json::Error) -> FrameError {
+    let field = |name: &str| value.get(name).and_then(Value::as_str);
+    let code = if field("room").is_some_and(|r| RoomName::new(r).is_err()) {
+        ErrorCode::InvalidRoom
+    } else if field("client_id").is_some_and(|c| ClientId::new(c).is_err()) {
+        ErrorCode::InvalidClientId
+    } else if ["before", "after"]
+        .iter()
+        .any(|f| field(f).is_some_and(|id| id.parse::<MessageId>().is_err()))
+    {
+        ErrorCode::InvalidMessageId
+    } else if value.get("limit").is_some_and(|l| l.as_u64().is_none_or(|n| n > u64::from(u16::MAX))) {
+        ErrorCode::InvalidLimit
+    } else {
+        ErrorCode::MalformedFrame
+    };
+    let detail = match code {
+        ErrorCode::InvalidRoom => IdError::RoomName.to_string(),
+        ErrorCode::InvalidClientId => IdError::ClientId.to_string(),
+        ErrorCode::InvalidMessageId => IdError::MessageId.to_string(),
+        _ => error.to_string(),
+    };
+    FrameError::new(code, detail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code_of(text: &str) -> ErrorCode {
+        ClientFrame::parse(text).unwrap_err().code
+    }
+
+    #[test]
+    fn actions_list_matches_the_variants() {
+        let room = RoomName::new("general").unwrap();
+        let frames = [
+            ClientFrame::Join { room: room.clone() },
+            ClientFrame::Leave { room: room.clone() },
+            ClientFrame::Send {
+                room: room.clone(),
+                client_id: ClientId::new("c").unwrap(),
+                body: "hi".into(),
+            },
+            ClientFrame::Typing { room: room.clone() },
+            ClientFrame::History {
+                room,
+                before: None,
+                after: None,
+                limit: None,
+            },
+            ClientFrame::Ping,
+        ];
+        for (frame, action) in frames.iter().zip(ACTIONS) {
+            assert_eq!(frame.action(), action);
+            let json: Value = serde_json::from_str(&frame.to_json()).unwrap();
+            assert_eq!(json["action"], action);
+            assert_eq!(&ClientFrame::parse(&frame.to_json()).unwrap(), frame);
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_reason() {
+        assert_eq!(code_of("not json"), ErrorCode::MalformedFrame);
+        assert_eq!(code_of("[1,2]"), ErrorCode::MalformedFrame);
+        assert_eq!(code_of(r#"{"room":"general"}"#), ErrorCode::MalformedFrame);
+        assert_eq!(code_of(r#"{"action":7}"#), ErrorCode::MalformedFrame);
+        assert_eq!(code_of(r#"{"action":"dance"}"#), ErrorCode::UnknownAction);
+        assert_eq!(code_of(r#"{"action":"join"}"#), ErrorCode::MalformedFrame);
+        assert_eq!(code_of(r#"{"action":"join","room":"Not Valid"}"#), ErrorCode::InvalidRoom);
+        assert_eq!(
+            code_of(r#"{"action":"send","room":"general","client_id":"a b","body":"x"}"#),
+            ErrorCode::InvalidClientId
+        );
+        assert_eq!(
+            code_of(r#"{"action":"send","room":"general","client_id":"c","body":"  \n "}"#),
+            ErrorCode::EmptyBody
+        );
+        assert_eq!(
+            code_of(r#"{"action":"history","room":"general","before":"yesterday"}"#),
+            ErrorCode::InvalidMessageId
+        );
+        assert_eq!(code_of(r#"{"action":"history","room":"general","limit":0}"#), ErrorCode::InvalidLimit);
+        assert_eq!(code_of(r#"{"action":"history","room":"general","limit":101}"#), ErrorCode::InvalidLimit);
+        assert_eq!(code_of(r#"{"action":"history","room":"general","limit":-1}"#), ErrorCode::InvalidLimit);
+    }
+
+    #[test]
+    fn body_limit_counts_characters_not_bytes() {
+        let at_limit = "é".repeat(MAX_BODY_CHARS);
+        let frame = format!(r#"{{"action":"send","room":"r","client_id":"c","body":"{at_limit}"}}"#);
+        assert!(ClientFrame::parse(&frame).is_ok());
+        let over = "é".repeat(MAX_BODY_CHARS + 1);
+        let frame = format!(r#"{{"action":"send","room":"r","client_id":"c","body":"{over}"}}"#);
+        assert_eq!(code_of(&frame), ErrorCode::BodyTooLong);
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_before_parsing() {
+        let frame = format!(r#"{{"action":"ping","pad":"{}"}}"#, "x".repeat(MAX_FRAME_BYTES));
+        assert_eq!(code_of(&frame), ErrorCode::FrameTooLarge);
+    }
+
+    #[test]
+    fn a_body_at_the_limit_fits_in_a_frame_even_fully_escaped() {
+        let worst = "\u{1}".repeat(MAX_BODY_CHARS);
+        let frame = ClientFrame::Send {
+            room: RoomName::new("x".repeat(64)).unwrap(),
+            client_id: ClientId::new("c".repeat(64)).unwrap(),
+            body: worst,
+        };
+        assert!(frame.to_json().len() <= MAX_FRAME_BYTES);
+        assert!(frame.validate().is_ok());
+    }
+
+    #[test]
+    fn errors_echo_the_client_id() {
+        let err = ClientFrame::parse(r#"{"action":"send","room":"general","client_id":"c-9","body":""}"#)
+            .unwrap_err();
+        assert_eq!(err.client_id.as_deref(), Some("c-9"));
+        let err = ClientFrame::parse(r#"{"action":"shout","client_id":"c-10"}"#).unwrap_err();
+        assert_eq!(err.client_id.as_deref(), Some("c-10"));
+    }
+}

@@ -1,0 +1,128 @@
+//! Queue envelopes: what travels on the command queue (gateway → registry) and the delivery queue
+//! (registry → sender). SQS delivers at least once, so every consumer must treat a repeat as harmless.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::{client::ClientFrame, ids::ConnectionId, server::ServerFrame, server::User};
+
+/// Work for the registry, the only component that holds state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    /// A connection was authorised and opened.
+    Connect {
+        connection_id: ConnectionId,
+        user: User,
+    },
+    /// A connection closed (`$disconnect`).
+    Disconnect { connection_id: ConnectionId },
+    /// A validated frame from a connection, with the user the authorizer vouched for.
+    Frame {
+        connection_id: ConnectionId,
+        user: User,
+        frame: ClientFrame,
+        #[serde(with = "time::serde::rfc3339")]
+        received_at: OffsetDateTime,
+    },
+    /// Posting to this connection answered 410 Gone: it is stale, forget it as if it had disconnected.
+    Forget { connection_id: ConnectionId },
+}
+
+impl Command {
+    /// The connection the command is about.
+    pub fn connection_id(&self) -> &ConnectionId {
+        match self {
+            Self::Connect { connection_id, .. }
+            | Self::Disconnect { connection_id }
+            | Self::Frame { connection_id, .. }
+            | Self::Forget { connection_id } => connection_id,
+        }
+    }
+}
+
+/// One frame for a set of connections. The sender serialises the frame once and posts the same bytes to
+/// every recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    pub recipients: Vec<ConnectionId>,
+    pub frame: ServerFrame,
+}
+
+impl Delivery {
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("deliveries always serialise")
+    }
+
+    /// Splits the delivery into as few deliveries as possible whose JSON is at most `max_bytes` each,
+    /// dividing the recipients. A frame that does not fit even with one recipient is returned whole, one
+    /// recipient per delivery, for the queue adapter to refuse loudly.
+    pub fn split_to_fit(self, max_bytes: usize) -> Vec<Delivery> {
+        let whole = self.to_json().len();
+        if whole <= max_bytes || self.recipients.len() <= 1 {
+            return vec![self];
+        }
+        let frame_only = Delivery {
+            recipients: Vec::new(),
+            frame: self.frame.clone(),
+        }
+        .to_json()
+        .len();
+        let mut parts = Vec::new();
+        let mut current = Vec::new();
+        let mut size = frame_only;
+        for recipient in self.recipients {
+            // `"id"` plus a separating comma; JSON escaping is irrelevant for connection ids in practice
+            // but is counted exactly by serialising the id.
+            let cost = serde_json::to_string(&recipient).map_or(0, |s| s.len()) + 1;
+            if !current.is_empty() && size + cost > max_bytes {
+                parts.push(std::mem::take(&mut current));
+                size = frame_only;
+            }
+            size += cost;
+            current.push(recipient);
+        }
+        parts.push(current);
+        parts
+            .into_iter()
+            .map(|recipients| Delivery {
+                recipients,
+                frame: self.frame.clone(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{limits::MAX_QUEUE_MESSAGE_BYTES, server::ErrorCode};
+
+    #[test]
+    fn large_fan_outs_split_under_the_queue_limit_without_losing_anyone() {
+        let recipients: Vec<_> = (0..30_000)
+            .map(|i| ConnectionId(format!("Abc{i:013}xyz=")))
+            .collect();
+        let delivery = Delivery {
+            recipients: recipients.clone(),
+            frame: ServerFrame::error(ErrorCode::Internal, None),
+        };
+        assert!(delivery.to_json().len() > MAX_QUEUE_MESSAGE_BYTES);
+        let parts = delivery.split_to_fit(MAX_QUEUE_MESSAGE_BYTES);
+        assert!(parts.len() > 1);
+        for part in &parts {
+            assert!(part.to_json().len() <= MAX_QUEUE_MESSAGE_BYTES);
+        }
+        let rejoined: Vec<_> = parts.into_iter().flat_map(|p| p.recipients).collect();
+        assert_eq!(rejoined, recipients);
+    }
+
+    #[test]
+    fn small_deliveries_stay_whole() {
+        let delivery = Delivery {
+            recipients: vec![ConnectionId("a".into()), ConnectionId("b".into())],
+            frame: ServerFrame::Pong,
+        };
+        assert_eq!(delivery.clone().split_to_fit(MAX_QUEUE_MESSAGE_BYTES), vec![delivery]);
+    }
+}

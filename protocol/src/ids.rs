@@ -1,0 +1,201 @@
+//! Identifier types. Each wraps a string or number and can only be built through its validating
+//! constructor (or deserialisation, which runs the same check), so a `RoomName` in hand is a valid one.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::limits::{MAX_CLIENT_ID_LEN, MAX_ROOM_NAME_LEN};
+
+/// Why an identifier was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("room names are 1 to {MAX_ROOM_NAME_LEN} characters: lowercase letters, digits, '-' and '_', starting with a letter or digit")]
+    RoomName,
+    #[error("client ids are 1 to {MAX_CLIENT_ID_LEN} printable ASCII characters without spaces")]
+    ClientId,
+    #[error("message ids look like `<milliseconds>-<sequence>`, e.g. `1732550400000-0`")]
+    MessageId,
+}
+
+macro_rules! string_id {
+    ($(#[$doc:meta])* $name:ident, $valid:expr, $err:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Checks `value` against this identifier's rules.
+            pub fn new(value: impl Into<String>) -> Result<Self, IdError> {
+                let value = value.into();
+                let valid: fn(&str) -> bool = $valid;
+                if valid(&value) {
+                    Ok(Self(value))
+                } else {
+                    Err($err)
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = IdError;
+            fn from_str(s: &str) -> Result<Self, IdError> {
+                Self::new(s)
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = String::deserialize(deserializer)?;
+                Self::new(value).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+string_id!(
+    /// A room's name: `general`, `rust-users`, `team_7`.
+    RoomName,
+    |s| {
+        let bytes = s.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= MAX_ROOM_NAME_LEN
+            && bytes[0].is_ascii_alphanumeric()
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
+    },
+    IdError::RoomName
+);
+
+string_id!(
+    /// The id a client gives a message it sends, so that a retried send is stored and shown once.
+    ClientId,
+    |s| !s.is_empty() && s.len() <= MAX_CLIENT_ID_LEN && s.bytes().all(|b| b.is_ascii_graphic()),
+    IdError::ClientId
+);
+
+/// A WebSocket connection's id, as API Gateway (or the local gateway) assigned it. Opaque to everyone else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ConnectionId(pub String);
+
+impl ConnectionId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ConnectionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A stored message's id, assigned by the registry: `<milliseconds>-<sequence>`, the shape of a Redis
+/// stream id. Ids order messages within a room; compare them as values, not as strings
+/// (`"…-10"` sorts before `"…-9"` as text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MessageId {
+    pub millis: u64,
+    pub seq: u64,
+}
+
+impl MessageId {
+    pub const fn new(millis: u64, seq: u64) -> Self {
+        Self { millis, seq }
+    }
+}
+
+impl fmt::Display for MessageId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.millis, self.seq)
+    }
+}
+
+impl FromStr for MessageId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let (millis, seq) = s.split_once('-').ok_or(IdError::MessageId)?;
+        let digits = |part: &str| {
+            if part.is_empty() || !part.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(IdError::MessageId);
+            }
+            part.parse::<u64>().map_err(|_| IdError::MessageId)
+        };
+        Ok(Self::new(digits(millis)?, digits(seq)?))
+    }
+}
+
+impl Serialize for MessageId {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MessageId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_names_follow_the_rules() {
+        for good in ["general", "a", "rust-users", "team_7", "7up", &"x".repeat(64)] {
+            assert!(RoomName::new(good).is_ok(), "{good} should be valid");
+        }
+        for bad in ["", "General", "-lead", "_lead", "with space", "émoji", &"x".repeat(65), "a/b"] {
+            assert_eq!(RoomName::new(bad), Err(IdError::RoomName), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn client_ids_are_printable_ascii() {
+        assert!(ClientId::new("c-1").is_ok());
+        assert!(ClientId::new("0192f1e4-7c1b-7000-8000-000000000000").is_ok());
+        for bad in ["", "has space", "tab\t", &"x".repeat(65), "ünï"] {
+            assert_eq!(ClientId::new(bad), Err(IdError::ClientId), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn message_ids_order_by_value_not_text() {
+        let nine: MessageId = "1700000000000-9".parse().unwrap();
+        let ten: MessageId = "1700000000000-10".parse().unwrap();
+        let later: MessageId = "1700000000001-0".parse().unwrap();
+        assert!(nine < ten && ten < later);
+        assert_eq!(ten.to_string(), "1700000000000-10");
+    }
+
+    #[test]
+    fn malformed_message_ids_are_refused() {
+        for bad in ["", "1-", "-1", "1", "a-1", "1-2-3", "+1-2", "99999999999999999999999-0"] {
+            assert_eq!(bad.parse::<MessageId>(), Err(IdError::MessageId), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn deserialising_runs_the_same_checks() {
+        assert!(serde_json::from_str::<RoomName>(r#""General""#).is_err());
+        assert_eq!(
+            serde_json::from_str::<MessageId>(r#""5-6""#).unwrap(),
+            MessageId::new(5, 6)
+        );
+    }
+}

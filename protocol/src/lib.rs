@@ -1,0 +1,28 @@
+//! Chatty's wire contract: the one definition of every frame the browser and the backend exchange, and of
+//! every envelope the backend's queues carry. Compiles for `wasm32-unknown-unknown` (the app) and native
+//! (the Lambdas and the local gateway), so both ends serialise and validate with the same code.
+//!
+//! # Layout
+//! - [`ids`]: the small identifier types (`RoomName`, `ClientId`, `MessageId`, `ConnectionId`) and their rules.
+//! - [`client`]: [`ClientFrame`], browser → server, routed by `"action"`; [`ClientFrame::parse`] turns raw text
+//!   into a validated frame or a [`FrameError`] that says which error frame to answer with.
+//! - [`server`]: [`ServerFrame`], server → browser, tagged by `"type"`, and the payload types it carries.
+//! - [`envelope`]: [`Command`] and [`Delivery`], the messages on the command and delivery queues.
+//! - [`config`]: [`AppConfig`], the runtime `/config.json` the app reads at start.
+//! - [`limits`]: every size and count limit, shared so both ends reject the same things.
+//!
+//! Every frame is documented with a JSON example in `PROTOCOL.md` beside this crate; the tests in
+//! `tests/examples.rs` parse each of those examples, so the document cannot drift from the types.
+
+pub mod client;
+pub mod config;
+pub mod envelope;
+pub mod ids;
+pub mod limits;
+pub mod server;
+
+pub use client::{ClientFrame, FrameError};
+pub use config::{AppConfig, AuthConfig};
+pub use envelope::{Command, Delivery};
+pub use ids::{ClientId, ConnectionId, IdError, MessageId, RoomName};
+pub use server::{ChatMessage, ErrorCode, ServerFrame, User};

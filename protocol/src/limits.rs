@@ -1,0 +1,34 @@
+//! Every limit of the wire contract in one place. The app checks them before sending, the backend checks
+//! them on receipt, so a frame the app lets through is never refused by the server for its shape.
+
+/// Largest client frame, in bytes. API Gateway refuses WebSocket frames over 32 KB (closing with 1009).
+pub const MAX_FRAME_BYTES: usize = 32 * 1024;
+
+/// Largest server → client message, in bytes: API Gateway's `PostToConnection` payload limit is 128 KB.
+/// History pages are cut short (with `has_more`) so they stay under it.
+pub const MAX_SERVER_FRAME_BYTES: usize = 128 * 1024;
+
+/// Largest SQS message body, in bytes. Deliveries to many connections are split to stay under it.
+pub const MAX_QUEUE_MESSAGE_BYTES: usize = 256 * 1024;
+
+/// Most messages SQS accepts in one `SendMessageBatch`.
+pub const MAX_QUEUE_BATCH: usize = 10;
+
+/// Longest message body, in Unicode scalar values (what a person counts as characters).
+/// 4,000 characters stay under [`MAX_FRAME_BYTES`] even when every one is escaped in JSON.
+pub const MAX_BODY_CHARS: usize = 4_000;
+
+/// Longest room name, in bytes (room names are ASCII).
+pub const MAX_ROOM_NAME_LEN: usize = 64;
+
+/// Longest client-generated message id, in bytes.
+pub const MAX_CLIENT_ID_LEN: usize = 64;
+
+/// History page size when the client does not ask for one.
+pub const DEFAULT_HISTORY_LIMIT: u16 = 50;
+
+/// Largest history page a client may ask for.
+pub const MAX_HISTORY_LIMIT: u16 = 100;
+
+/// Messages kept per room; older ones are trimmed.
+pub const ROOM_HISTORY_CAP: usize = 1_000;

@@ -1,0 +1,136 @@
+//! Server → client frames, tagged by `"type"`, and the payloads they carry.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::ids::{ClientId, MessageId, RoomName};
+
+/// A signed-in person as others see them. `id` is the identity provider's `sub`; `name` comes from the
+/// token, never from a frame, so nobody can speak as someone else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub picture: Option<String>,
+}
+
+/// A stored chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    pub room: RoomName,
+    /// Assigned by the registry; orders messages within the room.
+    pub id: MessageId,
+    /// The sender's id for this message: how the sender matches it to what it sent.
+    pub client_id: ClientId,
+    pub author: User,
+    pub body: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub sent_at: OffsetDateTime,
+}
+
+/// Every frame the server sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerFrame {
+    /// A new message in a room, to every connection in it, the sender's included.
+    Message(ChatMessage),
+    /// A page of a room's history, oldest first, to the connection that asked.
+    History {
+        room: RoomName,
+        messages: Vec<ChatMessage>,
+        /// More messages exist beyond this page in the direction asked for.
+        has_more: bool,
+    },
+    /// Who is in the room (each person once, however many connections they have), whenever it changes.
+    Presence { room: RoomName, members: Vec<User> },
+    /// Someone else in the room is typing.
+    Typing { room: RoomName, user: User },
+    /// The frame this connection sent was refused; the connection stays open.
+    Error {
+        code: ErrorCode,
+        message: String,
+        /// The refused frame's `client_id`, when it had one, so the sender can mark that message failed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_id: Option<String>,
+    },
+    /// The answer to `ping`.
+    Pong,
+}
+
+impl ServerFrame {
+    /// Serialises the frame. Server frames are built from valid values only, so this cannot fail.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("server frames always serialise")
+    }
+
+    pub fn error(code: ErrorCode, client_id: Option<String>) -> Self {
+        Self::Error {
+            code,
+            message: code.describe().to_owned(),
+            client_id,
+        }
+    }
+}
+
+/// Machine-readable reasons for an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not JSON, not an object, or a field of the wrong type.
+    MalformedFrame,
+    /// `action` names no known route.
+    UnknownAction,
+    InvalidRoom,
+    InvalidClientId,
+    InvalidMessageId,
+    EmptyBody,
+    BodyTooLong,
+    InvalidLimit,
+    /// The frame is larger than API Gateway accepts.
+    FrameTooLarge,
+    /// Sending or typing to a room this connection has not joined.
+    NotAMember,
+    /// The server failed; the frame may be retried.
+    Internal,
+}
+
+impl ErrorCode {
+    /// A sentence for a person.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::MalformedFrame => "That frame is not a JSON object with the fields its action needs.",
+            Self::UnknownAction => "Unknown action. Known actions: join, leave, send, typing, history, ping.",
+            Self::InvalidRoom => "Room names are 1 to 64 characters: lowercase letters, digits, '-' and '_'.",
+            Self::InvalidClientId => "client_id must be 1 to 64 printable characters without spaces.",
+            Self::InvalidMessageId => "Message ids look like `1732550400000-0`.",
+            Self::EmptyBody => "A message cannot be empty.",
+            Self::BodyTooLong => "Messages are at most 4000 characters.",
+            Self::InvalidLimit => "History pages hold 1 to 100 messages.",
+            Self::FrameTooLarge => "Frames are at most 32 KB.",
+            Self::NotAMember => "Join the room before sending to it.",
+            Self::Internal => "Something went wrong on our side; try again.",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_error_code_describes_itself_for_a_person() {
+        let frame = ServerFrame::error(ErrorCode::NotAMember, Some("c-1".into()));
+        let json: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
+        assert_eq!(json["type"], "error");
+        assert_eq!(json["code"], "not_a_member");
+        assert_eq!(json["client_id"], "c-1");
+        assert_eq!(json["message"], ErrorCode::NotAMember.describe());
+    }
+
+    #[test]
+    fn error_without_client_id_omits_the_field() {
+        let json = ServerFrame::error(ErrorCode::UnknownAction, None).to_json();
+        assert!(!json.contains("client_id"), "{json}");
+    }
+}
