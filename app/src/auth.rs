@@ -1,0 +1,348 @@
+//! The pure half of sign-in: OAuth 2.0 authorization code + PKCE (RFC 7636, S256) against Cognito's
+//! Hosted UI or the local stand-in, the token endpoint's request bodies and answers, and the session the
+//! app keeps. No browser calls here (see `auth_flow` for redirects, storage and HTTP), so all of it is
+//! tested natively.
+//!
+//! Tokens are kept in `sessionStorage` (see `auth_flow`): they survive a reload of the tab, but not the
+//! tab itself, are never shared with other tabs, and are not written to long-lived storage, so a
+//! refresh token does not outlive the browsing session that earned it.
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use protocol::AuthConfig;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Refresh the ID token when it has less than this left, so a WebSocket opened with it is never refused.
+pub const REFRESH_MARGIN_MS: f64 = 5.0 * 60.0 * 1000.0;
+
+/// A PKCE pair: the verifier stays in the tab, the challenge goes to the authorize endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pkce {
+    pub verifier: String,
+    pub challenge: String,
+}
+
+impl Pkce {
+    /// Builds the pair from 32 random bytes: the verifier is their base64url text (43 characters, within
+    /// RFC 7636's 43–128), the challenge `BASE64URL(SHA256(verifier))`.
+    pub fn from_random(random: &[u8; 32]) -> Self {
+        let verifier = state_from_random(random);
+        let challenge = challenge_for(&verifier);
+        Self { verifier, challenge }
+    }
+}
+
+/// An unguessable value from 32 random bytes (base64url): the `state` of an authorize request, and the
+/// PKCE verifier.
+pub fn state_from_random(random: &[u8; 32]) -> String {
+    URL_SAFE_NO_PAD.encode(random)
+}
+
+/// The S256 code challenge for a verifier.
+pub fn challenge_for(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// What the tab remembers between leaving for the authorize page and coming back to the callback.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSignIn {
+    /// Echoed back by the authorize endpoint; a callback with another value is refused (CSRF).
+    pub state: String,
+    pub verifier: String,
+    /// The app path to return to after signing in.
+    pub return_to: String,
+}
+
+/// The authorize URL that starts the sign-in. With `identity_provider` set (`Google` on AWS), Cognito
+/// skips its own page and goes straight to that provider.
+pub fn authorize_url(config: &AuthConfig, redirect_uri: &str, state: &str, challenge: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &config.client_id)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("state", state)
+        .append_pair("code_challenge", challenge)
+        .append_pair("code_challenge_method", "S256")
+        .append_pair("scope", &config.scopes);
+    if let Some(provider) = &config.identity_provider {
+        query.append_pair("identity_provider", provider);
+    }
+    with_query(&config.authorize_url, &query.finish())
+}
+
+/// The form body that trades an authorization code for tokens.
+pub fn code_exchange_body(config: &AuthConfig, code: &str, redirect_uri: &str, verifier: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "authorization_code")
+        .append_pair("client_id", &config.client_id)
+        .append_pair("code", code)
+        .append_pair("redirect_uri", redirect_uri)
+        .append_pair("code_verifier", verifier)
+        .finish()
+}
+
+/// The form body that trades a refresh token for a new ID token.
+pub fn refresh_body(config: &AuthConfig, refresh_token: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("grant_type", "refresh_token")
+        .append_pair("client_id", &config.client_id)
+        .append_pair("refresh_token", refresh_token)
+        .finish()
+}
+
+/// Cognito's `/logout`: ends the Hosted UI's own session too, then returns to `logout_uri`.
+pub fn logout_url(config: &AuthConfig, logout_uri: &str) -> String {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", &config.client_id)
+        .append_pair("logout_uri", logout_uri)
+        .finish();
+    with_query(&config.logout_url, &query)
+}
+
+fn with_query(url: &str, query: &str) -> String {
+    let joiner = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{joiner}{query}")
+}
+
+/// The token endpoint's answer. A refresh answers without `refresh_token` (Cognito keeps the old one).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TokenResponse {
+    pub id_token: String,
+    #[serde(default)]
+    pub refresh_token: Option<String>,
+}
+
+/// The ID token claims the app reads. The browser does not verify the signature (the server does on
+/// every connection); it only needs the name to show and the expiry to plan refreshes.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub email: Option<String>,
+    #[serde(default, rename = "cognito:username")]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub picture: Option<String>,
+    /// Seconds since the epoch.
+    pub exp: u64,
+}
+
+impl Claims {
+    /// Reads the payload (second part) of a JWT.
+    pub fn decode(jwt: &str) -> Result<Self, AuthError> {
+        let payload = jwt.split('.').nth(1).ok_or(AuthError::MalformedToken)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .map_err(|_| AuthError::MalformedToken)?;
+        serde_json::from_slice(&bytes).map_err(|_| AuthError::MalformedToken)
+    }
+
+    /// The name to show: the same order the server uses (`name`, else `email`, else the username).
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .or_else(|| self.email.clone())
+            .or_else(|| self.username.clone())
+            .unwrap_or_else(|| "you".to_owned())
+    }
+}
+
+/// Why signing in or refreshing failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthError {
+    /// The token endpoint sent something that is not a JWT we can read.
+    MalformedToken,
+    /// The callback's `state` is not the one this tab sent (or the tab has no sign-in under way).
+    StateMismatch,
+    /// The authorize endpoint answered with an error (e.g. the person cancelled).
+    Denied(String),
+    /// The token endpoint refused the code or the refresh token: the session is over.
+    Rejected(String),
+    /// The token endpoint could not be reached; worth retrying.
+    Network(String),
+}
+
+impl std::fmt::Display for AuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::MalformedToken => f.write_str("The sign-in service sent a token this app cannot read."),
+            Self::StateMismatch => {
+                f.write_str("This sign-in link is stale or was not started here. Please sign in again.")
+            }
+            Self::Denied(why) => write!(f, "Sign-in was not completed ({why})."),
+            Self::Rejected(why) => write!(f, "The sign-in service refused the request ({why})."),
+            Self::Network(why) => write!(f, "Could not reach the sign-in service ({why})."),
+        }
+    }
+}
+
+/// A signed-in person's tokens and who they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub id_token: String,
+    pub refresh_token: Option<String>,
+    pub sub: String,
+    pub name: String,
+    pub picture: Option<String>,
+    /// When the ID token expires, in milliseconds since the epoch.
+    pub expires_at_ms: u64,
+}
+
+impl Session {
+    /// Builds a session from a token answer; a refresh answer keeps the previous refresh token.
+    pub fn from_tokens(tokens: TokenResponse, previous_refresh: Option<String>) -> Result<Self, AuthError> {
+        let claims = Claims::decode(&tokens.id_token)?;
+        Ok(Self {
+            name: claims.display_name(),
+            sub: claims.sub,
+            picture: claims.picture,
+            expires_at_ms: claims.exp.saturating_mul(1000),
+            id_token: tokens.id_token,
+            refresh_token: tokens.refresh_token.or(previous_refresh),
+        })
+    }
+
+    /// The ID token expires within [`REFRESH_MARGIN_MS`] (or already has).
+    pub fn needs_refresh(&self, now_ms: f64) -> bool {
+        (self.expires_at_ms as f64) - now_ms < REFRESH_MARGIN_MS
+    }
+
+    /// The ID token is past its expiry: the server would refuse it.
+    pub fn is_expired(&self, now_ms: f64) -> bool {
+        (self.expires_at_ms as f64) <= now_ms
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AuthConfig {
+        AuthConfig {
+            authorize_url: "https://auth.example.com/oauth2/authorize".into(),
+            token_url: "https://auth.example.com/oauth2/token".into(),
+            logout_url: "https://auth.example.com/logout".into(),
+            client_id: "abc123".into(),
+            identity_provider: Some("Google".into()),
+            scopes: "openid email profile".into(),
+        }
+    }
+
+    fn jwt(payload: &str) -> String {
+        format!("eyJhbGciOiJSUzI1NiJ9.{}.c2ln", URL_SAFE_NO_PAD.encode(payload))
+    }
+
+    /// RFC 7636 appendix B: the published verifier/challenge pair.
+    #[test]
+    fn s256_challenge_matches_the_rfc_example() {
+        assert_eq!(
+            challenge_for("dBjftJeZ4CVP-1B0jP7BXZ-sJEsYlyV3rMzsVvDHZuM"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn verifier_is_43_unreserved_characters_and_pairs_with_its_challenge() {
+        let pkce = Pkce::from_random(&[0xAB; 32]);
+        assert_eq!(pkce.verifier.len(), 43);
+        assert!(pkce
+            .verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert_eq!(pkce.challenge, challenge_for(&pkce.verifier));
+        assert_ne!(Pkce::from_random(&[1; 32]).verifier, pkce.verifier);
+    }
+
+    #[test]
+    fn authorize_url_carries_every_parameter_encoded() {
+        let url = authorize_url(&config(), "https://chat.example.com/auth/callback", "st&ate", "chal");
+        assert!(url.starts_with("https://auth.example.com/oauth2/authorize?response_type=code&"));
+        for part in [
+            "client_id=abc123",
+            "redirect_uri=https%3A%2F%2Fchat.example.com%2Fauth%2Fcallback",
+            "state=st%26ate",
+            "code_challenge=chal",
+            "code_challenge_method=S256",
+            "scope=openid+email+profile",
+            "identity_provider=Google",
+        ] {
+            assert!(url.contains(part), "{part} missing from {url}");
+        }
+        let local = AuthConfig {
+            identity_provider: None,
+            ..config()
+        };
+        assert!(!authorize_url(&local, "r", "s", "c").contains("identity_provider"));
+    }
+
+    #[test]
+    fn token_bodies_are_form_encoded() {
+        assert_eq!(
+            code_exchange_body(&config(), "c/1", "https://x/cb", "v"),
+            "grant_type=authorization_code&client_id=abc123&code=c%2F1&redirect_uri=https%3A%2F%2Fx%2Fcb&code_verifier=v"
+        );
+        assert_eq!(
+            refresh_body(&config(), "r+t"),
+            "grant_type=refresh_token&client_id=abc123&refresh_token=r%2Bt"
+        );
+        assert_eq!(
+            logout_url(&config(), "https://chat.example.com/"),
+            "https://auth.example.com/logout?client_id=abc123&logout_uri=https%3A%2F%2Fchat.example.com%2F"
+        );
+    }
+
+    #[test]
+    fn claims_are_read_from_the_payload() {
+        let token = jwt(r#"{"sub":"u-1","name":"Ada","email":"ada@example.com","exp":1700000000,"token_use":"id"}"#);
+        let claims = Claims::decode(&token).unwrap();
+        assert_eq!(claims.sub, "u-1");
+        assert_eq!(claims.display_name(), "Ada");
+        let email_only = Claims::decode(&jwt(r#"{"sub":"u","email":"e@x","exp":1}"#)).unwrap();
+        assert_eq!(email_only.display_name(), "e@x");
+        for bad in ["", "abc", "a.!!!.c", &jwt("not json")] {
+            assert_eq!(Claims::decode(bad), Err(AuthError::MalformedToken), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_refresh_keeps_the_old_refresh_token_and_tracks_the_new_expiry() {
+        let first = Session::from_tokens(
+            TokenResponse {
+                id_token: jwt(r#"{"sub":"u","name":"Ada","exp":1000}"#),
+                refresh_token: Some("r1".into()),
+            },
+            None,
+        )
+        .unwrap();
+        assert_eq!(first.expires_at_ms, 1_000_000);
+        let refreshed = Session::from_tokens(
+            TokenResponse {
+                id_token: jwt(r#"{"sub":"u","name":"Ada","exp":5000}"#),
+                refresh_token: None,
+            },
+            first.refresh_token.clone(),
+        )
+        .unwrap();
+        assert_eq!(refreshed.refresh_token.as_deref(), Some("r1"));
+        assert_eq!(refreshed.expires_at_ms, 5_000_000);
+    }
+
+    #[test]
+    fn refresh_is_due_five_minutes_before_expiry() {
+        let session = Session {
+            id_token: String::new(),
+            refresh_token: None,
+            sub: "u".into(),
+            name: "n".into(),
+            picture: None,
+            expires_at_ms: 10_000_000,
+        };
+        assert!(!session.needs_refresh(10_000_000.0 - REFRESH_MARGIN_MS - 1.0));
+        assert!(session.needs_refresh(10_000_000.0 - REFRESH_MARGIN_MS + 1.0));
+        assert!(!session.is_expired(9_999_999.0));
+        assert!(session.is_expired(10_000_000.0));
+    }
+}

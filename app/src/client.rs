@@ -1,0 +1,226 @@
+//! The chat client, shared as context: it owns the reactive copies of the [`ChatState`], the
+//! [`Outbox`], the [`Drafts`] and the [`ConnectionStatus`], runs the connection loop in [`crate::ws`],
+//! and turns what the person does (join, send, retry, scroll up) into frames. The pure rules live in
+//! `state` and `outbox`; this module only wires them to signals, storage and the socket.
+
+use futures::channel::mpsc::{self, UnboundedSender};
+use leptos::{prelude::*, task::spawn_local};
+use protocol::{ClientFrame, ClientId, RoomName};
+
+use crate::{
+    auth_flow::Auth,
+    connection::ConnectionStatus,
+    outbox::{Drafts, Outbox},
+    state::ChatState,
+    storage::{self, Area},
+    ws::{self, SocketEvent},
+};
+
+/// Typing frames go out at most this often while the person types.
+const TYPING_EVERY_MS: f64 = 3_000.0;
+
+/// The rooms a person starts with on their first visit.
+pub const DEFAULT_ROOM: &str = "general";
+
+#[derive(Clone, Copy)]
+pub struct ChatClient {
+    pub state: RwSignal<ChatState>,
+    pub outbox: RwSignal<Outbox>,
+    pub drafts: RwSignal<Drafts>,
+    pub status: RwSignal<ConnectionStatus>,
+    /// The signed-in person's id, which also names their stored rooms, outbox and drafts.
+    user: StoredValue<Option<String>>,
+    sender: StoredValue<Option<UnboundedSender<ClientFrame>>>,
+    last_typing: StoredValue<f64>,
+}
+
+impl ChatClient {
+    pub fn new() -> Self {
+        Self {
+            state: RwSignal::new(ChatState::new("", [])),
+            outbox: RwSignal::new(Outbox::default()),
+            drafts: RwSignal::new(Drafts::default()),
+            status: RwSignal::new(ConnectionStatus::SignedOut),
+            user: StoredValue::new(None),
+            sender: StoredValue::new(None),
+            last_typing: StoredValue::new(0.0),
+        }
+    }
+
+    /// The id of the person the client runs for, if it runs.
+    pub fn user(&self) -> Option<String> {
+        self.user.get_value()
+    }
+
+    /// Starts for a signed-in person: restores their rooms, outbox and drafts, and connects.
+    pub fn start(self, auth: Auth, user_id: String) {
+        let rooms: Vec<RoomName> = storage::load(Area::Local, &key(&user_id, "rooms"))
+            .unwrap_or_else(|| RoomName::new(DEFAULT_ROOM).into_iter().collect());
+        self.state.set(ChatState::new(user_id.clone(), rooms));
+        self.outbox.set(
+            storage::load::<Outbox>(Area::Local, &key(&user_id, "outbox"))
+                .unwrap_or_default()
+                .restored(),
+        );
+        self.drafts
+            .set(storage::load(Area::Local, &key(&user_id, "drafts")).unwrap_or_default());
+        self.user.set_value(Some(user_id));
+        let (sender, receiver) = mpsc::unbounded();
+        self.sender.set_value(Some(sender));
+        let ws_url = auth.config.with_value(|c| c.ws_url.clone());
+        spawn_local(ws::run(
+            ws_url,
+            move |force| auth.credentials_boxed(force),
+            receiver,
+            move |event| self.on_event(event),
+        ));
+    }
+
+    /// Stops (signed out): closes the connection; what is stored stays for the next sign-in.
+    pub fn stop(self) {
+        self.sender.set_value(None);
+        self.user.set_value(None);
+        self.status.set(ConnectionStatus::SignedOut);
+        self.state.set(ChatState::new("", []));
+    }
+
+    fn on_event(self, event: SocketEvent) {
+        match event {
+            SocketEvent::Status(status) => self.status.set(status),
+            SocketEvent::Opened => {
+                let frames = self.state.try_update(ChatState::on_open).unwrap_or_default();
+                self.send_all(frames);
+                self.flush_outbox();
+            }
+            SocketEvent::Frame(frame) => {
+                let now = js_sys::Date::now();
+                let follow_ups = self.state.try_update(|s| s.apply(&frame, now)).unwrap_or_default();
+                self.send_all(follow_ups);
+                if self.outbox.try_update(|o| o.on_frame(&frame)).unwrap_or(false) {
+                    self.save_outbox();
+                }
+            }
+            SocketEvent::Closed => self.outbox.update(Outbox::requeue),
+        }
+    }
+
+    fn send_all(&self, frames: Vec<ClientFrame>) {
+        self.sender.with_value(|sender| {
+            if let Some(sender) = sender {
+                for frame in frames {
+                    let _ = sender.unbounded_send(frame);
+                }
+            }
+        });
+    }
+
+    /// Sends every queued message, if online (otherwise the next `Opened` does).
+    fn flush_outbox(&self) {
+        if self.status.get_untracked().is_online() {
+            let frames = self.outbox.try_update(Outbox::take_queued).unwrap_or_default();
+            self.send_all(frames);
+        }
+        self.save_outbox();
+    }
+
+    /// Joins a room (if not joined yet) and remembers it for the next visit.
+    pub fn join(&self, room: &RoomName) {
+        let frames = self.state.try_update(|s| s.join(room)).unwrap_or_default();
+        if !frames.is_empty() {
+            self.save_rooms();
+            self.send_all(frames);
+        }
+    }
+
+    /// Leaves a room, dropping its unsent messages and draft.
+    pub fn leave(&self, room: &RoomName) {
+        if let Some(frame) = self.state.try_update(|s| s.leave(room)).flatten() {
+            self.send_all(vec![frame]);
+        }
+        self.outbox.update(|o| o.discard_room(room));
+        self.set_draft(room, "");
+        self.save_rooms();
+        self.save_outbox();
+    }
+
+    /// Queues a message and sends it when online. The error is a sentence for the person.
+    pub fn post(&self, room: &RoomName, body: String) -> Result<(), String> {
+        let client_id = new_client_id();
+        let now = js_sys::Date::now();
+        self.outbox
+            .try_update(|o| o.push(room.clone(), client_id, body, now))
+            .unwrap_or(Ok(()))
+            .map_err(|e| e.code.describe().to_owned())?;
+        self.state.update(|s| s.acknowledge(room));
+        self.flush_outbox();
+        Ok(())
+    }
+
+    pub fn retry(&self, client_id: &ClientId) {
+        self.outbox.update(|o| o.retry(client_id));
+        self.flush_outbox();
+    }
+
+    pub fn discard(&self, client_id: &ClientId) {
+        self.outbox.update(|o| o.discard(client_id));
+        self.save_outbox();
+    }
+
+    /// Tells the room this person is typing, at most every few seconds.
+    pub fn typing(&self, room: &RoomName) {
+        let now = js_sys::Date::now();
+        if self.status.get_untracked().is_online() && now - self.last_typing.get_value() > TYPING_EVERY_MS {
+            self.last_typing.set_value(now);
+            self.send_all(vec![ClientFrame::Typing { room: room.clone() }]);
+        }
+    }
+
+    /// Asks for the page of messages before the oldest shown.
+    pub fn load_older(&self, room: &RoomName) {
+        if let Some(frame) = self.state.try_update(|s| s.load_older(room)).flatten() {
+            self.send_all(vec![frame]);
+        }
+    }
+
+    pub fn set_draft(&self, room: &RoomName, text: &str) {
+        self.drafts.update(|d| d.set(room, text));
+        if let Some(user) = self.user() {
+            self.drafts
+                .with_untracked(|d| storage::save(Area::Local, &key(&user, "drafts"), d));
+        }
+    }
+
+    fn save_rooms(&self) {
+        if let Some(user) = self.user() {
+            let rooms: Vec<RoomName> = self
+                .state
+                .with_untracked(|s| s.rooms().map(|(r, _)| r.clone()).collect());
+            storage::save(Area::Local, &key(&user, "rooms"), &rooms);
+        }
+    }
+
+    fn save_outbox(&self) {
+        if let Some(user) = self.user() {
+            self.outbox
+                .with_untracked(|o| storage::save(Area::Local, &key(&user, "outbox"), o));
+        }
+    }
+}
+
+impl Default for ChatClient {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A storage key per person, so two people sharing a browser never see each other's drafts.
+fn key(user: &str, what: &str) -> String {
+    format!("chatty.{user}.{what}")
+}
+
+/// A fresh, unique message id: time plus randomness, well inside the 64-character limit.
+fn new_client_id() -> ClientId {
+    let time = js_sys::Date::now() as u64;
+    let random = (js_sys::Math::random() * 1e12) as u64;
+    ClientId::new(format!("m{time:x}-{random:x}")).expect("hex digits are a valid client id")
+}

@@ -1,0 +1,267 @@
+//! The conversation (`role="log"`): messages grouped by author with day separators and the "new
+//! messages" line, then this person's pending messages (sending, or failed with Retry). It follows new
+//! messages only while the reader is at the bottom; a reader who scrolled up keeps their place and gets
+//! a "new messages" button instead. Scrolling near the top loads the previous page, keeping the view
+//! where it was.
+
+use leptos::{html::Div, prelude::*};
+use protocol::{ChatMessage, RoomName};
+use time::{format_description::well_known::Rfc3339, OffsetDateTime, UtcOffset};
+
+use crate::{
+    auth_flow::Auth,
+    client::ChatClient,
+    components::avatar::Avatar,
+    display::{clock, rows, segments, Row, Segment},
+    outbox::{PendingMessage, PendingStatus},
+};
+
+/// Within this many pixels of the bottom counts as "at the bottom".
+const BOTTOM_SLACK: i32 = 48;
+/// Closer than this to the top loads the previous page.
+const TOP_SLACK: i32 = 240;
+
+#[component]
+pub fn MessageList(room: RoomName) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let auth = expect_context::<Auth>();
+    let me = auth.session.with_untracked(|s| s.as_ref().map(|s| s.sub.clone()).unwrap_or_default());
+    let offset = local_offset();
+    let today = OffsetDateTime::from_unix_timestamp_nanos((js_sys::Date::now() * 1e6) as i128)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .to_offset(offset)
+        .date();
+    let rows = {
+        let room = room.clone();
+        Memo::new(move |_| {
+            client.state.with(|s| {
+                s.room(&room)
+                    .map(|r| rows(r.messages(), r.marker, offset, today))
+                    .unwrap_or_default()
+            })
+        })
+    };
+    let info = {
+        let room = room.clone();
+        Memo::new(move |_| {
+            client.state.with(|s| {
+                s.room(&room)
+                    .map(|r| (r.loaded, r.has_older, r.loading_older, r.unread))
+                    .unwrap_or_default()
+            })
+        })
+    };
+    let pending = {
+        let room = room.clone();
+        let me = me.clone();
+        Memo::new(move |_| {
+            let last_is_mine = rows.with(|r| r.last().is_some_and(|row| row.message.author.id == me));
+            client.outbox.with(|o| {
+                o.for_room(&room)
+                    .enumerate()
+                    .map(|(i, m)| (m.clone(), i == 0 && !last_is_mine))
+                    .collect::<Vec<_>>()
+            })
+        })
+    };
+    let log = NodeRef::<Div>::new();
+    let at_bottom = RwSignal::new(true);
+    // Distance from the bottom when an older page was asked for, to restore the view when it arrives.
+    let anchor = StoredValue::new(None::<i32>);
+    let pending_seen = StoredValue::new(0usize);
+
+    let request_older = {
+        let room = room.clone();
+        move || {
+            let (loaded, has_older, loading, _) = info.get_untracked();
+            if let (true, true, false, Some(el)) = (loaded, has_older, loading, log.get_untracked()) {
+                anchor.set_value(Some(el.scroll_height() - el.scroll_top()));
+                client.load_older(&room);
+            }
+        }
+    };
+    let on_scroll = {
+        let request_older = request_older.clone();
+        move |_| {
+            let Some(el) = log.get_untracked() else { return };
+            let bottom = el.scroll_height() - el.scroll_top() - el.client_height() < BOTTOM_SLACK;
+            if bottom != at_bottom.get_untracked() {
+                at_bottom.set(bottom);
+                client.state.update(|s| s.set_watching(bottom));
+            }
+            if el.scroll_top() < TOP_SLACK {
+                request_older();
+            }
+        }
+    };
+    // After every change of what is listed: keep the reader's place, or follow the bottom.
+    Effect::new(move |_| {
+        rows.track();
+        let pending_now = pending.with(Vec::len);
+        let (_, has_older, loading_older, _) = info.get();
+        let Some(el) = log.get() else { return };
+        let sent_more = pending_now > pending_seen.get_value();
+        pending_seen.set_value(pending_now);
+        match anchor.get_value() {
+            Some(from_bottom) if !loading_older => {
+                el.set_scroll_top(el.scroll_height() - from_bottom);
+                anchor.set_value(None);
+            }
+            _ if at_bottom.get_untracked() || sent_more => el.set_scroll_top(el.scroll_height()),
+            _ => {}
+        }
+        // A short history may not fill the screen, so no scrolling would ever ask for more.
+        if has_older && !loading_older && el.scroll_height() <= el.client_height() {
+            request_older();
+        }
+    });
+    let jump = move |_| {
+        if let Some(el) = log.get_untracked() {
+            el.set_scroll_top(el.scroll_height());
+        }
+    };
+    let room_label = format!("Messages in #{room}");
+    let beginning = format!("This is the very beginning of #{room}.");
+    view! {
+        <div class="log-wrap">
+            <div class="log" role="log" aria-label=room_label aria-live="polite" tabindex="0"
+                node_ref=log on:scroll=on_scroll>
+                <div class="log-top">
+                    {move || {
+                        let (loaded, has_older, _, _) = info.get();
+                        if !loaded {
+                            view! { <p class="muted" aria-busy="true">"Loading messages…"</p> }.into_any()
+                        } else if has_older {
+                            view! { <p class="muted" aria-busy="true">"Loading earlier messages…"</p> }.into_any()
+                        } else {
+                            view! { <p class="beginning">{beginning.clone()}</p> }.into_any()
+                        }
+                    }}
+                </div>
+                <For each=move || rows.get()
+                    key=|row| (row.message.id, row.starts_group, row.day.clone(), row.new_line)
+                    let:row>
+                    <MessageRow row offset/>
+                </For>
+                <For each=move || pending.get()
+                    key=|(m, first)| (m.client_id.clone(), m.status.clone(), *first)
+                    let:item>
+                    <PendingRow message=item.0 first=item.1/>
+                </For>
+            </div>
+            <Show when=move || { !at_bottom.get() && info.get().3 > 0 }>
+                <button class="jump" on:click=jump>
+                    {move || match info.get().3 {
+                        1 => "1 new message ↓".to_owned(),
+                        n => format!("{n} new messages ↓"),
+                    }}
+                </button>
+            </Show>
+        </div>
+    }
+}
+
+/// A confirmed message, with the day separator and "new messages" line that may precede it.
+#[component]
+fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
+    let Row {
+        message,
+        starts_group,
+        day,
+        new_line,
+    } = row;
+    let time = clock(message.sent_at, offset);
+    let stamp = message.sent_at.format(&Rfc3339).unwrap_or_default();
+    view! {
+        {day.map(|day| view! { <div class="day" role="separator"><span>{day}</span></div> })}
+        {new_line.then(|| view! { <div class="new-line" role="separator"><span>"New messages"</span></div> })}
+        <article class="msg" class:first=starts_group>
+            {if starts_group {
+                view! { <Avatar user=message.author.clone()/> }.into_any()
+            } else {
+                view! { <time class="gutter-time" datetime=stamp.clone()>{time.clone()}</time> }.into_any()
+            }}
+            <div class="msg-main">
+                {starts_group.then(|| view! {
+                    <div class="msg-meta">
+                        <span class="author">{message.author.name.clone()}</span>
+                        <time datetime=stamp>{time}</time>
+                    </div>
+                })}
+                <Body message/>
+            </div>
+        </article>
+    }
+}
+
+/// Message text: always text nodes, never HTML; `http(s)` addresses become links.
+#[component]
+fn Body(message: ChatMessage) -> impl IntoView {
+    view! { <p class="body">{body_view(&message.body)}</p> }
+}
+
+fn body_view(body: &str) -> Vec<AnyView> {
+    segments(body)
+        .into_iter()
+        .map(|segment| match segment {
+            Segment::Text(text) => text.into_any(),
+            Segment::Link(url) => {
+                let text = url.clone();
+                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{text}</a> }
+            }
+            .into_any(),
+        })
+        .collect()
+}
+
+/// A message not yet confirmed by the server: sending, waiting for the connection, or failed.
+#[component]
+fn PendingRow(message: PendingMessage, first: bool) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let auth = expect_context::<Auth>();
+    let me = auth.session.with_untracked(|s| {
+        s.as_ref().map(|s| protocol::User {
+            id: s.sub.clone(),
+            name: s.name.clone(),
+            picture: s.picture.clone(),
+        })
+    });
+    let failed = matches!(message.status, PendingStatus::Failed { .. });
+    let status = move || match &message.status {
+        PendingStatus::Failed { reason } => {
+            let retry_id = message.client_id.clone();
+            let discard_id = message.client_id.clone();
+            view! {
+                <span>"Not sent: " {reason.clone()}</span>
+                <button class="link-button" on:click=move |_| client.retry(&retry_id)>"Retry"</button>
+                <button class="link-button" on:click=move |_| client.discard(&discard_id)>"Discard"</button>
+            }
+            .into_any()
+        }
+        _ if client.status.get().is_online() => view! { <span>"Sending…"</span> }.into_any(),
+        _ => view! { <span>"Waiting for connection…"</span> }.into_any(),
+    };
+    view! {
+        <article class="msg pending" class:first=first class:failed=failed>
+            {match (first, me.clone()) {
+                (true, Some(user)) => view! { <Avatar user/> }.into_any(),
+                _ => view! { <span class="gutter-time"></span> }.into_any(),
+            }}
+            <div class="msg-main">
+                {first.then(|| view! {
+                    <div class="msg-meta">
+                        <span class="author">{me.map(|u| u.name).unwrap_or_default()}</span>
+                    </div>
+                })}
+                <p class="body">{body_view(&message.body)}</p>
+                <div class="pending-status" role="status">{status}</div>
+            </div>
+        </article>
+    }
+}
+
+/// The reader's time zone offset now.
+fn local_offset() -> UtcOffset {
+    let minutes_behind = js_sys::Date::new_0().get_timezone_offset();
+    UtcOffset::from_whole_seconds(-(minutes_behind as i32) * 60).unwrap_or(UtcOffset::UTC)
+}

@@ -1,0 +1,20 @@
+//! Fetching the runtime configuration (`/config.json`): where the WebSocket and the sign-in endpoints
+//! are, so one build serves the local gateway and every AWS deployment.
+
+use gloo_net::http::Request;
+use protocol::AppConfig;
+
+/// Fetches `/config.json`; the error is a sentence for the person looking at the page.
+pub async fn load() -> Result<AppConfig, String> {
+    let response = Request::get("/config.json")
+        .send()
+        .await
+        .map_err(|e| format!("Could not reach the server ({e})."))?;
+    if !response.ok() {
+        return Err(format!("The server answered {} for /config.json.", response.status()));
+    }
+    response
+        .json::<AppConfig>()
+        .await
+        .map_err(|e| format!("The server's /config.json is not what this app expects ({e})."))
+}

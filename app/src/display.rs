@@ -1,0 +1,279 @@
+//! How messages are laid out for reading: consecutive messages of one author grouped under one header,
+//! day separators, the "new messages" line, local times, initials avatars, and message text cut into
+//! plain text and links. Pure: the caller passes the time zone offset and today's date.
+
+use protocol::{ChatMessage, MessageId};
+use time::{Date, Duration, OffsetDateTime, UtcOffset};
+
+/// Messages by one author closer together than this share one header.
+const GROUP_GAP: Duration = Duration::minutes(5);
+
+/// One message as the list shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    pub message: ChatMessage,
+    /// Shows the author's avatar and name (the first of a group).
+    pub starts_group: bool,
+    /// A day separator goes above this message.
+    pub day: Option<String>,
+    /// The "new messages" line goes above this message.
+    pub new_line: bool,
+}
+
+/// Lays out a room's messages (oldest first).
+pub fn rows<'a>(
+    messages: impl IntoIterator<Item = &'a ChatMessage>,
+    marker: Option<MessageId>,
+    offset: UtcOffset,
+    today: Date,
+) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut previous: Option<(&ChatMessage, Date)> = None;
+    for message in messages {
+        let local = message.sent_at.to_offset(offset);
+        let new_line = marker == Some(message.id);
+        let new_day = previous.is_none_or(|(_, day)| day != local.date());
+        let starts_group = new_day
+            || new_line
+            || previous.is_none_or(|(prev, _)| {
+                prev.author.id != message.author.id || message.sent_at - prev.sent_at > GROUP_GAP
+            });
+        rows.push(Row {
+            message: message.clone(),
+            starts_group,
+            day: new_day.then(|| day_label(local.date(), today)),
+            new_line,
+        });
+        previous = Some((message, local.date()));
+    }
+    rows
+}
+
+/// "Today", "Yesterday", "Monday 18 November", or with the year when it is not this year.
+pub fn day_label(day: Date, today: Date) -> String {
+    if day == today {
+        "Today".into()
+    } else if today.previous_day() == Some(day) {
+        "Yesterday".into()
+    } else if day.year() == today.year() {
+        format!("{} {} {}", day.weekday(), day.day(), day.month())
+    } else {
+        format!("{} {} {}", day.day(), day.month(), day.year())
+    }
+}
+
+/// "14:05" in the reader's time zone.
+pub fn clock(at: OffsetDateTime, offset: UtcOffset) -> String {
+    let local = at.to_offset(offset);
+    format!("{:02}:{:02}", local.hour(), local.minute())
+}
+
+/// Up to two letters for an avatar: the initials of the first two words of a name, else its first letter.
+pub fn initials(name: &str) -> String {
+    let mut words = name
+        .split(|c: char| c.is_whitespace() || matches!(c, '.' | '_' | '-' | '@'))
+        .filter(|w| !w.is_empty());
+    let first = words.next().and_then(|w| w.chars().next());
+    let second = words.next().and_then(|w| w.chars().next());
+    match (first, second) {
+        (Some(a), Some(b)) => a.to_uppercase().chain(b.to_uppercase()).collect(),
+        (Some(a), None) => a.to_uppercase().collect(),
+        _ => "?".into(),
+    }
+}
+
+/// A stable hue (0–359) for a user id, so a person keeps their avatar colour everywhere.
+pub fn hue(user_id: &str) -> u16 {
+    // FNV-1a: tiny, stable across builds and platforms.
+    let hash = user_id
+        .bytes()
+        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    (hash % 360) as u16
+}
+
+/// "Ann is typing…", "Ann and Bob are typing…", "Several people are typing…", or nothing.
+pub fn typing_sentence(names: &[String]) -> Option<String> {
+    match names {
+        [] => None,
+        [one] => Some(format!("{one} is typing…")),
+        [one, two] => Some(format!("{one} and {two} are typing…")),
+        _ => Some("Several people are typing…".into()),
+    }
+}
+
+/// A piece of message text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Segment {
+    Text(String),
+    /// An `http(s)://` address, safe to put in an `href`.
+    Link(String),
+}
+
+/// Cuts message text into plain text and links. Only `http://` and `https://` addresses become links
+/// (never `javascript:` or `data:`); trailing punctuation stays text ("see https://x.org.").
+pub fn segments(body: &str) -> Vec<Segment> {
+    let mut out: Vec<Segment> = Vec::new();
+    let mut text = String::new();
+    let mut rest = body;
+    while let Some(start) = find_link_start(rest) {
+        let tail = &rest[start..];
+        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
+        let link = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
+        let scheme_len = if link.starts_with("https://") { 8 } else { 7 };
+        if link.len() <= scheme_len {
+            text.push_str(&rest[..start + end]);
+            rest = &rest[start + end..];
+            continue;
+        }
+        text.push_str(&rest[..start]);
+        if !text.is_empty() {
+            out.push(Segment::Text(std::mem::take(&mut text)));
+        }
+        out.push(Segment::Link(link.to_owned()));
+        rest = &rest[start + link.len()..];
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        out.push(Segment::Text(text));
+    }
+    out
+}
+
+/// Where the next `http://` or `https://` starting a word begins.
+fn find_link_start(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = text[from..].find("http").map(|i| i + from) {
+        let at_word_start = text[..found]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || matches!(c, '(' | '"' | '\''));
+        let tail = &text[found..];
+        if at_word_start && (tail.starts_with("http://") || tail.starts_with("https://")) {
+            return Some(found);
+        }
+        from = found + 4;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::{ClientId, RoomName, User};
+    use time::macros::{date, datetime, offset};
+
+    use super::*;
+
+    fn message(id: u64, author: &str, at: OffsetDateTime) -> ChatMessage {
+        ChatMessage {
+            room: RoomName::new("general").unwrap(),
+            id: MessageId::new(id, 0),
+            client_id: ClientId::new(format!("c{id}")).unwrap(),
+            author: User {
+                id: author.into(),
+                name: author.into(),
+                picture: None,
+            },
+            body: "hi".into(),
+            sent_at: at,
+        }
+    }
+
+    #[test]
+    fn consecutive_messages_by_one_author_share_a_header() {
+        let messages = [
+            message(1, "ann", datetime!(2024-11-25 10:00 UTC)),
+            message(2, "ann", datetime!(2024-11-25 10:04 UTC)),
+            message(3, "bob", datetime!(2024-11-25 10:05 UTC)),
+            message(4, "bob", datetime!(2024-11-25 10:20 UTC)),
+            message(5, "bob", datetime!(2024-11-25 10:21 UTC)),
+        ];
+        let rows = rows(&messages, None, UtcOffset::UTC, date!(2024 - 11 - 25));
+        let starts: Vec<bool> = rows.iter().map(|r| r.starts_group).collect();
+        assert_eq!(starts, vec![true, false, true, true, false], "a long pause starts a new group");
+        assert_eq!(rows[0].day.as_deref(), Some("Today"));
+        assert!(rows[1..].iter().all(|r| r.day.is_none()));
+    }
+
+    #[test]
+    fn days_are_separated_in_the_readers_time_zone() {
+        let messages = [
+            message(1, "ann", datetime!(2024-11-24 22:30 UTC)),
+            message(2, "ann", datetime!(2024-11-24 23:10 UTC)),
+        ];
+        let utc = rows(&messages, None, UtcOffset::UTC, date!(2024 - 11 - 25));
+        assert_eq!(utc[0].day.as_deref(), Some("Yesterday"));
+        assert!(utc[1].day.is_none());
+        let berlin = rows(&messages, None, offset!(+1), date!(2024 - 11 - 25));
+        assert_eq!(berlin[1].day.as_deref(), Some("Today"));
+        assert!(berlin[1].starts_group, "a new day starts a new group");
+        assert_eq!(clock(messages[1].sent_at, offset!(+1)), "00:10");
+    }
+
+    #[test]
+    fn the_new_messages_line_breaks_a_group() {
+        let messages = [
+            message(1, "ann", datetime!(2024-11-25 10:00 UTC)),
+            message(2, "ann", datetime!(2024-11-25 10:01 UTC)),
+        ];
+        let rows = rows(&messages, Some(MessageId::new(2, 0)), UtcOffset::UTC, date!(2024 - 11 - 25));
+        assert!(!rows[0].new_line);
+        assert!(rows[1].new_line && rows[1].starts_group);
+    }
+
+    #[test]
+    fn older_days_are_named() {
+        let today = date!(2024 - 11 - 25);
+        assert_eq!(day_label(date!(2024 - 11 - 18), today), "Monday 18 November");
+        assert_eq!(day_label(date!(2023 - 12 - 31), today), "31 December 2023");
+    }
+
+    #[test]
+    fn initials_take_the_first_letters_of_two_words() {
+        assert_eq!(initials("Ada Lovelace"), "AL");
+        assert_eq!(initials("alice"), "A");
+        assert_eq!(initials("grace.hopper@example.com"), "GH");
+        assert_eq!(initials("  émile  zola "), "ÉZ");
+        assert_eq!(initials(""), "?");
+    }
+
+    #[test]
+    fn hues_are_stable_and_in_range() {
+        assert_eq!(hue("6f1c"), hue("6f1c"));
+        assert!(["a", "b", "some-long-user-id"].iter().all(|id| hue(id) < 360));
+        assert_ne!(hue("alice"), hue("bob"));
+    }
+
+    #[test]
+    fn typing_reads_as_a_sentence() {
+        let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(typing_sentence(&[]), None);
+        assert_eq!(typing_sentence(&names(&["Ann"])).unwrap(), "Ann is typing…");
+        assert_eq!(typing_sentence(&names(&["Ann", "Bob"])).unwrap(), "Ann and Bob are typing…");
+        assert_eq!(typing_sentence(&names(&["A", "B", "C"])).unwrap(), "Several people are typing…");
+    }
+
+    #[test]
+    fn only_http_addresses_become_links() {
+        assert_eq!(
+            segments("see https://example.com/a?b=1. and http://x.org"),
+            vec![
+                Segment::Text("see ".into()),
+                Segment::Link("https://example.com/a?b=1".into()),
+                Segment::Text(". and ".into()),
+                Segment::Link("http://x.org".into()),
+            ]
+        );
+        assert_eq!(
+            segments("javascript:alert(1) <script>x</script>"),
+            vec![Segment::Text("javascript:alert(1) <script>x</script>".into())]
+        );
+        assert_eq!(segments("xhttps://a.b"), vec![Segment::Text("xhttps://a.b".into())]);
+        assert_eq!(segments("https:// nothing"), vec![Segment::Text("https:// nothing".into())]);
+        assert_eq!(segments("(https://a.b)"), vec![
+            Segment::Text("(".into()),
+            Segment::Link("https://a.b".into()),
+            Segment::Text(")".into()),
+        ]);
+        assert!(segments("").is_empty());
+    }
+}

@@ -1,0 +1,89 @@
+//! Chatty's browser app: a Leptos single-page app that signs in with OAuth 2.0 + PKCE, keeps one
+//! WebSocket to the chat server, and shows rooms, messages, members and typing.
+//!
+//! # Layout
+//! - [`App`] (here): loads `/config.json`, provides the [`auth_flow::Auth`] and [`client::ChatClient`]
+//!   contexts, and holds the whole route table.
+//! - [`routes`]: one page per route: the landing page (`/`), the sign-in callback (`/auth/callback`),
+//!   a room (`/rooms/:room`).
+//! - [`components`]: the pieces of the chat screen; each takes what it shows as props.
+//! - [`client`]: the chat client context: signals for the state, outbox, drafts and connection status,
+//!   and the actions (join, send, retry, load older) that turn into frames.
+//! - [`ws`]: the only code that touches the WebSocket: connect, ping, rotate, reconnect with backoff.
+//! - [`auth_flow`]: the browser side of sign-in: redirects, token calls, session storage.
+//! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames), [`outbox`]
+//!   (pending messages and drafts), [`auth`] (PKCE, token bodies, claims), [`backoff`], [`connection`]
+//!   (status and keep-alive timing), [`display`] (grouping, times, initials, links).
+//! - [`config`] fetches the runtime configuration; [`storage`] wraps the browser's storage.
+
+pub mod auth;
+pub mod auth_flow;
+pub mod backoff;
+pub mod client;
+pub mod components;
+pub mod config;
+pub mod connection;
+pub mod display;
+pub mod outbox;
+pub mod routes;
+pub mod state;
+pub mod storage;
+pub mod ws;
+
+use leptos::prelude::*;
+use leptos_router::{
+    components::{Route, Router, Routes},
+    path,
+};
+use protocol::AppConfig;
+
+use crate::{auth_flow::Auth, client::ChatClient};
+
+/// The whole app: configuration first, then the routes.
+#[component]
+pub fn App() -> impl IntoView {
+    let config = LocalResource::new(config::load);
+    move || match config.get() {
+        None => view! { <div class="splash" aria-busy="true">"Loading Chatty…"</div> }.into_any(),
+        Some(Err(error)) => view! {
+            <main class="splash" role="alert">
+                <h1>"Chatty can't start"</h1>
+                <p>{error}</p>
+            </main>
+        }
+        .into_any(),
+        Some(Ok(config)) => view! { <Chatty config/> }.into_any(),
+    }
+}
+
+/// The app once configured: the sign-in and chat contexts, and the route table.
+#[component]
+fn Chatty(config: AppConfig) -> impl IntoView {
+    let auth = Auth::new(config);
+    let client = ChatClient::new();
+    provide_context(auth);
+    provide_context(client);
+    // Connect while someone is signed in; a refreshed token for the same person changes nothing.
+    Effect::new(move |_| {
+        let user = auth.session.with(|s| s.as_ref().map(|s| s.sub.clone()));
+        match user {
+            Some(user) if client.user().as_deref() != Some(user.as_str()) => {
+                if client.user().is_some() {
+                    client.stop();
+                }
+                client.start(auth, user);
+            }
+            None if client.user().is_some() => client.stop(),
+            _ => {}
+        }
+    });
+    view! {
+        <Router>
+            <Routes fallback=routes::not_found::NotFound>
+                <Route path=path!("/") view=routes::landing::Landing/>
+                <Route path=path!("/auth/callback") view=routes::callback::Callback/>
+                <Route path=path!("/rooms/:room") view=routes::room::RoomPage/>
+            </Routes>
+        </Router>
+    }
+}

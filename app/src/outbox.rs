@@ -1,0 +1,292 @@
+//! Messages on their way out, and drafts not yet sent. A sent message stays in the [`Outbox`] as
+//! pending until the server echoes it back (matched by `client_id`: confirmed, it leaves the outbox and
+//! appears in the room), or refuses it with an `error` frame naming that `client_id` (failed, with a
+//! retry). Both the outbox and the [`Drafts`] are plain serde values the client persists to
+//! `localStorage`, so they survive a reload and a room switch. Pure: no browser calls.
+
+use std::collections::BTreeMap;
+
+use protocol::{ClientFrame, ClientId, FrameError, RoomName, ServerFrame};
+use serde::{Deserialize, Serialize};
+
+/// Where a pending message stands.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PendingStatus {
+    /// Not yet sent on the current connection (typed offline, or the connection dropped since).
+    Queued,
+    /// Sent; waiting for the server's echo.
+    Sent,
+    /// Refused by the server; waits for the person to retry or discard it.
+    Failed { reason: String },
+}
+
+/// A message the server has not confirmed yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PendingMessage {
+    pub client_id: ClientId,
+    pub room: RoomName,
+    pub body: String,
+    /// When it was written, in milliseconds since the epoch (shown as its time until confirmed).
+    pub created_ms: f64,
+    #[serde(flatten)]
+    pub status: PendingStatus,
+}
+
+impl PendingMessage {
+    fn frame(&self) -> ClientFrame {
+        ClientFrame::Send {
+            room: self.room.clone(),
+            client_id: self.client_id.clone(),
+            body: self.body.clone(),
+        }
+    }
+}
+
+/// The unconfirmed messages, oldest first (the order they go out in).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outbox {
+    messages: Vec<PendingMessage>,
+}
+
+impl Outbox {
+    /// Restores a persisted outbox. Whatever was `Sent` before the reload may not have arrived: it goes
+    /// out again (the server stores a repeated `client_id` once).
+    pub fn restored(mut self) -> Self {
+        self.requeue();
+        self
+    }
+
+    /// Adds a message, checked with the same rules the server applies. The caller sends it (through
+    /// [`Outbox::take_queued`]) when online; until then it shows as pending.
+    pub fn push(&mut self, room: RoomName, client_id: ClientId, body: String, now_ms: f64) -> Result<(), FrameError> {
+        let message = PendingMessage {
+            client_id,
+            room,
+            body,
+            created_ms: now_ms,
+            status: PendingStatus::Queued,
+        };
+        message.frame().validate()?;
+        self.messages.push(message);
+        Ok(())
+    }
+
+    /// Marks every queued message sent and returns their frames, oldest first.
+    pub fn take_queued(&mut self) -> Vec<ClientFrame> {
+        self.messages
+            .iter_mut()
+            .filter(|m| m.status == PendingStatus::Queued)
+            .map(|m| {
+                m.status = PendingStatus::Sent;
+                m.frame()
+            })
+            .collect()
+    }
+
+    /// The connection dropped: what was sent but not echoed may be lost, so it goes out again.
+    pub fn requeue(&mut self) {
+        for message in &mut self.messages {
+            if message.status == PendingStatus::Sent {
+                message.status = PendingStatus::Queued;
+            }
+        }
+    }
+
+    /// Reconciles with a server frame: an echoed message confirms (removes) its pending copy; an error
+    /// naming a pending `client_id` marks it failed. Returns whether anything changed.
+    pub fn on_frame(&mut self, frame: &ServerFrame) -> bool {
+        match frame {
+            ServerFrame::Message(message) => {
+                let before = self.messages.len();
+                self.messages.retain(|m| m.client_id != message.client_id);
+                self.messages.len() != before
+            }
+            ServerFrame::Error {
+                message,
+                client_id: Some(client_id),
+                ..
+            } => match self.messages.iter_mut().find(|m| m.client_id.as_str() == client_id) {
+                Some(pending) => {
+                    pending.status = PendingStatus::Failed {
+                        reason: message.clone(),
+                    };
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    }
+
+    /// Puts a failed message back in the queue.
+    pub fn retry(&mut self, client_id: &ClientId) {
+        if let Some(message) = self.messages.iter_mut().find(|m| &m.client_id == client_id) {
+            message.status = PendingStatus::Queued;
+        }
+    }
+
+    /// Drops a message the person gave up on.
+    pub fn discard(&mut self, client_id: &ClientId) {
+        self.messages.retain(|m| &m.client_id != client_id);
+    }
+
+    /// Drops every pending message of a room the person left.
+    pub fn discard_room(&mut self, room: &RoomName) {
+        self.messages.retain(|m| &m.room != room);
+    }
+
+    /// A room's pending messages, oldest first.
+    pub fn for_room<'a>(&'a self, room: &'a RoomName) -> impl Iterator<Item = &'a PendingMessage> + 'a {
+        self.messages.iter().filter(move |m| &m.room == room)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+}
+
+/// Text typed into a room's composer and not sent yet, per room.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drafts(BTreeMap<RoomName, String>);
+
+impl Drafts {
+    pub fn get(&self, room: &RoomName) -> &str {
+        self.0.get(room).map_or("", String::as_str)
+    }
+
+    /// Stores the draft; an empty one is forgotten.
+    pub fn set(&mut self, room: &RoomName, text: &str) {
+        if text.is_empty() {
+            self.0.remove(room);
+        } else {
+            self.0.insert(room.clone(), text.to_owned());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::{ChatMessage, ErrorCode, MessageId, User};
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn room(name: &str) -> RoomName {
+        RoomName::new(name).unwrap()
+    }
+
+    fn cid(id: &str) -> ClientId {
+        ClientId::new(id).unwrap()
+    }
+
+    fn echo(client_id: &str) -> ServerFrame {
+        ServerFrame::Message(ChatMessage {
+            room: room("general"),
+            id: MessageId::new(1, 0),
+            client_id: cid(client_id),
+            author: User {
+                id: "me".into(),
+                name: "Me".into(),
+                picture: None,
+            },
+            body: "hi".into(),
+            sent_at: OffsetDateTime::UNIX_EPOCH,
+        })
+    }
+
+    fn statuses(outbox: &Outbox) -> Vec<(String, PendingStatus)> {
+        outbox
+            .messages
+            .iter()
+            .map(|m| (m.client_id.to_string(), m.status.clone()))
+            .collect()
+    }
+
+    #[test]
+    fn queued_messages_go_out_once_in_order_and_the_echo_confirms_them() {
+        let mut outbox = Outbox::default();
+        outbox.push(room("general"), cid("a"), "one".into(), 1.0).unwrap();
+        outbox.push(room("general"), cid("b"), "two".into(), 2.0).unwrap();
+        let frames = outbox.take_queued();
+        assert_eq!(frames.len(), 2);
+        assert!(matches!(&frames[0], ClientFrame::Send { client_id, body, .. } if client_id.as_str() == "a" && body == "one"));
+        assert!(outbox.take_queued().is_empty(), "sent messages are not sent twice on one connection");
+        assert!(outbox.on_frame(&echo("a")));
+        assert_eq!(statuses(&outbox), vec![("b".into(), PendingStatus::Sent)]);
+        assert!(!outbox.on_frame(&echo("a")), "a repeated echo changes nothing");
+        assert!(outbox.on_frame(&echo("b")));
+        assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn an_error_naming_the_client_id_fails_that_message_and_retry_requeues_it() {
+        let mut outbox = Outbox::default();
+        outbox.push(room("general"), cid("a"), "one".into(), 1.0).unwrap();
+        outbox.push(room("general"), cid("b"), "two".into(), 1.0).unwrap();
+        outbox.take_queued();
+        let refusal = ServerFrame::error(ErrorCode::NotAMember, Some("b".into()));
+        assert!(outbox.on_frame(&refusal));
+        assert_eq!(
+            statuses(&outbox)[1].1,
+            PendingStatus::Failed {
+                reason: ErrorCode::NotAMember.describe().into()
+            }
+        );
+        assert!(!outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, None)));
+        assert!(!outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, Some("zzz".into()))));
+        outbox.retry(&cid("b"));
+        let frames = outbox.take_queued();
+        assert_eq!(frames.len(), 1, "only the retried message goes out: {frames:?}");
+        outbox.discard(&cid("b"));
+        assert_eq!(statuses(&outbox), vec![("a".into(), PendingStatus::Sent)]);
+    }
+
+    #[test]
+    fn a_dropped_connection_or_a_reload_sends_unconfirmed_messages_again() {
+        let mut outbox = Outbox::default();
+        outbox.push(room("general"), cid("a"), "one".into(), 1.0).unwrap();
+        outbox.push(room("general"), cid("b"), "two".into(), 1.0).unwrap();
+        outbox.take_queued();
+        outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, Some("b".into())));
+        outbox.requeue();
+        assert_eq!(outbox.take_queued().len(), 1, "failed messages wait for an explicit retry");
+
+        let saved = serde_json::to_string(&outbox).unwrap();
+        let mut reloaded = serde_json::from_str::<Outbox>(&saved).unwrap().restored();
+        assert_eq!(reloaded.take_queued().len(), 1);
+        assert!(matches!(statuses(&reloaded)[1].1, PendingStatus::Failed { .. }));
+    }
+
+    #[test]
+    fn messages_the_server_would_refuse_never_enter_the_outbox() {
+        let mut outbox = Outbox::default();
+        let blank = outbox.push(room("general"), cid("a"), "  \n".into(), 1.0).unwrap_err();
+        assert_eq!(blank.code, ErrorCode::EmptyBody);
+        let long = outbox.push(room("general"), cid("b"), "x".repeat(4001), 1.0).unwrap_err();
+        assert_eq!(long.code, ErrorCode::BodyTooLong);
+        assert!(outbox.is_empty());
+    }
+
+    #[test]
+    fn pending_messages_are_listed_per_room_and_leaving_a_room_drops_them() {
+        let mut outbox = Outbox::default();
+        outbox.push(room("a"), cid("1"), "x".into(), 1.0).unwrap();
+        outbox.push(room("b"), cid("2"), "y".into(), 1.0).unwrap();
+        assert_eq!(outbox.for_room(&room("a")).count(), 1);
+        outbox.discard_room(&room("a"));
+        assert_eq!(outbox.for_room(&room("a")).count(), 0);
+        assert_eq!(outbox.for_room(&room("b")).count(), 1);
+    }
+
+    #[test]
+    fn drafts_are_kept_per_room_and_survive_serialisation() {
+        let mut drafts = Drafts::default();
+        drafts.set(&room("a"), "half a thought");
+        drafts.set(&room("b"), "other");
+        drafts.set(&room("b"), "");
+        let drafts: Drafts = serde_json::from_str(&serde_json::to_string(&drafts).unwrap()).unwrap();
+        assert_eq!(drafts.get(&room("a")), "half a thought");
+        assert_eq!(drafts.get(&room("b")), "");
+    }
+}

@@ -1,0 +1,51 @@
+//! `/auth/callback`: where the identity provider sends the browser back with `?code&state`. Trades the
+//! code for tokens (PKCE) and returns to the page the sign-in started from.
+
+use leptos::{prelude::*, task::spawn_local};
+use leptos_router::{
+    hooks::{use_navigate, use_query_map},
+    NavigateOptions,
+};
+
+use crate::auth_flow::Auth;
+
+#[component]
+pub fn Callback() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    let navigate = use_navigate();
+    let failure = RwSignal::new(None::<String>);
+    let (code, state, error) = use_query_map().with_untracked(|q| {
+        (
+            q.get("code"),
+            q.get("state"),
+            q.get("error_description").or_else(|| q.get("error")),
+        )
+    });
+    spawn_local(async move {
+        match auth.finish_sign_in(code, state, error).await {
+            Ok(return_to) => navigate(
+                &return_to,
+                NavigateOptions {
+                    replace: true,
+                    ..Default::default()
+                },
+            ),
+            Err(e) => failure.set(Some(e.to_string())),
+        }
+    });
+    view! {
+        <main class="splash">
+            {move || match failure.get() {
+                None => view! { <p role="status" aria-busy="true">"Signing you in…"</p> }.into_any(),
+                Some(why) => view! {
+                    <div class="card" role="alert">
+                        <h1>"Sign-in didn't finish"</h1>
+                        <p>{why}</p>
+                        <a class="button primary" href="/">"Back to sign in"</a>
+                    </div>
+                }
+                .into_any(),
+            }}
+        </main>
+    }
+}

@@ -1,0 +1,31 @@
+//! `/`: the front door. Signed in, it forwards to the last room visited; signed out, it shows the
+//! sign-in card.
+
+use leptos::prelude::*;
+use leptos_router::components::Redirect;
+use protocol::RoomName;
+
+use crate::{
+    auth_flow::Auth,
+    client::DEFAULT_ROOM,
+    components::sign_in::SignIn,
+    storage::{self, Area},
+};
+
+/// Where the last visited room's name is remembered.
+pub const LAST_ROOM_KEY: &str = "chatty.last-room";
+
+#[component]
+pub fn Landing() -> impl IntoView {
+    let auth = expect_context::<Auth>();
+    move || {
+        if auth.session.with(Option::is_some) {
+            let room = storage::load::<String>(Area::Local, LAST_ROOM_KEY)
+                .and_then(|r| RoomName::new(r).ok())
+                .map_or_else(|| DEFAULT_ROOM.to_owned(), |r| r.to_string());
+            view! { <Redirect path=format!("/rooms/{room}")/> }.into_any()
+        } else {
+            view! { <SignIn return_to="/".to_owned()/> }.into_any()
+        }
+    }
+}

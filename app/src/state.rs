@@ -1,0 +1,507 @@
+//! What the app knows about the chat: the rooms this person is in, each with its messages (ordered and
+//! de-duplicated by the server's id), members, who is typing, unread counts and the "new messages"
+//! marker. [`ChatState::apply`] folds one [`ServerFrame`] in and returns the frames to send in answer
+//! (the next catch-up page); the methods that start something (`join`, `on_open`, `load_older`) return
+//! the frames to send. Pure: no browser calls, tested natively.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use protocol::{ChatMessage, ClientFrame, MessageId, RoomName, ServerFrame, User};
+
+/// Messages asked for when a room is first shown, and per older page.
+pub const PAGE: u16 = 50;
+/// Messages asked for per page when catching up after a reconnect.
+pub const CATCH_UP_PAGE: u16 = 100;
+/// How long "X is typing…" stays up after the last `typing` frame.
+pub const TYPING_SHOWN_MS: f64 = 6_000.0;
+
+/// Which page a `history` request asked for. Answers come back in request order on one connection, so a
+/// queue per room tells which request an answer belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Page {
+    /// The newest messages (a room shown for the first time).
+    Latest,
+    /// Older than what we have (the reader scrolled up).
+    Before,
+    /// Newer than what we have (catching up after a reconnect).
+    After,
+}
+
+/// One joined room.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoomState {
+    messages: BTreeMap<MessageId, ChatMessage>,
+    requests: VecDeque<Page>,
+    /// The first page has arrived.
+    pub loaded: bool,
+    /// Older messages exist on the server.
+    pub has_older: bool,
+    /// A page of older messages is on its way.
+    pub loading_older: bool,
+    /// Who is here, sorted by name.
+    pub members: Vec<User>,
+    typing: Vec<(User, f64)>,
+    /// Messages from others that arrived while this person was not looking at the bottom of this room.
+    pub unread: u32,
+    /// The first of those: where the "new messages" line goes.
+    pub marker: Option<MessageId>,
+}
+
+impl RoomState {
+    /// Messages, oldest first.
+    pub fn messages(&self) -> impl DoubleEndedIterator<Item = &ChatMessage> + ExactSizeIterator {
+        self.messages.values()
+    }
+
+    pub fn newest_id(&self) -> Option<MessageId> {
+        self.messages.keys().next_back().copied()
+    }
+
+    pub fn oldest_id(&self) -> Option<MessageId> {
+        self.messages.keys().next().copied()
+    }
+
+    fn history(&mut self, room: &RoomName, page: Page) -> ClientFrame {
+        self.requests.push_back(page);
+        let (before, after, limit) = match page {
+            Page::Latest => (None, None, PAGE),
+            Page::Before => (self.oldest_id(), None, PAGE),
+            Page::After => (None, self.newest_id(), CATCH_UP_PAGE),
+        };
+        ClientFrame::History {
+            room: room.clone(),
+            before,
+            after,
+            limit: Some(limit),
+        }
+    }
+}
+
+/// Everything the chat screen shows, for one signed-in person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChatState {
+    /// The signed-in person's user id (`sub`): their own messages never count as unread.
+    me: String,
+    rooms: BTreeMap<RoomName, RoomState>,
+    active: Option<RoomName>,
+    /// The reader sees the bottom of the active room (so new messages there are read as they come).
+    watching: bool,
+    /// The last error the server sent that no pending message claimed, for a person to read.
+    pub notice: Option<String>,
+}
+
+impl ChatState {
+    /// A state for `me` that remembers the rooms joined in an earlier visit.
+    pub fn new(me: impl Into<String>, rooms: impl IntoIterator<Item = RoomName>) -> Self {
+        Self {
+            me: me.into(),
+            rooms: rooms.into_iter().map(|r| (r, RoomState::default())).collect(),
+            active: None,
+            watching: true,
+            notice: None,
+        }
+    }
+
+    pub fn room(&self, room: &RoomName) -> Option<&RoomState> {
+        self.rooms.get(room)
+    }
+
+    /// The joined rooms, by name.
+    pub fn rooms(&self) -> impl Iterator<Item = (&RoomName, &RoomState)> {
+        self.rooms.iter()
+    }
+
+    /// Joins a room not yet joined: returns the `join` and the first history page to send.
+    pub fn join(&mut self, room: &RoomName) -> Vec<ClientFrame> {
+        if self.rooms.contains_key(room) {
+            return Vec::new();
+        }
+        let state = self.rooms.entry(room.clone()).or_default();
+        vec![ClientFrame::Join { room: room.clone() }, state.history(room, Page::Latest)]
+    }
+
+    /// Leaves a room and forgets it.
+    pub fn leave(&mut self, room: &RoomName) -> Option<ClientFrame> {
+        self.rooms
+            .remove(room)
+            .map(|_| ClientFrame::Leave { room: room.clone() })
+    }
+
+    /// A new connection is open: join every room again and ask for what was missed (everything after the
+    /// newest message seen) or, for a room never loaded, its newest page.
+    pub fn on_open(&mut self) -> Vec<ClientFrame> {
+        let mut frames = Vec::new();
+        for (room, state) in &mut self.rooms {
+            state.requests.clear();
+            state.loading_older = false;
+            state.typing.clear();
+            frames.push(ClientFrame::Join { room: room.clone() });
+            let page = if state.newest_id().is_some() { Page::After } else { Page::Latest };
+            frames.push(state.history(room, page));
+        }
+        frames
+    }
+
+    /// Asks for the page before the oldest message shown, unless one is on its way or none is left.
+    pub fn load_older(&mut self, room: &RoomName) -> Option<ClientFrame> {
+        let state = self.rooms.get_mut(room)?;
+        if !state.loaded || !state.has_older || state.loading_older {
+            return None;
+        }
+        state.loading_older = true;
+        Some(state.history(room, Page::Before))
+    }
+
+    /// The room on screen (or none). Leaving a room clears its "new messages" line: it has been seen.
+    pub fn set_active(&mut self, room: Option<RoomName>) {
+        if self.active == room {
+            return;
+        }
+        if let Some(previous) = self.active.as_ref().and_then(|r| self.rooms.get_mut(r)) {
+            previous.marker = None;
+        }
+        self.active = room;
+        self.watching = true;
+        self.mark_read();
+    }
+
+    /// Whether the reader sees the bottom of the active room's messages.
+    pub fn set_watching(&mut self, watching: bool) {
+        self.watching = watching;
+        if watching {
+            self.mark_read();
+        }
+    }
+
+    /// This person wrote in the room: they have read it, the "new messages" line goes.
+    pub fn acknowledge(&mut self, room: &RoomName) {
+        if let Some(state) = self.rooms.get_mut(room) {
+            state.marker = None;
+            state.unread = 0;
+        }
+    }
+
+    fn mark_read(&mut self) {
+        if let Some(state) = self.active.as_ref().and_then(|r| self.rooms.get_mut(r)) {
+            state.unread = 0;
+        }
+    }
+
+    /// Names of the people typing in a room at `now_ms`.
+    pub fn typing_names(&self, room: &RoomName, now_ms: f64) -> Vec<String> {
+        self.rooms.get(room).map_or_else(Vec::new, |state| {
+            state
+                .typing
+                .iter()
+                .filter(|(_, until)| *until > now_ms)
+                .map(|(user, _)| user.name.clone())
+                .collect()
+        })
+    }
+
+    /// Folds one server frame in; returns the frames to send in answer (the next catch-up page).
+    pub fn apply(&mut self, frame: &ServerFrame, now_ms: f64) -> Vec<ClientFrame> {
+        match frame {
+            ServerFrame::Message(message) => {
+                self.add_messages(std::slice::from_ref(message));
+                if let Some(state) = self.rooms.get_mut(&message.room) {
+                    state.typing.retain(|(user, _)| user.id != message.author.id);
+                }
+                Vec::new()
+            }
+            ServerFrame::History {
+                room,
+                messages,
+                has_more,
+            } => self.apply_history(room, messages, *has_more),
+            ServerFrame::Presence { room, members } => {
+                if let Some(state) = self.rooms.get_mut(room) {
+                    let mut members = members.clone();
+                    members.sort_by_key(|m| m.name.to_lowercase());
+                    state.members = members;
+                }
+                Vec::new()
+            }
+            ServerFrame::Typing { room, user } => {
+                if let Some(state) = self.rooms.get_mut(room).filter(|_| user.id != self.me) {
+                    state.typing.retain(|(u, _)| u.id != user.id);
+                    state.typing.push((user.clone(), now_ms + TYPING_SHOWN_MS));
+                }
+                Vec::new()
+            }
+            ServerFrame::Error {
+                message, client_id, ..
+            } => {
+                if client_id.is_none() {
+                    self.notice = Some(message.clone());
+                }
+                Vec::new()
+            }
+            ServerFrame::Pong => Vec::new(),
+        }
+    }
+
+    fn apply_history(&mut self, room: &RoomName, messages: &[ChatMessage], has_more: bool) -> Vec<ClientFrame> {
+        let Some(state) = self.rooms.get_mut(room) else {
+            return Vec::new();
+        };
+        let page = state.requests.pop_front().unwrap_or(Page::Latest);
+        match page {
+            Page::Latest => {
+                state.loaded = true;
+                state.has_older = has_more;
+                // The newest page is what the reader sees on arrival, not news.
+                for message in messages {
+                    state.messages.insert(message.id, message.clone());
+                }
+                Vec::new()
+            }
+            Page::Before => {
+                state.loading_older = false;
+                state.has_older = has_more;
+                for message in messages {
+                    state.messages.insert(message.id, message.clone());
+                }
+                Vec::new()
+            }
+            Page::After => {
+                self.add_messages(messages);
+                let state = self.rooms.get_mut(room).expect("room checked above");
+                if has_more && !messages.is_empty() {
+                    vec![state.history(room, Page::After)]
+                } else {
+                    Vec::new()
+                }
+            }
+        }
+    }
+
+    /// Adds messages that are news (live, or missed while away), counting the unseen ones.
+    fn add_messages(&mut self, messages: &[ChatMessage]) {
+        for message in messages {
+            let seen_now = self.watching && self.active.as_ref() == Some(&message.room);
+            let Some(state) = self.rooms.get_mut(&message.room) else {
+                continue;
+            };
+            if state.messages.insert(message.id, message.clone()).is_some() {
+                continue;
+            }
+            if message.author.id == self.me {
+                state.marker = None;
+                state.unread = 0;
+            } else if !seen_now {
+                state.unread += 1;
+                state.marker.get_or_insert(message.id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use protocol::{ClientId, ErrorCode};
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn room(name: &str) -> RoomName {
+        RoomName::new(name).unwrap()
+    }
+
+    fn user(id: &str) -> User {
+        User {
+            id: id.into(),
+            name: id.to_uppercase(),
+            picture: None,
+        }
+    }
+
+    fn message(room_name: &str, millis: u64, author: &str) -> ChatMessage {
+        ChatMessage {
+            room: room(room_name),
+            id: MessageId::new(millis, 0),
+            client_id: ClientId::new(format!("c-{millis}")).unwrap(),
+            author: user(author),
+            body: format!("message {millis}"),
+            sent_at: OffsetDateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn history(room_name: &str, ids: &[u64], has_more: bool) -> ServerFrame {
+        ServerFrame::History {
+            room: room(room_name),
+            messages: ids.iter().map(|id| message(room_name, *id, "bob")).collect(),
+            has_more,
+        }
+    }
+
+    fn ids(state: &ChatState, room_name: &str) -> Vec<u64> {
+        state.room(&room(room_name)).unwrap().messages().map(|m| m.id.millis).collect()
+    }
+
+    fn joined(room_name: &str) -> ChatState {
+        let mut state = ChatState::new("me", []);
+        state.join(&room(room_name));
+        state.set_active(Some(room(room_name)));
+        state
+    }
+
+    #[test]
+    fn joining_asks_for_the_newest_page_once() {
+        let mut state = ChatState::new("me", []);
+        let frames = state.join(&room("general"));
+        assert_eq!(frames[0], ClientFrame::Join { room: room("general") });
+        assert_eq!(
+            frames[1],
+            ClientFrame::History {
+                room: room("general"),
+                before: None,
+                after: None,
+                limit: Some(PAGE)
+            }
+        );
+        assert!(state.join(&room("general")).is_empty(), "joining twice sends nothing");
+    }
+
+    #[test]
+    fn messages_are_ordered_by_id_and_shown_once() {
+        let mut state = joined("general");
+        state.apply(&history("general", &[10, 20], false), 0.0);
+        for id in [30, 15, 20, 30] {
+            state.apply(&ServerFrame::Message(message("general", id, "bob")), 0.0);
+        }
+        assert_eq!(ids(&state, "general"), vec![10, 15, 20, 30]);
+    }
+
+    #[test]
+    fn frames_for_rooms_not_joined_are_ignored() {
+        let mut state = joined("general");
+        state.apply(&ServerFrame::Message(message("elsewhere", 1, "bob")), 0.0);
+        assert!(state.room(&room("elsewhere")).is_none());
+    }
+
+    #[test]
+    fn scrolling_up_pages_back_until_the_server_has_no_more() {
+        let mut state = joined("general");
+        assert_eq!(state.load_older(&room("general")), None, "nothing before the first page");
+        state.apply(&history("general", &[50, 60], true), 0.0);
+        let frame = state.load_older(&room("general")).unwrap();
+        assert!(matches!(frame, ClientFrame::History { before: Some(id), after: None, .. } if id.millis == 50));
+        assert_eq!(state.load_older(&room("general")), None, "one page at a time");
+        state.apply(&history("general", &[30, 40], false), 0.0);
+        assert_eq!(ids(&state, "general"), vec![30, 40, 50, 60]);
+        assert_eq!(state.load_older(&room("general")), None, "the beginning was reached");
+    }
+
+    #[test]
+    fn a_reconnect_rejoins_every_room_and_catches_up_after_the_last_id_seen() {
+        let mut state = joined("general");
+        state.join(&room("random"));
+        state.apply(&history("general", &[10, 20], false), 0.0);
+        state.apply(&history("random", &[], false), 0.0);
+        let frames = state.on_open();
+        assert_eq!(frames.len(), 4);
+        assert!(frames.contains(&ClientFrame::Join { room: room("general") }));
+        assert!(frames.contains(&ClientFrame::History {
+            room: room("general"),
+            before: None,
+            after: Some(MessageId::new(20, 0)),
+            limit: Some(CATCH_UP_PAGE)
+        }));
+        assert!(frames.contains(&ClientFrame::History {
+            room: room("random"),
+            before: None,
+            after: None,
+            limit: Some(PAGE)
+        }));
+        // The catch-up arrives in two pages: the first says more exist, so the next is asked for.
+        let next = state.apply(&history("general", &[21, 22], true), 0.0);
+        assert!(matches!(&next[..], [ClientFrame::History { after: Some(id), .. }] if id.millis == 22));
+        assert!(state.apply(&history("general", &[23], false), 0.0).is_empty());
+        assert_eq!(ids(&state, "general"), vec![10, 20, 21, 22, 23]);
+    }
+
+    #[test]
+    fn a_reconnect_forgets_requests_the_old_connection_never_answered() {
+        let mut state = joined("general");
+        state.apply(&history("general", &[50], true), 0.0);
+        state.load_older(&room("general")).unwrap();
+        state.on_open();
+        // The answer to the catch-up must not be taken for the lost "older" page.
+        state.apply(&history("general", &[51], false), 0.0);
+        let general = state.room(&room("general")).unwrap();
+        assert!(general.has_older && !general.loading_older);
+        assert!(state.load_older(&room("general")).is_some());
+    }
+
+    #[test]
+    fn unread_counts_and_the_marker_follow_what_the_reader_sees() {
+        let mut state = joined("general");
+        state.join(&room("random"));
+        state.apply(&history("general", &[1], false), 0.0);
+        state.apply(&history("random", &[1], false), 0.0);
+        assert_eq!(state.room(&room("random")).unwrap().unread, 0, "the first page is not news");
+
+        state.apply(&ServerFrame::Message(message("random", 5, "bob")), 0.0);
+        state.apply(&ServerFrame::Message(message("random", 6, "bob")), 0.0);
+        state.apply(&ServerFrame::Message(message("general", 5, "bob")), 0.0);
+        let random = state.room(&room("random")).unwrap();
+        assert_eq!((random.unread, random.marker), (2, Some(MessageId::new(5, 0))));
+        assert_eq!(state.room(&room("general")).unwrap().unread, 0, "seen as it arrived");
+
+        state.set_watching(false);
+        state.apply(&ServerFrame::Message(message("general", 7, "bob")), 0.0);
+        assert_eq!(state.room(&room("general")).unwrap().unread, 1, "scrolled up: it waits below");
+
+        state.set_active(Some(room("random")));
+        let random = state.room(&room("random")).unwrap();
+        assert_eq!((random.unread, random.marker), (0, Some(MessageId::new(5, 0))), "the line stays while reading");
+        assert_eq!(state.room(&room("general")).unwrap().marker, None, "left rooms count as read");
+
+        state.apply(&ServerFrame::Message(message("random", 8, "me")), 0.0);
+        assert_eq!(state.room(&room("random")).unwrap().marker, None, "writing clears the line");
+    }
+
+    #[test]
+    fn typing_shows_for_a_few_seconds_and_ends_with_the_message() {
+        let mut state = joined("general");
+        let typing = |id: &str| ServerFrame::Typing {
+            room: room("general"),
+            user: user(id),
+        };
+        state.apply(&typing("bob"), 1_000.0);
+        state.apply(&typing("me"), 1_000.0);
+        state.apply(&typing("bob"), 2_000.0);
+        assert_eq!(state.typing_names(&room("general"), 2_500.0), vec!["BOB"]);
+        assert!(state.typing_names(&room("general"), 2_000.0 + TYPING_SHOWN_MS).is_empty());
+        state.apply(&typing("bob"), 10_000.0);
+        state.apply(&ServerFrame::Message(message("general", 1, "bob")), 10_500.0);
+        assert!(state.typing_names(&room("general"), 10_600.0).is_empty());
+    }
+
+    #[test]
+    fn presence_is_sorted_and_errors_without_a_client_id_become_a_notice() {
+        let mut state = joined("general");
+        state.apply(
+            &ServerFrame::Presence {
+                room: room("general"),
+                members: vec![user("zed"), user("amy")],
+            },
+            0.0,
+        );
+        let names: Vec<_> = state.room(&room("general")).unwrap().members.iter().map(|u| u.name.clone()).collect();
+        assert_eq!(names, vec!["AMY", "ZED"]);
+        state.apply(&ServerFrame::error(ErrorCode::InvalidRoom, Some("c-1".into())), 0.0);
+        assert_eq!(state.notice, None, "the outbox owns errors about a message");
+        state.apply(&ServerFrame::error(ErrorCode::Internal, None), 0.0);
+        assert_eq!(state.notice.as_deref(), Some(ErrorCode::Internal.describe()));
+    }
+
+    #[test]
+    fn leaving_forgets_the_room() {
+        let mut state = joined("general");
+        assert_eq!(state.leave(&room("general")), Some(ClientFrame::Leave { room: room("general") }));
+        assert_eq!(state.leave(&room("general")), None);
+        assert_eq!(state.rooms().count(), 0);
+    }
+}

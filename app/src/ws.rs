@@ -1,0 +1,151 @@
+//! The only code that touches the WebSocket. [`run`] keeps one connection to the chat server alive for as
+//! long as there is a session: it opens the socket with a fresh ID token, forwards outgoing frames,
+//! parses incoming ones, pings to stay inside the idle timeout, replaces the connection before the
+//! 2-hour cap or the token's expiry, and after a drop retries with backoff. Everything it learns goes
+//! out as [`SocketEvent`]s; what to do about them is the chat client's business.
+
+use futures::{
+    channel::mpsc::UnboundedReceiver, future::LocalBoxFuture, FutureExt, SinkExt, StreamExt,
+};
+use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
+use gloo_timers::future::{IntervalStream, TimeoutFuture};
+use protocol::{ClientFrame, ServerFrame};
+
+use crate::{
+    backoff::Backoff,
+    connection::{rotate_at, ConnectionStatus, OPEN_TIMEOUT_MS, PING_EVERY_MS},
+};
+
+/// An ID token to connect with.
+pub struct Credentials {
+    pub id_token: String,
+    pub expires_at_ms: f64,
+}
+
+/// What happened on the connection.
+#[derive(Debug)]
+pub enum SocketEvent {
+    Status(ConnectionStatus),
+    /// A connection opened; frames sent from now on reach the server. Frames queued before were dropped:
+    /// the client re-sends what matters (joins, catch-up, pending messages).
+    Opened,
+    Frame(ServerFrame),
+    /// The open connection ended (dropped, or replaced on purpose).
+    Closed,
+}
+
+/// How an open connection ended.
+enum End {
+    /// Replaced on purpose before a limit: reconnect at once, without telling the person.
+    Rotate,
+    /// The server or the network closed it.
+    Dropped,
+    /// The client went away (signed out): stop.
+    Stopped,
+}
+
+/// Runs until `credentials` returns `None` (signed out) or the sender side of `outgoing` is dropped.
+/// `credentials(force_refresh)` yields a token valid for a while; `force_refresh` is set after repeated
+/// failures to open, in case the server no longer accepts the token it has.
+pub async fn run(
+    ws_url: String,
+    mut credentials: impl FnMut(bool) -> LocalBoxFuture<'static, Option<Credentials>>,
+    mut outgoing: UnboundedReceiver<ClientFrame>,
+    mut on_event: impl FnMut(SocketEvent),
+) {
+    let backoff = Backoff::default();
+    let mut failures: u32 = 0;
+    on_event(SocketEvent::Status(ConnectionStatus::Connecting));
+    loop {
+        let Some(creds) = credentials(failures >= 2 && failures % 2 == 0).await else {
+            on_event(SocketEvent::Status(ConnectionStatus::SignedOut));
+            return;
+        };
+        let url = format!("{ws_url}?token={}", js_sys::encode_uri_component(&creds.id_token));
+        if let Some(socket) = open(&url).await {
+            failures = 0;
+            // Frames queued while there was no connection may depend on state the server lost (a join).
+            while outgoing.try_recv().is_ok() {}
+            on_event(SocketEvent::Status(ConnectionStatus::Online));
+            on_event(SocketEvent::Opened);
+            let until = rotate_at(js_sys::Date::now(), creds.expires_at_ms);
+            let end = serve(socket, until, &mut outgoing, &mut on_event).await;
+            on_event(SocketEvent::Closed);
+            match end {
+                End::Rotate => continue,
+                End::Stopped => return,
+                End::Dropped => {}
+            }
+        }
+        let delay = backoff.delay_ms(failures, js_sys::Math::random());
+        failures = failures.saturating_add(1);
+        on_event(SocketEvent::Status(ConnectionStatus::Reconnecting {
+            attempt: failures,
+            retry_at_ms: js_sys::Date::now() + delay,
+        }));
+        TimeoutFuture::new(delay as u32).await;
+    }
+}
+
+/// Opens a socket and waits until it is open; `None` if it fails or takes too long.
+async fn open(url: &str) -> Option<WebSocket> {
+    let mut socket = WebSocket::open(url).ok()?;
+    // The sink is ready once the socket leaves CONNECTING, whether it opened or failed.
+    let ready = futures::future::poll_fn(|cx| socket.poll_ready_unpin(cx));
+    futures::select! {
+        _ = ready.fuse() => {},
+        _ = TimeoutFuture::new(OPEN_TIMEOUT_MS).fuse() => return None,
+    }
+    matches!(socket.state(), State::Open).then_some(socket)
+}
+
+/// Pumps one open connection until it ends.
+async fn serve(
+    socket: WebSocket,
+    rotate_at_ms: f64,
+    outgoing: &mut UnboundedReceiver<ClientFrame>,
+    on_event: &mut impl FnMut(SocketEvent),
+) -> End {
+    let (mut sink, stream) = socket.split();
+    let mut stream = stream.fuse();
+    let mut pings = IntervalStream::new(PING_EVERY_MS).fuse();
+    let rotate_in = (rotate_at_ms - js_sys::Date::now()).clamp(0.0, f64::from(u32::MAX)) as u32;
+    let mut rotate = TimeoutFuture::new(rotate_in).fuse();
+    loop {
+        let frame = futures::select! {
+            frame = outgoing.next() => match frame {
+                Some(frame) => frame,
+                None => return close(sink, stream.into_inner(), End::Stopped),
+            },
+            message = stream.next() => match message {
+                Some(Ok(Message::Text(text))) => {
+                    // A frame this build does not know (a newer server) is skipped, not fatal.
+                    if let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) {
+                        on_event(SocketEvent::Frame(frame));
+                    }
+                    continue;
+                }
+                Some(Ok(Message::Bytes(_))) => continue,
+                Some(Err(WebSocketError::MessageSendError(_))) => continue,
+                Some(Err(_)) | None => return End::Dropped,
+            },
+            _ = pings.next() => ClientFrame::Ping,
+            _ = rotate => return close(sink, stream.into_inner(), End::Rotate),
+        };
+        if sink.send(Message::Text(frame.to_json())).await.is_err() {
+            return End::Dropped;
+        }
+    }
+}
+
+/// Closes the socket normally (code 1000) so the server runs its disconnect at once.
+fn close(
+    sink: futures::stream::SplitSink<WebSocket, Message>,
+    stream: futures::stream::SplitStream<WebSocket>,
+    end: End,
+) -> End {
+    if let Ok(socket) = sink.reunite(stream) {
+        let _ = socket.close(Some(1000), None);
+    }
+    end
+}

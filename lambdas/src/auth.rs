@@ -1,0 +1,163 @@
+//! ID-token verification: the authorizer's whole decision, shared by the `$connect` authorizer Lambda and
+//! the local gateway. RS256 only, against the issuer's JWKS; `iss`, `aud` (the app client id), `exp` and
+//! `nbf` (with a small leeway) and `token_use = id` must all hold. Signature checks are `jsonwebtoken`'s;
+//! nothing here parses a signature by hand. Tokens are never logged.
+
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
+use protocol::User;
+use serde::Deserialize;
+use tokio::sync::RwLock;
+
+/// Why a token was refused. Callers answer all of them the same way (401 / Deny); the variant is for logs.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("no token")]
+    Missing,
+    #[error("not a JWT: {0}")]
+    Malformed(String),
+    #[error("algorithm {0:?} is not accepted; only RS256 is")]
+    Algorithm(Algorithm),
+    #[error("no key with this kid in the issuer's JWKS")]
+    UnknownKey,
+    #[error("token rejected: {0}")]
+    Rejected(String),
+    #[error("token_use is {0:?}, not \"id\"")]
+    NotAnIdToken(String),
+    #[error("JWKS unavailable: {0}")]
+    KeysUnavailable(String),
+}
+
+/// Where the issuer's public keys come from: an HTTPS JWKS endpoint in production, the local sign-in's
+/// own keys in local mode.
+#[async_trait]
+pub trait KeySource: Send + Sync {
+    async fn fetch(&self) -> Result<JwkSet, AuthError>;
+}
+
+/// A fixed key set (the local sign-in's, or a test's).
+pub struct StaticKeys(pub JwkSet);
+
+#[async_trait]
+impl KeySource for StaticKeys {
+    async fn fetch(&self) -> Result<JwkSet, AuthError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// The claims of an ID token that Chatty reads. Cognito puts the display name in `name` for federated
+/// Google users; `email` and `cognito:username` are fallbacks.
+#[derive(Debug, Deserialize)]
+struct IdClaims {
+    sub: String,
+    token_use: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    email: Option<String>,
+    #[serde(default)]
+    picture: Option<String>,
+    #[serde(default, rename = "cognito:username")]
+    username: Option<String>,
+}
+
+/// Settings for [`IdTokenVerifier`].
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    /// The exact `iss`: `https://cognito-idp.<region>.amazonaws.com/<pool id>` on AWS.
+    pub issuer: String,
+    /// The app client id, which Cognito puts in an ID token's `aud`.
+    pub client_id: String,
+    /// Clock skew tolerated on `exp` and `nbf`.
+    pub leeway: Duration,
+    /// Least time between two JWKS fetches caused by unknown `kid`s, so forged tokens cannot make the
+    /// verifier hammer the endpoint.
+    pub refresh_interval: Duration,
+}
+
+impl VerifierConfig {
+    pub fn new(issuer: impl Into<String>, client_id: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            client_id: client_id.into(),
+            leeway: Duration::from_secs(30),
+            refresh_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Verifies ID tokens, caching the JWKS and refreshing it once when a token names an unknown `kid`.
+pub struct IdTokenVerifier {
+    config: VerifierConfig,
+    keys: Box<dyn KeySource>,
+    cache: RwLock<Option<(JwkSet, Instant)>>,
+}
+
+impl IdTokenVerifier {
+    pub fn new(config: VerifierConfig, keys: Box<dyn KeySource>) -> Self {
+        Self {
+            config,
+            keys,
+            cache: RwLock::new(None),
+        }
+    }
+
+    /// The user a valid ID token names, or why it is refused.
+    pub async fn verify(&self, token: &str) -> Result<User, AuthError> {
+        if token.is_empty() {
+            return Err(AuthError::Missing);
+        }
+        let header = decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(AuthError::Algorithm(header.alg));
+        }
+        let kid = header.kid.ok_or(AuthError::UnknownKey)?;
+        let key = self.key_for(&kid).await?;
+
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.client_id]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = self.config.leeway.as_secs();
+        let claims = decode::<IdClaims>(token, &key, &validation)
+            .map_err(|e| AuthError::Rejected(e.to_string()))?
+            .claims;
+        if claims.token_use != "id" {
+            return Err(AuthError::NotAnIdToken(claims.token_use));
+        }
+        let name = [claims.name, claims.email, claims.username]
+            .into_iter()
+            .flatten()
+            .find(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| claims.sub.clone());
+        Ok(User {
+            id: claims.sub,
+            name,
+            picture: claims.picture,
+        })
+    }
+
+    async fn key_for(&self, kid: &str) -> Result<DecodingKey, AuthError> {
+        let cached = self.cache.read().await.clone();
+        let stale = match &cached {
+            Some((set, _)) if set.find(kid).is_some() => return decoding_key(set, kid),
+            Some((_, fetched_at)) => fetched_at.elapsed() >= self.config.refresh_interval,
+            None => true,
+        };
+        if !stale {
+            return Err(AuthError::UnknownKey);
+        }
+        let set = self.keys.fetch().await?;
+        let key = decoding_key(&set, kid);
+        *self.cache.write().await = Some((set, Instant::now()));
+        key
+    }
+}
+
+fn decoding_key(set: &JwkSet, kid: &str) -> Result<DecodingKey, AuthError> {
+    let jwk = set.find(kid).ok_or(AuthError::UnknownKey)?;
+    DecodingKey::from_jwk(jwk).map_err(|e| AuthError::KeysUnavailable(e.to_string()))
+}

@@ -1,0 +1,210 @@
+//! The registry function (inside the VPC, the only code that reaches the store): applies one
+//! [`Command`] to the registry and queues the [`Delivery`]s it causes. Safe to run twice for the same
+//! command, as SQS may deliver it twice: joins and leaves are idempotent, and a repeated send is stored
+//! once and fanned out once.
+
+use protocol::{
+    limits::{MAX_QUEUE_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES},
+    ChatMessage, ClientFrame, Command, ConnectionId, Delivery, ErrorCode, RoomName, ServerFrame, User,
+};
+
+use crate::ports::{
+    HistoryPage, HistoryQuery, Member, NewMessage, Queue, QueueError, Registry, RegistryError,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryHandlerError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Applies `command` and queues what it causes.
+pub async fn handle(
+    registry: &dyn Registry,
+    deliveries: &dyn Queue<Delivery>,
+    command: Command,
+) -> Result<(), RegistryHandlerError> {
+    match command {
+        Command::Connect {
+            connection_id,
+            user,
+        } => registry.connect(&connection_id, &user).await?,
+        Command::Disconnect { connection_id } | Command::Forget { connection_id } => {
+            let rooms = registry.disconnect(&connection_id).await?;
+            let mut out = Vec::with_capacity(rooms.len());
+            for room in rooms {
+                out.push(presence(&room, &registry.members(&room).await?));
+            }
+            send(deliveries, out).await?;
+        }
+        Command::Frame {
+            connection_id,
+            user,
+            frame,
+            received_at,
+        } => {
+            let member = Member {
+                connection_id,
+                user,
+            };
+            match frame {
+                ClientFrame::Join { room } => {
+                    registry.join(&room, &member).await?;
+                    let members = registry.members(&room).await?;
+                    send(deliveries, vec![presence(&room, &members)]).await?;
+                }
+                ClientFrame::Leave { room } => {
+                    if registry.leave(&room, &member.connection_id).await? {
+                        let members = registry.members(&room).await?;
+                        send(deliveries, vec![presence(&room, &members)]).await?;
+                    }
+                }
+                ClientFrame::Send {
+                    room,
+                    client_id,
+                    body,
+                } => {
+                    if !registry.is_member(&room, &member.connection_id).await? {
+                        let refusal = ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()));
+                        return Ok(send(deliveries, vec![to_one(member.connection_id, refusal)]).await?);
+                    }
+                    let appended = registry
+                        .append(NewMessage {
+                            room,
+                            client_id,
+                            author: member.user,
+                            body,
+                            sent_at: received_at,
+                        })
+                        .await?;
+                    let message = appended.message;
+                    if appended.needs_fan_out {
+                        let recipients = registry.members(&message.room).await?;
+                        let frame = ServerFrame::Message(message.clone());
+                        send(deliveries, vec![to_all(&recipients, frame)]).await?;
+                        registry.mark_fanned_out(&message).await?;
+                    } else {
+                        // A retry of a message the room already has: confirm it to its sender only.
+                        let frame = ServerFrame::Message(message);
+                        send(deliveries, vec![to_one(member.connection_id, frame)]).await?;
+                    }
+                }
+                ClientFrame::Typing { room } => {
+                    if !registry.is_member(&room, &member.connection_id).await? {
+                        let refusal = ServerFrame::error(ErrorCode::NotAMember, None);
+                        return Ok(send(deliveries, vec![to_one(member.connection_id, refusal)]).await?);
+                    }
+                    let others: Vec<Member> = registry
+                        .members(&room)
+                        .await?
+                        .into_iter()
+                        .filter(|m| m.user.id != member.user.id)
+                        .collect();
+                    if !others.is_empty() {
+                        let frame = ServerFrame::Typing {
+                            room,
+                            user: member.user,
+                        };
+                        send(deliveries, vec![to_all(&others, frame)]).await?;
+                    }
+                }
+                ClientFrame::History {
+                    room,
+                    before,
+                    after,
+                    limit,
+                } => {
+                    let limit = ClientFrame::history_limit(limit);
+                    let query = match after {
+                        Some(after) => HistoryQuery::After { after, limit },
+                        None => HistoryQuery::Before { before, limit },
+                    };
+                    let page = registry.history(&room, query).await?;
+                    let frame = history_frame(room, page, query);
+                    send(deliveries, vec![to_one(member.connection_id, frame)]).await?;
+                }
+                // Answered by the gateway; never queued. Harmless if it ever is.
+                ClientFrame::Ping => {}
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The presence frame for a room: each person once, however many connections they hold, sorted by name.
+pub fn presence(room: &RoomName, members: &[Member]) -> Delivery {
+    let mut people: Vec<User> = Vec::new();
+    for member in members {
+        if !people.iter().any(|p| p.id == member.user.id) {
+            people.push(member.user.clone());
+        }
+    }
+    people.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
+    to_all(
+        members,
+        ServerFrame::Presence {
+            room: room.clone(),
+            members: people,
+        },
+    )
+}
+
+/// The history frame for a page, cut so it stays under API Gateway's 128 KB message limit. Cutting drops
+/// the messages farthest from where the reader is (the oldest of a `before` page, the newest of an `after`
+/// page) and sets `has_more`, so paging on fetches them.
+pub fn history_frame(room: RoomName, page: HistoryPage, query: HistoryQuery) -> ServerFrame {
+    let HistoryPage {
+        mut messages,
+        mut has_more,
+    } = page;
+    let size = |messages: &[ChatMessage]| {
+        ServerFrame::History {
+            room: room.clone(),
+            messages: messages.to_vec(),
+            has_more: true,
+        }
+        .to_json()
+        .len()
+    };
+    while messages.len() > 1 && size(&messages) > MAX_SERVER_FRAME_BYTES {
+        match query {
+            HistoryQuery::Before { .. } => messages.remove(0),
+            HistoryQuery::After { .. } => messages.pop().expect("more than one message"),
+        };
+        has_more = true;
+    }
+    ServerFrame::History {
+        room,
+        messages,
+        has_more,
+    }
+}
+
+fn to_all(members: &[Member], frame: ServerFrame) -> Delivery {
+    Delivery {
+        recipients: members.iter().map(|m| m.connection_id.clone()).collect(),
+        frame,
+    }
+}
+
+fn to_one(connection_id: ConnectionId, frame: ServerFrame) -> Delivery {
+    Delivery {
+        recipients: vec![connection_id],
+        frame,
+    }
+}
+
+/// Queues deliveries that have anyone to reach, each split to fit one queue message.
+async fn send(deliveries: &dyn Queue<Delivery>, out: Vec<Delivery>) -> Result<(), QueueError> {
+    let out: Vec<Delivery> = out
+        .into_iter()
+        .filter(|d| !d.recipients.is_empty())
+        .flat_map(|d| d.split_to_fit(MAX_QUEUE_MESSAGE_BYTES))
+        .collect();
+    if out.is_empty() {
+        return Ok(());
+    }
+    deliveries.send_all(out).await
+}

@@ -1,0 +1,18 @@
+//! Chatty's backend, as a library: the handlers the Lambda functions and the local gateway both run.
+//!
+//! # Layout
+//! - [`ports`]: the small traits the handlers are written against (`Registry`, `Queue`, `Pusher`, `Clock`),
+//!   and their error types. Handlers never see an SDK type.
+//! - [`handlers`]: the pure core, one module per production function:
+//!   [`handlers::gateway`] (frames in, commands out), [`handlers::registry`] (commands in, state changes
+//!   and deliveries out), [`handlers::sender`] (deliveries in, posts to connections out).
+//! - [`auth`]: ID-token verification (RS256 against a JWKS; `iss`, `aud`, `token_use`, `exp`, `nbf`), the
+//!   one code path for Cognito's tokens and the local sign-in's.
+//! - [`adapters`]: implementations of the ports. [`adapters::memory`] keeps everything in process.
+//!
+//! The flow mirrors production: gateway → command queue → registry → delivery queue → sender.
+
+pub mod adapters;
+pub mod auth;
+pub mod handlers;
+pub mod ports;

@@ -1,0 +1,138 @@
+//! The connection table: what API Gateway knows about each WebSocket. A connection is `Connecting` while
+//! its `$connect` runs (posts to it answer 410, as API Gateway's do) and `Open` after. Posting writes to
+//! the socket's writer task; a closed or unknown connection is Gone. This table is both the in-process
+//! [`Pusher`] and the state behind the `@connections` HTTP API.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
+use lambdas::ports::{PushError, Pusher};
+use protocol::ConnectionId;
+use rand::RngCore;
+use time::OffsetDateTime;
+use tokio::sync::mpsc;
+
+/// What the socket's writer task is asked to do.
+#[derive(Debug)]
+pub enum Outbound {
+    Text(Utf8Bytes),
+    /// Close the socket with this code and reason.
+    Close(u16, &'static str),
+}
+
+/// What `GET @connections/{id}` reports.
+#[derive(Debug, Clone)]
+pub struct ConnectionInfo {
+    pub connected_at: OffsetDateTime,
+    pub last_active_at: OffsetDateTime,
+    pub source_ip: SocketAddr,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    open: bool,
+    outbound: mpsc::UnboundedSender<Outbound>,
+    info: ConnectionInfo,
+}
+
+#[derive(Debug, Default)]
+pub struct Connections {
+    entries: Mutex<HashMap<ConnectionId, Entry>>,
+}
+
+/// A fresh connection id in API Gateway's shape (16 characters of base64, e.g. `L0SM9cOFvHcCIhw=`).
+pub fn new_connection_id() -> ConnectionId {
+    use base64::Engine;
+    let mut bytes = [0u8; 11];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    ConnectionId(base64::engine::general_purpose::STANDARD.encode(bytes))
+}
+
+impl Connections {
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Entry>> {
+        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Registers a connection whose `$connect` is about to run.
+    pub fn begin(
+        &self,
+        id: ConnectionId,
+        outbound: mpsc::UnboundedSender<Outbound>,
+        source_ip: SocketAddr,
+        user_agent: Option<String>,
+    ) {
+        let now = OffsetDateTime::now_utc();
+        self.entries().insert(
+            id,
+            Entry {
+                open: false,
+                outbound,
+                info: ConnectionInfo {
+                    connected_at: now,
+                    last_active_at: now,
+                    source_ip,
+                    user_agent,
+                },
+            },
+        );
+    }
+
+    /// `$connect` succeeded: the connection can be posted to.
+    pub fn open(&self, id: &ConnectionId) {
+        if let Some(entry) = self.entries().get_mut(id) {
+            entry.open = true;
+        }
+    }
+
+    /// The client sent something.
+    pub fn touch(&self, id: &ConnectionId) {
+        if let Some(entry) = self.entries().get_mut(id) {
+            entry.info.last_active_at = OffsetDateTime::now_utc();
+        }
+    }
+
+    /// The socket is gone; later posts answer 410.
+    pub fn remove(&self, id: &ConnectionId) {
+        self.entries().remove(id);
+    }
+
+    pub fn info(&self, id: &ConnectionId) -> Option<ConnectionInfo> {
+        self.entries()
+            .get(id)
+            .filter(|e| e.open)
+            .map(|e| e.info.clone())
+    }
+
+    /// Asks the socket to close (`DELETE @connections/{id}`). False if there was no open connection.
+    pub fn close(&self, id: &ConnectionId) -> bool {
+        let entries = self.entries();
+        match entries.get(id) {
+            Some(entry) if entry.open => entry.outbound.send(Outbound::Close(1000, "")).is_ok(),
+            _ => false,
+        }
+    }
+
+    pub fn open_count(&self) -> usize {
+        self.entries().values().filter(|e| e.open).count()
+    }
+}
+
+#[async_trait]
+impl Pusher for Connections {
+    async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
+        let text = Utf8Bytes::try_from(payload).map_err(|e| PushError::Other(format!("not UTF-8: {e}")))?;
+        let entries = self.entries();
+        match entries.get(connection_id) {
+            Some(entry) if entry.open => entry
+                .outbound
+                .send(Outbound::Text(text))
+                .map_err(|_| PushError::Gone),
+            _ => Err(PushError::Gone),
+        }
+    }
+}

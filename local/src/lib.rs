@@ -1,0 +1,158 @@
+//! `chatty-local`: the whole chat in one process, running the same handler code as the Lambdas.
+//!
+//! # Layout
+//! - [`websocket`]: `GET /ws?token=…`, the API Gateway WebSocket stand-in (authorizer, connection ids,
+//!   `$connect`/`$disconnect`, routing frames to the gateway handler, API Gateway's limits).
+//! - [`connections`]: the connection table; the in-process [`lambdas::ports::Pusher`].
+//! - [`management`]: the `@connections` HTTP API in API Gateway's shape.
+//! - [`pipeline`]: the command and delivery queues and their consumers (registry and sender handlers).
+//! - [`signin`]: the Cognito Hosted UI stand-in and `POST /dev/token`; never part of an AWS build.
+//! - [`spa`]: the built app, `/config.json`, and a helpful page when the app is not built.
+//!
+//! [`start`] takes a bound listener and its settings, and returns a handle to stop it: tests start as many
+//! gateways as they like on ephemeral ports.
+
+pub mod connections;
+pub mod management;
+pub mod pipeline;
+pub mod signin;
+pub mod spa;
+pub mod websocket;
+
+use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
+
+use axum::{
+    routing::{get, post},
+    Router,
+};
+use lambdas::{
+    auth::{IdTokenVerifier, StaticKeys, VerifierConfig},
+    ports::{Clock, Queue, SystemClock},
+};
+use protocol::Command;
+use tokio::{net::TcpListener, task::JoinHandle};
+
+use crate::{connections::Connections, signin::SignIn};
+
+/// API Gateway's connection limits, shortened by tests.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// A connection with no client traffic for this long is closed (API Gateway: 10 minutes).
+    pub idle: Duration,
+    /// Every connection is closed after this long (API Gateway: 2 hours).
+    pub max_connection: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        Self {
+            idle: Duration::from_secs(10 * 60),
+            max_connection: Duration::from_secs(2 * 60 * 60),
+        }
+    }
+}
+
+/// Everything the local gateway can be told.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// The built SPA (`app/dist`); `None` or a missing folder serves a page saying how to build it.
+    pub dist: Option<PathBuf>,
+    pub limits: ConnectionLimits,
+}
+
+/// What every request handler shares. Built once in [`start`] and passed in; there are no globals.
+#[derive(Clone)]
+pub struct AppState {
+    pub connections: Arc<Connections>,
+    pub commands: Arc<dyn Queue<Command>>,
+    pub clock: Arc<dyn Clock>,
+    pub verifier: Arc<IdTokenVerifier>,
+    pub signin: Arc<SignIn>,
+    pub limits: ConnectionLimits,
+    pub dist: Option<PathBuf>,
+}
+
+/// A running local gateway.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub signin: Arc<SignIn>,
+    pub connections: Arc<Connections>,
+    server: JoinHandle<()>,
+    pipeline: pipeline::Pipeline,
+}
+
+impl Running {
+    /// `http://127.0.0.1:PORT`
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// `ws://127.0.0.1:PORT/ws`
+    pub fn ws_url(&self) -> String {
+        format!("ws://{}/ws", self.addr)
+    }
+
+    /// Stops accepting and drops every connection.
+    pub fn stop(self) {
+        self.server.abort();
+        self.pipeline.stop();
+    }
+
+    /// Runs until the server task ends.
+    pub async fn wait(self) {
+        let _ = self.server.await;
+    }
+}
+
+/// Starts the local gateway on `listener`.
+pub async fn start(listener: TcpListener, settings: Settings) -> anyhow::Result<Running> {
+    let addr = listener.local_addr()?;
+    let signin = Arc::new(SignIn::generate(format!("http://{addr}"))?);
+    let verifier = Arc::new(IdTokenVerifier::new(
+        VerifierConfig::new(signin.issuer(), signin::LOCAL_CLIENT_ID),
+        Box::new(StaticKeys(signin.jwks().clone())),
+    ));
+    let connections = Arc::new(Connections::default());
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let pipeline = pipeline::Pipeline::in_memory(connections.clone());
+    let state = AppState {
+        connections: connections.clone(),
+        commands: pipeline.commands(),
+        clock,
+        verifier,
+        signin: signin.clone(),
+        limits: settings.limits,
+        dist: settings.dist,
+    };
+    let router = router(state);
+    let server = tokio::spawn(async move {
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(error) = axum::serve(listener, service).await {
+            tracing::error!(%error, "server stopped");
+        }
+    });
+    Ok(Running {
+        addr,
+        signin,
+        connections,
+        server,
+        pipeline,
+    })
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/ws", get(websocket::upgrade))
+        .route(
+            "/@connections/{id}",
+            post(management::post).get(management::get).delete(management::delete),
+        )
+        .route("/config.json", get(spa::config))
+        .route("/oauth2/authorize", get(signin::authorize_page).post(signin::authorize_submit))
+        .route("/oauth2/token", post(signin::token))
+        .route("/logout", get(signin::logout))
+        .route("/.well-known/jwks.json", get(signin::jwks))
+        .route("/dev/token", post(signin::dev_token))
+        .fallback(spa::serve)
+        .with_state(state)
+}

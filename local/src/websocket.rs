@@ -1,0 +1,158 @@
+//! The WebSocket side of the API Gateway stand-in: `GET /ws?token=…`. It runs the authorizer before the
+//! upgrade (401 on a bad token, as API Gateway does), gives the socket a connection id, runs `$connect`,
+//! routes every text frame to the gateway handler, enforces API Gateway's limits (32 KB frames → close
+//! 1009; idle and maximum connection time → close 1001) and runs `$disconnect` when the socket ends.
+
+use std::net::SocketAddr;
+
+use axum::{
+    extract::{
+        ws::{CloseFrame, Message, WebSocket},
+        ConnectInfo, Query, State, WebSocketUpgrade,
+    },
+    http::{header, HeaderMap, StatusCode},
+    response::{IntoResponse, Response},
+};
+use futures_util::{SinkExt, StreamExt};
+use lambdas::handlers::gateway;
+use protocol::{limits::MAX_FRAME_BYTES, User};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use crate::{
+    connections::{new_connection_id, Outbound},
+    AppState,
+};
+
+/// Close codes API Gateway uses.
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_TOO_BIG: u16 = 1009;
+
+/// Messages up to this size are read whole so that an oversized frame can be answered with 1009 rather
+/// than a dropped socket.
+const READ_LIMIT_BYTES: usize = 1024 * 1024;
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectParams {
+    #[serde(default)]
+    token: Option<String>,
+}
+
+/// `GET /ws?token=<ID token>`
+pub async fn upgrade(
+    State(app): State<AppState>,
+    Query(params): Query<ConnectParams>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let user = match app.verifier.verify(params.token.as_deref().unwrap_or("")).await {
+        Ok(user) => user,
+        Err(refusal) => {
+            tracing::info!(reason = %refusal, "connection refused");
+            return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
+        }
+    };
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    upgrade
+        .max_message_size(READ_LIMIT_BYTES)
+        .max_frame_size(READ_LIMIT_BYTES)
+        .on_upgrade(move |socket| run(app, socket, user, peer, user_agent))
+}
+
+async fn run(app: AppState, socket: WebSocket, user: User, peer: SocketAddr, user_agent: Option<String>) {
+    let id = new_connection_id();
+    let (outbound_tx, outbound_rx) = mpsc::unbounded_channel();
+    let (sink, mut stream) = socket.split();
+    let writer = tokio::spawn(write_loop(sink, outbound_rx));
+
+    app.connections.begin(id.clone(), outbound_tx.clone(), peer, user_agent);
+    if let Err(error) = gateway::on_connect(&*app.commands, id.clone(), user.clone()).await {
+        tracing::error!(connection_id = %id, %error, "$connect failed");
+        app.connections.remove(&id);
+        let _ = outbound_tx.send(Outbound::Close(1011, "connect failed"));
+        let _ = writer.await;
+        return;
+    }
+    app.connections.open(&id);
+    tracing::debug!(connection_id = %id, user = %user.id, "connected");
+
+    let deadline = tokio::time::sleep(app.limits.max_connection);
+    tokio::pin!(deadline);
+    loop {
+        let next = tokio::select! {
+            () = &mut deadline => {
+                let _ = outbound_tx.send(Outbound::Close(CLOSE_GOING_AWAY, "Connection duration exceeded"));
+                break;
+            }
+            next = tokio::time::timeout(app.limits.idle, stream.next()) => next,
+        };
+        let message = match next {
+            Err(_) => {
+                let _ = outbound_tx.send(Outbound::Close(CLOSE_GOING_AWAY, "Idle timeout"));
+                break;
+            }
+            Ok(None | Some(Err(_))) => break,
+            Ok(Some(Ok(message))) => message,
+        };
+        app.connections.touch(&id);
+        let text = match message {
+            Message::Text(text) => text.to_string(),
+            // Frames are JSON text; binary ones are read as (lossy) text and refused as malformed.
+            Message::Binary(data) => String::from_utf8_lossy(&data).into_owned(),
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => continue,
+        };
+        if text.len() > MAX_FRAME_BYTES {
+            let _ = outbound_tx.send(Outbound::Close(CLOSE_TOO_BIG, "Message too big"));
+            break;
+        }
+        if let Err(error) = gateway::on_frame(
+            &*app.commands,
+            &*app.connections,
+            &*app.clock,
+            id.clone(),
+            user.clone(),
+            &text,
+        )
+        .await
+        {
+            tracing::error!(connection_id = %id, %error, "frame handling failed");
+        }
+    }
+
+    app.connections.remove(&id);
+    drop(outbound_tx);
+    let _ = writer.await;
+    if let Err(error) = gateway::on_disconnect(&*app.commands, id.clone()).await {
+        tracing::error!(connection_id = %id, %error, "$disconnect failed");
+    }
+    tracing::debug!(connection_id = %id, "disconnected");
+}
+
+async fn write_loop(
+    mut sink: futures_util::stream::SplitSink<WebSocket, Message>,
+    mut outbound: mpsc::UnboundedReceiver<Outbound>,
+) {
+    while let Some(next) = outbound.recv().await {
+        let result = match next {
+            Outbound::Text(text) => sink.send(Message::Text(text)).await,
+            Outbound::Close(code, reason) => {
+                let _ = sink
+                    .send(Message::Close(Some(CloseFrame {
+                        code,
+                        reason: reason.into(),
+                    })))
+                    .await;
+                break;
+            }
+        };
+        if result.is_err() {
+            break;
+        }
+    }
+    let _ = sink.close().await;
+}
