@@ -37,7 +37,10 @@ pub struct Appended {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HistoryQuery {
     /// The newest `limit` messages, optionally only those older than an id.
-    Before { before: Option<MessageId>, limit: u16 },
+    Before {
+        before: Option<MessageId>,
+        limit: u16,
+    },
     /// The oldest `limit` messages newer than an id.
     After { after: MessageId, limit: u16 },
 }
@@ -59,14 +62,26 @@ pub struct RegistryError(pub String);
 #[async_trait]
 pub trait Registry: Send + Sync {
     /// Records an open connection and who holds it.
-    async fn connect(&self, connection_id: &ConnectionId, user: &User) -> Result<(), RegistryError>;
+    async fn connect(&self, connection_id: &ConnectionId, user: &User)
+        -> Result<(), RegistryError>;
     /// Forgets a connection everywhere; returns the rooms it was in.
-    async fn disconnect(&self, connection_id: &ConnectionId) -> Result<Vec<RoomName>, RegistryError>;
+    async fn disconnect(
+        &self,
+        connection_id: &ConnectionId,
+    ) -> Result<Vec<RoomName>, RegistryError>;
     /// Puts a connection in a room (idempotent).
     async fn join(&self, room: &RoomName, member: &Member) -> Result<(), RegistryError>;
     /// Takes a connection out of a room; says whether it was in it.
-    async fn leave(&self, room: &RoomName, connection_id: &ConnectionId) -> Result<bool, RegistryError>;
-    async fn is_member(&self, room: &RoomName, connection_id: &ConnectionId) -> Result<bool, RegistryError>;
+    async fn leave(
+        &self,
+        room: &RoomName,
+        connection_id: &ConnectionId,
+    ) -> Result<bool, RegistryError>;
+    async fn is_member(
+        &self,
+        room: &RoomName,
+        connection_id: &ConnectionId,
+    ) -> Result<bool, RegistryError>;
     /// Every connection in the room, with its user.
     async fn members(&self, room: &RoomName) -> Result<Vec<Member>, RegistryError>;
     /// Stores a message once per (room, author, client id), assigning it the next id in the room, and
@@ -74,7 +89,11 @@ pub trait Registry: Send + Sync {
     async fn append(&self, message: NewMessage) -> Result<Appended, RegistryError>;
     /// Records that a message reached the delivery queue, so a retry of it is answered to its sender only.
     async fn mark_fanned_out(&self, message: &ChatMessage) -> Result<(), RegistryError>;
-    async fn history(&self, room: &RoomName, query: HistoryQuery) -> Result<HistoryPage, RegistryError>;
+    async fn history(
+        &self,
+        room: &RoomName,
+        query: HistoryQuery,
+    ) -> Result<HistoryPage, RegistryError>;
 }
 
 #[derive(Debug, thiserror::Error)]

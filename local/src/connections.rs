@@ -45,17 +45,20 @@ pub struct Connections {
     entries: Mutex<HashMap<ConnectionId, Entry>>,
 }
 
-/// A fresh connection id in API Gateway's shape (16 characters of base64, e.g. `L0SM9cOFvHcCIhw=`).
+/// A fresh connection id in API Gateway's shape (16 characters of base64, e.g. `L0SM9cOFvHcCIhw=`), in the
+/// URL-safe alphabet so it can stand in an `@connections/{id}` path as it is.
 pub fn new_connection_id() -> ConnectionId {
     use base64::Engine;
     let mut bytes = [0u8; 11];
     rand::thread_rng().fill_bytes(&mut bytes);
-    ConnectionId(base64::engine::general_purpose::STANDARD.encode(bytes))
+    ConnectionId(base64::engine::general_purpose::URL_SAFE.encode(bytes))
 }
 
 impl Connections {
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Entry>> {
-        self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.entries
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Registers a connection whose `$connect` is about to run.
@@ -117,15 +120,21 @@ impl Connections {
         }
     }
 
-    pub fn open_count(&self) -> usize {
-        self.entries().values().filter(|e| e.open).count()
+    /// The ids of the open connections (what an operator would list; tests use it to address them).
+    pub fn open_ids(&self) -> Vec<ConnectionId> {
+        self.entries()
+            .iter()
+            .filter(|(_, e)| e.open)
+            .map(|(id, _)| id.clone())
+            .collect()
     }
 }
 
 #[async_trait]
 impl Pusher for Connections {
     async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
-        let text = Utf8Bytes::try_from(payload).map_err(|e| PushError::Other(format!("not UTF-8: {e}")))?;
+        let text = Utf8Bytes::try_from(payload)
+            .map_err(|e| PushError::Other(format!("not UTF-8: {e}")))?;
         let entries = self.entries();
         match entries.get(connection_id) {
             Some(entry) if entry.open => entry

@@ -145,10 +145,15 @@ fn router(state: AppState) -> Router {
         .route("/ws", get(websocket::upgrade))
         .route(
             "/@connections/{id}",
-            post(management::post).get(management::get).delete(management::delete),
+            post(management::post)
+                .get(management::get)
+                .delete(management::delete),
         )
         .route("/config.json", get(spa::config))
-        .route("/oauth2/authorize", get(signin::authorize_page).post(signin::authorize_submit))
+        .route(
+            "/oauth2/authorize",
+            get(signin::authorize_page).post(signin::authorize_submit),
+        )
         .route("/oauth2/token", post(signin::token))
         .route("/logout", get(signin::logout))
         .route("/.well-known/jwks.json", get(signin::jwks))

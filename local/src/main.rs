@@ -8,7 +8,10 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Chatty on one machine: the app, the WebSocket API and a local sign-in")]
+#[command(
+    version,
+    about = "Chatty on one machine: the app, the WebSocket API and a local sign-in"
+)]
 struct Args {
     /// Address to listen on.
     #[arg(long, env = "CHATTY_ADDR", default_value = "127.0.0.1:8080")]
@@ -27,7 +30,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
         .init();
     let args = Args::parse();
     let listener = tokio::net::TcpListener::bind(args.addr)
@@ -44,7 +49,11 @@ async fn main() -> anyhow::Result<()> {
         },
     )
     .await?;
-    tracing::info!("Chatty is running at {} (app from {})", running.http_url(), args.dist.display());
+    tracing::info!(
+        "Chatty is running at {} (app from {})",
+        running.http_url(),
+        args.dist.display()
+    );
     tokio::select! {
         () = running.wait() => {}
         _ = tokio::signal::ctrl_c() => tracing::info!("stopping"),

@@ -34,13 +34,23 @@ fn gone() -> Response {
 /// `POST /@connections/{id}`: the body is sent to the connection as one text frame.
 pub async fn post(State(app): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
     if body.len() > MAX_SERVER_FRAME_BYTES {
-        return aws_error(StatusCode::PAYLOAD_TOO_LARGE, "PayloadTooLargeException", "Payload too large");
+        return aws_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PayloadTooLargeException",
+            "Payload too large",
+        );
     }
     match app.connections.post(&ConnectionId(id), body).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(PushError::Gone) => gone(),
-        Err(PushError::Throttled) => aws_error(StatusCode::TOO_MANY_REQUESTS, "LimitExceededException", "Too many requests"),
-        Err(PushError::Other(message)) => aws_error(StatusCode::BAD_REQUEST, "BadRequestException", &message),
+        Err(PushError::Throttled) => aws_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "LimitExceededException",
+            "Too many requests",
+        ),
+        Err(PushError::Other(message)) => {
+            aws_error(StatusCode::BAD_REQUEST, "BadRequestException", &message)
+        }
     }
 }
 

@@ -37,9 +37,14 @@ impl Pipeline {
         let forget = commands.clone();
         let sender_consumer = tokio::spawn(async move {
             while let Some(delivery) = delivery_rx.recv().await {
-                match sender::deliver(&*pusher, &forget, delivery, sender::SendPolicy::default()).await {
+                match sender::deliver(&*pusher, &forget, delivery, sender::SendPolicy::default())
+                    .await
+                {
                     Ok(report) if !report.failed.is_empty() => {
-                        tracing::warn!(failed = report.failed.len(), "some recipients were not reached");
+                        tracing::warn!(
+                            failed = report.failed.len(),
+                            "some recipients were not reached"
+                        );
                     }
                     Ok(_) => {}
                     Err(error) => tracing::error!(%error, "sender failed"),

@@ -16,7 +16,10 @@ use axum::{
 };
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use jsonwebtoken::{
-    jwk::{AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, RSAKeyParameters},
+    jwk::{
+        AlgorithmParameters, CommonParameters, Jwk, JwkSet, KeyAlgorithm, PublicKeyUse,
+        RSAKeyParameters,
+    },
     Algorithm, EncodingKey, Header,
 };
 use rand::RngCore;
@@ -118,8 +121,11 @@ impl SignIn {
     /// The stable user id for a display name: the same name is the same person across sign-ins, tabs and
     /// restarts (a v5 UUID, the shape of a Cognito `sub`).
     pub fn subject_for(name: &str) -> String {
-        uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("chatty-local:{}", name.to_lowercase()).as_bytes())
-            .to_string()
+        uuid::Uuid::new_v5(
+            &uuid::Uuid::NAMESPACE_URL,
+            format!("chatty-local:{}", name.to_lowercase()).as_bytes(),
+        )
+        .to_string()
     }
 
     /// The claims of a fresh ID token for `name`, valid from now for `ttl`.
@@ -136,7 +142,10 @@ impl SignIn {
             aud: LOCAL_CLIENT_ID.to_owned(),
             token_use: "id".to_owned(),
             name: name.to_owned(),
-            email: format!("{}@chatty.local", if slug.is_empty() { "user" } else { &slug }),
+            email: format!(
+                "{}@chatty.local",
+                if slug.is_empty() { "user" } else { &slug }
+            ),
             username: format!("local_{}", Self::subject_for(name)),
             auth_time: now,
             iat: now,
@@ -148,7 +157,8 @@ impl SignIn {
     pub fn sign<T: Serialize>(&self, claims: &T) -> String {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding_key).expect("RS256 signing with a valid key")
+        jsonwebtoken::encode(&header, claims, &self.encoding_key)
+            .expect("RS256 signing with a valid key")
     }
 
     /// A fresh ID token for `name`.
@@ -180,14 +190,20 @@ fn random_token(bytes: usize) -> String {
 /// The display name rules of the local sign-in: 1 to 32 characters after trimming, no control characters.
 fn clean_name(name: &str) -> Option<String> {
     let name = name.trim();
-    (!name.is_empty() && name.chars().count() <= 32 && !name.chars().any(char::is_control)).then(|| name.to_owned())
+    (!name.is_empty() && name.chars().count() <= 32 && !name.chars().any(char::is_control))
+        .then(|| name.to_owned())
 }
 
 /// Only loopback pages may receive codes: the local sign-in must not become an open redirect.
 fn allowed_redirect(uri: &str) -> bool {
-    ["http://127.0.0.1:", "http://localhost:", "http://127.0.0.1/", "http://localhost/"]
-        .iter()
-        .any(|prefix| uri.starts_with(prefix))
+    [
+        "http://127.0.0.1:",
+        "http://localhost:",
+        "http://127.0.0.1/",
+        "http://localhost/",
+    ]
+    .iter()
+    .any(|prefix| uri.starts_with(prefix))
 }
 
 fn escape_html(text: &str) -> String {
@@ -244,7 +260,13 @@ impl AuthorizeParams {
 /// `GET /oauth2/authorize`: the sign-in page, carrying the request's parameters to the form post.
 pub async fn authorize_page(Query(params): Query<AuthorizeParams>) -> Response {
     if let Err(error) = params.check() {
-        return (StatusCode::BAD_REQUEST, Html(format!("<p>Sign-in request refused: {}</p>", escape_html(error))))
+        return (
+            StatusCode::BAD_REQUEST,
+            Html(format!(
+                "<p>Sign-in request refused: {}</p>",
+                escape_html(error)
+            )),
+        )
             .into_response();
     }
     let hidden = [
@@ -256,30 +278,50 @@ pub async fn authorize_page(Query(params): Query<AuthorizeParams>) -> Response {
         ("code_challenge_method", &params.code_challenge_method),
     ]
     .iter()
-    .map(|(k, v)| format!(r#"<input type="hidden" name="{k}" value="{}">"#, escape_html(v)))
+    .map(|(k, v)| {
+        format!(
+            r#"<input type="hidden" name="{k}" value="{}">"#,
+            escape_html(v)
+        )
+    })
     .collect::<String>();
     Html(include_str!("signin.html").replace("{{hidden}}", &hidden)).into_response()
 }
 
 /// `POST /oauth2/authorize`: the person chose a name; hand the app a one-time code.
-pub async fn authorize_submit(State(app): State<AppState>, Form(params): Form<AuthorizeParams>) -> Response {
+pub async fn authorize_submit(
+    State(app): State<AppState>,
+    Form(params): Form<AuthorizeParams>,
+) -> Response {
     if let Err(error) = params.check() {
         return oauth_error(StatusCode::BAD_REQUEST, error);
     }
     let Some(name) = params.name.as_deref().and_then(clean_name) else {
-        return (StatusCode::BAD_REQUEST, Html("<p>Choose a display name of 1 to 32 characters.</p>")).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Html("<p>Choose a display name of 1 to 32 characters.</p>"),
+        )
+            .into_response();
     };
     let code = random_token(24);
-    app.signin.codes.lock().unwrap_or_else(|p| p.into_inner()).insert(
-        code.clone(),
-        PendingCode {
-            name,
-            redirect_uri: params.redirect_uri.clone(),
-            code_challenge: params.code_challenge,
-            issued: Instant::now(),
-        },
-    );
-    let separator = if params.redirect_uri.contains('?') { '&' } else { '?' };
+    app.signin
+        .codes
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(
+            code.clone(),
+            PendingCode {
+                name,
+                redirect_uri: params.redirect_uri.clone(),
+                code_challenge: params.code_challenge,
+                issued: Instant::now(),
+            },
+        );
+    let separator = if params.redirect_uri.contains('?') {
+        '&'
+    } else {
+        '?'
+    };
     let mut target = format!("{}{separator}code={code}", params.redirect_uri);
     if let Some(state) = params.state.filter(|s| !s.is_empty()) {
         target.push_str("&state=");
@@ -291,7 +333,9 @@ pub async fn authorize_submit(State(app): State<AppState>, Form(params): Form<Au
 fn urlencode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -329,10 +373,13 @@ pub async fn token(State(app): State<AppState>, Form(request): Form<TokenRequest
     }
     let (name, refresh_token) = match request.grant_type.as_str() {
         "authorization_code" => {
-            let pending = request
-                .code
-                .as_deref()
-                .and_then(|code| signin.codes.lock().unwrap_or_else(|p| p.into_inner()).remove(code));
+            let pending = request.code.as_deref().and_then(|code| {
+                signin
+                    .codes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(code)
+            });
             let Some(pending) = pending else {
                 return oauth_error(StatusCode::BAD_REQUEST, "invalid_grant");
             };
@@ -354,7 +401,12 @@ pub async fn token(State(app): State<AppState>, Form(request): Form<TokenRequest
         }
         "refresh_token" => {
             let name = request.refresh_token.as_deref().and_then(|token| {
-                signin.refresh_tokens.lock().unwrap_or_else(|p| p.into_inner()).get(token).cloned()
+                signin
+                    .refresh_tokens
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(token)
+                    .cloned()
             });
             match name {
                 Some(name) => (name, None),
@@ -402,10 +454,18 @@ pub struct DevTokenRequest {
 
 /// `POST /dev/token` `{"name":"alice"}` → `{"id_token":"…"}`: a token without the browser dance, for
 /// tools and tests. Local only.
-pub async fn dev_token(State(app): State<AppState>, Json(request): Json<DevTokenRequest>) -> Response {
+pub async fn dev_token(
+    State(app): State<AppState>,
+    Json(request): Json<DevTokenRequest>,
+) -> Response {
     match clean_name(&request.name) {
-        Some(name) => Json(serde_json::json!({ "id_token": app.signin.id_token(&name) })).into_response(),
-        None => oauth_error(StatusCode::BAD_REQUEST, "invalid_request: name must be 1 to 32 characters"),
+        Some(name) => {
+            Json(serde_json::json!({ "id_token": app.signin.id_token(&name) })).into_response()
+        }
+        None => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request: name must be 1 to 32 characters",
+        ),
     }
 }
 
@@ -431,7 +491,10 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        assert_eq!(escape_html(r#"<a href="x">'&'</a>"#), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;");
+        assert_eq!(
+            escape_html(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
     }
 
     #[test]

@@ -46,7 +46,11 @@ pub async fn upgrade(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let user = match app.verifier.verify(params.token.as_deref().unwrap_or("")).await {
+    let user = match app
+        .verifier
+        .verify(params.token.as_deref().unwrap_or(""))
+        .await
+    {
         Ok(user) => user,
         Err(refusal) => {
             tracing::info!(reason = %refusal, "connection refused");
@@ -63,13 +67,20 @@ pub async fn upgrade(
         .on_upgrade(move |socket| run(app, socket, user, peer, user_agent))
 }
 
-async fn run(app: AppState, socket: WebSocket, user: User, peer: SocketAddr, user_agent: Option<String>) {
+async fn run(
+    app: AppState,
+    socket: WebSocket,
+    user: User,
+    peer: SocketAddr,
+    user_agent: Option<String>,
+) {
     let id = new_connection_id();
     let (outbound_tx, outbound_rx) = mpsc::unbounded_channel();
     let (sink, mut stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, outbound_rx));
 
-    app.connections.begin(id.clone(), outbound_tx.clone(), peer, user_agent);
+    app.connections
+        .begin(id.clone(), outbound_tx.clone(), peer, user_agent);
     if let Err(error) = gateway::on_connect(&*app.commands, id.clone(), user.clone()).await {
         tracing::error!(connection_id = %id, %error, "$connect failed");
         app.connections.remove(&id);

@@ -70,13 +70,19 @@ impl ClientFrame {
         if text.len() > MAX_FRAME_BYTES {
             return Err(FrameError::new(
                 ErrorCode::FrameTooLarge,
-                format!("{} bytes is over the {MAX_FRAME_BYTES}-byte limit", text.len()),
+                format!(
+                    "{} bytes is over the {MAX_FRAME_BYTES}-byte limit",
+                    text.len()
+                ),
             ));
         }
         let value: Value = serde_json::from_str(text)
             .map_err(|e| FrameError::new(ErrorCode::MalformedFrame, format!("not JSON: {e}")))?;
         let Value::Object(fields) = &value else {
-            return Err(FrameError::new(ErrorCode::MalformedFrame, "a frame is a JSON object"));
+            return Err(FrameError::new(
+                ErrorCode::MalformedFrame,
+                "a frame is a JSON object",
+            ));
         };
         let client_id = fields
             .get("client_id")
@@ -143,7 +149,10 @@ impl ClientFrame {
         if text.len() > MAX_FRAME_BYTES {
             return Err(FrameError::new(
                 ErrorCode::FrameTooLarge,
-                format!("{} bytes is over the {MAX_FRAME_BYTES}-byte limit", text.len()),
+                format!(
+                    "{} bytes is over the {MAX_FRAME_BYTES}-byte limit",
+                    text.len()
+                ),
             ));
         }
         Ok(())
@@ -199,7 +208,10 @@ fn field_error(value: &Value, error: serde_json::Error) -> FrameError {
         .any(|f| field(f).is_some_and(|id| id.parse::<MessageId>().is_err()))
     {
         ErrorCode::InvalidMessageId
-    } else if value.get("limit").is_some_and(|l| l.as_u64().is_none_or(|n| n > u64::from(u16::MAX))) {
+    } else if value
+        .get("limit")
+        .is_some_and(|l| l.as_u64().is_none_or(|n| n > u64::from(u16::MAX)))
+    {
         ErrorCode::InvalidLimit
     } else {
         ErrorCode::MalformedFrame
@@ -257,7 +269,10 @@ mod tests {
         assert_eq!(code_of(r#"{"action":7}"#), ErrorCode::MalformedFrame);
         assert_eq!(code_of(r#"{"action":"dance"}"#), ErrorCode::UnknownAction);
         assert_eq!(code_of(r#"{"action":"join"}"#), ErrorCode::MalformedFrame);
-        assert_eq!(code_of(r#"{"action":"join","room":"Not Valid"}"#), ErrorCode::InvalidRoom);
+        assert_eq!(
+            code_of(r#"{"action":"join","room":"Not Valid"}"#),
+            ErrorCode::InvalidRoom
+        );
         assert_eq!(
             code_of(r#"{"action":"send","room":"general","client_id":"a b","body":"x"}"#),
             ErrorCode::InvalidClientId
@@ -270,15 +285,25 @@ mod tests {
             code_of(r#"{"action":"history","room":"general","before":"yesterday"}"#),
             ErrorCode::InvalidMessageId
         );
-        assert_eq!(code_of(r#"{"action":"history","room":"general","limit":0}"#), ErrorCode::InvalidLimit);
-        assert_eq!(code_of(r#"{"action":"history","room":"general","limit":101}"#), ErrorCode::InvalidLimit);
-        assert_eq!(code_of(r#"{"action":"history","room":"general","limit":-1}"#), ErrorCode::InvalidLimit);
+        assert_eq!(
+            code_of(r#"{"action":"history","room":"general","limit":0}"#),
+            ErrorCode::InvalidLimit
+        );
+        assert_eq!(
+            code_of(r#"{"action":"history","room":"general","limit":101}"#),
+            ErrorCode::InvalidLimit
+        );
+        assert_eq!(
+            code_of(r#"{"action":"history","room":"general","limit":-1}"#),
+            ErrorCode::InvalidLimit
+        );
     }
 
     #[test]
     fn body_limit_counts_characters_not_bytes() {
         let at_limit = "é".repeat(MAX_BODY_CHARS);
-        let frame = format!(r#"{{"action":"send","room":"r","client_id":"c","body":"{at_limit}"}}"#);
+        let frame =
+            format!(r#"{{"action":"send","room":"r","client_id":"c","body":"{at_limit}"}}"#);
         assert!(ClientFrame::parse(&frame).is_ok());
         let over = "é".repeat(MAX_BODY_CHARS + 1);
         let frame = format!(r#"{{"action":"send","room":"r","client_id":"c","body":"{over}"}}"#);
@@ -287,7 +312,10 @@ mod tests {
 
     #[test]
     fn oversized_frames_are_refused_before_parsing() {
-        let frame = format!(r#"{{"action":"ping","pad":"{}"}}"#, "x".repeat(MAX_FRAME_BYTES));
+        let frame = format!(
+            r#"{{"action":"ping","pad":"{}"}}"#,
+            "x".repeat(MAX_FRAME_BYTES)
+        );
         assert_eq!(code_of(&frame), ErrorCode::FrameTooLarge);
     }
 
@@ -305,8 +333,9 @@ mod tests {
 
     #[test]
     fn errors_echo_the_client_id() {
-        let err = ClientFrame::parse(r#"{"action":"send","room":"general","client_id":"c-9","body":""}"#)
-            .unwrap_err();
+        let err =
+            ClientFrame::parse(r#"{"action":"send","room":"general","client_id":"c-9","body":""}"#)
+                .unwrap_err();
         assert_eq!(err.client_id.as_deref(), Some("c-9"));
         let err = ClientFrame::parse(r#"{"action":"shout","client_id":"c-10"}"#).unwrap_err();
         assert_eq!(err.client_id.as_deref(), Some("c-10"));

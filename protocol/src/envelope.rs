@@ -123,6 +123,9 @@ mod tests {
             recipients: vec![ConnectionId("a".into()), ConnectionId("b".into())],
             frame: ServerFrame::Pong,
         };
-        assert_eq!(delivery.clone().split_to_fit(MAX_QUEUE_MESSAGE_BYTES), vec![delivery]);
+        assert_eq!(
+            delivery.clone().split_to_fit(MAX_QUEUE_MESSAGE_BYTES),
+            vec![delivery]
+        );
     }
 }

@@ -157,11 +157,31 @@ mod tests {
 
     #[test]
     fn room_names_follow_the_rules() {
-        for good in ["general", "a", "rust-users", "team_7", "7up", &"x".repeat(64)] {
+        for good in [
+            "general",
+            "a",
+            "rust-users",
+            "team_7",
+            "7up",
+            &"x".repeat(64),
+        ] {
             assert!(RoomName::new(good).is_ok(), "{good} should be valid");
         }
-        for bad in ["", "General", "-lead", "_lead", "with space", "émoji", &"x".repeat(65), "a/b"] {
-            assert_eq!(RoomName::new(bad), Err(IdError::RoomName), "{bad:?} should be refused");
+        for bad in [
+            "",
+            "General",
+            "-lead",
+            "_lead",
+            "with space",
+            "émoji",
+            &"x".repeat(65),
+            "a/b",
+        ] {
+            assert_eq!(
+                RoomName::new(bad),
+                Err(IdError::RoomName),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -170,7 +190,11 @@ mod tests {
         assert!(ClientId::new("c-1").is_ok());
         assert!(ClientId::new("0192f1e4-7c1b-7000-8000-000000000000").is_ok());
         for bad in ["", "has space", "tab\t", &"x".repeat(65), "ünï"] {
-            assert_eq!(ClientId::new(bad), Err(IdError::ClientId), "{bad:?} should be refused");
+            assert_eq!(
+                ClientId::new(bad),
+                Err(IdError::ClientId),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -185,7 +209,16 @@ mod tests {
 
     #[test]
     fn malformed_message_ids_are_refused() {
-        for bad in ["", "1-", "-1", "1", "a-1", "1-2-3", "+1-2", "99999999999999999999999-0"] {
+        for bad in [
+            "",
+            "1-",
+            "-1",
+            "1",
+            "a-1",
+            "1-2-3",
+            "+1-2",
+            "99999999999999999999999-0",
+        ] {
             assert_eq!(bad.parse::<MessageId>(), Err(IdError::MessageId), "{bad:?}");
         }
     }

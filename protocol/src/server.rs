@@ -99,10 +99,18 @@ impl ErrorCode {
     /// A sentence for a person.
     pub fn describe(self) -> &'static str {
         match self {
-            Self::MalformedFrame => "That frame is not a JSON object with the fields its action needs.",
-            Self::UnknownAction => "Unknown action. Known actions: join, leave, send, typing, history, ping.",
-            Self::InvalidRoom => "Room names are 1 to 64 characters: lowercase letters, digits, '-' and '_'.",
-            Self::InvalidClientId => "client_id must be 1 to 64 printable characters without spaces.",
+            Self::MalformedFrame => {
+                "That frame is not a JSON object with the fields its action needs."
+            }
+            Self::UnknownAction => {
+                "Unknown action. Known actions: join, leave, send, typing, history, ping."
+            }
+            Self::InvalidRoom => {
+                "Room names are 1 to 64 characters: lowercase letters, digits, '-' and '_'."
+            }
+            Self::InvalidClientId => {
+                "client_id must be 1 to 64 printable characters without spaces."
+            }
             Self::InvalidMessageId => "Message ids look like `1732550400000-0`.",
             Self::EmptyBody => "A message cannot be empty.",
             Self::BodyTooLong => "Messages are at most 4000 characters.",

@@ -14,7 +14,8 @@ fn examples(tag: &str) -> Vec<String> {
 }
 
 fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned>(tag: &str, text: &str) {
-    let value: T = serde_json::from_str(text).unwrap_or_else(|e| panic!("{tag} example {text}: {e}"));
+    let value: T =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{tag} example {text}: {e}"));
     let again: Value = serde_json::to_value(&value).unwrap();
     let back: T = serde_json::from_value(again).unwrap();
     assert_eq!(
@@ -30,7 +31,11 @@ fn client_examples_parse_and_validate() {
     assert_eq!(all.len(), 7);
     let mut actions: Vec<_> = all
         .iter()
-        .map(|text| ClientFrame::parse(text).unwrap_or_else(|e| panic!("{text}: {e}")).action())
+        .map(|text| {
+            ClientFrame::parse(text)
+                .unwrap_or_else(|e| panic!("{text}: {e}"))
+                .action()
+        })
         .collect();
     actions.dedup();
     assert_eq!(actions, protocol::client::ACTIONS);
@@ -44,10 +49,16 @@ fn server_examples_parse() {
         .iter()
         .map(|text| {
             round_trips::<ServerFrame>("server", text);
-            serde_json::from_str::<Value>(text).unwrap()["type"].as_str().unwrap().to_owned()
+            serde_json::from_str::<Value>(text).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         })
         .collect();
-    assert_eq!(types, ["message", "history", "presence", "typing", "error", "pong"]);
+    assert_eq!(
+        types,
+        ["message", "history", "presence", "typing", "error", "pong"]
+    );
 }
 
 /// The queue envelope and config examples parse.

@@ -5,11 +5,14 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use protocol::{limits::ROOM_HISTORY_CAP, ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User};
+use protocol::{
+    limits::ROOM_HISTORY_CAP, ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User,
+};
 use tokio::sync::mpsc;
 
 use crate::ports::{
-    Appended, HistoryPage, HistoryQuery, Member, NewMessage, Queue, QueueError, Registry, RegistryError,
+    Appended, HistoryPage, HistoryQuery, Member, NewMessage, Queue, QueueError, Registry,
+    RegistryError,
 };
 
 /// The whole registry in memory.
@@ -51,7 +54,10 @@ impl MemoryRegistry {
     }
 
     fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
-        f(&mut self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner()))
+        f(&mut self
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()))
     }
 }
 
@@ -66,14 +72,21 @@ pub fn next_message_id(last: Option<MessageId>, millis: u64) -> MessageId {
 
 #[async_trait]
 impl Registry for MemoryRegistry {
-    async fn connect(&self, connection_id: &ConnectionId, _user: &User) -> Result<(), RegistryError> {
+    async fn connect(
+        &self,
+        connection_id: &ConnectionId,
+        _user: &User,
+    ) -> Result<(), RegistryError> {
         self.with_state(|s| {
             s.connections.entry(connection_id.clone()).or_default();
         });
         Ok(())
     }
 
-    async fn disconnect(&self, connection_id: &ConnectionId) -> Result<Vec<RoomName>, RegistryError> {
+    async fn disconnect(
+        &self,
+        connection_id: &ConnectionId,
+    ) -> Result<Vec<RoomName>, RegistryError> {
         Ok(self.with_state(|s| {
             let Some(rooms) = s.connections.remove(connection_id) else {
                 return Vec::new();
@@ -102,7 +115,11 @@ impl Registry for MemoryRegistry {
         Ok(())
     }
 
-    async fn leave(&self, room: &RoomName, connection_id: &ConnectionId) -> Result<bool, RegistryError> {
+    async fn leave(
+        &self,
+        room: &RoomName,
+        connection_id: &ConnectionId,
+    ) -> Result<bool, RegistryError> {
         Ok(self.with_state(|s| {
             if let Some(rooms) = s.connections.get_mut(connection_id) {
                 rooms.remove(room);
@@ -113,7 +130,11 @@ impl Registry for MemoryRegistry {
         }))
     }
 
-    async fn is_member(&self, room: &RoomName, connection_id: &ConnectionId) -> Result<bool, RegistryError> {
+    async fn is_member(
+        &self,
+        room: &RoomName,
+        connection_id: &ConnectionId,
+    ) -> Result<bool, RegistryError> {
         Ok(self.with_state(|s| {
             s.rooms
                 .get(room)
@@ -148,7 +169,8 @@ impl Registry for MemoryRegistry {
                     };
                 }
             }
-            let millis = u64::try_from(message.sent_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+            let millis =
+                u64::try_from(message.sent_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
             let id = next_message_id(room.last_id, millis);
             room.last_id = Some(id);
             let stored = ChatMessage {
@@ -185,7 +207,11 @@ impl Registry for MemoryRegistry {
         Ok(())
     }
 
-    async fn history(&self, room: &RoomName, query: HistoryQuery) -> Result<HistoryPage, RegistryError> {
+    async fn history(
+        &self,
+        room: &RoomName,
+        query: HistoryQuery,
+    ) -> Result<HistoryPage, RegistryError> {
         Ok(self.with_state(|s| {
             let Some(room) = s.rooms.get(room) else {
                 return HistoryPage {

@@ -5,8 +5,8 @@
 use bytes::Bytes;
 use protocol::{ClientFrame, Command, ConnectionId, ServerFrame, User};
 
-use crate::ports::{Clock, PushError, Queue, QueueError};
 use crate::ports::Pusher;
+use crate::ports::{Clock, PushError, Queue, QueueError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {

@@ -5,7 +5,8 @@
 
 use protocol::{
     limits::{MAX_QUEUE_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES},
-    ChatMessage, ClientFrame, Command, ConnectionId, Delivery, ErrorCode, RoomName, ServerFrame, User,
+    ChatMessage, ClientFrame, Command, ConnectionId, Delivery, ErrorCode, RoomName, ServerFrame,
+    User,
 };
 
 use crate::ports::{
@@ -67,8 +68,11 @@ pub async fn handle(
                     body,
                 } => {
                     if !registry.is_member(&room, &member.connection_id).await? {
-                        let refusal = ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()));
-                        return Ok(send(deliveries, vec![to_one(member.connection_id, refusal)]).await?);
+                        let refusal =
+                            ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()));
+                        return Ok(
+                            send(deliveries, vec![to_one(member.connection_id, refusal)]).await?,
+                        );
                     }
                     let appended = registry
                         .append(NewMessage {
@@ -94,7 +98,9 @@ pub async fn handle(
                 ClientFrame::Typing { room } => {
                     if !registry.is_member(&room, &member.connection_id).await? {
                         let refusal = ServerFrame::error(ErrorCode::NotAMember, None);
-                        return Ok(send(deliveries, vec![to_one(member.connection_id, refusal)]).await?);
+                        return Ok(
+                            send(deliveries, vec![to_one(member.connection_id, refusal)]).await?,
+                        );
                     }
                     let others: Vec<Member> = registry
                         .members(&room)
@@ -141,7 +147,12 @@ pub fn presence(room: &RoomName, members: &[Member]) -> Delivery {
             people.push(member.user.clone());
         }
     }
-    people.sort_by(|a, b| a.name.to_lowercase().cmp(&b.name.to_lowercase()).then(a.id.cmp(&b.id)));
+    people.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then(a.id.cmp(&b.id))
+    });
     to_all(
         members,
         ServerFrame::Presence {

@@ -1,0 +1,107 @@
+//! The authorizer on `$connect`: only a valid ID token from the issuer opens a socket; everything else is
+//! refused with HTTP 401 before the upgrade, as API Gateway does.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use chatty_local::signin::SignIn;
+use common::{connect_with_token, gateway, token};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use tokio_tungstenite::tungstenite;
+
+async fn refused(gw: &chatty_local::Running, token: &str) -> bool {
+    match connect_with_token(gw, "x", token).await {
+        Err(tungstenite::Error::Http(response)) => response.status() == 401,
+        Err(other) => panic!("expected a 401, got {other}"),
+        Ok(_) => false,
+    }
+}
+
+/// A token from the local sign-in opens a socket (the control case for the refusals below).
+#[tokio::test]
+async fn a_valid_token_connects() {
+    let gw = gateway().await;
+    let token = token(&gw, "alice").await;
+    assert!(connect_with_token(&gw, "alice", &token).await.is_ok());
+}
+
+/// Missing, empty and garbage tokens are refused.
+#[tokio::test]
+async fn missing_or_garbage_tokens_are_refused() {
+    let gw = gateway().await;
+    let no_token = tokio_tungstenite::connect_async(gw.ws_url()).await;
+    assert!(matches!(no_token, Err(tungstenite::Error::Http(r)) if r.status() == 401));
+    assert!(refused(&gw, "").await);
+    assert!(refused(&gw, "not-a-jwt").await);
+}
+
+/// Expired tokens, and tokens for another audience or issuer, are refused though correctly signed.
+#[tokio::test]
+async fn wrong_claims_are_refused() {
+    let gw = gateway().await;
+    let signin = &gw.signin;
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+
+    let mut expired = signin.id_claims("alice", Duration::from_secs(3600));
+    expired.exp = now - 120;
+    assert!(refused(&gw, &signin.sign(&expired)).await, "expired");
+
+    let mut other_audience = signin.id_claims("alice", Duration::from_secs(3600));
+    other_audience.aud = "someone-elses-client".into();
+    assert!(
+        refused(&gw, &signin.sign(&other_audience)).await,
+        "wrong aud"
+    );
+
+    let mut other_issuer = signin.id_claims("alice", Duration::from_secs(3600));
+    other_issuer.iss = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_evil".into();
+    assert!(refused(&gw, &signin.sign(&other_issuer)).await, "wrong iss");
+
+    let mut access = signin.id_claims("alice", Duration::from_secs(3600));
+    access.token_use = "access".into();
+    assert!(refused(&gw, &signin.sign(&access)).await, "access token");
+}
+
+/// Forgeries: another key, `alg: none`, HS256, and a payload edited after signing.
+#[tokio::test]
+async fn forged_tokens_are_refused() {
+    let gw = gateway().await;
+    let genuine = token(&gw, "alice").await;
+    let [header, payload, signature]: [&str; 3] =
+        genuine.split('.').collect::<Vec<_>>().try_into().unwrap();
+
+    let impostor = SignIn::generate(gw.signin.issuer().to_owned()).unwrap();
+    assert!(
+        refused(&gw, &impostor.id_token("alice")).await,
+        "signed by another key"
+    );
+
+    let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    assert!(
+        refused(&gw, &format!("{none_header}.{payload}.")).await,
+        "alg none"
+    );
+
+    let claims = gw.signin.id_claims("alice", Duration::from_secs(3600));
+    let hs256 = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(serde_json::to_string(gw.signin.jwks()).unwrap().as_bytes()),
+    )
+    .unwrap();
+    assert!(
+        refused(&gw, &hs256).await,
+        "HS256 keyed with the public key"
+    );
+
+    let mut claims_json: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    claims_json["name"] = "mallory".into();
+    let tampered = URL_SAFE_NO_PAD.encode(claims_json.to_string());
+    assert!(
+        refused(&gw, &format!("{header}.{tampered}.{signature}")).await,
+        "tampered payload"
+    );
+}

@@ -1,0 +1,174 @@
+//! What every black-box test of the local gateway needs: a gateway on an ephemeral loopback port, tokens
+//! from its sign-in, and a WebSocket client that reads frames with a deadline.
+#![allow(dead_code)] // each test file uses its own subset
+
+use std::time::Duration;
+
+use chatty_local::{start, ConnectionLimits, Running, Settings};
+use futures_util::{SinkExt, StreamExt};
+use protocol::{ServerFrame, User};
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::{
+    connect_async,
+    tungstenite::{self, protocol::CloseFrame, Message},
+    MaybeTlsStream, WebSocketStream,
+};
+
+/// How long a test waits for a frame it expects.
+pub const FRAME_WAIT: Duration = Duration::from_secs(5);
+/// How long a test waits to be sure a frame does NOT come.
+pub const QUIET_WAIT: Duration = Duration::from_millis(300);
+
+pub async fn gateway() -> Running {
+    gateway_with(ConnectionLimits::default()).await
+}
+
+pub async fn gateway_with(limits: ConnectionLimits) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    start(listener, Settings { dist: None, limits })
+        .await
+        .unwrap()
+}
+
+/// An ID token from the gateway's `POST /dev/token`.
+pub async fn token(gateway: &Running, name: &str) -> String {
+    let response: Value = reqwest::Client::new()
+        .post(format!("{}/dev/token", gateway.http_url()))
+        .json(&json!({ "name": name }))
+        .send()
+        .await
+        .unwrap()
+        .error_for_status()
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    response["id_token"].as_str().unwrap().to_owned()
+}
+
+pub struct Client {
+    pub name: String,
+    socket: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+/// Connects as `name` with a fresh token.
+pub async fn connect(gateway: &Running, name: &str) -> Client {
+    let token = token(gateway, name).await;
+    connect_with_token(gateway, name, &token).await.unwrap()
+}
+
+pub async fn connect_with_token(
+    gateway: &Running,
+    name: &str,
+    token: &str,
+) -> Result<Client, tungstenite::Error> {
+    let (socket, _) = connect_async(format!("{}?token={token}", gateway.ws_url())).await?;
+    Ok(Client {
+        name: name.to_owned(),
+        socket,
+    })
+}
+
+impl Client {
+    pub async fn send_json(&mut self, frame: Value) {
+        self.send_text(frame.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: String) {
+        self.socket.send(Message::text(text)).await.unwrap();
+    }
+
+    /// The next server frame, failing the test if none comes in time.
+    pub async fn recv(&mut self) -> ServerFrame {
+        loop {
+            let message = tokio::time::timeout(FRAME_WAIT, self.socket.next())
+                .await
+                .unwrap_or_else(|_| panic!("{}: no frame within {FRAME_WAIT:?}", self.name))
+                .unwrap_or_else(|| panic!("{}: socket ended", self.name))
+                .unwrap();
+            match message {
+                Message::Text(text) => {
+                    return serde_json::from_str(&text)
+                        .unwrap_or_else(|e| panic!("bad frame {text}: {e}"))
+                }
+                Message::Ping(_) | Message::Pong(_) => continue,
+                other => panic!("{}: expected a text frame, got {other:?}", self.name),
+            }
+        }
+    }
+
+    /// Skips frames until one matches, failing if none does in time.
+    pub async fn recv_until(
+        &mut self,
+        mut wanted: impl FnMut(&ServerFrame) -> bool,
+    ) -> ServerFrame {
+        loop {
+            let frame = self.recv().await;
+            if wanted(&frame) {
+                return frame;
+            }
+        }
+    }
+
+    /// Asserts nothing arrives for a while.
+    pub async fn expect_silence(&mut self) {
+        if let Ok(Some(Ok(message))) = tokio::time::timeout(QUIET_WAIT, self.socket.next()).await {
+            panic!("{}: expected no frame, got {message:?}", self.name);
+        }
+    }
+
+    /// Waits for the server to close the socket and returns its close frame.
+    pub async fn expect_close(&mut self, within: Duration) -> Option<CloseFrame> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => panic!("{}: socket not closed within {within:?}", self.name),
+                Ok(Some(Ok(Message::Close(frame)))) => return frame,
+                Ok(None | Some(Err(_))) => return None,
+                Ok(Some(Ok(_))) => continue,
+            }
+        }
+    }
+
+    /// Joins `room` and waits for the presence frame that confirms it.
+    pub async fn join(&mut self, room: &str) -> Vec<User> {
+        self.send_json(json!({"action": "join", "room": room}))
+            .await;
+        match self
+            .recv_until(
+                |f| matches!(f, ServerFrame::Presence { room: r, .. } if r.as_str() == room),
+            )
+            .await
+        {
+            ServerFrame::Presence { members, .. } => members,
+            _ => unreachable!(),
+        }
+    }
+
+    pub async fn say(&mut self, room: &str, client_id: &str, body: &str) {
+        self.send_json(
+            json!({"action": "send", "room": room, "client_id": client_id, "body": body}),
+        )
+        .await;
+    }
+
+    /// The next `message` frame, skipping presence and typing.
+    pub async fn next_message(&mut self) -> protocol::ChatMessage {
+        match self
+            .recv_until(|f| matches!(f, ServerFrame::Message(_)))
+            .await
+        {
+            ServerFrame::Message(m) => m,
+            _ => unreachable!(),
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.socket.close(None).await;
+    }
+}
+
+pub fn names(members: &[User]) -> Vec<&str> {
+    members.iter().map(|m| m.name.as_str()).collect()
+}
