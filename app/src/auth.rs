@@ -235,13 +235,16 @@ mod tests {
         format!("eyJhbGciOiJSUzI1NiJ9.{}.c2ln", URL_SAFE_NO_PAD.encode(payload))
     }
 
-    /// RFC 7636 appendix B: the published verifier/challenge pair.
+    /// RFC 7636 appendix B: the published random octets, verifier and S256 challenge.
     #[test]
-    fn s256_challenge_matches_the_rfc_example() {
-        assert_eq!(
-            challenge_for("dBjftJeZ4CVP-1B0jP7BXZ-sJEsYlyV3rMzsVvDHZuM"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
+    fn pkce_matches_the_rfc_example() {
+        let octets = [
+            116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212, 37, 77, 105, 214,
+            191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
+        ];
+        let pkce = Pkce::from_random(&octets);
+        assert_eq!(pkce.verifier, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
+        assert_eq!(pkce.challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
     }
 
     #[test]

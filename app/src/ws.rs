@@ -38,8 +38,10 @@ pub enum SocketEvent {
 enum End {
     /// Replaced on purpose before a limit: reconnect at once, without telling the person.
     Rotate,
-    /// The server or the network closed it.
-    Dropped,
+    /// The server or the network closed it. `answered`: the server had sent something first, so the
+    /// connection worked and the next try starts the backoff afresh; a socket that opens and closes
+    /// without a word (a proxy in the way, a server refusing late) keeps backing off.
+    Dropped { answered: bool },
     /// The client went away (signed out): stop.
     Stopped,
 }
@@ -63,7 +65,6 @@ pub async fn run(
         };
         let url = format!("{ws_url}?token={}", js_sys::encode_uri_component(&creds.id_token));
         if let Some(socket) = open(&url).await {
-            failures = 0;
             // Frames queued while there was no connection may depend on state the server lost (a join).
             while outgoing.try_recv().is_ok() {}
             on_event(SocketEvent::Status(ConnectionStatus::Online));
@@ -74,7 +75,8 @@ pub async fn run(
             match end {
                 End::Rotate => continue,
                 End::Stopped => return,
-                End::Dropped => {}
+                End::Dropped { answered: true } => failures = 0,
+                End::Dropped { answered: false } => {}
             }
         }
         let delay = backoff.delay_ms(failures, js_sys::Math::random());
@@ -111,6 +113,7 @@ async fn serve(
     let mut pings = IntervalStream::new(PING_EVERY_MS).fuse();
     let rotate_in = (rotate_at_ms - js_sys::Date::now()).clamp(0.0, f64::from(u32::MAX)) as u32;
     let mut rotate = TimeoutFuture::new(rotate_in).fuse();
+    let mut answered = false;
     loop {
         let frame = futures::select! {
             frame = outgoing.next() => match frame {
@@ -119,6 +122,7 @@ async fn serve(
             },
             message = stream.next() => match message {
                 Some(Ok(Message::Text(text))) => {
+                    answered = true;
                     // A frame this build does not know (a newer server) is skipped, not fatal.
                     if let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) {
                         on_event(SocketEvent::Frame(frame));
@@ -127,13 +131,13 @@ async fn serve(
                 }
                 Some(Ok(Message::Bytes(_))) => continue,
                 Some(Err(WebSocketError::MessageSendError(_))) => continue,
-                Some(Err(_)) | None => return End::Dropped,
+                Some(Err(_)) | None => return End::Dropped { answered },
             },
             _ = pings.next() => ClientFrame::Ping,
             _ = rotate => return close(sink, stream.into_inner(), End::Rotate),
         };
         if sink.send(Message::Text(frame.to_json())).await.is_err() {
-            return End::Dropped;
+            return End::Dropped { answered };
         }
     }
 }

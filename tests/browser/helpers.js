@@ -1,0 +1,174 @@
+// Shared by the browser tests: launching headless Chromium, signing in through the local sign-in page,
+// talking to the gateway directly from Node (tokens from /dev/token, a raw WebSocket), and starting
+// extra gateways when a test needs its own (short connection limits).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import { chromium } from 'playwright-core';
+import WebSocket from 'ws';
+
+export const BASE_URL = process.env.CHATTY_URL ?? 'http://127.0.0.1:8080';
+
+/** Headless Chromium from Debian's package; Playwright never downloads a browser here. */
+export function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-gpu',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+/** A unique room name per test run, so tests never see each other's messages. */
+export function roomName(prefix) {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+}
+
+/**
+ * Opens a new browser context and signs in as `name` the way a person does: the app's sign-in button,
+ * the local authorize page, back through the callback. Resolves once the chat screen shows.
+ */
+export async function signIn(browser, name, { baseUrl = BASE_URL, viewport, colorScheme = 'light' } = {}) {
+  const context = await browser.newContext({ viewport: viewport ?? { width: 1280, height: 800 }, colorScheme });
+  const page = await context.newPage();
+  page.on('pageerror', (error) => console.error(`[${name}] page error:`, error));
+  await page.goto(`${baseUrl}/`);
+  await page.getByRole('button', { name: /sign in|continue with/i }).click();
+  await page.locator('#name').fill(name);
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.waitForURL(/\/rooms\//);
+  await page.locator('.status.online').waitFor();
+  return { context, page };
+}
+
+/** Goes to a room (joining it) and waits until its history has loaded. */
+export async function openRoom(page, room, { baseUrl = BASE_URL } = {}) {
+  await page.goto(`${baseUrl}/rooms/${room}`);
+  await page.locator('.status.online').waitFor();
+  await page.locator('.log-top .beginning, .msg').first().waitFor();
+}
+
+/** The composer of the room on screen. */
+export function composer(page) {
+  return page.locator('textarea[aria-label^="Message"]');
+}
+
+/** Types a message and presses Enter. */
+export async function send(page, text) {
+  const box = composer(page);
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** The confirmed messages' texts on screen, in order. */
+export function bodies(page) {
+  return page.locator('.msg:not(.pending) .body').allTextContents();
+}
+
+/** An ID token from the gateway's local-only shortcut. */
+export async function devToken(name, baseUrl = BASE_URL) {
+  const response = await fetch(`${baseUrl}/dev/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name }),
+  });
+  if (!response.ok) throw new Error(`/dev/token answered ${response.status}`);
+  return (await response.json()).id_token;
+}
+
+/**
+ * A chat client speaking the wire protocol from Node: `send(frame)` and `next(predicate)` for the next
+ * frame matching a predicate (frames already received count).
+ */
+export async function wsClient(name, baseUrl = BASE_URL) {
+  const token = await devToken(name, baseUrl);
+  const config = await (await fetch(`${baseUrl}/config.json`)).json();
+  const socket = new WebSocket(`${config.ws_url}?token=${encodeURIComponent(token)}`);
+  const frames = [];
+  const waiters = [];
+  socket.on('message', (data) => {
+    const frame = JSON.parse(data.toString());
+    frames.push(frame);
+    for (const waiter of [...waiters]) {
+      if (waiter.predicate(frame)) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(frame);
+      }
+    }
+  });
+  await once(socket, 'open');
+  return {
+    send: (frame) => socket.send(JSON.stringify(frame)),
+    next(predicate, timeoutMs = 10_000) {
+      const seen = frames.find(predicate);
+      if (seen) {
+        frames.splice(frames.indexOf(seen), 1);
+        return Promise.resolve(seen);
+      }
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('no matching frame in time')), timeoutMs);
+        waiters.push({ predicate, resolve: (f) => { clearTimeout(timer); frames.splice(frames.indexOf(f), 1); resolve(f); } });
+      });
+    },
+    /** Joins a room and waits for the presence frame that confirms it. */
+    async join(room) {
+      this.send({ action: 'join', room });
+      await this.next((f) => f.type === 'presence' && f.room === room);
+    },
+    /** Sends a message and waits for the server's echo. */
+    async say(room, body) {
+      const clientId = `n-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
+      this.send({ action: 'send', room, client_id: clientId, body });
+      return this.next((f) => f.type === 'message' && f.client_id === clientId);
+    },
+    close: () => socket.close(),
+  };
+}
+
+async function freePort() {
+  const server = net.createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address();
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+/**
+ * Starts a gateway of its own (the binary run.sh built) with extra arguments, on a free port. Resolves
+ * to `{ url, stop }` once it answers.
+ */
+export async function startGateway(extraArgs = []) {
+  const binary = process.env.CHATTY_LOCAL_BIN;
+  if (!binary) throw new Error('CHATTY_LOCAL_BIN is not set: run the tests through tests/browser/run.sh');
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const child = spawn(binary, ['--addr', `127.0.0.1:${port}`, '--dist', process.env.CHATTY_DIST ?? 'app/dist', ...extraArgs], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, RUST_LOG: 'warn' },
+  });
+  for (let i = 0; i < 100; i += 1) {
+    try {
+      if ((await fetch(`${url}/config.json`)).ok) break;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    async stop() {
+      if (child.exitCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+    },
+  };
+}

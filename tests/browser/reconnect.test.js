@@ -1,0 +1,131 @@
+// Connection life: when the socket drops, the app says so, reconnects by itself, catches up on what was
+// said meanwhile, and sends what was written while it was away. Also: the server's own connection cap
+// (API Gateway's 2 hours, shortened here) is survived without the person doing anything.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { bodies, composer, launch, openRoom, roomName, send, signIn, startGateway, wsClient } from './helpers.js';
+
+let browser;
+
+before(async () => {
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+});
+
+/**
+ * Routes the page's WebSockets through the test so it can cut them like a network failure: `drop()`
+ * closes every open socket on both sides and refuses new ones until `restore()`.
+ */
+async function cuttableNetwork(page) {
+  const open = [];
+  let down = false;
+  await page.routeWebSocket(/\/ws\b/, (ws) => {
+    if (down) {
+      ws.close({ code: 1011, reason: 'network down (test)' });
+      return;
+    }
+    const server = ws.connectToServer();
+    open.push({ ws, server });
+  });
+  return {
+    async drop() {
+      down = true;
+      for (const { ws, server } of open.splice(0)) {
+        await server.close({ code: 1001, reason: 'network down (test)' });
+        await ws.close({ code: 1011, reason: 'network down (test)' });
+      }
+    },
+    restore() {
+      down = false;
+    },
+  };
+}
+
+/** The socket drops; messages sent meanwhile by someone else show once the app is back. */
+test('after a drop the app reconnects and shows the messages it missed', async () => {
+  const room = roomName('drop');
+  const { page, context } = await signIn(browser, 'Carol');
+  const network = await cuttableNetwork(page);
+  await openRoom(page, room);
+  const dave = await wsClient('Dave');
+  await dave.join(room);
+  await dave.say(room, 'before the drop');
+  await page.locator('.msg .body', { hasText: 'before the drop' }).waitFor();
+
+  await network.drop();
+  await page.locator('.status.reconnecting').waitFor({ timeout: 10_000 });
+  assert.match(await page.locator('.status').textContent(), /Reconnecting/);
+
+  await dave.say(room, 'while you were away 1');
+  await dave.say(room, 'while you were away 2');
+  // Written while disconnected: queued, shown as pending.
+  await send(page, 'written while offline');
+  await page.locator('.msg.pending', { hasText: 'written while offline' }).waitFor();
+  assert.match(await page.locator('.msg.pending .pending-status').textContent(), /Waiting for connection/);
+
+  network.restore();
+  await page.locator('.status.online').waitFor({ timeout: 40_000 });
+  await page.locator('.msg .body', { hasText: 'while you were away 2' }).waitFor({ timeout: 10_000 });
+  await page.locator('.msg:not(.pending) .body', { hasText: 'written while offline' }).waitFor({ timeout: 10_000 });
+  assert.equal(await page.locator('.msg.pending').count(), 0, 'the queued message was confirmed');
+  const shown = await bodies(page);
+  assert.deepEqual(shown, ['before the drop', 'while you were away 1', 'while you were away 2', 'written while offline']);
+  // Dave got the queued message exactly once.
+  const echo = await dave.next((f) => f.type === 'message' && f.body === 'written while offline');
+  assert.equal(echo.author.name, 'Carol');
+  dave.close();
+  await context.close();
+});
+
+/** A queued message and a draft survive a reload of the page. */
+test('the outbox and drafts survive a reload', async () => {
+  const room = roomName('reload');
+  const { page, context } = await signIn(browser, 'Erin');
+  const network = await cuttableNetwork(page);
+  await openRoom(page, room);
+  await network.drop();
+  await page.locator('.status.reconnecting').waitFor({ timeout: 10_000 });
+  await send(page, 'queued before reload');
+  await composer(page).fill('an unsent draft');
+  await page.locator('.msg.pending', { hasText: 'queued before reload' }).waitFor();
+
+  network.restore();
+  await page.reload();
+  await page.locator('.status.online').waitFor({ timeout: 20_000 });
+  await page.locator('.msg:not(.pending) .body', { hasText: 'queued before reload' }).waitFor({ timeout: 10_000 });
+  assert.equal(await composer(page).inputValue(), 'an unsent draft');
+  await context.close();
+});
+
+/** The server closes every connection after its maximum age; the app reconnects and keeps working. */
+test('the server closing a connection at its age limit goes unnoticed', async () => {
+  const gateway = await startGateway(['--max-connection-secs', '3']);
+  try {
+    const room = roomName('cap');
+    const { page, context } = await signIn(browser, 'Frank', { baseUrl: gateway.url });
+    let sockets = 0;
+    page.on('websocket', () => { sockets += 1; });
+    await openRoom(page, room, { baseUrl: gateway.url });
+    await page.waitForTimeout(7_000);
+    assert.ok(sockets >= 2, `the app opened ${sockets} sockets: it reconnected after each cut`);
+    await page.locator('.status.online').waitFor({ timeout: 10_000 });
+
+    await send(page, 'still here after the cap');
+    await page.locator('.msg:not(.pending) .body', { hasText: 'still here after the cap' }).waitFor({ timeout: 15_000 });
+    // Connections live 3 seconds here, so each check uses a fresh one.
+    const grace = await wsClient('Grace', gateway.url);
+    await grace.join(room);
+    grace.send({ action: 'history', room, limit: 50 });
+    const history = await grace.next((f) => f.type === 'history' && f.room === room);
+    assert.ok(history.messages.some((m) => m.body === 'still here after the cap' && m.author.name === 'Frank'));
+    await grace.say(room, 'and I can reach you');
+    grace.close();
+    await page.locator('.msg .body', { hasText: 'and I can reach you' }).waitFor({ timeout: 15_000 });
+    await context.close();
+  } finally {
+    await gateway.stop();
+  }
+});

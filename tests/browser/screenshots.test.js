@@ -1,0 +1,84 @@
+// Screenshots of the chat as a person sees it, in light and dark theme, at phone and desktop widths, saved
+// to tests/browser/screenshots/ to be looked at. The test also checks the layout holds at each size.
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { BASE_URL, launch, openRoom, roomName, send, signIn, wsClient } from './helpers.js';
+
+const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
+const SIZES = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 800 } };
+const room = roomName('design');
+let browser;
+let viewer;
+let maya;
+
+before(async () => {
+  await mkdir(OUT, { recursive: true });
+  const people = {};
+  for (const name of ['Maya Chen', 'Theo', 'Priya Natarajan']) {
+    people[name] = await wsClient(name);
+    await people[name].join(room);
+  }
+  maya = people['Maya Chen'];
+  await maya.say(room, 'Morning all! Standup notes are in the doc: https://example.com/notes');
+  await maya.say(room, 'Short one today: we ship the reconnect work.');
+  await people.Theo.say(room, 'Nice. I tested it on the train. It dropped twice and every message came through.');
+  await people['Priya Natarajan'].say(room, 'Same here. Seeing queued messages marked as pending is a great touch.');
+  await people.Theo.say(room, 'Can someone review the paging change before lunch?');
+  browser = await launch();
+  viewer = await signIn(browser, 'Jordan Lee');
+  await openRoom(viewer.page, room);
+  await send(viewer.page, 'On it, will look after standup 👍');
+  await viewer.page.locator('.msg:not(.pending) .body', { hasText: 'On it' }).waitFor();
+  people.Theo.close();
+  people['Priya Natarajan'].close();
+});
+
+after(async () => {
+  maya?.close();
+  await browser?.close();
+});
+
+for (const scheme of ['light', 'dark']) {
+  for (const [size, viewport] of Object.entries(SIZES)) {
+    /** The room at this size and theme: nothing overflows sideways, the composer is on screen. */
+    test(`chat in ${scheme} theme at ${size} width`, async () => {
+      const { page } = viewer;
+      await page.emulateMedia({ colorScheme: scheme });
+      await page.setViewportSize(viewport);
+      maya.send({ action: 'typing', room });
+      await page.locator('.typing', { hasText: 'Maya Chen is typing…' }).waitFor();
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px)`);
+      const box = await page.locator('.composer').boundingBox();
+      assert.ok(box.y + box.height <= viewport.height + 1, 'the composer is on screen');
+      await page.screenshot({ path: path.join(OUT, `${scheme}-${size}.png`) });
+    });
+  }
+}
+
+/** On a phone the room list is a drawer behind the menu button. */
+test('rooms drawer on a phone', async () => {
+  const { page } = viewer;
+  await page.emulateMedia({ colorScheme: 'light' });
+  await page.setViewportSize(SIZES.phone);
+  await page.getByRole('button', { name: 'Rooms' }).click();
+  await page.waitForTimeout(300);
+  assert.ok(await page.locator('.sidebar').isVisible());
+  await page.screenshot({ path: path.join(OUT, 'light-phone-rooms.png') });
+  await page.locator('.scrim').click({ position: { x: 370, y: 400 } });
+});
+
+/** The sign-in page, signed out. */
+test('sign-in page', async () => {
+  for (const scheme of ['light', 'dark']) {
+    const context = await browser.newContext({ viewport: SIZES.desktop, colorScheme: scheme });
+    const page = await context.newPage();
+    await page.goto(`${BASE_URL}/`);
+    await page.getByRole('button', { name: /sign in/i }).waitFor();
+    await page.screenshot({ path: path.join(OUT, `${scheme}-sign-in.png`) });
+    await context.close();
+  }
+});
