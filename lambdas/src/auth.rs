@@ -72,8 +72,9 @@ pub struct VerifierConfig {
     pub client_id: String,
     /// Clock skew tolerated on `exp` and `nbf`.
     pub leeway: Duration,
-    /// Least time between two JWKS fetches caused by unknown `kid`s, so forged tokens cannot make the
-    /// verifier hammer the endpoint.
+    /// Least time between two JWKS refreshes caused by unknown `kid`s, so forged tokens cannot make the
+    /// verifier hammer the endpoint. The first unknown `kid` after a quiet spell always refreshes, so a
+    /// rotated key is picked up at once.
     pub refresh_interval: Duration,
 }
 
@@ -92,7 +93,14 @@ impl VerifierConfig {
 pub struct IdTokenVerifier {
     config: VerifierConfig,
     keys: Box<dyn KeySource>,
-    cache: RwLock<Option<(JwkSet, Instant)>>,
+    cache: RwLock<Cache>,
+}
+
+#[derive(Default)]
+struct Cache {
+    keys: Option<JwkSet>,
+    /// When an unknown `kid` last caused a refresh.
+    last_unknown_kid_refresh: Option<Instant>,
 }
 
 impl IdTokenVerifier {
@@ -100,7 +108,7 @@ impl IdTokenVerifier {
         Self {
             config,
             keys,
-            cache: RwLock::new(None),
+            cache: RwLock::new(Cache::default()),
         }
     }
 
@@ -141,18 +149,27 @@ impl IdTokenVerifier {
     }
 
     async fn key_for(&self, kid: &str) -> Result<DecodingKey, AuthError> {
-        let cached = self.cache.read().await.clone();
-        let stale = match &cached {
-            Some((set, _)) if set.find(kid).is_some() => return decoding_key(set, kid),
-            Some((_, fetched_at)) => fetched_at.elapsed() >= self.config.refresh_interval,
-            None => true,
-        };
-        if !stale {
-            return Err(AuthError::UnknownKey);
+        {
+            let cache = self.cache.read().await;
+            match &cache.keys {
+                Some(keys) if keys.find(kid).is_some() => return decoding_key(keys, kid),
+                Some(_)
+                    if cache
+                        .last_unknown_kid_refresh
+                        .is_some_and(|at| at.elapsed() < self.config.refresh_interval) =>
+                {
+                    return Err(AuthError::UnknownKey)
+                }
+                _ => {}
+            }
         }
-        let set = self.keys.fetch().await?;
-        let key = decoding_key(&set, kid);
-        *self.cache.write().await = Some((set, Instant::now()));
+        let mut cache = self.cache.write().await;
+        if cache.keys.is_some() {
+            cache.last_unknown_kid_refresh = Some(Instant::now());
+        }
+        let keys = self.keys.fetch().await?;
+        let key = decoding_key(&keys, kid);
+        cache.keys = Some(keys);
         key
     }
 }

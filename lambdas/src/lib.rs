@@ -8,11 +8,16 @@
 //!   and deliveries out), [`handlers::sender`] (deliveries in, posts to connections out).
 //! - [`auth`]: ID-token verification (RS256 against a JWKS; `iss`, `aud`, `token_use`, `exp`, `nbf`), the
 //!   one code path for Cognito's tokens and the local sign-in's.
-//! - [`adapters`]: implementations of the ports. [`adapters::memory`] keeps everything in process.
+//! - [`consumers`]: the registry and sender functions' batch logic (one queue message at a time, failures
+//!   reported per message), shared by the Lambda binaries and the local gateway's SQS pipeline.
+//! - [`adapters`]: implementations of the ports. [`adapters::memory`] keeps everything in process; with the
+//!   `aws` feature, [`adapters`] also holds Redis, SQS, API Gateway management and JWKS, and
+//!   `src/bin/` the four Lambda functions (`authorizer`, `gateway`, `registry`, `sender`).
 //!
 //! The flow mirrors production: gateway → command queue → registry → delivery queue → sender.
 
 pub mod adapters;
 pub mod auth;
+pub mod consumers;
 pub mod handlers;
 pub mod ports;

@@ -105,3 +105,74 @@ async fn forged_tokens_are_refused() {
         "tampered payload"
     );
 }
+
+/// A key source that counts how often it is asked, serving whichever key set the test puts in it.
+struct CountingKeys {
+    fetches: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    keys: std::sync::Arc<std::sync::Mutex<jsonwebtoken::jwk::JwkSet>>,
+}
+
+#[async_trait::async_trait]
+impl lambdas::auth::KeySource for CountingKeys {
+    async fn fetch(&self) -> Result<jsonwebtoken::jwk::JwkSet, lambdas::auth::AuthError> {
+        self.fetches
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.keys.lock().unwrap().clone())
+    }
+}
+
+/// The JWKS is fetched once and cached; a token with an unknown `kid` (a rotated key) triggers one
+/// refresh, and further unknown `kid`s within the refresh interval do not hammer the endpoint.
+#[tokio::test]
+async fn jwks_is_cached_and_refreshed_once_for_a_new_kid() {
+    use lambdas::auth::{IdTokenVerifier, VerifierConfig};
+    use std::sync::atomic::Ordering;
+
+    let old = SignIn::generate("https://issuer.test".into()).unwrap();
+    let rotated = SignIn::generate("https://issuer.test".into()).unwrap();
+    let fetches = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let keys = std::sync::Arc::new(std::sync::Mutex::new(old.jwks().clone()));
+    let verifier = IdTokenVerifier::new(
+        VerifierConfig::new("https://issuer.test", chatty_local::signin::LOCAL_CLIENT_ID),
+        Box::new(CountingKeys {
+            fetches: fetches.clone(),
+            keys: keys.clone(),
+        }),
+    );
+
+    for _ in 0..3 {
+        assert_eq!(
+            verifier.verify(&old.id_token("alice")).await.unwrap().name,
+            "alice"
+        );
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        1,
+        "cached after the first fetch"
+    );
+
+    // The issuer rotates its key; the first token signed with it causes one refresh.
+    let mut both = old.jwks().clone();
+    both.keys.extend(rotated.jwks().keys.clone());
+    *keys.lock().unwrap() = both;
+    assert_eq!(
+        verifier
+            .verify(&rotated.id_token("bob"))
+            .await
+            .unwrap()
+            .name,
+        "bob"
+    );
+    assert_eq!(fetches.load(Ordering::SeqCst), 2);
+
+    let stranger = SignIn::generate("https://issuer.test".into()).unwrap();
+    for _ in 0..3 {
+        assert!(verifier.verify(&stranger.id_token("eve")).await.is_err());
+    }
+    assert_eq!(
+        fetches.load(Ordering::SeqCst),
+        2,
+        "unknown kids within the interval fetch nothing"
+    );
+}

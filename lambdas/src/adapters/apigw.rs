@@ -1,0 +1,71 @@
+//! The production [`Pusher`]: API Gateway's management API (`POST @connections/{id}`) through
+//! `aws-sdk-apigatewaymanagement`. `GoneException` (410) becomes [`PushError::Gone`] — a stale
+//! connection, not a failure — and `LimitExceededException` (429) becomes [`PushError::Throttled`].
+
+use async_trait::async_trait;
+use aws_config::SdkConfig;
+use aws_sdk_apigatewaymanagement::{
+    operation::post_to_connection::PostToConnectionError, primitives::Blob, Client,
+};
+use bytes::Bytes;
+use protocol::ConnectionId;
+
+use crate::ports::{PushError, Pusher};
+
+/// Posts to the connections of one WebSocket API stage.
+#[derive(Debug, Clone)]
+pub struct ManagementApiPusher {
+    client: Client,
+}
+
+/// The management endpoint of a stage, from what a WebSocket event's request context carries:
+/// `https://{domain}/{stage}` (custom domains map the stage themselves, so pass an empty stage).
+pub fn endpoint_for(domain: &str, stage: &str) -> String {
+    if stage.is_empty() {
+        format!("https://{domain}")
+    } else {
+        format!("https://{domain}/{stage}")
+    }
+}
+
+impl ManagementApiPusher {
+    /// A pusher for the stage at `endpoint` (see [`endpoint_for`]; `http://127.0.0.1:PORT` for the local
+    /// gateway).
+    pub fn new(config: &SdkConfig, endpoint: &str) -> Self {
+        let config = aws_sdk_apigatewaymanagement::config::Builder::from(config)
+            .endpoint_url(endpoint)
+            .build();
+        Self {
+            client: Client::from_conf(config),
+        }
+    }
+}
+
+#[async_trait]
+impl Pusher for ManagementApiPusher {
+    async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
+        let result = self
+            .client
+            .post_to_connection()
+            .connection_id(connection_id.as_str())
+            .data(Blob::new(payload))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) => Err(match error.as_service_error() {
+                Some(PostToConnectionError::GoneException(_)) => PushError::Gone,
+                Some(PostToConnectionError::LimitExceededException(_)) => PushError::Throttled,
+                _ if error
+                    .raw_response()
+                    .is_some_and(|r| r.status().as_u16() == 410) =>
+                {
+                    PushError::Gone
+                }
+                _ => PushError::Other(
+                    aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error).to_string(),
+                ),
+            }),
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! The production queues: SQS, through `aws-sdk-sqs`. Items travel as their `protocol` JSON, sent in
+//! `SendMessageBatch` calls of at most [`MAX_QUEUE_BATCH`] entries and [`MAX_QUEUE_MESSAGE_BYTES`] in total.
+//! A body over the limit is refused loudly (an error, nothing sent) rather than cut; entries SQS reports as
+//! failed through no fault of ours are retried, with backoff, and only they.
+//!
+//! Consuming is the Lambda event source mapping's job in production; [`SqsQueue::receive`] and
+//! [`SqsQueue::delete`] let the local gateway (and the tests) poll a queue the same way.
+
+use std::{marker::PhantomData, time::Duration};
+
+use async_trait::async_trait;
+use aws_sdk_sqs::{types::SendMessageBatchRequestEntry, Client};
+use protocol::limits::{MAX_QUEUE_BATCH, MAX_QUEUE_MESSAGE_BYTES};
+use serde::Serialize;
+
+use crate::{
+    consumers::QueueMessage,
+    ports::{Queue, QueueError},
+};
+
+/// Attempts per batch entry that SQS failed on its side (the first included).
+const ATTEMPTS: u32 = 4;
+/// Pause before the first retry of failed entries; doubled for each further one.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// One SQS queue carrying `T`s.
+pub struct SqsQueue<T> {
+    client: Client,
+    url: String,
+    items: PhantomData<fn(T)>,
+}
+
+impl<T> Clone for SqsQueue<T> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            url: self.url.clone(),
+            items: PhantomData,
+        }
+    }
+}
+
+/// A message taken from the queue; hidden from other consumers until deleted or its visibility ends.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub message: QueueMessage,
+    pub receipt_handle: String,
+}
+
+impl<T> SqsQueue<T> {
+    pub fn new(client: Client, url: impl Into<String>) -> Self {
+        Self {
+            client,
+            url: url.into(),
+            items: PhantomData,
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Long-polls for up to `max` messages (1 to 10), waiting at most `wait`.
+    pub async fn receive(&self, max: i32, wait: Duration) -> Result<Vec<Received>, QueueError> {
+        let output = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(max.clamp(1, 10))
+            .wait_time_seconds(i32::try_from(wait.as_secs()).unwrap_or(20).min(20))
+            .send()
+            .await
+            .map_err(|e| sqs_error("receive", e))?;
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|m| {
+                Some(Received {
+                    message: QueueMessage {
+                        id: m.message_id?,
+                        body: m.body.unwrap_or_default(),
+                    },
+                    receipt_handle: m.receipt_handle?,
+                })
+            })
+            .collect())
+    }
+
+    /// Deletes handled messages (up to 10 receipt handles per call).
+    pub async fn delete(&self, receipt_handles: Vec<String>) -> Result<(), QueueError> {
+        for chunk in receipt_handles.chunks(MAX_QUEUE_BATCH) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, handle)| {
+                    aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(handle)
+                        .build()
+                        .map_err(|e| QueueError(format!("sqs delete entry: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .client
+                .delete_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sqs_error("delete", e))?;
+            if let Some(failure) = output.failed.first() {
+                return Err(QueueError(format!(
+                    "sqs delete: {} of {} failed: {}",
+                    output.failed.len(),
+                    chunk.len(),
+                    failure.message.as_deref().unwrap_or(&failure.code)
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends one batch, retrying the entries SQS failed on its side; errors on a sender fault at once.
+    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+        let mut pending: Vec<usize> = (0..bodies.len()).collect();
+        let mut backoff = FIRST_BACKOFF;
+        for attempt in 1..=ATTEMPTS {
+            let entries = pending
+                .iter()
+                .map(|&i| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(&bodies[i])
+                        .build()
+                        .map_err(|e| QueueError(format!("sqs entry: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let output = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sqs_error("send", e))?;
+            if let Some(fault) = output.failed.iter().find(|f| f.sender_fault) {
+                return Err(QueueError(format!(
+                    "sqs refused a message ({}): {}",
+                    fault.code,
+                    fault.message.as_deref().unwrap_or("no message")
+                )));
+            }
+            pending = output
+                .failed
+                .iter()
+                .filter_map(|f| f.id.parse().ok())
+                .collect();
+            if pending.is_empty() {
+                return Ok(());
+            }
+            tracing::warn!(
+                failed = pending.len(),
+                attempt,
+                "sqs failed some batch entries; retrying them"
+            );
+            if attempt < ATTEMPTS {
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+        }
+        Err(QueueError(format!(
+            "sqs kept failing {} message(s) after {ATTEMPTS} attempts",
+            pending.len()
+        )))
+    }
+}
+
+fn sqs_error(action: &str, error: impl std::error::Error + Send + Sync + 'static) -> QueueError {
+    QueueError(format!(
+        "sqs {action}: {}",
+        aws_sdk_sqs::error::DisplayErrorContext(error)
+    ))
+}
+
+/// Groups bodies into batches of at most [`MAX_QUEUE_BATCH`] entries and [`MAX_QUEUE_MESSAGE_BYTES`] in
+/// total, in order.
+fn batches(bodies: &[String]) -> Vec<&[String]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, body) in bodies.iter().enumerate() {
+        if i > start
+            && (i - start == MAX_QUEUE_BATCH || bytes + body.len() > MAX_QUEUE_MESSAGE_BYTES)
+        {
+            out.push(&bodies[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += body.len();
+    }
+    if start < bodies.len() {
+        out.push(&bodies[start..]);
+    }
+    out
+}
+
+#[async_trait]
+impl<T: Serialize + Send + 'static> Queue<T> for SqsQueue<T> {
+    async fn send_all(&self, items: Vec<T>) -> Result<(), QueueError> {
+        let bodies = items
+            .iter()
+            .map(|item| {
+                serde_json::to_string(item).map_err(|e| QueueError(format!("serialising: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if let Some(big) = bodies.iter().find(|b| b.len() > MAX_QUEUE_MESSAGE_BYTES) {
+            tracing::error!(
+                bytes = big.len(),
+                limit = MAX_QUEUE_MESSAGE_BYTES,
+                queue = %self.url,
+                "refusing a message over the SQS size limit"
+            );
+            return Err(QueueError(format!(
+                "a message of {} bytes is over the SQS limit of {MAX_QUEUE_MESSAGE_BYTES}; nothing was sent",
+                big.len()
+            )));
+        }
+        for batch in batches(&bodies) {
+            self.send_batch(batch).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn batches_hold_at_most_ten_entries_in_order() {
+        let bodies: Vec<String> = (0..25).map(|i| i.to_string()).collect();
+        let sizes: Vec<usize> = batches(&bodies).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [10, 10, 5]);
+        assert_eq!(batches(&bodies).concat(), bodies);
+    }
+
+    #[test]
+    fn batches_stay_under_the_total_size_limit() {
+        let big = "x".repeat(MAX_QUEUE_MESSAGE_BYTES / 2);
+        let bodies = vec![big.clone(), big.clone(), big, "y".into()];
+        let sizes: Vec<usize> = batches(&bodies).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [2, 2]);
+    }
+}

@@ -1,0 +1,444 @@
+//! The handler core on the in-memory adapters: what each command does to the registry and which frames go
+//! to whom, including under SQS's at-least-once redelivery.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use lambdas::{
+    adapters::memory::{memory_queue, MemoryRegistry},
+    handlers::{gateway, registry, sender},
+    ports::{Clock, HistoryQuery, PushError, Pusher, Registry},
+};
+use protocol::{
+    ClientFrame, Command, ConnectionId, Delivery, ErrorCode, RoomName, ServerFrame, User,
+};
+use time::macros::datetime;
+use time::OffsetDateTime;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+fn user(name: &str) -> User {
+    User {
+        id: format!("sub-{name}"),
+        name: name.into(),
+        picture: None,
+    }
+}
+
+fn conn(id: &str) -> ConnectionId {
+    ConnectionId(id.into())
+}
+
+fn room(name: &str) -> RoomName {
+    RoomName::new(name).unwrap()
+}
+
+fn frame(connection: &str, name: &str, text: &str) -> Command {
+    Command::Frame {
+        connection_id: conn(connection),
+        user: user(name),
+        frame: ClientFrame::parse(text).unwrap(),
+        received_at: datetime!(2026-11-25 16:00 UTC),
+    }
+}
+
+/// Runs commands through the registry handler, collecting the deliveries they cause.
+struct Harness {
+    registry: MemoryRegistry,
+    deliveries: lambdas::adapters::memory::MemoryQueue<Delivery>,
+    out: UnboundedReceiver<Delivery>,
+}
+
+impl Harness {
+    fn new() -> Self {
+        let (deliveries, out) = memory_queue();
+        Self {
+            registry: MemoryRegistry::default(),
+            deliveries,
+            out,
+        }
+    }
+
+    async fn run(&mut self, command: Command) -> Vec<Delivery> {
+        registry::handle(&self.registry, &self.deliveries, command)
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        while let Ok(delivery) = self.out.try_recv() {
+            out.push(delivery);
+        }
+        out
+    }
+}
+
+fn recipients(delivery: &Delivery) -> Vec<&str> {
+    let mut ids: Vec<&str> = delivery.recipients.iter().map(|c| c.as_str()).collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// A join tells everyone in the room who is there; a send reaches every member; a redelivered send
+/// command (SQS's at-least-once) goes to its sender only, with the same id.
+#[tokio::test]
+async fn send_fans_out_once_even_when_redelivered() {
+    let mut h = Harness::new();
+    h.run(frame(
+        "c1",
+        "alice",
+        r#"{"action":"join","room":"general"}"#,
+    ))
+    .await;
+    let joined = h
+        .run(frame("c2", "bob", r#"{"action":"join","room":"general"}"#))
+        .await;
+    assert_eq!(recipients(&joined[0]), ["c1", "c2"]);
+
+    let send = frame(
+        "c1",
+        "alice",
+        r#"{"action":"send","room":"general","client_id":"m1","body":"hi"}"#,
+    );
+    let first = h.run(send.clone()).await;
+    assert_eq!(first.len(), 1);
+    assert_eq!(recipients(&first[0]), ["c1", "c2"]);
+    let again = h.run(send).await;
+    assert_eq!(recipients(&again[0]), ["c1"]);
+    let (ServerFrame::Message(a), ServerFrame::Message(b)) = (&first[0].frame, &again[0].frame)
+    else {
+        panic!("expected message frames");
+    };
+    assert_eq!(a.id, b.id);
+    let page = h
+        .registry
+        .history(
+            &room("general"),
+            HistoryQuery::Before {
+                before: None,
+                limit: 50,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.messages.len(), 1);
+}
+
+/// If a send was stored but its fan-out never reached the queue, the redelivered command fans it out.
+#[tokio::test]
+async fn a_send_stored_but_not_fanned_out_is_fanned_out_on_retry() {
+    let mut h = Harness::new();
+    h.run(frame(
+        "c1",
+        "alice",
+        r#"{"action":"join","room":"general"}"#,
+    ))
+    .await;
+    h.run(frame("c2", "bob", r#"{"action":"join","room":"general"}"#))
+        .await;
+    // Simulate the crash: the message is stored, the fan-out never happened.
+    let stored = h
+        .registry
+        .append(lambdas::ports::NewMessage {
+            room: room("general"),
+            client_id: protocol::ClientId::new("m1").unwrap(),
+            author: user("alice"),
+            body: "hi".into(),
+            sent_at: OffsetDateTime::UNIX_EPOCH,
+        })
+        .await
+        .unwrap();
+    assert!(stored.needs_fan_out);
+    let retry = h
+        .run(frame(
+            "c1",
+            "alice",
+            r#"{"action":"send","room":"general","client_id":"m1","body":"hi"}"#,
+        ))
+        .await;
+    assert_eq!(recipients(&retry[0]), ["c1", "c2"]);
+}
+
+/// The same client id from two different people is two messages.
+#[tokio::test]
+async fn client_ids_are_per_author() {
+    let mut h = Harness::new();
+    h.run(frame(
+        "c1",
+        "alice",
+        r#"{"action":"join","room":"general"}"#,
+    ))
+    .await;
+    h.run(frame("c2", "bob", r#"{"action":"join","room":"general"}"#))
+        .await;
+    h.run(frame(
+        "c1",
+        "alice",
+        r#"{"action":"send","room":"general","client_id":"1","body":"a"}"#,
+    ))
+    .await;
+    let bobs = h
+        .run(frame(
+            "c2",
+            "bob",
+            r#"{"action":"send","room":"general","client_id":"1","body":"b"}"#,
+        ))
+        .await;
+    assert_eq!(recipients(&bobs[0]), ["c1", "c2"]);
+}
+
+/// Leaving twice, or disconnecting twice, changes nothing the second time (idempotent under redelivery).
+#[tokio::test]
+async fn leave_and_disconnect_are_idempotent() {
+    let mut h = Harness::new();
+    h.run(frame(
+        "c1",
+        "alice",
+        r#"{"action":"join","room":"general"}"#,
+    ))
+    .await;
+    h.run(frame("c2", "bob", r#"{"action":"join","room":"general"}"#))
+        .await;
+    let leave = frame("c2", "bob", r#"{"action":"leave","room":"general"}"#);
+    assert_eq!(h.run(leave.clone()).await.len(), 1);
+    assert!(h.run(leave).await.is_empty());
+    let gone = Command::Disconnect {
+        connection_id: conn("c1"),
+    };
+    assert!(
+        h.run(gone.clone()).await.is_empty(),
+        "nobody left in the room to tell"
+    );
+    assert!(h.run(gone).await.is_empty());
+    assert!(h
+        .registry
+        .members(&room("general"))
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+/// A stale connection reported by the sender is forgotten, and its rooms are told.
+#[tokio::test]
+async fn forget_removes_a_stale_connection() {
+    let mut h = Harness::new();
+    h.run(frame(
+        "c1",
+        "alice",
+        r#"{"action":"join","room":"general"}"#,
+    ))
+    .await;
+    h.run(frame("c2", "bob", r#"{"action":"join","room":"general"}"#))
+        .await;
+    let out = h
+        .run(Command::Forget {
+            connection_id: conn("c2"),
+        })
+        .await;
+    assert_eq!(recipients(&out[0]), ["c1"]);
+    let ServerFrame::Presence { members, .. } = &out[0].frame else {
+        panic!("expected presence")
+    };
+    assert_eq!(members, &[user("alice")]);
+}
+
+/// History pages that would pass API Gateway's 128 KB limit are cut, keeping the newest, with `has_more`.
+#[tokio::test]
+async fn large_history_pages_are_cut_to_fit() {
+    let mut h = Harness::new();
+    h.run(frame(
+        "c1",
+        "alice",
+        r#"{"action":"join","room":"general"}"#,
+    ))
+    .await;
+    let body = "x".repeat(4000);
+    for i in 0..60 {
+        let text =
+            format!(r#"{{"action":"send","room":"general","client_id":"m{i}","body":"{body}"}}"#);
+        h.run(frame("c1", "alice", &text)).await;
+    }
+    let out = h
+        .run(frame(
+            "c1",
+            "alice",
+            r#"{"action":"history","room":"general","limit":100}"#,
+        ))
+        .await;
+    let ServerFrame::History {
+        messages, has_more, ..
+    } = &out[0].frame
+    else {
+        panic!("expected history")
+    };
+    assert!(*has_more);
+    assert!(messages.len() < 60 && messages.len() > 20);
+    assert_eq!(messages.last().unwrap().client_id.as_str(), "m59");
+    assert!(out[0].frame.to_json().len() <= protocol::limits::MAX_SERVER_FRAME_BYTES);
+}
+
+/// The room's history is capped; the oldest messages go first.
+#[tokio::test]
+async fn history_is_capped() {
+    let registry = MemoryRegistry::with_history_cap(3);
+    let (deliveries, _out) = memory_queue();
+    registry::handle(
+        &registry,
+        &deliveries,
+        frame("c1", "alice", r#"{"action":"join","room":"r"}"#),
+    )
+    .await
+    .unwrap();
+    for i in 0..5 {
+        let text = format!(r#"{{"action":"send","room":"r","client_id":"m{i}","body":"b{i}"}}"#);
+        registry::handle(&registry, &deliveries, frame("c1", "alice", &text))
+            .await
+            .unwrap();
+    }
+    let page = registry
+        .history(
+            &room("r"),
+            HistoryQuery::Before {
+                before: None,
+                limit: 50,
+            },
+        )
+        .await
+        .unwrap();
+    let bodies: Vec<_> = page.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["b2", "b3", "b4"]);
+    assert!(!page.has_more);
+}
+
+/// A pusher whose answers the test scripts per connection, recording what reached whom.
+#[derive(Default)]
+struct ScriptedPusher {
+    gone: Vec<&'static str>,
+    throttle_first: Mutex<HashMap<String, u32>>,
+    broken: Vec<&'static str>,
+    delivered: Mutex<Vec<(String, Bytes)>>,
+}
+
+#[async_trait]
+impl Pusher for ScriptedPusher {
+    async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
+        let id = connection_id.as_str();
+        if self.gone.contains(&id) {
+            return Err(PushError::Gone);
+        }
+        if self.broken.contains(&id) {
+            return Err(PushError::Other("boom".into()));
+        }
+        if let Some(left) = self.throttle_first.lock().unwrap().get_mut(id) {
+            if *left > 0 {
+                *left -= 1;
+                return Err(PushError::Throttled);
+            }
+        }
+        self.delivered
+            .lock()
+            .unwrap()
+            .push((id.to_owned(), payload));
+        Ok(())
+    }
+}
+
+/// The sender posts the same bytes to everyone; a 410 queues `forget` for that connection (not the
+/// sender's), throttling is retried, and other failures come back for a precise retry.
+#[tokio::test]
+async fn sender_handles_gone_throttled_and_failed_recipients() {
+    let pusher = ScriptedPusher {
+        gone: vec!["stale"],
+        broken: vec!["broken"],
+        throttle_first: Mutex::new(HashMap::from([("slow".to_owned(), 2)])),
+        ..ScriptedPusher::default()
+    };
+    let (commands, mut queued) = memory_queue::<Command>();
+    let delivery = Delivery {
+        recipients: ["ok", "stale", "slow", "broken"].map(conn).to_vec(),
+        frame: ServerFrame::Pong,
+    };
+    let policy = sender::SendPolicy {
+        first_backoff: Duration::from_millis(1),
+        ..sender::SendPolicy::default()
+    };
+    let report = sender::deliver(&pusher, &commands, delivery, policy)
+        .await
+        .unwrap();
+    assert_eq!(report.delivered, 2);
+    assert_eq!(report.gone, [conn("stale")]);
+    assert_eq!(report.failed, [conn("broken")]);
+    assert_eq!(
+        queued.try_recv().unwrap(),
+        Command::Forget {
+            connection_id: conn("stale")
+        }
+    );
+    assert!(queued.try_recv().is_err());
+    let delivered = pusher.delivered.lock().unwrap();
+    assert!(delivered
+        .iter()
+        .all(|(_, bytes)| bytes == &Bytes::from(ServerFrame::Pong.to_json())));
+}
+
+struct FixedClock;
+impl Clock for FixedClock {
+    fn now(&self) -> OffsetDateTime {
+        datetime!(2026-11-25 16:00 UTC)
+    }
+}
+
+/// The gateway answers bad frames and pings itself and queues everything else, stamped with the user the
+/// authorizer vouched for.
+#[tokio::test]
+async fn gateway_answers_bad_frames_and_queues_good_ones() {
+    let pusher = ScriptedPusher::default();
+    let (commands, mut queued) = memory_queue::<Command>();
+    let alice = user("alice");
+    for text in ["{", r#"{"action":"ping"}"#] {
+        gateway::on_frame(
+            &commands,
+            &pusher,
+            &FixedClock,
+            conn("c1"),
+            alice.clone(),
+            text,
+        )
+        .await
+        .unwrap();
+    }
+    assert!(
+        queued.try_recv().is_err(),
+        "nothing queued for bad frames or pings"
+    );
+    let answers: Vec<ServerFrame> = pusher
+        .delivered
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, bytes)| serde_json::from_slice(bytes).unwrap())
+        .collect();
+    assert!(matches!(
+        answers[0],
+        ServerFrame::Error {
+            code: ErrorCode::MalformedFrame,
+            ..
+        }
+    ));
+    assert_eq!(answers[1], ServerFrame::Pong);
+
+    gateway::on_frame(
+        &commands,
+        &pusher,
+        &FixedClock,
+        conn("c1"),
+        alice.clone(),
+        r#"{"action":"join","room":"r"}"#,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        queued.try_recv().unwrap(),
+        frame("c1", "alice", r#"{"action":"join","room":"r"}"#)
+    );
+}
