@@ -186,9 +186,7 @@ impl ClientFrame {
             Self::Ping => None,
         }
     }
-}
 
-impl ClientFrame {
     /// The page size a history request asks for, with the default filled in.
     pub fn history_limit(limit: Option<u16>) -> u16 {
         limit.unwrap_or(DEFAULT_HISTORY_LIMIT)

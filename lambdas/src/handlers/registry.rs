@@ -5,8 +5,7 @@
 
 use protocol::{
     limits::{MAX_QUEUE_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES},
-    ChatMessage, ClientFrame, Command, ConnectionId, Delivery, ErrorCode, RoomName, ServerFrame,
-    User,
+    ClientFrame, Command, ConnectionId, Delivery, ErrorCode, RoomName, ServerFrame, User,
 };
 
 use crate::ports::{
@@ -170,22 +169,35 @@ pub fn history_frame(room: RoomName, page: HistoryPage, query: HistoryQuery) -> 
         mut messages,
         mut has_more,
     } = page;
-    let size = |messages: &[ChatMessage]| {
-        ServerFrame::History {
-            room: room.clone(),
-            messages: messages.to_vec(),
-            has_more: true,
-        }
-        .to_json()
-        .len()
-    };
-    while messages.len() > 1 && size(&messages) > MAX_SERVER_FRAME_BYTES {
+    // Each message's share of the frame: its JSON plus a separating comma.
+    let sizes: Vec<usize> = messages
+        .iter()
+        .map(|m| serde_json::to_string(m).map_or(0, |json| json.len()) + 1)
+        .collect();
+    let empty = ServerFrame::History {
+        room: room.clone(),
+        messages: Vec::new(),
+        has_more: true,
+    }
+    .to_json()
+    .len();
+    let mut total = empty + sizes.iter().sum::<usize>();
+    let (mut first, mut last) = (0, messages.len());
+    while last - first > 1 && total > MAX_SERVER_FRAME_BYTES {
         match query {
-            HistoryQuery::Before { .. } => messages.remove(0),
-            HistoryQuery::After { .. } => messages.pop().expect("more than one message"),
-        };
+            HistoryQuery::Before { .. } => {
+                total -= sizes[first];
+                first += 1;
+            }
+            HistoryQuery::After { .. } => {
+                last -= 1;
+                total -= sizes[last];
+            }
+        }
         has_more = true;
     }
+    messages.truncate(last);
+    messages.drain(..first);
     ServerFrame::History {
         room,
         messages,
