@@ -1,0 +1,17 @@
+//! The project's commands, in Rust: `cargo xtask deploy` (see `docs/deploy.md`).
+//!
+//! # Layout
+//! - [`outputs`]: the stack's outputs, read from `aws cloudformation describe-stacks` JSON.
+//! - [`app_config`]: those outputs → the app's `/config.json` ([`protocol::AppConfig`]), the one place that knows
+//!   which output feeds which field.
+//! - [`site`]: what publishing `app/dist` needs: trunk's inline loader moved into a file (the CSP allows only
+//!   scripts from the app's origin), and the `Cache-Control`/`Content-Type` of each file.
+//! - [`deploy`]: the deploy as a list of [`deploy::Step`]s (commands) built from the options and the outputs, so
+//!   everything up to the AWS calls is tested here; `main.rs` runs them.
+//!
+//! Nothing here talks to AWS itself: the SAM and AWS CLIs do, with the caller's credentials.
+
+pub mod app_config;
+pub mod deploy;
+pub mod outputs;
+pub mod site;
