@@ -1,0 +1,377 @@
+//! The one-command benchmark: every scenario against Chatty's local gateway and against the bare relay,
+//! each server a fresh child process (this same release binary, `chatty-load gateway` / `chatty-load
+//! relay`) so that its CPU and memory are its own, then one table: scenario, Chatty, baseline, ratio.
+//!
+//! Memory per idle connection is the server's `VmRSS` (from `/proc/PID/status`) after opening the idle
+//! connections, minus before, divided by their number; a small warm-up pool is opened first so that
+//! one-off costs (allocator arenas, the first task's stack) are not charged to the idle connections.
+
+use std::{fmt, net::SocketAddr, path::Path, process::Stdio, time::Duration};
+
+use anyhow::{bail, Context};
+use serde::Serialize;
+use tokio::{
+    io::{AsyncBufReadExt, BufReader},
+    net::TcpListener,
+    process::{Child, Command},
+};
+
+use crate::{
+    generator::{self, IdlePool, LoadConfig},
+    relay,
+    report::Report,
+    sizes::Sizes,
+    tally::Plan,
+    target::{ensure_loopback_addr, Target},
+    tokens::TokenSource,
+};
+
+/// Connections opened before measuring memory, so start-up costs are not charged to idle connections.
+const WARM_UP_CONNECTIONS: usize = 50;
+/// Time given to the server to settle after the idle connections opened, before reading its memory.
+const SETTLE: Duration = Duration::from_millis(500);
+/// Bound on a child server announcing its address.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// The line a server child prints once it listens.
+const LISTENING: &str = "listening on ";
+
+/// Which server a child process runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerKind {
+    /// `chatty_local::start`, the full handler pipeline with the in-memory registry.
+    Chatty,
+    /// The baseline relay ([`crate::relay`]).
+    Relay,
+}
+
+/// Raises this process's open-file limit to its hard limit: 2,000+ sockets on each side.
+pub fn raise_fd_limit() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(0)
+}
+
+/// Runs a server in this process on `addr` (loopback only), prints [`LISTENING`] and its WebSocket URL
+/// on stdout, and serves until stdin closes (the parent benchmark went away) or `max_time` passes.
+pub async fn serve(kind: ServerKind, addr: SocketAddr, max_time: Duration) -> anyhow::Result<()> {
+    ensure_loopback_addr(addr)?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    let parent_gone = async {
+        let mut stdin = BufReader::new(tokio::io::stdin());
+        let mut line = String::new();
+        while stdin.read_line(&mut line).await.is_ok_and(|n| n > 0) {
+            line.clear();
+        }
+    };
+    match kind {
+        ServerKind::Chatty => {
+            let running = chatty_local::start(listener, chatty_local::Settings::default()).await?;
+            println!("{LISTENING}{}", running.ws_url());
+            tokio::select! {
+                () = parent_gone => {}
+                () = tokio::time::sleep(max_time) => {}
+            }
+            running.stop();
+        }
+        ServerKind::Relay => {
+            let running = relay::start(listener)?;
+            println!("{LISTENING}{}", running.ws_url());
+            tokio::select! {
+                () = parent_gone => {}
+                () = tokio::time::sleep(max_time) => {}
+            }
+            running.stop();
+        }
+    }
+    Ok(())
+}
+
+/// A server running as a child of this process, stopped when dropped.
+pub struct ChildServer {
+    child: Child,
+    pub target: Target,
+    pub pid: u32,
+}
+
+impl ChildServer {
+    /// Starts `kind` as `<this binary> gateway|relay --addr 127.0.0.1:0` and waits for its address.
+    pub async fn spawn(kind: &ServerKind, max_time: Duration) -> anyhow::Result<Self> {
+        let subcommand = match kind {
+            ServerKind::Chatty => "gateway",
+            ServerKind::Relay => "relay",
+        };
+        let mut child = Command::new(std::env::current_exe()?)
+            .args([subcommand, "--addr", "127.0.0.1:0", "--max-secs"])
+            .arg(max_time.as_secs().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting a server child")?;
+        let pid = child.id().context("the child has no pid")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(START_TIMEOUT, async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(url) = line.strip_prefix(LISTENING) {
+                    return anyhow::Ok(url.to_owned());
+                }
+            }
+            bail!("the {subcommand} child exited before listening")
+        })
+        .await
+        .context("the server child did not start in time")??;
+        Ok(Self {
+            child,
+            target: Target::parse(&url)?,
+            pid,
+        })
+    }
+
+    /// The child's resident memory, in KiB.
+    pub fn rss_kib(&self) -> anyhow::Result<u64> {
+        rss_kib(self.pid)
+    }
+
+    pub async fn stop(mut self) {
+        drop(self.child.stdin.take());
+        if tokio::time::timeout(Duration::from_secs(5), self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// `VmRSS` of a process, in KiB, from `/proc/PID/status`.
+pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmRSS line")
+}
+
+/// One row group of the table.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub plan: Plan,
+    pub rate: Option<f64>,
+    /// Idle connections held open (and measured) while the plan runs.
+    pub idle: usize,
+}
+
+/// The scenarios of issue 7. `quick` cuts messages and idle connections tenfold for a trial run.
+pub fn scenarios(quick: bool) -> Vec<Scenario> {
+    let cut = |n: u64| if quick { n / 10 } else { n };
+    let room_of_100 = Plan {
+        members: 100,
+        rooms: 1,
+        messages: cut(3_000),
+    };
+    vec![
+        Scenario {
+            name: "1 room of 100, all sending, unlimited",
+            plan: room_of_100,
+            rate: None,
+            idle: 0,
+        },
+        Scenario {
+            name: "1 room of 100 at 1,000 deliveries/s",
+            plan: Plan {
+                messages: 60,
+                ..room_of_100
+            },
+            rate: Some(10.0),
+            idle: 0,
+        },
+        Scenario {
+            name: "100 rooms of 10, all sending, unlimited",
+            plan: Plan {
+                members: 1_000,
+                rooms: 100,
+                messages: cut(20_000),
+            },
+            rate: None,
+            idle: 0,
+        },
+        Scenario {
+            name: "2,000 idle + 1 room of 100, unlimited",
+            plan: room_of_100,
+            rate: None,
+            idle: if quick { 200 } else { 2_000 },
+        },
+    ]
+}
+
+/// One scenario on one server.
+#[derive(Debug, Clone, Serialize)]
+pub struct Measured {
+    pub report: Report,
+    /// Resident memory per idle connection, in KiB, when the scenario holds idle connections.
+    pub kib_per_idle: Option<f64>,
+}
+
+/// One scenario on both servers.
+#[derive(Debug, Clone, Serialize)]
+pub struct Row {
+    pub scenario: String,
+    pub chatty: Measured,
+    pub baseline: Measured,
+}
+
+/// Everything the benchmark measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub rows: Vec<Row>,
+    /// Why the Redis scenario did not run.
+    pub redis: String,
+    pub sizes: Sizes,
+}
+
+/// Runs `scenario` against a fresh `kind` server.
+pub async fn measure(
+    kind: &ServerKind,
+    scenario: &Scenario,
+    progress: bool,
+) -> anyhow::Result<Measured> {
+    let server = ChildServer::spawn(kind, Duration::from_secs(600)).await?;
+    let tokens = match kind {
+        ServerKind::Chatty => TokenSource::dev_token(&server.target),
+        ServerKind::Relay => TokenSource::None,
+    };
+    let mut kib_per_idle = None;
+    let mut pools = Vec::new();
+    if scenario.idle > 0 {
+        pools.push(IdlePool::open(&server.target, &tokens, WARM_UP_CONNECTIONS).await?);
+        tokio::time::sleep(SETTLE).await;
+        let before = server.rss_kib()?;
+        let idle = IdlePool::open(&server.target, &tokens, scenario.idle).await?;
+        tokio::time::sleep(SETTLE).await;
+        let after = server.rss_kib()?;
+        kib_per_idle = Some(after.saturating_sub(before) as f64 / idle.len() as f64);
+        pools.push(idle);
+    }
+    let config = LoadConfig {
+        rate: scenario.rate,
+        progress,
+        ..LoadConfig::unlimited(scenario.plan)
+    };
+    let mut report = generator::run(&server.target, &tokens, &config).await;
+    if let Ok(report) = &mut report {
+        report.idle = scenario.idle;
+    }
+    for pool in pools {
+        pool.close().await;
+    }
+    server.stop().await;
+    Ok(Measured {
+        report: report?,
+        kib_per_idle,
+    })
+}
+
+/// Runs every scenario (or those whose name contains `only`) on both servers, then measures sizes.
+pub async fn run(
+    quick: bool,
+    only: Option<&str>,
+    root: &Path,
+    progress: bool,
+) -> anyhow::Result<BenchReport> {
+    let mut rows = Vec::new();
+    for scenario in scenarios(quick) {
+        if only.is_some_and(|only| !scenario.name.contains(only)) {
+            continue;
+        }
+        eprintln!("{}: Chatty…", scenario.name);
+        let chatty = measure(&ServerKind::Chatty, &scenario, progress).await?;
+        eprintln!("{}: baseline…", scenario.name);
+        let baseline = measure(&ServerKind::Relay, &scenario, progress).await?;
+        rows.push(Row {
+            scenario: scenario.name.to_owned(),
+            chatty,
+            baseline,
+        });
+    }
+    Ok(BenchReport {
+        rows,
+        redis: "not available: chatty-local has no Redis registry option yet (issue 5)".to_owned(),
+        sizes: Sizes::measure(root),
+    })
+}
+
+impl BenchReport {
+    /// Every run of every scenario lost, duplicated and misdelivered nothing.
+    pub fn is_clean(&self) -> bool {
+        self.rows
+            .iter()
+            .all(|r| r.chatty.report.is_clean() && r.baseline.report.is_clean())
+    }
+}
+
+impl fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{:<42} {:<22} {:>12} {:>12} {:>8}",
+            "scenario", "metric", "Chatty", "baseline", "ratio"
+        )?;
+        writeln!(f, "{}", "-".repeat(100))?;
+        for row in &self.rows {
+            let (c, b) = (&row.chatty.report, &row.baseline.report);
+            let mut lines: Vec<(&str, f64, f64, usize)> = vec![
+                (
+                    "deliveries/s",
+                    c.deliveries_per_sec,
+                    b.deliveries_per_sec,
+                    0,
+                ),
+                ("p50 latency (ms)", c.latency_ms.p50, b.latency_ms.p50, 2),
+                ("p99 latency (ms)", c.latency_ms.p99, b.latency_ms.p99, 2),
+                (
+                    "p99.9 latency (ms)",
+                    c.latency_ms.p99_9,
+                    b.latency_ms.p99_9,
+                    2,
+                ),
+                ("max latency (ms)", c.latency_ms.max, b.latency_ms.max, 2),
+            ];
+            if let (Some(c), Some(b)) = (row.chatty.kib_per_idle, row.baseline.kib_per_idle) {
+                lines.push(("KiB per idle conn", c, b, 1));
+            }
+            for (i, (metric, c, b, decimals)) in lines.into_iter().enumerate() {
+                let ratio = if b > 0.0 {
+                    format!("{:.2}×", c / b)
+                } else {
+                    "-".to_owned()
+                };
+                writeln!(
+                    f,
+                    "{:<42} {:<22} {:>12.decimals$} {:>12.decimals$} {:>8}",
+                    if i == 0 { row.scenario.as_str() } else { "" },
+                    metric,
+                    c,
+                    b,
+                    ratio
+                )?;
+            }
+            writeln!(
+                f,
+                "{:<42} {:<22} {:>12} {:>12}",
+                "",
+                "lost/dup/unexpected",
+                format!("{}/{}/{}", c.lost, c.duplicated, c.unexpected),
+                format!("{}/{}/{}", b.lost, b.duplicated, b.unexpected)
+            )?;
+        }
+        writeln!(f, "{:<42} {}", "with the Redis registry", self.redis)?;
+        writeln!(
+            f,
+            "\nratio = Chatty ÷ baseline (higher is better for deliveries/s, lower for the rest)\n"
+        )?;
+        write!(f, "{}", self.sizes)
+    }
+}

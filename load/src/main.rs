@@ -1,0 +1,164 @@
+//! `chatty-load`: the command line over the library (see `lib.rs`): `run`, `relay`, `gateway`, `bench`.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use chatty_load::{
+    bench::{self, ServerKind},
+    generator::{self, IdlePool, LoadConfig},
+    tally::Plan,
+    target::Target,
+    tokens::TokenSource,
+};
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    version,
+    about = "Load generator and benchmarks for Chatty (loopback targets only)"
+)]
+struct Args {
+    #[command(subcommand)]
+    command: Commands,
+}
+
+#[derive(Debug, Subcommand)]
+enum Commands {
+    /// Drive one server: N connections in R rooms send M messages; report latency, throughput, losses.
+    Run(RunArgs),
+    /// Serve the baseline relay (see the `relay` module docs for exactly what it does).
+    Relay(ServeArgs),
+    /// Serve Chatty's local gateway (in-memory registry, no app) from this binary.
+    Gateway(ServeArgs),
+    /// Run every scenario against Chatty and the relay, each in a child process, and print one table.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The server's WebSocket URL (loopback only).
+    #[arg(default_value = "ws://127.0.0.1:8080/ws")]
+    url: String,
+    /// Connections that join rooms and send.
+    #[arg(short = 'n', long, default_value_t = 10)]
+    connections: usize,
+    /// Rooms; connections are spread over them round-robin.
+    #[arg(short, long, default_value_t = 1)]
+    rooms: usize,
+    /// Messages to send in all.
+    #[arg(short, long, default_value_t = 1_000)]
+    messages: u64,
+    /// Total messages per second; omit to send as fast as the server takes them.
+    #[arg(long)]
+    rate: Option<f64>,
+    /// Unconfirmed messages per connection when the rate is unlimited.
+    #[arg(long, default_value_t = 2)]
+    window: usize,
+    /// Message body length in bytes (at least 20).
+    #[arg(long, default_value_t = 32)]
+    body_bytes: usize,
+    /// Idle connections to hold open beside the run.
+    #[arg(long, default_value_t = 0)]
+    idle: usize,
+    /// Stop sending after this many seconds.
+    #[arg(long, default_value_t = 30)]
+    max_secs: u64,
+    /// Wait at most this many seconds for deliveries after the last send.
+    #[arg(long, default_value_t = 10)]
+    drain_secs: u64,
+    /// Connect without tokens (`?token=none`), e.g. to the relay. Default: the server's `/dev/token`.
+    #[arg(long)]
+    no_token: bool,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Address to listen on (loopback only; port 0 picks one).
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    addr: SocketAddr,
+    /// Stop after this many seconds (or when stdin closes).
+    #[arg(long, default_value_t = 3_600)]
+    max_secs: u64,
+}
+
+#[derive(Debug, clap::Args)]
+struct BenchArgs {
+    /// A tenth of the messages and idle connections: a trial run.
+    #[arg(long)]
+    quick: bool,
+    /// Only the scenarios whose name contains this.
+    #[arg(long)]
+    only: Option<String>,
+    /// The workspace root, where `app/dist` and `target/lambda` are looked for.
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Print the results as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<ExitCode> {
+    bench::raise_fd_limit();
+    let clean = match Args::parse().command {
+        Commands::Run(args) => run(args).await?,
+        Commands::Relay(args) => serve(ServerKind::Relay, args).await?,
+        Commands::Gateway(args) => serve(ServerKind::Chatty, args).await?,
+        Commands::Bench(args) => {
+            let report =
+                bench::run(args.quick, args.only.as_deref(), &args.root, !args.json).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            report.is_clean()
+        }
+    };
+    Ok(if clean {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn run(args: RunArgs) -> anyhow::Result<bool> {
+    let target = Target::parse(&args.url)?;
+    let tokens = if args.no_token {
+        TokenSource::None
+    } else {
+        TokenSource::dev_token(&target)
+    };
+    let config = LoadConfig {
+        plan: Plan {
+            members: args.connections,
+            rooms: args.rooms,
+            messages: args.messages,
+        },
+        rate: args.rate,
+        window: args.window,
+        body_bytes: args.body_bytes,
+        max_send: Duration::from_secs(args.max_secs),
+        drain: Duration::from_secs(args.drain_secs),
+        progress: !args.json,
+    };
+    let idle = IdlePool::open(&target, &tokens, args.idle).await?;
+    let report = generator::run(&target, &tokens, &config).await;
+    let idle_count = idle.len();
+    idle.close().await;
+    let mut report = report?;
+    report.idle = idle_count;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{report}");
+    }
+    Ok(report.is_clean())
+}
+
+async fn serve(kind: ServerKind, args: ServeArgs) -> anyhow::Result<bool> {
+    bench::serve(kind, args.addr, Duration::from_secs(args.max_secs)).await?;
+    Ok(true)
+}
