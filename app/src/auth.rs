@@ -28,7 +28,10 @@ impl Pkce {
     pub fn from_random(random: &[u8; 32]) -> Self {
         let verifier = state_from_random(random);
         let challenge = challenge_for(&verifier);
-        Self { verifier, challenge }
+        Self {
+            verifier,
+            challenge,
+        }
     }
 }
 
@@ -55,7 +58,12 @@ pub struct PendingSignIn {
 
 /// The authorize URL that starts the sign-in. With `identity_provider` set (`Google` on AWS), Cognito
 /// skips its own page and goes straight to that provider.
-pub fn authorize_url(config: &AuthConfig, redirect_uri: &str, state: &str, challenge: &str) -> String {
+pub fn authorize_url(
+    config: &AuthConfig,
+    redirect_uri: &str,
+    state: &str,
+    challenge: &str,
+) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     query
         .append_pair("response_type", "code")
@@ -72,7 +80,12 @@ pub fn authorize_url(config: &AuthConfig, redirect_uri: &str, state: &str, chall
 }
 
 /// The form body that trades an authorization code for tokens.
-pub fn code_exchange_body(config: &AuthConfig, code: &str, redirect_uri: &str, verifier: &str) -> String {
+pub fn code_exchange_body(
+    config: &AuthConfig,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> String {
     form_urlencoded::Serializer::new(String::new())
         .append_pair("grant_type", "authorization_code")
         .append_pair("client_id", &config.client_id)
@@ -168,10 +181,12 @@ pub enum AuthError {
 impl std::fmt::Display for AuthError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Self::MalformedToken => f.write_str("The sign-in service sent a token this app cannot read."),
-            Self::StateMismatch => {
-                f.write_str("This sign-in link is stale or was not started here. Please sign in again.")
+            Self::MalformedToken => {
+                f.write_str("The sign-in service sent a token this app cannot read.")
             }
+            Self::StateMismatch => f.write_str(
+                "This sign-in link is stale or was not started here. Please sign in again.",
+            ),
             Self::Denied(why) => write!(f, "Sign-in was not completed ({why})."),
             Self::Rejected(why) => write!(f, "The sign-in service refused the request ({why})."),
             Self::Network(why) => write!(f, "Could not reach the sign-in service ({why})."),
@@ -193,7 +208,10 @@ pub struct Session {
 
 impl Session {
     /// Builds a session from a token answer; a refresh answer keeps the previous refresh token.
-    pub fn from_tokens(tokens: TokenResponse, previous_refresh: Option<String>) -> Result<Self, AuthError> {
+    pub fn from_tokens(
+        tokens: TokenResponse,
+        previous_refresh: Option<String>,
+    ) -> Result<Self, AuthError> {
         let claims = Claims::decode(&tokens.id_token)?;
         Ok(Self {
             name: claims.display_name(),
@@ -232,19 +250,25 @@ mod tests {
     }
 
     fn jwt(payload: &str) -> String {
-        format!("eyJhbGciOiJSUzI1NiJ9.{}.c2ln", URL_SAFE_NO_PAD.encode(payload))
+        format!(
+            "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
+            URL_SAFE_NO_PAD.encode(payload)
+        )
     }
 
     /// RFC 7636 appendix B: the published random octets, verifier and S256 challenge.
     #[test]
     fn pkce_matches_the_rfc_example() {
         let octets = [
-            116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212, 37, 77, 105, 214,
-            191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
+            116, 24, 223, 180, 151, 153, 224, 37, 79, 250, 96, 125, 216, 173, 187, 186, 22, 212,
+            37, 77, 105, 214, 191, 240, 91, 88, 5, 88, 83, 132, 141, 121,
         ];
         let pkce = Pkce::from_random(&octets);
         assert_eq!(pkce.verifier, "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk");
-        assert_eq!(pkce.challenge, "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+        assert_eq!(
+            pkce.challenge,
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
     }
 
     #[test]
@@ -261,7 +285,12 @@ mod tests {
 
     #[test]
     fn authorize_url_carries_every_parameter_encoded() {
-        let url = authorize_url(&config(), "https://chat.example.com/auth/callback", "st&ate", "chal");
+        let url = authorize_url(
+            &config(),
+            "https://chat.example.com/auth/callback",
+            "st&ate",
+            "chal",
+        );
         assert!(url.starts_with("https://auth.example.com/oauth2/authorize?response_type=code&"));
         for part in [
             "client_id=abc123",
@@ -299,7 +328,9 @@ mod tests {
 
     #[test]
     fn claims_are_read_from_the_payload() {
-        let token = jwt(r#"{"sub":"u-1","name":"Ada","email":"ada@example.com","exp":1700000000,"token_use":"id"}"#);
+        let token = jwt(
+            r#"{"sub":"u-1","name":"Ada","email":"ada@example.com","exp":1700000000,"token_use":"id"}"#,
+        );
         let claims = Claims::decode(&token).unwrap();
         assert_eq!(claims.sub, "u-1");
         assert_eq!(claims.display_name(), "Ada");

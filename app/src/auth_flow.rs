@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use protocol::AppConfig;
 
 use crate::{
-    auth::{self, AuthError, Pkce, PendingSignIn, Session, TokenResponse},
+    auth::{self, AuthError, PendingSignIn, Pkce, Session, TokenResponse},
     storage::{self, Area},
     ws::Credentials,
 };
@@ -47,9 +47,9 @@ impl Auth {
             return_to: return_to.to_owned(),
         };
         storage::save(Area::Session, PENDING_KEY, &pending);
-        let url = self
-            .config
-            .with_value(|c| auth::authorize_url(&c.auth, &redirect_uri(), &pending.state, &pkce.challenge));
+        let url = self.config.with_value(|c| {
+            auth::authorize_url(&c.auth, &redirect_uri(), &pending.state, &pkce.challenge)
+        });
         go_to(&url);
     }
 
@@ -64,7 +64,8 @@ impl Auth {
         if let Some(error) = error {
             return Err(AuthError::Denied(error));
         }
-        let pending: PendingSignIn = storage::load(Area::Session, PENDING_KEY).ok_or(AuthError::StateMismatch)?;
+        let pending: PendingSignIn =
+            storage::load(Area::Session, PENDING_KEY).ok_or(AuthError::StateMismatch)?;
         if state.as_deref() != Some(pending.state.as_str()) {
             return Err(AuthError::StateMismatch);
         }
@@ -108,7 +109,10 @@ impl Auth {
     }
 
     /// The same, boxed for [`crate::ws::run`].
-    pub fn credentials_boxed(self, force: bool) -> futures::future::LocalBoxFuture<'static, Option<Credentials>> {
+    pub fn credentials_boxed(
+        self,
+        force: bool,
+    ) -> futures::future::LocalBoxFuture<'static, Option<Credentials>> {
         self.credentials(force).boxed_local()
     }
 
@@ -117,9 +121,12 @@ impl Auth {
             .refresh_token
             .clone()
             .ok_or_else(|| AuthError::Rejected("no refresh token".into()))?;
-        let (token_url, body) = self
-            .config
-            .with_value(|c| (c.auth.token_url.clone(), auth::refresh_body(&c.auth, &refresh_token)));
+        let (token_url, body) = self.config.with_value(|c| {
+            (
+                c.auth.token_url.clone(),
+                auth::refresh_body(&c.auth, &refresh_token),
+            )
+        });
         let tokens = post_token(&token_url, body).await?;
         let fresh = Session::from_tokens(tokens, Some(refresh_token))?;
         self.keep(fresh.clone());

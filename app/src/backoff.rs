@@ -38,8 +38,18 @@ mod tests {
     #[test]
     fn delays_grow_exponentially_within_jitter_bounds() {
         let backoff = Backoff::default();
-        for (attempt, ceiling) in [(0, 500.0), (1, 1_000.0), (2, 2_000.0), (3, 4_000.0), (5, 16_000.0)] {
-            assert_eq!(backoff.delay_ms(attempt, 0.0), ceiling / 2.0, "attempt {attempt}");
+        for (attempt, ceiling) in [
+            (0, 500.0),
+            (1, 1_000.0),
+            (2, 2_000.0),
+            (3, 4_000.0),
+            (5, 16_000.0),
+        ] {
+            assert_eq!(
+                backoff.delay_ms(attempt, 0.0),
+                ceiling / 2.0,
+                "attempt {attempt}"
+            );
             assert_eq!(backoff.delay_ms(attempt, 1.0), ceiling, "attempt {attempt}");
             let mid = backoff.delay_ms(attempt, 0.5);
             assert!(mid > ceiling / 2.0 && mid < ceiling);
@@ -51,14 +61,20 @@ mod tests {
         let backoff = Backoff::default();
         for attempt in [6, 10, 31, 1_000, u32::MAX] {
             let delay = backoff.delay_ms(attempt, 0.999);
-            assert!(delay <= 30_000.0 && delay >= 15_000.0, "attempt {attempt}: {delay}");
+            assert!(
+                (15_000.0..=30_000.0).contains(&delay),
+                "attempt {attempt}: {delay}"
+            );
         }
     }
 
     #[test]
     fn jitter_spreads_clients_that_dropped_together() {
         let backoff = Backoff::default();
-        let delays: Vec<f64> = [0.0, 0.25, 0.5, 0.75].iter().map(|r| backoff.delay_ms(4, *r)).collect();
+        let delays: Vec<f64> = [0.0, 0.25, 0.5, 0.75]
+            .iter()
+            .map(|r| backoff.delay_ms(4, *r))
+            .collect();
         assert!(delays.windows(2).all(|w| w[0] < w[1]), "{delays:?}");
     }
 

@@ -88,15 +88,25 @@ impl ChatClient {
         match event {
             SocketEvent::Status(status) => self.status.set(status),
             SocketEvent::Opened => {
-                let frames = self.state.try_update(ChatState::on_open).unwrap_or_default();
+                let frames = self
+                    .state
+                    .try_update(ChatState::on_open)
+                    .unwrap_or_default();
                 self.send_all(frames);
                 self.flush_outbox();
             }
             SocketEvent::Frame(frame) => {
                 let now = js_sys::Date::now();
-                let follow_ups = self.state.try_update(|s| s.apply(&frame, now)).unwrap_or_default();
+                let follow_ups = self
+                    .state
+                    .try_update(|s| s.apply(&frame, now))
+                    .unwrap_or_default();
                 self.send_all(follow_ups);
-                if self.outbox.try_update(|o| o.on_frame(&frame)).unwrap_or(false) {
+                if self
+                    .outbox
+                    .try_update(|o| o.on_frame(&frame))
+                    .unwrap_or(false)
+                {
                     self.save_outbox();
                 }
             }
@@ -117,7 +127,10 @@ impl ChatClient {
     /// Sends every queued message, if online (otherwise the next `Opened` does).
     fn flush_outbox(&self) {
         if self.status.get_untracked().is_online() {
-            let frames = self.outbox.try_update(Outbox::take_queued).unwrap_or_default();
+            let frames = self
+                .outbox
+                .try_update(Outbox::take_queued)
+                .unwrap_or_default();
             self.send_all(frames);
         }
         self.save_outbox();
@@ -152,6 +165,8 @@ impl ChatClient {
             .unwrap_or(Ok(()))
             .map_err(|e| e.code.describe().to_owned())?;
         self.state.update(|s| s.acknowledge(room));
+        // The message ends "typing" for the others, so the next keystroke announces it afresh.
+        self.last_typing.set_value(0.0);
         self.flush_outbox();
         Ok(())
     }
@@ -169,7 +184,9 @@ impl ChatClient {
     /// Tells the room this person is typing, at most every few seconds.
     pub fn typing(&self, room: &RoomName) {
         let now = js_sys::Date::now();
-        if self.status.get_untracked().is_online() && now - self.last_typing.get_value() > TYPING_EVERY_MS {
+        if self.status.get_untracked().is_online()
+            && now - self.last_typing.get_value() > TYPING_EVERY_MS
+        {
             self.last_typing.set_value(now);
             self.send_all(vec![ClientFrame::Typing { room: room.clone() }]);
         }

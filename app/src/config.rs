@@ -11,7 +11,10 @@ pub async fn load() -> Result<AppConfig, String> {
         .await
         .map_err(|e| format!("Could not reach the server ({e})."))?;
     if !response.ok() {
-        return Err(format!("The server answered {} for /config.json.", response.status()));
+        return Err(format!(
+            "The server answered {} for /config.json.",
+            response.status()
+        ));
     }
     response
         .json::<AppConfig>()

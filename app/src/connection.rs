@@ -20,7 +20,10 @@ pub enum ConnectionStatus {
     Connecting,
     Online,
     /// The connection dropped; the next try is at `retry_at_ms` (milliseconds since the epoch).
-    Reconnecting { attempt: u32, retry_at_ms: f64 },
+    Reconnecting {
+        attempt: u32,
+        retry_at_ms: f64,
+    },
     /// No session: nothing to connect with.
     SignedOut,
 }
@@ -77,7 +80,10 @@ mod tests {
     #[test]
     fn a_long_lived_token_rotates_before_the_two_hour_cap() {
         let at = rotate_at(0.0, 24.0 * HOUR);
-        assert!(at < MAX_CONNECTION_MS && at > MAX_CONNECTION_MS - 5.0 * 60_000.0, "{at}");
+        assert!(
+            at < MAX_CONNECTION_MS && at > MAX_CONNECTION_MS - 5.0 * 60_000.0,
+            "{at}"
+        );
     }
 
     #[test]
@@ -97,7 +103,10 @@ mod tests {
             attempt: 2,
             retry_at_ms: 5_000.0,
         };
-        assert_eq!(status.label(2_100.0), "Connection lost. Reconnecting in 3s…");
+        assert_eq!(
+            status.label(2_100.0),
+            "Connection lost. Reconnecting in 3s…"
+        );
         assert_eq!(status.label(5_000.0), "Connection lost. Reconnecting…");
         assert!(!status.is_online() && ConnectionStatus::Online.is_online());
     }

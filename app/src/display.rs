@@ -85,9 +85,9 @@ pub fn initials(name: &str) -> String {
 /// A stable hue (0–359) for a user id, so a person keeps their avatar colour everywhere.
 pub fn hue(user_id: &str) -> u16 {
     // FNV-1a: tiny, stable across builds and platforms.
-    let hash = user_id
-        .bytes()
-        .fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+    let hash = user_id.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
     (hash % 360) as u16
 }
 
@@ -189,7 +189,11 @@ mod tests {
         ];
         let rows = rows(&messages, None, UtcOffset::UTC, date!(2024 - 11 - 25));
         let starts: Vec<bool> = rows.iter().map(|r| r.starts_group).collect();
-        assert_eq!(starts, vec![true, false, true, true, false], "a long pause starts a new group");
+        assert_eq!(
+            starts,
+            vec![true, false, true, true, false],
+            "a long pause starts a new group"
+        );
         assert_eq!(rows[0].day.as_deref(), Some("Today"));
         assert!(rows[1..].iter().all(|r| r.day.is_none()));
     }
@@ -215,7 +219,12 @@ mod tests {
             message(1, "ann", datetime!(2024-11-25 10:00 UTC)),
             message(2, "ann", datetime!(2024-11-25 10:01 UTC)),
         ];
-        let rows = rows(&messages, Some(MessageId::new(2, 0)), UtcOffset::UTC, date!(2024 - 11 - 25));
+        let rows = rows(
+            &messages,
+            Some(MessageId::new(2, 0)),
+            UtcOffset::UTC,
+            date!(2024 - 11 - 25),
+        );
         assert!(!rows[0].new_line);
         assert!(rows[1].new_line && rows[1].starts_group);
     }
@@ -223,7 +232,10 @@ mod tests {
     #[test]
     fn older_days_are_named() {
         let today = date!(2024 - 11 - 25);
-        assert_eq!(day_label(date!(2024 - 11 - 18), today), "Monday 18 November");
+        assert_eq!(
+            day_label(date!(2024 - 11 - 18), today),
+            "Monday 18 November"
+        );
         assert_eq!(day_label(date!(2023 - 12 - 31), today), "31 December 2023");
     }
 
@@ -239,7 +251,9 @@ mod tests {
     #[test]
     fn hues_are_stable_and_in_range() {
         assert_eq!(hue("6f1c"), hue("6f1c"));
-        assert!(["a", "b", "some-long-user-id"].iter().all(|id| hue(id) < 360));
+        assert!(["a", "b", "some-long-user-id"]
+            .iter()
+            .all(|id| hue(id) < 360));
         assert_ne!(hue("alice"), hue("bob"));
     }
 
@@ -248,8 +262,14 @@ mod tests {
         let names = |n: &[&str]| n.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         assert_eq!(typing_sentence(&[]), None);
         assert_eq!(typing_sentence(&names(&["Ann"])).unwrap(), "Ann is typing…");
-        assert_eq!(typing_sentence(&names(&["Ann", "Bob"])).unwrap(), "Ann and Bob are typing…");
-        assert_eq!(typing_sentence(&names(&["A", "B", "C"])).unwrap(), "Several people are typing…");
+        assert_eq!(
+            typing_sentence(&names(&["Ann", "Bob"])).unwrap(),
+            "Ann and Bob are typing…"
+        );
+        assert_eq!(
+            typing_sentence(&names(&["A", "B", "C"])).unwrap(),
+            "Several people are typing…"
+        );
     }
 
     #[test]
@@ -265,15 +285,26 @@ mod tests {
         );
         assert_eq!(
             segments("javascript:alert(1) <script>x</script>"),
-            vec![Segment::Text("javascript:alert(1) <script>x</script>".into())]
+            vec![Segment::Text(
+                "javascript:alert(1) <script>x</script>".into()
+            )]
         );
-        assert_eq!(segments("xhttps://a.b"), vec![Segment::Text("xhttps://a.b".into())]);
-        assert_eq!(segments("https:// nothing"), vec![Segment::Text("https:// nothing".into())]);
-        assert_eq!(segments("(https://a.b)"), vec![
-            Segment::Text("(".into()),
-            Segment::Link("https://a.b".into()),
-            Segment::Text(")".into()),
-        ]);
+        assert_eq!(
+            segments("xhttps://a.b"),
+            vec![Segment::Text("xhttps://a.b".into())]
+        );
+        assert_eq!(
+            segments("https:// nothing"),
+            vec![Segment::Text("https:// nothing".into())]
+        );
+        assert_eq!(
+            segments("(https://a.b)"),
+            vec![
+                Segment::Text("(".into()),
+                Segment::Link("https://a.b".into()),
+                Segment::Text(")".into()),
+            ]
+        );
         assert!(segments("").is_empty());
     }
 }

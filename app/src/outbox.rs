@@ -59,7 +59,13 @@ impl Outbox {
 
     /// Adds a message, checked with the same rules the server applies. The caller sends it (through
     /// [`Outbox::take_queued`]) when online; until then it shows as pending.
-    pub fn push(&mut self, room: RoomName, client_id: ClientId, body: String, now_ms: f64) -> Result<(), FrameError> {
+    pub fn push(
+        &mut self,
+        room: RoomName,
+        client_id: ClientId,
+        body: String,
+        now_ms: f64,
+    ) -> Result<(), FrameError> {
         let message = PendingMessage {
             client_id,
             room,
@@ -106,7 +112,11 @@ impl Outbox {
                 message,
                 client_id: Some(client_id),
                 ..
-            } => match self.messages.iter_mut().find(|m| m.client_id.as_str() == client_id) {
+            } => match self
+                .messages
+                .iter_mut()
+                .find(|m| m.client_id.as_str() == client_id)
+            {
                 Some(pending) => {
                     pending.status = PendingStatus::Failed {
                         reason: message.clone(),
@@ -137,7 +147,10 @@ impl Outbox {
     }
 
     /// A room's pending messages, oldest first.
-    pub fn for_room<'a>(&'a self, room: &'a RoomName) -> impl Iterator<Item = &'a PendingMessage> + 'a {
+    pub fn for_room<'a>(
+        &'a self,
+        room: &'a RoomName,
+    ) -> impl Iterator<Item = &'a PendingMessage> + 'a {
         self.messages.iter().filter(move |m| &m.room == room)
     }
 
@@ -206,15 +219,27 @@ mod tests {
     #[test]
     fn queued_messages_go_out_once_in_order_and_the_echo_confirms_them() {
         let mut outbox = Outbox::default();
-        outbox.push(room("general"), cid("a"), "one".into(), 1.0).unwrap();
-        outbox.push(room("general"), cid("b"), "two".into(), 2.0).unwrap();
+        outbox
+            .push(room("general"), cid("a"), "one".into(), 1.0)
+            .unwrap();
+        outbox
+            .push(room("general"), cid("b"), "two".into(), 2.0)
+            .unwrap();
         let frames = outbox.take_queued();
         assert_eq!(frames.len(), 2);
-        assert!(matches!(&frames[0], ClientFrame::Send { client_id, body, .. } if client_id.as_str() == "a" && body == "one"));
-        assert!(outbox.take_queued().is_empty(), "sent messages are not sent twice on one connection");
+        assert!(
+            matches!(&frames[0], ClientFrame::Send { client_id, body, .. } if client_id.as_str() == "a" && body == "one")
+        );
+        assert!(
+            outbox.take_queued().is_empty(),
+            "sent messages are not sent twice on one connection"
+        );
         assert!(outbox.on_frame(&echo("a")));
         assert_eq!(statuses(&outbox), vec![("b".into(), PendingStatus::Sent)]);
-        assert!(!outbox.on_frame(&echo("a")), "a repeated echo changes nothing");
+        assert!(
+            !outbox.on_frame(&echo("a")),
+            "a repeated echo changes nothing"
+        );
         assert!(outbox.on_frame(&echo("b")));
         assert!(outbox.is_empty());
     }
@@ -222,8 +247,12 @@ mod tests {
     #[test]
     fn an_error_naming_the_client_id_fails_that_message_and_retry_requeues_it() {
         let mut outbox = Outbox::default();
-        outbox.push(room("general"), cid("a"), "one".into(), 1.0).unwrap();
-        outbox.push(room("general"), cid("b"), "two".into(), 1.0).unwrap();
+        outbox
+            .push(room("general"), cid("a"), "one".into(), 1.0)
+            .unwrap();
+        outbox
+            .push(room("general"), cid("b"), "two".into(), 1.0)
+            .unwrap();
         outbox.take_queued();
         let refusal = ServerFrame::error(ErrorCode::NotAMember, Some("b".into()));
         assert!(outbox.on_frame(&refusal));
@@ -237,7 +266,11 @@ mod tests {
         assert!(!outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, Some("zzz".into()))));
         outbox.retry(&cid("b"));
         let frames = outbox.take_queued();
-        assert_eq!(frames.len(), 1, "only the retried message goes out: {frames:?}");
+        assert_eq!(
+            frames.len(),
+            1,
+            "only the retried message goes out: {frames:?}"
+        );
         outbox.discard(&cid("b"));
         assert_eq!(statuses(&outbox), vec![("a".into(), PendingStatus::Sent)]);
     }
@@ -245,25 +278,40 @@ mod tests {
     #[test]
     fn a_dropped_connection_or_a_reload_sends_unconfirmed_messages_again() {
         let mut outbox = Outbox::default();
-        outbox.push(room("general"), cid("a"), "one".into(), 1.0).unwrap();
-        outbox.push(room("general"), cid("b"), "two".into(), 1.0).unwrap();
+        outbox
+            .push(room("general"), cid("a"), "one".into(), 1.0)
+            .unwrap();
+        outbox
+            .push(room("general"), cid("b"), "two".into(), 1.0)
+            .unwrap();
         outbox.take_queued();
         outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, Some("b".into())));
         outbox.requeue();
-        assert_eq!(outbox.take_queued().len(), 1, "failed messages wait for an explicit retry");
+        assert_eq!(
+            outbox.take_queued().len(),
+            1,
+            "failed messages wait for an explicit retry"
+        );
 
         let saved = serde_json::to_string(&outbox).unwrap();
         let mut reloaded = serde_json::from_str::<Outbox>(&saved).unwrap().restored();
         assert_eq!(reloaded.take_queued().len(), 1);
-        assert!(matches!(statuses(&reloaded)[1].1, PendingStatus::Failed { .. }));
+        assert!(matches!(
+            statuses(&reloaded)[1].1,
+            PendingStatus::Failed { .. }
+        ));
     }
 
     #[test]
     fn messages_the_server_would_refuse_never_enter_the_outbox() {
         let mut outbox = Outbox::default();
-        let blank = outbox.push(room("general"), cid("a"), "  \n".into(), 1.0).unwrap_err();
+        let blank = outbox
+            .push(room("general"), cid("a"), "  \n".into(), 1.0)
+            .unwrap_err();
         assert_eq!(blank.code, ErrorCode::EmptyBody);
-        let long = outbox.push(room("general"), cid("b"), "x".repeat(4001), 1.0).unwrap_err();
+        let long = outbox
+            .push(room("general"), cid("b"), "x".repeat(4001), 1.0)
+            .unwrap_err();
         assert_eq!(long.code, ErrorCode::BodyTooLong);
         assert!(outbox.is_empty());
     }
@@ -285,7 +333,8 @@ mod tests {
         drafts.set(&room("a"), "half a thought");
         drafts.set(&room("b"), "other");
         drafts.set(&room("b"), "");
-        let drafts: Drafts = serde_json::from_str(&serde_json::to_string(&drafts).unwrap()).unwrap();
+        let drafts: Drafts =
+            serde_json::from_str(&serde_json::to_string(&drafts).unwrap()).unwrap();
         assert_eq!(drafts.get(&room("a")), "half a thought");
         assert_eq!(drafts.get(&room("b")), "");
     }

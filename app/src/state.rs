@@ -95,7 +95,10 @@ impl ChatState {
     pub fn new(me: impl Into<String>, rooms: impl IntoIterator<Item = RoomName>) -> Self {
         Self {
             me: me.into(),
-            rooms: rooms.into_iter().map(|r| (r, RoomState::default())).collect(),
+            rooms: rooms
+                .into_iter()
+                .map(|r| (r, RoomState::default()))
+                .collect(),
             active: None,
             watching: true,
             notice: None,
@@ -117,7 +120,10 @@ impl ChatState {
             return Vec::new();
         }
         let state = self.rooms.entry(room.clone()).or_default();
-        vec![ClientFrame::Join { room: room.clone() }, state.history(room, Page::Latest)]
+        vec![
+            ClientFrame::Join { room: room.clone() },
+            state.history(room, Page::Latest),
+        ]
     }
 
     /// Leaves a room and forgets it.
@@ -136,7 +142,11 @@ impl ChatState {
             state.loading_older = false;
             state.typing.clear();
             frames.push(ClientFrame::Join { room: room.clone() });
-            let page = if state.newest_id().is_some() { Page::After } else { Page::Latest };
+            let page = if state.newest_id().is_some() {
+                Page::After
+            } else {
+                Page::Latest
+            };
             frames.push(state.history(room, page));
         }
         frames
@@ -205,7 +215,9 @@ impl ChatState {
             ServerFrame::Message(message) => {
                 self.add_messages(std::slice::from_ref(message));
                 if let Some(state) = self.rooms.get_mut(&message.room) {
-                    state.typing.retain(|(user, _)| user.id != message.author.id);
+                    state
+                        .typing
+                        .retain(|(user, _)| user.id != message.author.id);
                 }
                 Vec::new()
             }
@@ -241,7 +253,12 @@ impl ChatState {
         }
     }
 
-    fn apply_history(&mut self, room: &RoomName, messages: &[ChatMessage], has_more: bool) -> Vec<ClientFrame> {
+    fn apply_history(
+        &mut self,
+        room: &RoomName,
+        messages: &[ChatMessage],
+        has_more: bool,
+    ) -> Vec<ClientFrame> {
         let Some(state) = self.rooms.get_mut(room) else {
             return Vec::new();
         };
@@ -330,13 +347,21 @@ mod tests {
     fn history(room_name: &str, ids: &[u64], has_more: bool) -> ServerFrame {
         ServerFrame::History {
             room: room(room_name),
-            messages: ids.iter().map(|id| message(room_name, *id, "bob")).collect(),
+            messages: ids
+                .iter()
+                .map(|id| message(room_name, *id, "bob"))
+                .collect(),
             has_more,
         }
     }
 
     fn ids(state: &ChatState, room_name: &str) -> Vec<u64> {
-        state.room(&room(room_name)).unwrap().messages().map(|m| m.id.millis).collect()
+        state
+            .room(&room(room_name))
+            .unwrap()
+            .messages()
+            .map(|m| m.id.millis)
+            .collect()
     }
 
     fn joined(room_name: &str) -> ChatState {
@@ -350,7 +375,12 @@ mod tests {
     fn joining_asks_for_the_newest_page_once() {
         let mut state = ChatState::new("me", []);
         let frames = state.join(&room("general"));
-        assert_eq!(frames[0], ClientFrame::Join { room: room("general") });
+        assert_eq!(
+            frames[0],
+            ClientFrame::Join {
+                room: room("general")
+            }
+        );
         assert_eq!(
             frames[1],
             ClientFrame::History {
@@ -360,7 +390,10 @@ mod tests {
                 limit: Some(PAGE)
             }
         );
-        assert!(state.join(&room("general")).is_empty(), "joining twice sends nothing");
+        assert!(
+            state.join(&room("general")).is_empty(),
+            "joining twice sends nothing"
+        );
     }
 
     #[test]
@@ -383,14 +416,28 @@ mod tests {
     #[test]
     fn scrolling_up_pages_back_until_the_server_has_no_more() {
         let mut state = joined("general");
-        assert_eq!(state.load_older(&room("general")), None, "nothing before the first page");
+        assert_eq!(
+            state.load_older(&room("general")),
+            None,
+            "nothing before the first page"
+        );
         state.apply(&history("general", &[50, 60], true), 0.0);
         let frame = state.load_older(&room("general")).unwrap();
-        assert!(matches!(frame, ClientFrame::History { before: Some(id), after: None, .. } if id.millis == 50));
-        assert_eq!(state.load_older(&room("general")), None, "one page at a time");
+        assert!(
+            matches!(frame, ClientFrame::History { before: Some(id), after: None, .. } if id.millis == 50)
+        );
+        assert_eq!(
+            state.load_older(&room("general")),
+            None,
+            "one page at a time"
+        );
         state.apply(&history("general", &[30, 40], false), 0.0);
         assert_eq!(ids(&state, "general"), vec![30, 40, 50, 60]);
-        assert_eq!(state.load_older(&room("general")), None, "the beginning was reached");
+        assert_eq!(
+            state.load_older(&room("general")),
+            None,
+            "the beginning was reached"
+        );
     }
 
     #[test]
@@ -401,7 +448,9 @@ mod tests {
         state.apply(&history("random", &[], false), 0.0);
         let frames = state.on_open();
         assert_eq!(frames.len(), 4);
-        assert!(frames.contains(&ClientFrame::Join { room: room("general") }));
+        assert!(frames.contains(&ClientFrame::Join {
+            room: room("general")
+        }));
         assert!(frames.contains(&ClientFrame::History {
             room: room("general"),
             before: None,
@@ -416,8 +465,12 @@ mod tests {
         }));
         // The catch-up arrives in two pages: the first says more exist, so the next is asked for.
         let next = state.apply(&history("general", &[21, 22], true), 0.0);
-        assert!(matches!(&next[..], [ClientFrame::History { after: Some(id), .. }] if id.millis == 22));
-        assert!(state.apply(&history("general", &[23], false), 0.0).is_empty());
+        assert!(
+            matches!(&next[..], [ClientFrame::History { after: Some(id), .. }] if id.millis == 22)
+        );
+        assert!(state
+            .apply(&history("general", &[23], false), 0.0)
+            .is_empty());
         assert_eq!(ids(&state, "general"), vec![10, 20, 21, 22, 23]);
     }
 
@@ -440,26 +493,53 @@ mod tests {
         state.join(&room("random"));
         state.apply(&history("general", &[1], false), 0.0);
         state.apply(&history("random", &[1], false), 0.0);
-        assert_eq!(state.room(&room("random")).unwrap().unread, 0, "the first page is not news");
+        assert_eq!(
+            state.room(&room("random")).unwrap().unread,
+            0,
+            "the first page is not news"
+        );
 
         state.apply(&ServerFrame::Message(message("random", 5, "bob")), 0.0);
         state.apply(&ServerFrame::Message(message("random", 6, "bob")), 0.0);
         state.apply(&ServerFrame::Message(message("general", 5, "bob")), 0.0);
         let random = state.room(&room("random")).unwrap();
-        assert_eq!((random.unread, random.marker), (2, Some(MessageId::new(5, 0))));
-        assert_eq!(state.room(&room("general")).unwrap().unread, 0, "seen as it arrived");
+        assert_eq!(
+            (random.unread, random.marker),
+            (2, Some(MessageId::new(5, 0)))
+        );
+        assert_eq!(
+            state.room(&room("general")).unwrap().unread,
+            0,
+            "seen as it arrived"
+        );
 
         state.set_watching(false);
         state.apply(&ServerFrame::Message(message("general", 7, "bob")), 0.0);
-        assert_eq!(state.room(&room("general")).unwrap().unread, 1, "scrolled up: it waits below");
+        assert_eq!(
+            state.room(&room("general")).unwrap().unread,
+            1,
+            "scrolled up: it waits below"
+        );
 
         state.set_active(Some(room("random")));
         let random = state.room(&room("random")).unwrap();
-        assert_eq!((random.unread, random.marker), (0, Some(MessageId::new(5, 0))), "the line stays while reading");
-        assert_eq!(state.room(&room("general")).unwrap().marker, None, "left rooms count as read");
+        assert_eq!(
+            (random.unread, random.marker),
+            (0, Some(MessageId::new(5, 0))),
+            "the line stays while reading"
+        );
+        assert_eq!(
+            state.room(&room("general")).unwrap().marker,
+            None,
+            "left rooms count as read"
+        );
 
         state.apply(&ServerFrame::Message(message("random", 8, "me")), 0.0);
-        assert_eq!(state.room(&room("random")).unwrap().marker, None, "writing clears the line");
+        assert_eq!(
+            state.room(&room("random")).unwrap().marker,
+            None,
+            "writing clears the line"
+        );
     }
 
     #[test]
@@ -473,9 +553,14 @@ mod tests {
         state.apply(&typing("me"), 1_000.0);
         state.apply(&typing("bob"), 2_000.0);
         assert_eq!(state.typing_names(&room("general"), 2_500.0), vec!["BOB"]);
-        assert!(state.typing_names(&room("general"), 2_000.0 + TYPING_SHOWN_MS).is_empty());
+        assert!(state
+            .typing_names(&room("general"), 2_000.0 + TYPING_SHOWN_MS)
+            .is_empty());
         state.apply(&typing("bob"), 10_000.0);
-        state.apply(&ServerFrame::Message(message("general", 1, "bob")), 10_500.0);
+        state.apply(
+            &ServerFrame::Message(message("general", 1, "bob")),
+            10_500.0,
+        );
         assert!(state.typing_names(&room("general"), 10_600.0).is_empty());
     }
 
@@ -489,18 +574,35 @@ mod tests {
             },
             0.0,
         );
-        let names: Vec<_> = state.room(&room("general")).unwrap().members.iter().map(|u| u.name.clone()).collect();
+        let names: Vec<_> = state
+            .room(&room("general"))
+            .unwrap()
+            .members
+            .iter()
+            .map(|u| u.name.clone())
+            .collect();
         assert_eq!(names, vec!["AMY", "ZED"]);
-        state.apply(&ServerFrame::error(ErrorCode::InvalidRoom, Some("c-1".into())), 0.0);
+        state.apply(
+            &ServerFrame::error(ErrorCode::InvalidRoom, Some("c-1".into())),
+            0.0,
+        );
         assert_eq!(state.notice, None, "the outbox owns errors about a message");
         state.apply(&ServerFrame::error(ErrorCode::Internal, None), 0.0);
-        assert_eq!(state.notice.as_deref(), Some(ErrorCode::Internal.describe()));
+        assert_eq!(
+            state.notice.as_deref(),
+            Some(ErrorCode::Internal.describe())
+        );
     }
 
     #[test]
     fn leaving_forgets_the_room() {
         let mut state = joined("general");
-        assert_eq!(state.leave(&room("general")), Some(ClientFrame::Leave { room: room("general") }));
+        assert_eq!(
+            state.leave(&room("general")),
+            Some(ClientFrame::Leave {
+                room: room("general")
+            })
+        );
         assert_eq!(state.leave(&room("general")), None);
         assert_eq!(state.rooms().count(), 0);
     }

@@ -63,7 +63,10 @@ pub async fn run(
             on_event(SocketEvent::Status(ConnectionStatus::SignedOut));
             return;
         };
-        let url = format!("{ws_url}?token={}", js_sys::encode_uri_component(&creds.id_token));
+        let url = format!(
+            "{ws_url}?token={}",
+            js_sys::encode_uri_component(&creds.id_token)
+        );
         if let Some(socket) = open(&url).await {
             // Frames queued while there was no connection may depend on state the server lost (a join).
             while outgoing.try_recv().is_ok() {}

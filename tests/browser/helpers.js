@@ -39,12 +39,17 @@ export async function signIn(browser, name, { baseUrl = BASE_URL, viewport, colo
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error(`[${name}] page error:`, error));
   await page.goto(`${baseUrl}/`);
+  await signInHere(page, name);
+  return { context, page };
+}
+
+/** On a page showing the app's sign-in card: goes through the local sign-in page as `name`. */
+export async function signInHere(page, name) {
   await page.getByRole('button', { name: /sign in|continue with/i }).click();
   await page.locator('#name').fill(name);
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.waitForURL(/\/rooms\//);
   await page.locator('.status.online').waitFor();
-  return { context, page };
 }
 
 /** Goes to a room (joining it) and waits until its history has loaded. */
@@ -142,13 +147,13 @@ async function freePort() {
 }
 
 /**
- * Starts a gateway of its own (the binary run.sh built) with extra arguments, on a free port. Resolves
- * to `{ url, stop }` once it answers.
+ * Starts a gateway of its own (the binary run.sh built) with extra arguments, on `port` or a free one.
+ * Resolves to `{ url, port, stop }` once it answers.
  */
-export async function startGateway(extraArgs = []) {
+export async function startGateway(extraArgs = [], { port: wanted } = {}) {
   const binary = process.env.CHATTY_LOCAL_BIN;
   if (!binary) throw new Error('CHATTY_LOCAL_BIN is not set: run the tests through tests/browser/run.sh');
-  const port = await freePort();
+  const port = wanted ?? (await freePort());
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(binary, ['--addr', `127.0.0.1:${port}`, '--dist', process.env.CHATTY_DIST ?? 'app/dist', ...extraArgs], {
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -164,6 +169,7 @@ export async function startGateway(extraArgs = []) {
   }
   return {
     url,
+    port,
     async stop() {
       if (child.exitCode === null) {
         child.kill('SIGTERM');

@@ -3,7 +3,9 @@
 // (API Gateway's 2 hours, shortened here) is survived without the person doing anything.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { bodies, composer, launch, openRoom, roomName, send, signIn, startGateway, wsClient } from './helpers.js';
+import {
+  bodies, composer, launch, openRoom, roomName, send, signIn, signInHere, startGateway, wsClient,
+} from './helpers.js';
 
 let browser;
 
@@ -126,6 +128,47 @@ test('the server closing a connection at its age limit goes unnoticed', async ()
     await page.locator('.msg .body', { hasText: 'and I can reach you' }).waitFor({ timeout: 15_000 });
     await context.close();
   } finally {
+    await gateway.stop();
+  }
+});
+
+/**
+ * The gateway is killed and started again on the same address. The app notices, keeps what was typed
+ * meanwhile, reconnects (signing in again if the new process no longer honours the old session, as the
+ * local gateway's fresh signing key does), then shows what was said while it was away and sends its
+ * queue.
+ */
+test('after the gateway is killed and restarted the app recovers without losing anything', async () => {
+  let gateway = await startGateway();
+  const { port } = gateway;
+  const room = roomName('restart');
+  const { page, context } = await signIn(browser, 'Hana', { baseUrl: gateway.url });
+  try {
+    await openRoom(page, room, { baseUrl: gateway.url });
+    await gateway.stop();
+    await page.locator('.status.reconnecting').waitFor({ timeout: 10_000 });
+    await send(page, 'queued during the restart');
+    await page.locator('.msg.pending', { hasText: 'queued during the restart' }).waitFor();
+
+    gateway = await startGateway([], { port });
+    const ivan = await wsClient('Ivan', gateway.url);
+    await ivan.join(room);
+    await ivan.say(room, 'said while you were away');
+
+    const back = page.locator('.status.online');
+    const signInAgain = page.getByRole('button', { name: /sign in/i });
+    await back.or(signInAgain).first().waitFor({ timeout: 45_000 });
+    if (await signInAgain.isVisible()) {
+      await signInHere(page, 'Hana');
+    }
+    await page.waitForURL(new RegExp(`/rooms/${room}$`));
+    await page.locator('.msg .body', { hasText: 'said while you were away' }).waitFor({ timeout: 15_000 });
+    await page.locator('.msg:not(.pending) .body', { hasText: 'queued during the restart' }).waitFor({ timeout: 15_000 });
+    const echo = await ivan.next((f) => f.type === 'message' && f.body === 'queued during the restart');
+    assert.equal(echo.author.name, 'Hana');
+    ivan.close();
+  } finally {
+    await context.close();
     await gateway.stop();
   }
 });

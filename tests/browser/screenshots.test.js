@@ -5,20 +5,23 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { BASE_URL, launch, openRoom, roomName, send, signIn, wsClient } from './helpers.js';
+import { launch, openRoom, send, signIn, startGateway, wsClient } from './helpers.js';
 
 const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
 const SIZES = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 800 } };
-const room = roomName('design');
+// A gateway of its own, so the room holds exactly this conversation however often the suite runs.
+const room = 'design-review';
+let gateway;
 let browser;
 let viewer;
 let maya;
 
 before(async () => {
   await mkdir(OUT, { recursive: true });
+  gateway = await startGateway();
   const people = {};
   for (const name of ['Maya Chen', 'Theo', 'Priya Natarajan']) {
-    people[name] = await wsClient(name);
+    people[name] = await wsClient(name, gateway.url);
     await people[name].join(room);
   }
   maya = people['Maya Chen'];
@@ -28,9 +31,9 @@ before(async () => {
   await people['Priya Natarajan'].say(room, 'Same here. Seeing queued messages marked as pending is a great touch.');
   await people.Theo.say(room, 'Can someone review the paging change before lunch?');
   browser = await launch();
-  viewer = await signIn(browser, 'Jordan Lee');
-  await openRoom(viewer.page, room);
-  await send(viewer.page, 'On it, will look after standup 👍');
+  viewer = await signIn(browser, 'Jordan Lee', { baseUrl: gateway.url });
+  await openRoom(viewer.page, room, { baseUrl: gateway.url });
+  await send(viewer.page, 'On it, I will look after standup.');
   await viewer.page.locator('.msg:not(.pending) .body', { hasText: 'On it' }).waitFor();
   people.Theo.close();
   people['Priya Natarajan'].close();
@@ -39,6 +42,7 @@ before(async () => {
 after(async () => {
   maya?.close();
   await browser?.close();
+  await gateway?.stop();
 });
 
 for (const scheme of ['light', 'dark']) {
@@ -64,9 +68,12 @@ test('rooms drawer on a phone', async () => {
   const { page } = viewer;
   await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize(SIZES.phone);
+  await page.waitForTimeout(300); // the drawer slides away when the screen narrows
+  const drawer = page.locator('.sidebar');
+  assert.ok((await drawer.boundingBox()).x < 0, 'the room list starts off screen');
   await page.getByRole('button', { name: 'Rooms' }).click();
   await page.waitForTimeout(300);
-  assert.ok(await page.locator('.sidebar').isVisible());
+  assert.equal((await drawer.boundingBox()).x, 0, 'the menu button slides it in');
   await page.screenshot({ path: path.join(OUT, 'light-phone-rooms.png') });
   await page.locator('.scrim').click({ position: { x: 370, y: 400 } });
 });
@@ -76,7 +83,7 @@ test('sign-in page', async () => {
   for (const scheme of ['light', 'dark']) {
     const context = await browser.newContext({ viewport: SIZES.desktop, colorScheme: scheme });
     const page = await context.newPage();
-    await page.goto(`${BASE_URL}/`);
+    await page.goto(`${gateway.url}/`);
     await page.getByRole('button', { name: /sign in/i }).waitFor();
     await page.screenshot({ path: path.join(OUT, `${scheme}-sign-in.png`) });
     await context.close();

@@ -12,7 +12,11 @@ pub fn Members(room: RoomName) -> impl IntoView {
     let auth = expect_context::<Auth>();
     let me = Memo::new(move |_| auth.session.with(|s| s.as_ref().map(|s| s.sub.clone())));
     let label = format!("People in #{room}");
-    let members = Memo::new(move |_| client.state.with(|s| s.room(&room).map(|r| r.members.clone()).unwrap_or_default()));
+    let members = Memo::new(move |_| {
+        client
+            .state
+            .with(|s| s.room(&room).map(|r| r.members.clone()).unwrap_or_default())
+    });
     view! {
         <aside class="members" aria-label=label>
             <h2 class="section-title">"Online — " {move || members.get().len()}</h2>

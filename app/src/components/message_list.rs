@@ -25,7 +25,9 @@ const TOP_SLACK: i32 = 240;
 pub fn MessageList(room: RoomName) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let auth = expect_context::<Auth>();
-    let me = auth.session.with_untracked(|s| s.as_ref().map(|s| s.sub.clone()).unwrap_or_default());
+    let me = auth
+        .session
+        .with_untracked(|s| s.as_ref().map(|s| s.sub.clone()).unwrap_or_default());
     let offset = local_offset();
     let today = OffsetDateTime::from_unix_timestamp_nanos((js_sys::Date::now() * 1e6) as i128)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
@@ -55,7 +57,8 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
         let room = room.clone();
         let me = me.clone();
         Memo::new(move |_| {
-            let last_is_mine = rows.with(|r| r.last().is_some_and(|row| row.message.author.id == me));
+            let last_is_mine =
+                rows.with(|r| r.last().is_some_and(|row| row.message.author.id == me));
             client.outbox.with(|o| {
                 o.for_room(&room)
                     .enumerate()
@@ -74,7 +77,8 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
         let room = room.clone();
         move || {
             let (loaded, has_older, loading, _) = info.get_untracked();
-            if let (true, true, false, Some(el)) = (loaded, has_older, loading, log.get_untracked()) {
+            if let (true, true, false, Some(el)) = (loaded, has_older, loading, log.get_untracked())
+            {
                 anchor.set_value(Some(el.scroll_height() - el.scroll_top()));
                 client.load_older(&room);
             }
@@ -83,7 +87,9 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
     let on_scroll = {
         let request_older = request_older.clone();
         move |_| {
-            let Some(el) = log.get_untracked() else { return };
+            let Some(el) = log.get_untracked() else {
+                return;
+            };
             let bottom = el.scroll_height() - el.scroll_top() - el.client_height() < BOTTOM_SLACK;
             if bottom != at_bottom.get_untracked() {
                 at_bottom.set(bottom);
@@ -94,7 +100,8 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
             }
         }
     };
-    // After every change of what is listed: keep the reader's place, or follow the bottom.
+    // After every change of what is listed: keep the reader's place, or follow the bottom. The DOM is
+    // measured in the next animation frame, once the list has been updated, and before it is painted.
     Effect::new(move |_| {
         rows.track();
         let pending_now = pending.with(Vec::len);
@@ -102,18 +109,25 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
         let Some(el) = log.get() else { return };
         let sent_more = pending_now > pending_seen.get_value();
         pending_seen.set_value(pending_now);
-        match anchor.get_value() {
-            Some(from_bottom) if !loading_older => {
-                el.set_scroll_top(el.scroll_height() - from_bottom);
-                anchor.set_value(None);
+        let request_older = request_older.clone();
+        request_animation_frame(move || {
+            // The room may have been left before the frame came.
+            let Some(following) = at_bottom.try_get_untracked() else {
+                return;
+            };
+            match anchor.get_value() {
+                Some(from_bottom) if !loading_older => {
+                    el.set_scroll_top(el.scroll_height() - from_bottom);
+                    anchor.set_value(None);
+                }
+                _ if following || sent_more => el.set_scroll_top(el.scroll_height()),
+                _ => {}
             }
-            _ if at_bottom.get_untracked() || sent_more => el.set_scroll_top(el.scroll_height()),
-            _ => {}
-        }
-        // A short history may not fill the screen, so no scrolling would ever ask for more.
-        if has_older && !loading_older && el.scroll_height() <= el.client_height() {
-            request_older();
-        }
+            // A short history may not fill the screen, so no scrolling would ever ask for more.
+            if has_older && !loading_older && el.scroll_height() <= el.client_height() {
+                request_older();
+            }
+        });
     });
     let jump = move |_| {
         if let Some(el) = log.get_untracked() {

@@ -5,9 +5,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use protocol::{RoomName, User};
 
-use crate::{
-    auth_flow::Auth, client::ChatClient, components::avatar::Avatar, routes::room::Panel,
-};
+use crate::{auth_flow::Auth, client::ChatClient, components::avatar::Avatar, routes::room::Panel};
 
 #[component]
 pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl IntoView {
@@ -15,9 +13,11 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
     let auth = expect_context::<Auth>();
     let navigate = use_navigate();
     let rooms = Memo::new(move |_| {
-        client
-            .state
-            .with(|s| s.rooms().map(|(room, state)| (room.clone(), state.unread)).collect::<Vec<_>>())
+        client.state.with(|s| {
+            s.rooms()
+                .map(|(room, state)| (room.clone(), state.unread))
+                .collect::<Vec<_>>()
+        })
     });
     let me = Memo::new(move |_| {
         auth.session.with(|s| {
@@ -32,7 +32,11 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
     let (error, set_error) = signal(None::<String>);
     let join = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
-        let name = typed.get_untracked().trim().to_lowercase().replace(' ', "-");
+        let name = typed
+            .get_untracked()
+            .trim()
+            .to_lowercase()
+            .replace(' ', "-");
         match RoomName::new(name.trim_start_matches('#')) {
             Ok(room) => {
                 set_typed.set(String::new());
@@ -100,7 +104,9 @@ fn RoomLink(
         move |_| {
             let was_active = active.get_untracked().as_ref() == Some(&room);
             client.leave(&room);
-            let next = client.state.with_untracked(|s| s.rooms().next().map(|(r, _)| r.clone()));
+            let next = client
+                .state
+                .with_untracked(|s| s.rooms().next().map(|(r, _)| r.clone()));
             if let (true, Some(next)) = (was_active, next) {
                 navigate(&format!("/rooms/{next}"), Default::default());
             }

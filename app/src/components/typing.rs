@@ -11,7 +11,9 @@ pub fn TypingLine(room: RoomName) -> impl IntoView {
     let now = ticking_now();
     let sentence = Memo::new(move |_| {
         let now = now.get();
-        client.state.with(|s| typing_sentence(&s.typing_names(&room, now)))
+        client
+            .state
+            .with(|s| typing_sentence(&s.typing_names(&room, now)))
     });
     view! {
         <div class="typing" aria-live="polite">

@@ -79,10 +79,15 @@ fn RoomView(room: RoomName, panel: RwSignal<Panel>) -> impl IntoView {
     let title = format!("#{room}");
     let member_count = {
         let room = room.clone();
-        Memo::new(move |_| client.state.with(|s| s.room(&room).map_or(0, |r| r.members.len())))
+        Memo::new(move |_| {
+            client
+                .state
+                .with(|s| s.room(&room).map_or(0, |r| r.members.len()))
+        })
     };
     let notice = Memo::new(move |_| client.state.with(|s| s.notice.clone()));
-    let toggle = move |which: Panel| panel.update(|p| *p = if *p == which { Panel::None } else { which });
+    let toggle =
+        move |which: Panel| panel.update(|p| *p = if *p == which { Panel::None } else { which });
     view! {
         <section class="room" aria-label=title.clone()>
             <header class="room-header">
