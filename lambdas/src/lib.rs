@@ -13,11 +13,14 @@
 //! - [`adapters`]: implementations of the ports. [`adapters::memory`] keeps everything in process; with the
 //!   `aws` feature, [`adapters`] also holds Redis, SQS, API Gateway management and JWKS, and
 //!   `src/bin/` the four Lambda functions (`authorizer`, `gateway`, `registry`, `sender`).
+//! - [`functions`] (feature `aws`): each Lambda function's event translation, which its thin binary calls.
 //!
 //! The flow mirrors production: gateway → command queue → registry → delivery queue → sender.
 
 pub mod adapters;
 pub mod auth;
 pub mod consumers;
+#[cfg(feature = "aws")]
+pub mod functions;
 pub mod handlers;
 pub mod ports;

@@ -5,7 +5,9 @@
 //!   `$connect`/`$disconnect`, routing frames to the gateway handler, API Gateway's limits).
 //! - [`connections`]: the connection table; the in-process [`lambdas::ports::Pusher`].
 //! - [`management`]: the `@connections` HTTP API in API Gateway's shape.
-//! - [`pipeline`]: the command and delivery queues and their consumers (registry and sender handlers).
+//! - [`pipeline`]: the command and delivery queues and their consumers (registry and sender handlers): in
+//!   memory by default, over Redis ([`Settings::redis_url`]) and SQS + the management API
+//!   ([`Settings::sqs`]) to run the production adapters end to end.
 //! - [`signin`]: the Cognito Hosted UI stand-in and `POST /dev/token`; never part of an AWS build.
 //! - [`spa`]: the built app, `/config.json`, and a helpful page when the app is not built.
 //!
@@ -58,6 +60,20 @@ pub struct Settings {
     /// The built SPA (`app/dist`); `None` or a missing folder serves a page saying how to build it.
     pub dist: Option<PathBuf>,
     pub limits: ConnectionLimits,
+    /// Keep the registry in Redis (`redis://…` or `rediss://…`) instead of in memory.
+    pub redis_url: Option<String>,
+    /// Run the queues through SQS and post through the SDK's management API client, as on AWS.
+    pub sqs: Option<SqsSettings>,
+}
+
+/// The SQS pipeline: an SQS endpoint (an emulator, e.g. moto at `http://127.0.0.1:5000`; credentials and
+/// region come from the usual `AWS_*` variables) and the two queues, created by name
+/// (`chatty-commands`, `chatty-deliveries`) when their URLs are not given.
+#[derive(Debug, Clone)]
+pub struct SqsSettings {
+    pub endpoint: String,
+    pub command_queue_url: Option<String>,
+    pub delivery_queue_url: Option<String>,
 }
 
 /// What every request handler shares. Built once in [`start`] and passed in; there are no globals.
@@ -114,7 +130,13 @@ pub async fn start(listener: TcpListener, settings: Settings) -> anyhow::Result<
     ));
     let connections = Arc::new(Connections::default());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let pipeline = pipeline::Pipeline::in_memory(connections.clone());
+    let pipeline = pipeline::Pipeline::start(
+        settings.redis_url.as_deref(),
+        settings.sqs.as_ref(),
+        connections.clone(),
+        &format!("http://{addr}"),
+    )
+    .await?;
     let state = AppState {
         connections: connections.clone(),
         commands: pipeline.commands(),

@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
-use chatty_local::{start, ConnectionLimits, Settings};
+use chatty_local::{start, ConnectionLimits, Settings, SqsSettings};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -25,6 +25,20 @@ struct Args {
     /// Close every connection after this many seconds (API Gateway: 7200).
     #[arg(long, default_value_t = 7200)]
     max_connection_secs: u64,
+    /// Keep the registry in Redis (`redis://host:port`, `rediss://…` for TLS) instead of in memory.
+    #[arg(long, env = "REDIS_URL")]
+    redis_url: Option<String>,
+    /// Run the queues through SQS at this endpoint (e.g. moto: `http://127.0.0.1:5000`) and post through the
+    /// AWS SDK's management API client to this gateway's `@connections`, as on AWS. Credentials and region
+    /// come from the usual `AWS_*` variables.
+    #[arg(long, env = "CHATTY_AWS_ENDPOINT")]
+    aws_endpoint: Option<String>,
+    /// The command queue's URL (with --aws-endpoint); created as `chatty-commands` when not given.
+    #[arg(long, env = "COMMAND_QUEUE_URL", requires = "aws_endpoint")]
+    command_queue_url: Option<String>,
+    /// The delivery queue's URL (with --aws-endpoint); created as `chatty-deliveries` when not given.
+    #[arg(long, env = "DELIVERY_QUEUE_URL", requires = "aws_endpoint")]
+    delivery_queue_url: Option<String>,
 }
 
 #[tokio::main]
@@ -46,6 +60,12 @@ async fn main() -> anyhow::Result<()> {
                 idle: Duration::from_secs(args.idle_timeout_secs),
                 max_connection: Duration::from_secs(args.max_connection_secs),
             },
+            redis_url: args.redis_url,
+            sqs: args.aws_endpoint.map(|endpoint| SqsSettings {
+                endpoint,
+                command_queue_url: args.command_queue_url,
+                delivery_queue_url: args.delivery_queue_url,
+            }),
         },
     )
     .await?;

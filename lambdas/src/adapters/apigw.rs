@@ -18,19 +18,10 @@ pub struct ManagementApiPusher {
     client: Client,
 }
 
-/// The management endpoint of a stage, from what a WebSocket event's request context carries:
-/// `https://{domain}/{stage}` (custom domains map the stage themselves, so pass an empty stage).
-pub fn endpoint_for(domain: &str, stage: &str) -> String {
-    if stage.is_empty() {
-        format!("https://{domain}")
-    } else {
-        format!("https://{domain}/{stage}")
-    }
-}
-
 impl ManagementApiPusher {
-    /// A pusher for the stage at `endpoint` (see [`endpoint_for`]; `http://127.0.0.1:PORT` for the local
-    /// gateway).
+    /// A pusher for the stage whose management endpoint is `endpoint`:
+    /// `https://{api id}.execute-api.{region}.amazonaws.com/{stage}` on AWS, `http://127.0.0.1:PORT` for the
+    /// local gateway.
     pub fn new(config: &SdkConfig, endpoint: &str) -> Self {
         let config = aws_sdk_apigatewaymanagement::config::Builder::from(config)
             .endpoint_url(endpoint)

@@ -25,10 +25,16 @@ pub async fn gateway() -> Running {
 }
 
 pub async fn gateway_with(limits: ConnectionLimits) -> Running {
+    gateway_on(Settings {
+        limits,
+        ..Settings::default()
+    })
+    .await
+}
+
+pub async fn gateway_on(settings: Settings) -> Running {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    start(listener, Settings { dist: None, limits })
-        .await
-        .unwrap()
+    start(listener, settings).await.unwrap()
 }
 
 /// An ID token from the gateway's `POST /dev/token`.
@@ -82,11 +88,13 @@ impl Client {
     /// The next server frame, failing the test if none comes in time.
     pub async fn recv(&mut self) -> ServerFrame {
         loop {
-            let message = tokio::time::timeout(FRAME_WAIT, self.socket.next())
-                .await
-                .unwrap_or_else(|_| panic!("{}: no frame within {FRAME_WAIT:?}", self.name))
-                .unwrap_or_else(|| panic!("{}: socket ended", self.name))
-                .unwrap();
+            let Ok(next) = tokio::time::timeout(FRAME_WAIT, self.socket.next()).await else {
+                panic!("{}: no frame within {FRAME_WAIT:?}", self.name)
+            };
+            let Some(message) = next else {
+                panic!("{}: socket ended", self.name)
+            };
+            let message = message.unwrap();
             match message {
                 Message::Text(text) => {
                     return serde_json::from_str(&text)

@@ -1,0 +1,101 @@
+//! The four Lambda functions' event translation (feature `aws`): each module turns its Lambda event into
+//! calls of the handler core and the result back into what Lambda expects. The binaries in `src/bin/` only
+//! read the environment, build clients once per cold start and hand them here, so the same code is tested
+//! in process and as built binaries.
+//!
+//! - [`authorizer`]: `$connect` REQUEST authorizer → Allow (with the user as context) or Deny.
+//! - [`gateway`]: API Gateway WebSocket events → [`crate::handlers::gateway`].
+//! - [`registry`] and [`sender`]: SQS batches → [`crate::consumers`] → `batchItemFailures`.
+//!
+//! Configuration is read from the environment by [`Env`]; every variable is documented in `docs/aws.md`.
+
+pub mod authorizer;
+pub mod gateway;
+pub mod registry;
+pub mod sender;
+
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+
+use crate::consumers::QueueMessage;
+
+/// A missing or unreadable setting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} is invalid: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+/// Reads settings from the process environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Env;
+
+impl Env {
+    pub fn required(self, name: &'static str) -> Result<String, ConfigError> {
+        self.optional(name).ok_or(ConfigError::Missing(name))
+    }
+
+    /// The variable's value, if set and not empty.
+    pub fn optional(self, name: &'static str) -> Option<String> {
+        std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    }
+
+    /// A parsed value, or `default` when unset.
+    pub fn parsed<T: std::str::FromStr>(
+        self,
+        name: &'static str,
+        default: T,
+    ) -> Result<T, ConfigError>
+    where
+        T::Err: std::fmt::Display,
+    {
+        self.optional(name).map_or(Ok(default), |v| {
+            v.parse().map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+            })
+        })
+    }
+}
+
+/// JSON logs on stdout (CloudWatch parses them), filtered by `RUST_LOG` (default `info`), without ANSI
+/// colours or the time (Lambda stamps every line).
+pub fn init_logs() {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time()
+        .init();
+}
+
+/// The bodies of an SQS event's records.
+fn queue_messages(event: SqsEvent) -> Vec<QueueMessage> {
+    event
+        .records
+        .into_iter()
+        .map(|record| QueueMessage {
+            id: record.message_id.unwrap_or_default(),
+            body: record.body.unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// `ReportBatchItemFailures`: only the failed messages are retried.
+fn batch_response(failed: Vec<String>) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failed
+        .into_iter()
+        .map(|id| {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            failure
+        })
+        .collect();
+    response
+}

@@ -1,0 +1,462 @@
+//! The Redis registry adapter against a real `redis-server`: it behaves exactly like the in-memory
+//! reference registry (membership, presence, history paging and capping, idempotent sends, forgetting a
+//! connection), keeps no garbage, and a send costs the same number of Redis commands whatever the room size.
+
+mod common;
+
+use lambdas::{
+    adapters::{memory::memory_queue, memory::MemoryRegistry, redis::RedisRegistry},
+    handlers::registry,
+    ports::{HistoryQuery, Member, NewMessage, Registry},
+};
+use protocol::{
+    ClientFrame, ClientId, Command, ConnectionId, Delivery, MessageId, RoomName, ServerFrame, User,
+};
+use time::{Duration, OffsetDateTime};
+
+fn user(id: &str) -> User {
+    User {
+        id: id.into(),
+        name: format!("User {id}"),
+        picture: None,
+    }
+}
+
+fn member(connection: &str, user_id: &str) -> Member {
+    Member {
+        connection_id: ConnectionId(connection.into()),
+        user: user(user_id),
+    }
+}
+
+fn room(name: &str) -> RoomName {
+    RoomName::new(name).unwrap()
+}
+
+fn t0() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_732_550_400).unwrap()
+}
+
+fn message(room_name: &str, author: &str, client_id: &str, at: OffsetDateTime) -> NewMessage {
+    NewMessage {
+        room: room(room_name),
+        client_id: ClientId::new(client_id).unwrap(),
+        author: user(author),
+        body: format!("{client_id} from {author}"),
+        sent_at: at,
+    }
+}
+
+async fn redis(server: &common::Server, cap: usize) -> RedisRegistry {
+    RedisRegistry::open(&server.redis_url())
+        .await
+        .expect("connecting to redis-server")
+        .with_history_cap(cap)
+}
+
+/// Runs the same sequence of operations on a registry and returns everything observable, so the Redis
+/// adapter can be compared with the reference one.
+async fn scenario(store: &dyn Registry) -> Vec<String> {
+    let mut seen = Vec::new();
+    let general = room("general");
+    let rust = room("rust");
+    store
+        .connect(&ConnectionId("c1".into()), &user("alice"))
+        .await
+        .unwrap();
+    store.join(&general, &member("c1", "alice")).await.unwrap();
+    store.join(&general, &member("c2", "alice")).await.unwrap();
+    store.join(&general, &member("c3", "bob")).await.unwrap();
+    store.join(&general, &member("c3", "bob")).await.unwrap(); // idempotent
+    store.join(&rust, &member("c1", "alice")).await.unwrap();
+    seen.push(format!("{:?}", store.members(&general).await.unwrap()));
+    seen.push(format!(
+        "{:?}",
+        store.is_member(&rust, &ConnectionId("c3".into())).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        store.leave(&rust, &ConnectionId("c3".into())).await
+    ));
+    seen.push(format!(
+        "{:?}",
+        store.leave(&general, &ConnectionId("c2".into())).await
+    ));
+    seen.push(format!("{:?}", store.members(&general).await.unwrap()));
+
+    // Ten messages, three in the same millisecond, one stamped before the previous (a clock step back).
+    let stamps = [0, 5, 5, 5, 9, 3, 20, 21, 22, 23];
+    for (i, ms) in stamps.iter().enumerate() {
+        let author = if i % 2 == 0 { "alice" } else { "bob" };
+        let appended = store
+            .append(message(
+                "general",
+                author,
+                &format!("m{i}"),
+                t0() + Duration::milliseconds(*ms),
+            ))
+            .await
+            .unwrap();
+        seen.push(format!(
+            "{:?} {}",
+            appended.message.id, appended.needs_fan_out
+        ));
+        if i != 9 {
+            store.mark_fanned_out(&appended.message).await.unwrap();
+        }
+    }
+    // Retries: one fanned out (answered to the sender only), one not yet (fanned out again), one by
+    // another author with the same client id (a different message).
+    for (author, client_id) in [("bob", "m7"), ("bob", "m9"), ("carol", "m7")] {
+        let appended = store
+            .append(message(
+                "general",
+                author,
+                client_id,
+                t0() + Duration::seconds(60),
+            ))
+            .await
+            .unwrap();
+        seen.push(format!(
+            "retry {author} {client_id}: {} {}",
+            appended.message.id, appended.needs_fan_out
+        ));
+    }
+    // The cap is 8 in both registries: 13 stored, the oldest 5 trimmed; a trimmed message sent again is new.
+    let resent = store
+        .append(message(
+            "general",
+            "alice",
+            "m0",
+            t0() + Duration::seconds(61),
+        ))
+        .await
+        .unwrap();
+    seen.push(format!(
+        "resent trimmed: {} {}",
+        resent.message.id, resent.needs_fan_out
+    ));
+
+    let mut before = None;
+    loop {
+        let page = store
+            .history(&general, HistoryQuery::Before { before, limit: 3 })
+            .await
+            .unwrap();
+        seen.push(format!("{:?}", page));
+        match page.messages.first() {
+            Some(first) if page.has_more => before = Some(first.id),
+            _ => break,
+        }
+    }
+    let oldest = store
+        .history(
+            &general,
+            HistoryQuery::Before {
+                before: None,
+                limit: 100,
+            },
+        )
+        .await
+        .unwrap()
+        .messages[0]
+        .id;
+    let after = store
+        .history(
+            &general,
+            HistoryQuery::After {
+                after: oldest,
+                limit: 4,
+            },
+        )
+        .await
+        .unwrap();
+    seen.push(format!("{after:?}"));
+    let empty = store
+        .history(
+            &room("nobody-here"),
+            HistoryQuery::Before {
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    seen.push(format!("{empty:?}"));
+
+    seen.push(format!(
+        "{:?}",
+        store.disconnect(&ConnectionId("c1".into())).await.unwrap()
+    ));
+    seen.push(format!(
+        "{:?}",
+        store.disconnect(&ConnectionId("c1".into())).await.unwrap()
+    ));
+    seen.push(format!("{:?}", store.members(&general).await.unwrap()));
+    seen.push(format!("{:?}", store.members(&rust).await.unwrap()));
+    seen
+}
+
+/// Every observable answer of the Redis registry — membership, history pages, ids, retries, trimming,
+/// disconnects — equals the in-memory reference registry's for the same operations.
+#[tokio::test]
+async fn behaves_exactly_like_the_memory_registry() {
+    let server = common::redis_server();
+    let expected = scenario(&MemoryRegistry::with_history_cap(8)).await;
+    let actual = scenario(&redis(&server, 8).await).await;
+    for (i, (want, got)) in expected.iter().zip(&actual).enumerate() {
+        assert_eq!(want, got, "step {i} differs");
+    }
+    assert_eq!(expected.len(), actual.len());
+}
+
+/// Joining and leaving through the registry handler produces presence frames that name each person once,
+/// however many connections they hold; a connection's memberships survive only in Redis, not in the
+/// process (a second adapter instance sees them).
+#[tokio::test]
+async fn presence_comes_from_redis() {
+    let server = common::redis_server();
+    let store = redis(&server, 100).await;
+    let (deliveries, mut out) = memory_queue::<Delivery>();
+    for (connection, who) in [("c1", "alice"), ("c2", "alice"), ("c3", "bob")] {
+        registry::handle(
+            &store,
+            &deliveries,
+            join_command(connection, who, "general"),
+        )
+        .await
+        .unwrap();
+    }
+    let mut last = None;
+    while let Ok(delivery) = out.try_recv() {
+        last = Some(delivery);
+    }
+    let last = last.expect("presence deliveries");
+    assert_eq!(last.recipients.len(), 3);
+    let ServerFrame::Presence { members, .. } = last.frame else {
+        panic!("not presence: {:?}", last.frame)
+    };
+    assert_eq!(
+        members.iter().map(|u| u.id.as_str()).collect::<Vec<_>>(),
+        ["alice", "bob"]
+    );
+
+    let other_process = redis(&server, 100).await;
+    assert_eq!(
+        other_process.members(&room("general")).await.unwrap().len(),
+        3
+    );
+}
+
+/// Forgetting a connection (410 Gone or `$disconnect`) removes it from every room and deletes every key
+/// that was about it, and the idempotency index never outgrows the capped history.
+#[tokio::test]
+async fn forgetting_a_connection_leaves_no_keys_behind() {
+    let server = common::redis_server();
+    let store = redis(&server, 3).await;
+    let gone = ConnectionId("gone".into());
+    store.connect(&gone, &user("zed")).await.unwrap();
+    for name in ["a", "b", "c"] {
+        store
+            .join(&room(name), &member("gone", "zed"))
+            .await
+            .unwrap();
+        store
+            .join(&room(name), &member("stays", "amy"))
+            .await
+            .unwrap();
+    }
+    for i in 0..10 {
+        store
+            .append(message(
+                "a",
+                "amy",
+                &format!("x{i}"),
+                t0() + Duration::milliseconds(i),
+            ))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        store.disconnect(&gone).await.unwrap(),
+        [room("a"), room("b"), room("c")]
+    );
+
+    let mut raw = redis::Client::open(server.redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    keys.sort();
+    assert_eq!(
+        keys,
+        [
+            "{chatty}:conn:stays:rooms",
+            "{chatty}:room:a:history",
+            "{chatty}:room:a:members",
+            "{chatty}:room:a:sent",
+            "{chatty}:room:b:members",
+            "{chatty}:room:c:members",
+        ]
+    );
+    for name in ["a", "b", "c"] {
+        let members: Vec<String> = redis::cmd("HKEYS")
+            .arg(format!("{{chatty}}:room:{name}:members"))
+            .query_async(&mut raw)
+            .await
+            .unwrap();
+        assert_eq!(members, ["stays"]);
+    }
+    let (history, sent): (usize, usize) = redis::pipe()
+        .cmd("XLEN")
+        .arg("{chatty}:room:a:history")
+        .cmd("HLEN")
+        .arg("{chatty}:room:a:sent")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!((history, sent), (3, 3));
+}
+
+fn join_command(connection: &str, who: &str, room_name: &str) -> Command {
+    Command::Frame {
+        connection_id: ConnectionId(connection.into()),
+        user: user(who),
+        frame: ClientFrame::Join {
+            room: room(room_name),
+        },
+        received_at: t0(),
+    }
+}
+
+fn send_command(connection: &str, who: &str, room_name: &str, client_id: &str) -> Command {
+    Command::Frame {
+        connection_id: ConnectionId(connection.into()),
+        user: user(who),
+        frame: ClientFrame::Send {
+            room: room(room_name),
+            client_id: ClientId::new(client_id).unwrap(),
+            body: "hello".into(),
+        },
+        received_at: t0(),
+    }
+}
+
+/// Total commands Redis has executed (scripts' inner commands included), from `INFO commandstats`, minus
+/// the `INFO` calls themselves.
+async fn commands_executed(raw: &mut redis::aio::MultiplexedConnection) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(raw)
+        .await
+        .unwrap();
+    info.lines()
+        .filter(|line| line.starts_with("cmdstat_") && !line.starts_with("cmdstat_info:"))
+        .filter_map(|line| {
+            let calls = line.split("calls=").nth(1)?.split(',').next()?;
+            calls.parse::<u64>().ok()
+        })
+        .sum()
+}
+
+/// A send through the registry handler costs the same number of Redis commands in a room of 2 members as
+/// in a room of 200: recipients come from one `HGETALL`, never one command per member.
+#[tokio::test]
+async fn a_send_costs_the_same_commands_whatever_the_room_size() {
+    let server = common::redis_server();
+    let store = redis(&server, 100).await;
+    let (deliveries, mut out) = memory_queue::<Delivery>();
+    let mut raw = redis::Client::open(server.redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let mut cost = Vec::new();
+    for size in [2, 200] {
+        let name = format!("room-{size}");
+        for i in 0..size {
+            store
+                .join(
+                    &room(&name),
+                    &member(&format!("{name}-c{i}"), &format!("u{i}")),
+                )
+                .await
+                .unwrap();
+        }
+        // Warm up: the first call of each script loads it.
+        registry::handle(
+            &store,
+            &deliveries,
+            send_command(&format!("{name}-c0"), "u0", &name, "warm"),
+        )
+        .await
+        .unwrap();
+        let before = commands_executed(&mut raw).await;
+        registry::handle(
+            &store,
+            &deliveries,
+            send_command(&format!("{name}-c0"), "u0", &name, "measured"),
+        )
+        .await
+        .unwrap();
+        cost.push(commands_executed(&mut raw).await - before);
+        let mut fanned_out = 0;
+        while let Ok(delivery) = out.try_recv() {
+            if matches!(&delivery.frame, ServerFrame::Message(m) if m.client_id.as_str() == "measured")
+            {
+                fanned_out += delivery.recipients.len();
+            }
+        }
+        assert_eq!(fanned_out, size, "every member of {name} is a recipient");
+    }
+    println!(
+        "redis commands per send: room of 2 → {}, room of 200 → {}",
+        cost[0], cost[1]
+    );
+    assert_eq!(
+        cost[0], cost[1],
+        "a send's cost must not grow with the room"
+    );
+}
+
+/// Message ids are the Redis stream ids: ordered by value, unique, and parseable as `MessageId`.
+#[tokio::test]
+async fn message_ids_are_stream_ids() {
+    let server = common::redis_server();
+    let store = redis(&server, 100).await;
+    let a = store
+        .append(message("general", "amy", "1", t0()))
+        .await
+        .unwrap()
+        .message
+        .id;
+    let b = store
+        .append(message("general", "amy", "2", t0()))
+        .await
+        .unwrap()
+        .message
+        .id;
+    assert_eq!(a, MessageId::new(1_732_550_400_000, 0));
+    assert_eq!(b, MessageId::new(1_732_550_400_000, 1));
+    let mut raw = redis::Client::open(server.redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let ids: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
+        .arg("{chatty}:room:general:history")
+        .arg("-")
+        .arg("+")
+        .query_async(&mut raw)
+        .await
+        .unwrap();
+    assert_eq!(
+        ids.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        ["1732550400000-0", "1732550400000-1"]
+    );
+}

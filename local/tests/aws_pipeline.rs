@@ -1,0 +1,214 @@
+//! End to end through the production adapters: WebSocket clients talk to the local gateway running the full
+//! pipeline over a real `redis-server` (the registry), moto's SQS (both queues, polled like Lambda's event
+//! source mapping) and the AWS SDK's management API client posting back to the gateway's `@connections`.
+//! A message fans out to every member, a stale connection is forgotten, and nothing is lost or shown twice
+//! when a command is delivered again.
+
+mod common;
+#[path = "../../lambdas/tests/common/mod.rs"]
+mod servers;
+
+use std::time::Duration;
+
+use chatty_local::{Running, Settings, SqsSettings};
+use common::{connect, gateway_on, names, Client};
+use lambdas::{
+    adapters::{aws::sdk_config, sqs::SqsQueue},
+    ports::Queue,
+};
+use protocol::{ClientFrame, ClientId, Command, ConnectionId, RoomName, ServerFrame, User};
+
+struct Stack {
+    gateway: Running,
+    commands: SqsQueue<Command>,
+    redis: redis::aio::MultiplexedConnection,
+    _redis_server: servers::Server,
+    _moto: servers::Server,
+}
+
+async fn stack() -> Stack {
+    let redis_server = servers::redis_server();
+    let moto = servers::moto_server();
+    let sdk = sdk_config(Some(&moto.http_url())).await;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let mut urls = Vec::new();
+    for name in ["e2e-commands", "e2e-deliveries"] {
+        let created = sqs.create_queue().queue_name(name).send().await.unwrap();
+        urls.push(created.queue_url.unwrap());
+    }
+    let gateway = gateway_on(Settings {
+        redis_url: Some(redis_server.redis_url()),
+        sqs: Some(SqsSettings {
+            endpoint: moto.http_url(),
+            command_queue_url: Some(urls[0].clone()),
+            delivery_queue_url: Some(urls[1].clone()),
+        }),
+        ..Settings::default()
+    })
+    .await;
+    let redis = redis::Client::open(redis_server.redis_url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    Stack {
+        gateway,
+        commands: SqsQueue::new(sqs, urls[0].clone()),
+        redis,
+        _redis_server: redis_server,
+        _moto: moto,
+    }
+}
+
+/// Connects and returns the new connection's id (the one the gateway did not have before).
+async fn connect_new(gw: &Running, name: &str) -> (Client, ConnectionId) {
+    let before = gw.connections.open_ids();
+    let client = connect(gw, name).await;
+    for _ in 0..100 {
+        if let Some(id) = gw
+            .connections
+            .open_ids()
+            .into_iter()
+            .find(|id| !before.contains(id))
+        {
+            return (client, id);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{name}'s connection never opened");
+}
+
+/// Waits for `count` `message` frames and then for silence; returns their (id, client id) pairs.
+async fn messages(client: &mut Client, count: usize) -> Vec<(String, String)> {
+    let mut got = Vec::new();
+    for _ in 0..count {
+        let m = client.next_message().await;
+        got.push((m.id.to_string(), m.client_id.to_string()));
+    }
+    // Longer than the in-memory tests' quiet wait: a duplicate would come back through two queue polls.
+    let quiet = tokio::time::timeout(Duration::from_secs(2), client.next_message()).await;
+    assert!(
+        quiet.is_err(),
+        "{}: unexpected extra message {quiet:?}",
+        client.name
+    );
+    got
+}
+
+/// Two people in a room: a member that exists only in the registry (its socket long gone) is forgotten on
+/// its first 410 and the room's presence no longer lists it; a message fans out to both through Redis, SQS
+/// and the SDK's management client; a send command delivered twice by the queue, and a send retried by
+/// its client, are each stored once and shown once.
+#[tokio::test]
+async fn chat_through_redis_sqs_and_the_management_api() {
+    let mut stack = stack().await;
+    let gw = &stack.gateway;
+    let (mut alice, _) = connect_new(gw, "alice").await;
+    let (mut bob, bob_id) = connect_new(gw, "bob").await;
+    alice.join("general").await;
+    let members = bob.join("general").await;
+    assert_eq!(names(&members), ["alice", "bob"]);
+
+    // A ghost: in the registry, in the room, but no socket (its $disconnect was lost).
+    let ghost = User {
+        id: "sub-ghost".into(),
+        name: "ghost".into(),
+        picture: None,
+    };
+    let general = RoomName::new("general").unwrap();
+    stack
+        .commands
+        .send_all(vec![Command::Frame {
+            connection_id: ConnectionId("GhostConnId=".into()),
+            user: ghost,
+            frame: ClientFrame::Join {
+                room: general.clone(),
+            },
+            received_at: time::OffsetDateTime::now_utc(),
+        }])
+        .await
+        .unwrap();
+    let with_ghost = alice
+        .recv_until(|f| matches!(f, ServerFrame::Presence { members, .. } if members.len() == 3))
+        .await;
+    assert!(matches!(with_ghost, ServerFrame::Presence { .. }));
+
+    // The presence post to the ghost answered 410: it is forgotten, and presence says so.
+    let after = alice
+        .recv_until(|f| matches!(f, ServerFrame::Presence { members, .. } if members.len() == 2))
+        .await;
+    let ServerFrame::Presence { members, .. } = after else {
+        unreachable!()
+    };
+    assert_eq!(names(&members), ["alice", "bob"]);
+    let stored: Vec<String> = redis::cmd("HKEYS")
+        .arg("{chatty}:room:general:members")
+        .query_async(&mut stack.redis)
+        .await
+        .unwrap();
+    assert!(!stored.contains(&"GhostConnId=".to_owned()), "{stored:?}");
+    let ghost_keys: Vec<String> = redis::cmd("KEYS")
+        .arg("{chatty}:conn:GhostConnId=*")
+        .query_async(&mut stack.redis)
+        .await
+        .unwrap();
+    assert!(ghost_keys.is_empty(), "{ghost_keys:?}");
+
+    alice.say("general", "m1", "hello everyone").await;
+    let for_alice = messages(&mut alice, 1).await;
+    let for_bob = messages(&mut bob, 1).await;
+    assert_eq!(
+        for_alice, for_bob,
+        "both see the same message, with the same id"
+    );
+
+    // SQS redelivers bob's send command: the same body twice on the queue.
+    let send = Command::Frame {
+        connection_id: bob_id,
+        user: User {
+            id: "sub-bob".into(),
+            name: "bob".into(),
+            picture: None,
+        },
+        frame: ClientFrame::Send {
+            room: general,
+            client_id: ClientId::new("b1").unwrap(),
+            body: "said once".into(),
+        },
+        received_at: time::OffsetDateTime::now_utc(),
+    };
+    stack
+        .commands
+        .send_all(vec![send.clone(), send])
+        .await
+        .unwrap();
+    let b1_for_alice = messages(&mut alice, 1).await;
+    assert_eq!(b1_for_alice[0].1, "b1", "alice sees bob's message once");
+
+    // Alice's client retries m1 (it never saw its echo, say): only alice gets the stored copy back.
+    alice.say("general", "m1", "hello everyone").await;
+    let retried = messages(&mut alice, 1).await;
+    assert_eq!(
+        retried[0], for_alice[0],
+        "the retry is answered with the stored message"
+    );
+
+    // Bob saw b1 (from either copy, or both as the sender confirmation) with one id, and not m1 again.
+    let mut bob_rest = Vec::new();
+    while let Ok(m) = tokio::time::timeout(Duration::from_secs(2), bob.next_message()).await {
+        bob_rest.push((m.id.to_string(), m.client_id.to_string()));
+    }
+    assert!(bob_rest.iter().all(|(_, c)| c == "b1"), "{bob_rest:?}");
+    assert!(
+        bob_rest.iter().all(|(id, _)| *id == b1_for_alice[0].0),
+        "one id for b1: {bob_rest:?}"
+    );
+    assert!(!bob_rest.is_empty());
+
+    let history: usize = redis::cmd("XLEN")
+        .arg("{chatty}:room:general:history")
+        .query_async(&mut stack.redis)
+        .await
+        .unwrap();
+    assert_eq!(history, 2, "m1 and b1 are each stored once");
+}
