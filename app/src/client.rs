@@ -159,9 +159,8 @@ impl ChatClient {
     /// Queues a message and sends it when online. The error is a sentence for the person.
     pub fn post(&self, room: &RoomName, body: String) -> Result<(), String> {
         let client_id = new_client_id();
-        let now = js_sys::Date::now();
         self.outbox
-            .try_update(|o| o.push(room.clone(), client_id, body, now))
+            .try_update(|o| o.push(room.clone(), client_id, body))
             .unwrap_or(Ok(()))
             .map_err(|e| e.code.describe().to_owned())?;
         self.state.update(|s| s.acknowledge(room));

@@ -22,13 +22,11 @@ pub enum PendingStatus {
 }
 
 /// A message the server has not confirmed yet.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PendingMessage {
     pub client_id: ClientId,
     pub room: RoomName,
     pub body: String,
-    /// When it was written, in milliseconds since the epoch (shown as its time until confirmed).
-    pub created_ms: f64,
     #[serde(flatten)]
     pub status: PendingStatus,
 }
@@ -64,13 +62,11 @@ impl Outbox {
         room: RoomName,
         client_id: ClientId,
         body: String,
-        now_ms: f64,
     ) -> Result<(), FrameError> {
         let message = PendingMessage {
             client_id,
             room,
             body,
-            created_ms: now_ms,
             status: PendingStatus::Queued,
         };
         message.frame().validate()?;
@@ -220,10 +216,10 @@ mod tests {
     fn queued_messages_go_out_once_in_order_and_the_echo_confirms_them() {
         let mut outbox = Outbox::default();
         outbox
-            .push(room("general"), cid("a"), "one".into(), 1.0)
+            .push(room("general"), cid("a"), "one".into())
             .unwrap();
         outbox
-            .push(room("general"), cid("b"), "two".into(), 2.0)
+            .push(room("general"), cid("b"), "two".into())
             .unwrap();
         let frames = outbox.take_queued();
         assert_eq!(frames.len(), 2);
@@ -248,10 +244,10 @@ mod tests {
     fn an_error_naming_the_client_id_fails_that_message_and_retry_requeues_it() {
         let mut outbox = Outbox::default();
         outbox
-            .push(room("general"), cid("a"), "one".into(), 1.0)
+            .push(room("general"), cid("a"), "one".into())
             .unwrap();
         outbox
-            .push(room("general"), cid("b"), "two".into(), 1.0)
+            .push(room("general"), cid("b"), "two".into())
             .unwrap();
         outbox.take_queued();
         let refusal = ServerFrame::error(ErrorCode::NotAMember, Some("b".into()));
@@ -279,10 +275,10 @@ mod tests {
     fn a_dropped_connection_or_a_reload_sends_unconfirmed_messages_again() {
         let mut outbox = Outbox::default();
         outbox
-            .push(room("general"), cid("a"), "one".into(), 1.0)
+            .push(room("general"), cid("a"), "one".into())
             .unwrap();
         outbox
-            .push(room("general"), cid("b"), "two".into(), 1.0)
+            .push(room("general"), cid("b"), "two".into())
             .unwrap();
         outbox.take_queued();
         outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, Some("b".into())));
@@ -306,11 +302,11 @@ mod tests {
     fn messages_the_server_would_refuse_never_enter_the_outbox() {
         let mut outbox = Outbox::default();
         let blank = outbox
-            .push(room("general"), cid("a"), "  \n".into(), 1.0)
+            .push(room("general"), cid("a"), "  \n".into())
             .unwrap_err();
         assert_eq!(blank.code, ErrorCode::EmptyBody);
         let long = outbox
-            .push(room("general"), cid("b"), "x".repeat(4001), 1.0)
+            .push(room("general"), cid("b"), "x".repeat(4001))
             .unwrap_err();
         assert_eq!(long.code, ErrorCode::BodyTooLong);
         assert!(outbox.is_empty());
@@ -319,8 +315,8 @@ mod tests {
     #[test]
     fn pending_messages_are_listed_per_room_and_leaving_a_room_drops_them() {
         let mut outbox = Outbox::default();
-        outbox.push(room("a"), cid("1"), "x".into(), 1.0).unwrap();
-        outbox.push(room("b"), cid("2"), "y".into(), 1.0).unwrap();
+        outbox.push(room("a"), cid("1"), "x".into()).unwrap();
+        outbox.push(room("b"), cid("2"), "y".into()).unwrap();
         assert_eq!(outbox.for_room(&room("a")).count(), 1);
         outbox.discard_room(&room("a"));
         assert_eq!(outbox.for_room(&room("a")).count(), 0);
