@@ -99,6 +99,32 @@ test('both people see the same conversation in the same order', async () => {
   assert.ok(expected.length >= 4, `${expected.length} messages`);
 });
 
+/**
+ * Messages in a room you are not looking at count as unread (in the room list and the tab title), and
+ * opening the room shows a "new messages" line above the first of them.
+ */
+test('unread messages are counted and marked', async () => {
+  const { page } = bob;
+  await page.locator('.room-list a', { hasText: 'general' }).click();
+  await page.waitForURL(/\/rooms\/general$/);
+  await send(alice.page, 'you missed this one');
+  await send(alice.page, 'and this one');
+  const badge = page.locator('.room-item', { hasText: room }).locator('.badge');
+  await page.waitForFunction(
+    (name) => [...document.querySelectorAll('.room-item')].some((li) => li.textContent.includes(name) && li.querySelector('.badge')?.textContent === '2'),
+    room,
+  );
+  assert.equal(await badge.textContent(), '2');
+  assert.equal(await page.title(), '(2) #general · Chatty');
+  await page.locator('.room-list a', { hasText: room }).click();
+  const line = page.locator('.new-line');
+  await line.waitFor();
+  const next = page.locator('.new-line + .msg .body');
+  assert.equal(await next.textContent(), 'you missed this one');
+  assert.equal(await badge.count(), 0, 'reading the room clears its count');
+  assert.equal(await page.title(), `#${room} · Chatty`);
+});
+
 /** A room name that cannot exist is explained rather than failing silently. */
 test('an invalid room name in the address says why', async () => {
   // The same tab: sessionStorage (and so the session) belongs to a tab.

@@ -129,6 +129,14 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
             }
         });
     });
+    // A hidden tab is not read: what arrives meanwhile counts as new, and gets the "new messages" line.
+    let visibility = window_event_listener_untyped("visibilitychange", move |_| {
+        let hidden = document().hidden();
+        client
+            .state
+            .update(|s| s.set_watching(!hidden && at_bottom.get_untracked()));
+    });
+    on_cleanup(move || visibility.remove());
     let jump = move |_| {
         if let Some(el) = log.get_untracked() {
             el.set_scroll_top(el.scroll_height());

@@ -51,6 +51,21 @@ pub fn RoomPage() -> impl IntoView {
     on_cleanup(move || {
         client.state.try_update(|s| s.set_active(None));
     });
+    // The tab's title says where you are and how much is unread, for when the tab is in the background.
+    Effect::new(move |_| {
+        let unread: u32 = client
+            .state
+            .with(|s| s.rooms().map(|(_, r)| r.unread).sum());
+        let place = room
+            .get()
+            .map_or_else(|| "Chatty".to_owned(), |r| format!("#{r} · Chatty"));
+        let title = if unread > 0 {
+            format!("({unread}) {place}")
+        } else {
+            place
+        };
+        document().set_title(&title);
+    });
 
     move || {
         if !signed_in.get() {
