@@ -374,6 +374,38 @@ def least_privilege(template):
     return problems
 
 
+def roles_allow_what_functions_use(template):
+    """The other side of least privilege: every queue a function is given (an environment variable naming it)
+    it may send to, through its role and, inside the VPC, through the endpoint's policy. The functions send to
+    every queue they are handed (gateway → commands; registry → deliveries; sender → commands for Forget,
+    deliveries for retries: docs/aws.md)."""
+    problems = []
+    queues = set(resources(template, "AWS::SQS::Queue"))
+    roles = resources(template, "AWS::IAM::Role")
+    endpoint_allows = set()
+    for endpoint in resources(template, "AWS::EC2::VPCEndpoint").values():
+        for statement in statements(endpoint["Properties"].get("PolicyDocument", {})):
+            if statement.get("Effect") == "Allow" and "sqs:SendMessage" in as_list(statement.get("Action", [])):
+                endpoint_allows.update(refs(statement.get("Resource")))
+    for name, function in functions(template).items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        handed = set()
+        for value in variables.values():
+            handed.update(refs(value) & queues)
+        role = roles.get(role_of(function) or "", {"Properties": {}})
+        sendable = set()
+        for policy in role["Properties"].get("Policies", []):
+            for statement in statements(policy["PolicyDocument"]):
+                if statement.get("Effect") == "Allow" and "sqs:SendMessage" in as_list(statement.get("Action", [])):
+                    sendable.update(refs(statement.get("Resource")))
+        for queue in sorted(handed - sendable):
+            problems.append(f"{name}: is given {queue} but its role may not send to it")
+        if function["Properties"].get("VpcConfig"):
+            for queue in sorted(handed - endpoint_allows):
+                problems.append(f"{name}: is given {queue} but the VPC endpoint's policy does not let it send there")
+    return problems
+
+
 def logs_and_alarms(template):
     problems = []
     log_groups = resources(template, "AWS::Logs::LogGroup")
@@ -452,6 +484,7 @@ RULES = [
     queues_have_dead_letters,
     consumers_match_their_queues,
     least_privilege,
+    roles_allow_what_functions_use,
     logs_and_alarms,
     sign_in_and_hosting,
 ]

@@ -174,6 +174,16 @@ class EachRuleBites(unittest.TestCase):
         properties(t, "AuthorizerFunction")["Policies"] = ["AWSLambdaBasicExecutionRole"]
         self.assertCaught(inv.least_privilege, t, "AuthorizerFunction: no explicit role")
 
+    def test_sender_cannot_requeue(self):
+        t = self.broken()
+        statement_with(t, "SenderRole", "queues")[1]["Resource"] = {"Fn::GetAtt": ["CommandQueue", "Arn"]}
+        self.assertCaught(inv.roles_allow_what_functions_use, t, "SenderFunction: is given DeliveryQueue")
+
+    def test_endpoint_blocks_the_registry(self):
+        t = self.broken()
+        properties(t, "QueueEndpoint")["PolicyDocument"]["Statement"][0]["Resource"] = [{"Fn::GetAtt": ["CommandQueue", "Arn"]}]
+        self.assertCaught(inv.roles_allow_what_functions_use, t, "VPC endpoint's policy")
+
     def test_log_group_kept_forever(self):
         t = self.broken()
         del properties(t, "SenderLogGroup")["RetentionInDays"]
