@@ -99,6 +99,33 @@ test('both people see the same conversation in the same order', async () => {
   assert.ok(expected.length >= 4, `${expected.length} messages`);
 });
 
+/** Near the 4,000-character limit a counter appears; past it, sending is refused before anything goes out. */
+test('the composer counts down to the length limit', async () => {
+  const { page } = alice;
+  const box = composer(page);
+  await box.fill('x'.repeat(3_990));
+  assert.equal(await page.locator('.counter').textContent(), '10');
+  await box.fill('x'.repeat(4_001));
+  await page.locator('.counter.over', { hasText: '-1' }).waitFor();
+  assert.ok(await page.getByRole('button', { name: 'Send' }).isDisabled());
+  await box.press('Enter');
+  await page.locator('.hint.error', { hasText: 'at most 4000 characters' }).waitFor();
+  assert.equal(await page.locator('.msg.pending').count(), 0, 'nothing was queued');
+  await box.fill('');
+  assert.equal(await page.locator('.counter').count(), 0);
+});
+
+/** With no network at all the composer is disabled and says why; it comes back with the network. */
+test('the composer is disabled while the browser is offline', async () => {
+  const { page, context } = alice;
+  await context.setOffline(true);
+  await page.locator('.hint', { hasText: "You're offline" }).waitFor();
+  assert.ok(await composer(page).isDisabled());
+  await context.setOffline(false);
+  await page.waitForFunction(() => !document.querySelector('textarea').disabled);
+  assert.equal(await page.locator('.hint', { hasText: "You're offline" }).count(), 0);
+});
+
 /**
  * Messages in a room you are not looking at count as unread (in the room list and the tab title), and
  * opening the room shows a "new messages" line above the first of them.

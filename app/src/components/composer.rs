@@ -65,6 +65,7 @@ pub fn Composer(room: RoomName) -> impl IntoView {
         let room = room.clone();
         move |ev| {
             let text = event_target_value(&ev);
+            set_error.set(None);
             if !text.trim().is_empty() {
                 client.typing(&room);
             }
