@@ -37,10 +37,12 @@ impl Caching {
         }
         let name = key.rsplit('/').next().unwrap_or(key);
         let stem = name.split('.').next().unwrap_or(name);
-        // trunk names hashed files `<name>-<16 hex>` (and `<name>-<16 hex>_bg.wasm`).
-        let hashed = stem
-            .split(['-', '_'])
-            .any(|part| part.len() >= 16 && part.bytes().all(|b| b.is_ascii_hexdigit()));
+        // trunk names hashed files `<name>-<hash>` (and `<name>-<hash>_bg.wasm`), the hash a u64 in hex
+        // without leading zeros, so 16 digits or a few fewer.
+        let hash = stem.trim_end_matches("_bg").rsplit('-').next().unwrap_or("");
+        let hashed = stem.contains('-')
+            && (12..=16).contains(&hash.len())
+            && hash.bytes().all(|b| b.is_ascii_hexdigit());
         if hashed {
             Self::Immutable
         } else {
@@ -248,6 +250,7 @@ dispatchEvent(new CustomEvent("TrunkApplicationStarted", {detail: {wasm}}));
             Caching::of("style-0123456789abcdef.css"),
             Caching::Immutable
         );
+        assert_eq!(Caching::of("favicon-71b80c5a2427cac.svg"), Caching::Immutable);
         assert_eq!(Caching::of("favicon.svg"), Caching::Short);
         assert_eq!(Caching::of("robots.txt"), Caching::Short);
     }
