@@ -39,7 +39,11 @@ impl Caching {
         let stem = name.split('.').next().unwrap_or(name);
         // trunk names hashed files `<name>-<hash>` (and `<name>-<hash>_bg.wasm`), the hash a u64 in hex
         // without leading zeros, so 16 digits or a few fewer.
-        let hash = stem.trim_end_matches("_bg").rsplit('-').next().unwrap_or("");
+        let hash = stem
+            .trim_end_matches("_bg")
+            .rsplit('-')
+            .next()
+            .unwrap_or("");
         let hashed = stem.contains('-')
             && (12..=16).contains(&hash.len())
             && hash.bytes().all(|b| b.is_ascii_hexdigit());
@@ -250,7 +254,10 @@ dispatchEvent(new CustomEvent("TrunkApplicationStarted", {detail: {wasm}}));
             Caching::of("style-0123456789abcdef.css"),
             Caching::Immutable
         );
-        assert_eq!(Caching::of("favicon-71b80c5a2427cac.svg"), Caching::Immutable);
+        assert_eq!(
+            Caching::of("favicon-71b80c5a2427cac.svg"),
+            Caching::Immutable
+        );
         assert_eq!(Caching::of("favicon.svg"), Caching::Short);
         assert_eq!(Caching::of("robots.txt"), Caching::Short);
     }
