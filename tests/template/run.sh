@@ -4,6 +4,8 @@
 #   2. sam validate --lint: the SAM transform accepts it (dummy region, no credentials);
 #   3. invariants (Python, unittest): the rules a linter cannot know, each also shown to catch its own break;
 #   4. cargo test -p xtask: `cargo xtask deploy` up to the AWS calls, config.json from a describe-stacks fixture;
+#      then the built app, prepared by it, starts in headless Chromium under the template's CSP (and trunk's
+#      untouched output does not: the control);
 #   5. sam build, offline: cargo-lambda cross-compiles every function, and each bootstrap is an aarch64 ELF.
 # Needs `scripts/setup test` (the Python tools in .venv). CHATTY_SKIP_SAM_BUILD=1 skips step 5 (minutes of
 # compiling) when iterating on the template.
@@ -37,6 +39,17 @@ step "cargo xtask deploy, short of AWS"
 cargo test --quiet --package xtask
 ok
 
+# The built app under the CSP CloudFront will send. app/dist comes from `trunk build --release --offline`,
+# which tests/browser (run before this suite by scripts/test) does; build it first when running this alone.
+step "the app starts under the template's Content-Security-Policy"
+if [ -f app/dist/index.html ]; then
+  python3 tests/template/check_csp.py app/dist
+  ok
+else
+  echo "app/dist is not built: run \`trunk build --release --offline\` (or tests/browser/run.sh) first" >&2
+  exit 1
+fi
+
 if [ "${CHATTY_SKIP_SAM_BUILD:-0}" = 1 ]; then
   step "sam build: skipped (CHATTY_SKIP_SAM_BUILD=1)"
 else
@@ -44,10 +57,9 @@ else
   if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
     rustup target add aarch64-unknown-linux-gnu
   fi
-  # A target directory of its own: cross-compiled release artefacts never invalidate the host builds. The
-  # release profile's fat LTO only shrinks the binaries; turned off here, it would cost minutes per function.
-  export CARGO_TARGET_DIR=${CHATTY_SAM_TARGET_DIR:-$PWD/target-sam}
-  export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  # The same target directory, profile and cargo flags as tests/lambda's `cargo lambda build` (CargoLambda.toml
+  # makes them equal), so after that suite this step compiles nothing; alone, it compiles everything once.
+  export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target}
   build_dir=.aws-sam/build
   rm -rf "$build_dir"
   sam build --template-file template.yaml --build-dir "$build_dir"
