@@ -2,7 +2,7 @@
 # The browser end-to-end tests: builds the app (trunk, offline) and the local gateway, starts the gateway
 # on a free loopback port serving app/dist, runs the Node tests against it in headless Chromium, and
 # always stops the gateway. Tests that need a gateway with other limits start their own from the same
-# binary (CHATTY_LOCAL_BIN).
+# binary. CHATTY_LOCAL_BIN, when set, names an already built gateway to use instead of building one.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -10,8 +10,11 @@ cd "$ROOT"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 trunk build --release --offline
-cargo build -p chatty-local
-BIN="$TARGET_DIR/debug/chatty-local"
+if [ -z "${CHATTY_LOCAL_BIN:-}" ]; then
+  cargo build -p chatty-local
+  CHATTY_LOCAL_BIN="$TARGET_DIR/debug/chatty-local"
+fi
+BIN="$CHATTY_LOCAL_BIN"
 
 PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 LOG="$TARGET_DIR/browser-tests-gateway.log"
