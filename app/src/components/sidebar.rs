@@ -58,7 +58,7 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
             </ul>
             <form class="join-form" on:submit=join>
                 <label for="join-room" class="visually-hidden">"Join or create a room"</label>
-                <input id="join-room" type="text" placeholder="Join or create a room" autocomplete="off"
+                <input id="join-room" type="text" placeholder="Room name" autocomplete="off"
                     maxlength="64" prop:value=typed
                     on:input=move |ev| set_typed.set(event_target_value(&ev))
                     aria-invalid=move || error.get().is_some().to_string()
