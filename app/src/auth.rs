@@ -227,11 +227,6 @@ impl Session {
     pub fn needs_refresh(&self, now_ms: f64) -> bool {
         (self.expires_at_ms as f64) - now_ms < REFRESH_MARGIN_MS
     }
-
-    /// The ID token is past its expiry: the server would refuse it.
-    pub fn is_expired(&self, now_ms: f64) -> bool {
-        (self.expires_at_ms as f64) <= now_ms
-    }
 }
 
 #[cfg(test)]
@@ -376,7 +371,5 @@ mod tests {
         };
         assert!(!session.needs_refresh(10_000_000.0 - REFRESH_MARGIN_MS - 1.0));
         assert!(session.needs_refresh(10_000_000.0 - REFRESH_MARGIN_MS + 1.0));
-        assert!(!session.is_expired(9_999_999.0));
-        assert!(session.is_expired(10_000_000.0));
     }
 }

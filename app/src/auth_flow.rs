@@ -90,9 +90,9 @@ impl Auth {
         let session = if force || session.needs_refresh(now) {
             match self.refresh(&session).await {
                 Ok(fresh) => fresh,
-                Err(AuthError::Network(_)) if !session.is_expired(now) => session,
-                // Unreachable token endpoint and an expired token: keep trying with it; the server
-                // refuses it, and the connection loop backs off until the endpoint answers.
+                // The token endpoint is unreachable (often the whole server is): keep the session and
+                // try with the token we have; if the server refuses it, the connection loop backs
+                // off and asks again, until the endpoint answers one way or the other.
                 Err(AuthError::Network(_)) => session,
                 Err(_) => {
                     self.forget();
