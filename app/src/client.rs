@@ -31,6 +31,7 @@ pub struct ChatClient {
     /// The signed-in person's id, which also names their stored rooms, outbox and drafts.
     user: StoredValue<Option<String>>,
     sender: StoredValue<Option<UnboundedSender<ClientFrame>>>,
+    retry: StoredValue<Option<UnboundedSender<()>>>,
     last_typing: StoredValue<f64>,
 }
 
@@ -43,6 +44,7 @@ impl ChatClient {
             status: RwSignal::new(ConnectionStatus::SignedOut),
             user: StoredValue::new(None),
             sender: StoredValue::new(None),
+            retry: StoredValue::new(None),
             last_typing: StoredValue::new(0.0),
         }
     }
@@ -67,18 +69,31 @@ impl ChatClient {
         self.user.set_value(Some(user_id));
         let (sender, receiver) = mpsc::unbounded();
         self.sender.set_value(Some(sender));
+        let (retry, retry_now) = mpsc::unbounded();
+        self.retry.set_value(Some(retry));
         let ws_url = auth.config.with_value(|c| c.ws_url.clone());
         spawn_local(ws::run(
             ws_url,
             move |force| auth.credentials_boxed(force),
             receiver,
+            retry_now,
             move |event| self.on_event(event),
         ));
+    }
+
+    /// Reconnects now instead of waiting out the backoff.
+    pub fn retry_now(&self) {
+        self.retry.with_value(|retry| {
+            if let Some(retry) = retry {
+                let _ = retry.unbounded_send(());
+            }
+        });
     }
 
     /// Stops (signed out): closes the connection; what is stored stays for the next sign-in.
     pub fn stop(self) {
         self.sender.set_value(None);
+        self.retry.set_value(None);
         self.user.set_value(None);
         self.status.set(ConnectionStatus::SignedOut);
         self.state.set(ChatState::new("", []));

@@ -48,11 +48,13 @@ enum End {
 
 /// Runs until `credentials` returns `None` (signed out) or the sender side of `outgoing` is dropped.
 /// `credentials(force_refresh)` yields a token valid for a while; `force_refresh` is set after repeated
-/// failures to open, in case the server no longer accepts the token it has.
+/// failures to open, in case the server no longer accepts the token it has. A message on `retry_now`
+/// cuts a backoff wait short (the person asked, or the network came back).
 pub async fn run(
     ws_url: String,
     mut credentials: impl FnMut(bool) -> LocalBoxFuture<'static, Option<Credentials>>,
     mut outgoing: UnboundedReceiver<ClientFrame>,
+    mut retry_now: UnboundedReceiver<()>,
     mut on_event: impl FnMut(SocketEvent),
 ) {
     let backoff = Backoff::default();
@@ -88,7 +90,11 @@ pub async fn run(
             attempt: failures,
             retry_at_ms: js_sys::Date::now() + delay,
         }));
-        TimeoutFuture::new(delay as u32).await;
+        futures::select! {
+            _ = TimeoutFuture::new(delay as u32).fuse() => {},
+            _ = retry_now.next() => {},
+        }
+        while retry_now.try_recv().is_ok() {}
     }
 }
 

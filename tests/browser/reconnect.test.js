@@ -172,3 +172,25 @@ test('after the gateway is killed and restarted the app recovers without losing 
     await gateway.stop();
   }
 });
+
+/** While the app waits to reconnect, "Retry now" skips the wait. */
+test('retry now reconnects without waiting out the backoff', async () => {
+  const room = roomName('retry');
+  const { page, context } = await signIn(browser, 'Jun');
+  const network = await cuttableNetwork(page);
+  await openRoom(page, room);
+  await network.drop();
+  // Wait until the next try is at least 3 seconds away.
+  await page.waitForFunction(
+    () => /Reconnecting in ([3-9]|\d\d+)s/.test(document.querySelector('.status')?.textContent ?? ''),
+    null,
+    { timeout: 30_000 },
+  );
+  network.restore();
+  const started = Date.now();
+  await page.getByRole('button', { name: 'Retry now' }).click();
+  await page.locator('.status.online').waitFor({ timeout: 2_500 });
+  assert.ok(Date.now() - started < 2_500);
+  assert.equal(await page.getByRole('button', { name: 'Retry now' }).count(), 0);
+  await context.close();
+});
