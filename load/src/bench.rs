@@ -38,8 +38,9 @@ const LISTENING: &str = "listening on ";
 /// Which server a child process runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerKind {
-    /// `chatty_local::start`, the full handler pipeline with the in-memory registry.
-    Chatty,
+    /// `chatty_local::start`, the full handler pipeline; the registry in memory, or in the Redis at
+    /// this URL.
+    Chatty { redis_url: Option<String> },
     /// The baseline relay ([`crate::relay`]).
     Relay,
 }
@@ -64,8 +65,12 @@ pub async fn serve(kind: ServerKind, addr: SocketAddr, max_time: Duration) -> an
         }
     };
     match kind {
-        ServerKind::Chatty => {
-            let running = chatty_local::start(listener, chatty_local::Settings::default()).await?;
+        ServerKind::Chatty { redis_url } => {
+            let settings = chatty_local::Settings {
+                redis_url,
+                ..chatty_local::Settings::default()
+            };
+            let running = chatty_local::start(listener, settings).await?;
             println!("{LISTENING}{}", running.ws_url());
             tokio::select! {
                 () = parent_gone => {}
@@ -96,13 +101,18 @@ pub struct ChildServer {
 impl ChildServer {
     /// Starts `kind` as `<this binary> gateway|relay --addr 127.0.0.1:0` and waits for its address.
     pub async fn spawn(kind: &ServerKind, max_time: Duration) -> anyhow::Result<Self> {
-        let subcommand = match kind {
-            ServerKind::Chatty => "gateway",
-            ServerKind::Relay => "relay",
+        let (subcommand, redis) = match kind {
+            ServerKind::Chatty { redis_url } => ("gateway", redis_url.as_deref()),
+            ServerKind::Relay => ("relay", None),
         };
-        let mut child = Command::new(std::env::current_exe()?)
+        let mut command = Command::new(std::env::current_exe()?);
+        command
             .args([subcommand, "--addr", "127.0.0.1:0", "--max-secs"])
-            .arg(max_time.as_secs().to_string())
+            .arg(max_time.as_secs().to_string());
+        if let Some(url) = redis {
+            command.args(["--redis-url", url]);
+        }
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true)
@@ -154,6 +164,44 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .context("no VmRSS line")
 }
 
+/// A throwaway `redis-server` on a free loopback port: no persistence, stopped when dropped.
+pub struct RedisServer {
+    _child: Child,
+    pub url: String,
+}
+
+impl RedisServer {
+    /// Starts `redis-server` and waits until it accepts connections.
+    pub async fn start() -> anyhow::Result<Self> {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+            probe.local_addr()?.port()
+        };
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting redis-server (scripts/setup test installs it)")?;
+        let ready = async {
+            while tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_err()
+            {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(START_TIMEOUT, ready)
+            .await
+            .context("redis-server did not start in time")?;
+        Ok(Self {
+            _child: child,
+            url: format!("redis://127.0.0.1:{port}"),
+        })
+    }
+}
+
 /// One row group of the table.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -162,6 +210,8 @@ pub struct Scenario {
     pub rate: Option<f64>,
     /// Idle connections held open (and measured) while the plan runs.
     pub idle: usize,
+    /// Chatty keeps its registry in a real `redis-server` (the baseline has no store either way).
+    pub redis: bool,
 }
 
 /// The scenarios of issue 7. `quick` cuts messages and idle connections tenfold for a trial run.
@@ -172,12 +222,14 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
         rooms: 1,
         messages: cut(3_000),
     };
+    let idle = if quick { 200 } else { 2_000 };
     vec![
         Scenario {
             name: "1 room of 100, all sending, unlimited",
             plan: room_of_100,
             rate: None,
             idle: 0,
+            redis: false,
         },
         Scenario {
             name: "1 room of 100 at 1,000 deliveries/s",
@@ -187,6 +239,7 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
             },
             rate: Some(10.0),
             idle: 0,
+            redis: false,
         },
         Scenario {
             name: "100 rooms of 10, all sending, unlimited",
@@ -197,12 +250,28 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
             },
             rate: None,
             idle: 0,
+            redis: false,
         },
         Scenario {
             name: "2,000 idle + 1 room of 100, unlimited",
             plan: room_of_100,
             rate: None,
-            idle: if quick { 200 } else { 2_000 },
+            idle,
+            redis: false,
+        },
+        Scenario {
+            name: "Redis: 1 room of 100, unlimited",
+            plan: room_of_100,
+            rate: None,
+            idle: 0,
+            redis: true,
+        },
+        Scenario {
+            name: "Redis: 2,000 idle + 1 room of 100",
+            plan: room_of_100,
+            rate: None,
+            idle,
+            redis: true,
         },
     ]
 }
@@ -227,8 +296,6 @@ pub struct Row {
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub rows: Vec<Row>,
-    /// Why the Redis scenario did not run.
-    pub redis: String,
     pub sizes: Sizes,
 }
 
@@ -240,7 +307,7 @@ pub async fn measure(
 ) -> anyhow::Result<Measured> {
     let server = ChildServer::spawn(kind, Duration::from_secs(600)).await?;
     let tokens = match kind {
-        ServerKind::Chatty => TokenSource::dev_token(&server.target),
+        ServerKind::Chatty { .. } => TokenSource::dev_token(&server.target),
         ServerKind::Relay => TokenSource::None,
     };
     let mut kib_per_idle = None;
@@ -287,7 +354,16 @@ pub async fn run(
             continue;
         }
         eprintln!("{}: Chatty…", scenario.name);
-        let chatty = measure(&ServerKind::Chatty, &scenario, progress).await?;
+        let redis = if scenario.redis {
+            Some(RedisServer::start().await?)
+        } else {
+            None
+        };
+        let chatty = ServerKind::Chatty {
+            redis_url: redis.as_ref().map(|r| r.url.clone()),
+        };
+        let chatty = measure(&chatty, &scenario, progress).await?;
+        drop(redis);
         eprintln!("{}: baseline…", scenario.name);
         let baseline = measure(&ServerKind::Relay, &scenario, progress).await?;
         rows.push(Row {
@@ -298,7 +374,6 @@ pub async fn run(
     }
     Ok(BenchReport {
         rows,
-        redis: "not available: chatty-local has no Redis registry option yet (issue 5)".to_owned(),
         sizes: Sizes::measure(root),
     })
 }
@@ -367,7 +442,6 @@ impl fmt::Display for BenchReport {
                 format!("{}/{}/{}", b.lost, b.duplicated, b.unexpected)
             )?;
         }
-        writeln!(f, "{:<42} {}", "with the Redis registry", self.redis)?;
         writeln!(
             f,
             "\nratio = Chatty ÷ baseline (higher is better for deliveries/s, lower for the rest)\n"

@@ -27,8 +27,8 @@ enum Commands {
     Run(RunArgs),
     /// Serve the baseline relay (see the `relay` module docs for exactly what it does).
     Relay(ServeArgs),
-    /// Serve Chatty's local gateway (in-memory registry, no app) from this binary.
-    Gateway(ServeArgs),
+    /// Serve Chatty's local gateway (no app) from this binary.
+    Gateway(GatewayArgs),
     /// Run every scenario against Chatty and the relay, each in a child process, and print one table.
     Bench(BenchArgs),
 }
@@ -84,6 +84,15 @@ struct ServeArgs {
 }
 
 #[derive(Debug, clap::Args)]
+struct GatewayArgs {
+    #[command(flatten)]
+    serve: ServeArgs,
+    /// Keep the registry in this Redis (`redis://127.0.0.1:6379`) instead of in memory.
+    #[arg(long)]
+    redis_url: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
 struct BenchArgs {
     /// A tenth of the messages and idle connections: a trial run.
     #[arg(long)]
@@ -105,7 +114,12 @@ async fn main() -> anyhow::Result<ExitCode> {
     let clean = match Args::parse().command {
         Commands::Run(args) => run(args).await?,
         Commands::Relay(args) => serve(ServerKind::Relay, args).await?,
-        Commands::Gateway(args) => serve(ServerKind::Chatty, args).await?,
+        Commands::Gateway(args) => {
+            let kind = ServerKind::Chatty {
+                redis_url: args.redis_url,
+            };
+            serve(kind, args.serve).await?
+        }
         Commands::Bench(args) => {
             let report =
                 bench::run(args.quick, args.only.as_deref(), &args.root, !args.json).await?;

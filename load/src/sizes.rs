@@ -105,7 +105,10 @@ fn brotli_len(path: &Path) -> Option<u64> {
         .arg(path)
         .output()
         .ok()?;
-    output.status.success().then_some(output.stdout.len() as u64)
+    output
+        .status
+        .success()
+        .then_some(output.stdout.len() as u64)
 }
 
 fn kib(bytes: u64) -> String {
