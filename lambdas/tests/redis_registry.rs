@@ -1,6 +1,7 @@
 //! The Redis registry adapter against a real `redis-server`: it behaves exactly like the in-memory
 //! reference registry (membership, presence, history paging and capping, idempotent sends, forgetting a
-//! connection), keeps no garbage, and a send costs the same number of Redis commands whatever the room size.
+//! connection), keeps no garbage, a send costs the same number of Redis commands whatever the room size, and
+//! it speaks TLS with AUTH as ElastiCache with encryption in transit requires.
 
 mod common;
 
@@ -459,4 +460,129 @@ async fn message_ids_are_stream_ids() {
         ids.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
         ["1732550400000-0", "1732550400000-1"]
     );
+}
+
+/// Runs `openssl` with `args` in `dir`, failing the test with its output if it fails.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let output = std::process::Command::new(common::tool("openssl"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// `rediss://` with a password, as ElastiCache with encryption in transit and AUTH requires: the adapter
+/// checks the server's certificate against the system trust store (here a test CA, through
+/// `SSL_CERT_FILE`; before that the same server is refused), authenticates and works; a wrong password is
+/// refused at connect time.
+#[tokio::test]
+async fn tls_and_auth() {
+    let dir = std::env::temp_dir().join(format!("chatty-redis-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=Chatty test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+    openssl(
+        &dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+        ],
+    );
+    std::fs::write(
+        dir.join("san.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n",
+    )
+    .unwrap();
+    openssl(
+        &dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-extfile",
+            "san.ext",
+            "-out",
+            "server.pem",
+        ],
+    );
+    let file = |name: &str| dir.join(name).to_string_lossy().into_owned();
+    let port = common::free_port();
+    let _server = common::redis_server_with(
+        port,
+        &[
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--tls-cert-file",
+            &file("server.pem"),
+            "--tls-key-file",
+            &file("server.key"),
+            "--tls-ca-cert-file",
+            &file("ca.pem"),
+            "--tls-auth-clients",
+            "no",
+            "--requirepass",
+            "correct-horse",
+        ],
+    );
+    let url = format!("rediss://:correct-horse@127.0.0.1:{port}");
+    assert!(
+        RedisRegistry::open(&url).await.is_err(),
+        "a certificate from an unknown CA must be refused"
+    );
+    std::env::set_var("SSL_CERT_FILE", file("ca.pem"));
+
+    let store = RedisRegistry::open(&url)
+        .await
+        .expect("TLS + AUTH connection");
+    store
+        .join(&room("general"), &member("c1", "alice"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.members(&room("general")).await.unwrap(),
+        [member("c1", "alice")]
+    );
+
+    let refused = RedisRegistry::open(&format!("rediss://:wrong@127.0.0.1:{port}")).await;
+    assert!(refused.is_err(), "a wrong password must be refused");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -64,8 +64,14 @@ fn wait_for_port(port: u16, what: &str, child: &mut Child) {
 /// `redis-server` on a free port, without persistence.
 pub fn redis_server() -> Server {
     let port = free_port();
+    redis_server_with(port, &["--port", &port.to_string()])
+}
+
+/// `redis-server` without persistence, listening on `port` as `args` say (e.g. `--tls-port`).
+pub fn redis_server_with(port: u16, args: &[&str]) -> Server {
     let mut child = Command::new(tool("redis-server"))
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(args)
+        .args(["--bind", "127.0.0.1"])
         .args(["--save", "", "--appendonly", "no"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
