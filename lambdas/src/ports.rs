@@ -25,12 +25,18 @@ pub struct NewMessage {
 
 /// What [`Registry::append`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Appended {
-    /// The stored message: the new one, or the one stored earlier under the same author and client id.
-    pub message: ChatMessage,
-    /// The message has not yet been fanned out to the room (true for a new message, and for a retry of
-    /// one whose fan-out never completed).
-    pub needs_fan_out: bool,
+pub enum Appended {
+    /// The sender's connection is not in the room: nothing was stored.
+    NotAMember,
+    /// The message is stored and has not been fanned out yet (a new message, or a retry of one whose
+    /// fan-out never completed): send it to `recipients`, every connection in the room, then
+    /// [`Registry::mark_fanned_out`].
+    FanOut {
+        message: ChatMessage,
+        recipients: Vec<ConnectionId>,
+    },
+    /// A retry of a message the room already has and was sent: confirm it to its sender only.
+    AlreadySent { message: ChatMessage },
 }
 
 /// Which part of a room's history to read.
@@ -77,16 +83,17 @@ pub trait Registry: Send + Sync {
         room: &RoomName,
         connection_id: &ConnectionId,
     ) -> Result<bool, RegistryError>;
-    async fn is_member(
-        &self,
-        room: &RoomName,
-        connection_id: &ConnectionId,
-    ) -> Result<bool, RegistryError>;
     /// Every connection in the room, with its user.
     async fn members(&self, room: &RoomName) -> Result<Vec<Member>, RegistryError>;
-    /// Stores a message once per (room, author, client id), assigning it the next id in the room, and
-    /// trims the room's history to its cap.
-    async fn append(&self, message: NewMessage) -> Result<Appended, RegistryError>;
+    /// Stores a message from `sender`, a connection that must be in the message's room, once per (room,
+    /// author, client id), assigning it the next id in the room and trimming the room's history to its cap;
+    /// answers who must receive it. One store operation: the membership check, the append and the
+    /// recipients are read together.
+    async fn append(
+        &self,
+        sender: &ConnectionId,
+        message: NewMessage,
+    ) -> Result<Appended, RegistryError>;
     /// Records that a message reached the delivery queue, so a retry of it is answered to its sender only.
     async fn mark_fanned_out(&self, message: &ChatMessage) -> Result<(), RegistryError>;
     async fn history(

@@ -139,16 +139,19 @@ async fn a_send_stored_but_not_fanned_out_is_fanned_out_on_retry() {
     // Simulate the crash: the message is stored, the fan-out never happened.
     let stored = h
         .registry
-        .append(lambdas::ports::NewMessage {
-            room: room("general"),
-            client_id: protocol::ClientId::new("m1").unwrap(),
-            author: user("alice"),
-            body: "hi".into(),
-            sent_at: OffsetDateTime::UNIX_EPOCH,
-        })
+        .append(
+            &ConnectionId("c1".into()),
+            lambdas::ports::NewMessage {
+                room: room("general"),
+                client_id: protocol::ClientId::new("m1").unwrap(),
+                author: user("alice"),
+                body: "hi".into(),
+                sent_at: OffsetDateTime::UNIX_EPOCH,
+            },
+        )
         .await
         .unwrap();
-    assert!(stored.needs_fan_out);
+    assert!(matches!(stored, lambdas::ports::Appended::FanOut { .. }));
     let retry = h
         .run(frame(
             "c1",

@@ -8,7 +8,7 @@ mod common;
 use lambdas::{
     adapters::{memory::memory_queue, memory::MemoryRegistry, redis::RedisRegistry},
     handlers::registry,
-    ports::{HistoryQuery, Member, NewMessage, Registry},
+    ports::{Appended, HistoryQuery, Member, NewMessage, Registry},
 };
 use protocol::{
     ClientFrame, ClientId, Command, ConnectionId, Delivery, MessageId, RoomName, ServerFrame, User,
@@ -73,10 +73,6 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
     seen.push(format!("{:?}", store.members(&general).await.unwrap()));
     seen.push(format!(
         "{:?}",
-        store.is_member(&rust, &ConnectionId("c3".into())).await
-    ));
-    seen.push(format!(
-        "{:?}",
         store.leave(&rust, &ConnectionId("c3".into())).await
     ));
     seen.push(format!(
@@ -88,55 +84,65 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
     // Ten messages, three in the same millisecond, one stamped before the previous (a clock step back).
     let stamps = [0, 5, 5, 5, 9, 3, 20, 21, 22, 23];
     for (i, ms) in stamps.iter().enumerate() {
-        let author = if i % 2 == 0 { "alice" } else { "bob" };
+        let (connection, author) = if i % 2 == 0 {
+            ("c1", "alice")
+        } else {
+            ("c3", "bob")
+        };
         let appended = store
-            .append(message(
-                "general",
-                author,
-                &format!("m{i}"),
-                t0() + Duration::milliseconds(*ms),
-            ))
+            .append(
+                &ConnectionId(connection.into()),
+                message(
+                    "general",
+                    author,
+                    &format!("m{i}"),
+                    t0() + Duration::milliseconds(*ms),
+                ),
+            )
             .await
             .unwrap();
-        seen.push(format!(
-            "{:?} {}",
-            appended.message.id, appended.needs_fan_out
-        ));
-        if i != 9 {
-            store.mark_fanned_out(&appended.message).await.unwrap();
+        seen.push(format!("{appended:?}"));
+        if let (Appended::FanOut { message, .. }, false) = (&appended, i == 9) {
+            store.mark_fanned_out(message).await.unwrap();
         }
     }
     // Retries: one fanned out (answered to the sender only), one not yet (fanned out again), one by
     // another author with the same client id (a different message).
-    for (author, client_id) in [("bob", "m7"), ("bob", "m9"), ("carol", "m7")] {
+    store.join(&general, &member("c4", "carol")).await.unwrap();
+    for (connection, author, client_id) in [
+        ("c3", "bob", "m7"),
+        ("c3", "bob", "m9"),
+        ("c4", "carol", "m7"),
+    ] {
         let appended = store
-            .append(message(
-                "general",
-                author,
-                client_id,
-                t0() + Duration::seconds(60),
-            ))
+            .append(
+                &ConnectionId(connection.into()),
+                message("general", author, client_id, t0() + Duration::seconds(60)),
+            )
             .await
             .unwrap();
-        seen.push(format!(
-            "retry {author} {client_id}: {} {}",
-            appended.message.id, appended.needs_fan_out
-        ));
+        seen.push(format!("retry {author} {client_id}: {appended:?}"));
+    }
+    // Connections outside the room store nothing: one that left it, one that never joined.
+    for (room_name, connection) in [("rust", "c3"), ("general", "c9")] {
+        let refused = store
+            .append(
+                &ConnectionId(connection.into()),
+                message(room_name, "bob", "m10", t0() + Duration::seconds(60)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(refused, Appended::NotAMember, "{connection} in {room_name}");
     }
     // The cap is 8 in both registries: 13 stored, the oldest 5 trimmed; a trimmed message sent again is new.
     let resent = store
-        .append(message(
-            "general",
-            "alice",
-            "m0",
-            t0() + Duration::seconds(61),
-        ))
+        .append(
+            &ConnectionId("c1".into()),
+            message("general", "alice", "m0", t0() + Duration::seconds(61)),
+        )
         .await
         .unwrap();
-    seen.push(format!(
-        "resent trimmed: {} {}",
-        resent.message.id, resent.needs_fan_out
-    ));
+    seen.push(format!("resent trimmed: {resent:?}"));
 
     let mut before = None;
     loop {
@@ -269,12 +275,15 @@ async fn forgetting_a_connection_leaves_no_keys_behind() {
     }
     for i in 0..10 {
         store
-            .append(message(
-                "a",
-                "amy",
-                &format!("x{i}"),
-                t0() + Duration::milliseconds(i),
-            ))
+            .append(
+                &ConnectionId("stays".into()),
+                message(
+                    "a",
+                    "amy",
+                    &format!("x{i}"),
+                    t0() + Duration::milliseconds(i),
+                ),
+            )
             .await
             .unwrap();
     }
@@ -349,7 +358,7 @@ fn send_command(connection: &str, who: &str, room_name: &str, client_id: &str) -
 }
 
 /// Total commands Redis has executed (scripts' inner commands included), from `INFO commandstats`, minus
-/// the `INFO` calls themselves.
+/// the `INFO`, `MONITOR` and `ECHO` calls that measure.
 async fn commands_executed(raw: &mut redis::aio::MultiplexedConnection) -> u64 {
     let info: String = redis::cmd("INFO")
         .arg("commandstats")
@@ -357,7 +366,12 @@ async fn commands_executed(raw: &mut redis::aio::MultiplexedConnection) -> u64 {
         .await
         .unwrap();
     info.lines()
-        .filter(|line| line.starts_with("cmdstat_") && !line.starts_with("cmdstat_info:"))
+        .filter_map(|line| line.strip_prefix("cmdstat_"))
+        .filter(|stat| {
+            !["info:", "monitor:", "echo:"]
+                .iter()
+                .any(|m| stat.starts_with(m))
+        })
         .filter_map(|line| {
             let calls = line.split("calls=").nth(1)?.split(',').next()?;
             calls.parse::<u64>().ok()
@@ -365,8 +379,50 @@ async fn commands_executed(raw: &mut redis::aio::MultiplexedConnection) -> u64 {
         .sum()
 }
 
-/// A send through the registry handler costs the same number of Redis commands in a room of 2 members as
-/// in a room of 200: recipients come from one `HGETALL`, never one command per member.
+/// Watches the commands clients send, through `MONITOR` on its own connection: each is one round trip
+/// (nothing here pipelines), and commands a script runs are told apart (`[0 lua]`).
+struct Monitor {
+    lines: std::io::BufReader<std::net::TcpStream>,
+}
+
+const MONITOR_END: &str = "end-of-measurement";
+
+impl Monitor {
+    fn start(server: &common::Server) -> Self {
+        use std::io::{BufRead, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        stream.write_all(b"MONITOR\r\n").unwrap();
+        let mut lines = std::io::BufReader::new(stream);
+        let mut ok = String::new();
+        lines.read_line(&mut ok).unwrap();
+        assert_eq!(ok, "+OK\r\n");
+        Self { lines }
+    }
+
+    /// Sends the end marker through `raw` and returns the client commands seen before it.
+    async fn client_commands(mut self, raw: &mut redis::aio::MultiplexedConnection) -> Vec<String> {
+        use std::io::BufRead;
+        let _: String = redis::cmd("ECHO")
+            .arg(MONITOR_END)
+            .query_async(raw)
+            .await
+            .unwrap();
+        let mut seen = Vec::new();
+        loop {
+            let mut line = String::new();
+            self.lines.read_line(&mut line).unwrap();
+            if line.contains(MONITOR_END) {
+                return seen;
+            }
+            if !line.contains(" lua] ") {
+                seen.push(line.trim_end().to_owned());
+            }
+        }
+    }
+}
+
+/// A send through the registry handler costs the same Redis work in a room of 2 members as in a room of 200
+/// (recipients come from one `HKEYS`, never one command per member), in two round trips.
 #[tokio::test]
 async fn a_send_costs_the_same_commands_whatever_the_room_size() {
     let server = common::redis_server();
@@ -398,6 +454,7 @@ async fn a_send_costs_the_same_commands_whatever_the_room_size() {
         .await
         .unwrap();
         let before = commands_executed(&mut raw).await;
+        let monitor = Monitor::start(&server);
         registry::handle(
             &store,
             &deliveries,
@@ -405,7 +462,15 @@ async fn a_send_costs_the_same_commands_whatever_the_room_size() {
         )
         .await
         .unwrap();
-        cost.push(commands_executed(&mut raw).await - before);
+        let round_trips = monitor.client_commands(&mut raw).await;
+        let commands = commands_executed(&mut raw).await - before;
+        cost.push((commands, round_trips.len()));
+        // The append script (membership, append, recipients) and the fan-out mark after queueing.
+        assert_eq!(
+            round_trips.len(),
+            2,
+            "round trips per send: {round_trips:#?}"
+        );
         let mut fanned_out = 0;
         while let Ok(delivery) = out.try_recv() {
             if matches!(&delivery.frame, ServerFrame::Message(m) if m.client_id.as_str() == "measured")
@@ -416,7 +481,7 @@ async fn a_send_costs_the_same_commands_whatever_the_room_size() {
         assert_eq!(fanned_out, size, "every member of {name} is a recipient");
     }
     println!(
-        "redis commands per send: room of 2 → {}, room of 200 → {}",
+        "redis (commands, round trips) per send: room of 2 → {:?}, room of 200 → {:?}",
         cost[0], cost[1]
     );
     assert_eq!(
@@ -425,23 +490,29 @@ async fn a_send_costs_the_same_commands_whatever_the_room_size() {
     );
 }
 
+/// Appends a message that must be new, returning its id.
+async fn append_new(store: &dyn Registry, sender: &str, message: NewMessage) -> MessageId {
+    match store
+        .append(&ConnectionId(sender.into()), message)
+        .await
+        .unwrap()
+    {
+        Appended::FanOut { message, .. } => message.id,
+        other => panic!("a new message must be fanned out, got {other:?}"),
+    }
+}
+
 /// Message ids are the Redis stream ids: ordered by value, unique, and parseable as `MessageId`.
 #[tokio::test]
 async fn message_ids_are_stream_ids() {
     let server = common::redis_server();
     let store = redis(&server, 100).await;
-    let a = store
-        .append(message("general", "amy", "1", t0()))
+    store
+        .join(&room("general"), &member("c1", "amy"))
         .await
-        .unwrap()
-        .message
-        .id;
-    let b = store
-        .append(message("general", "amy", "2", t0()))
-        .await
-        .unwrap()
-        .message
-        .id;
+        .unwrap();
+    let a = append_new(&store, "c1", message("general", "amy", "1", t0())).await;
+    let b = append_new(&store, "c1", message("general", "amy", "2", t0())).await;
     assert_eq!(a, MessageId::new(1_732_550_400_000, 0));
     assert_eq!(b, MessageId::new(1_732_550_400_000, 1));
     let mut raw = redis::Client::open(server.redis_url())

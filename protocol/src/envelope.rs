@@ -4,7 +4,9 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::{client::ClientFrame, ids::ConnectionId, server::ServerFrame, server::User};
+use crate::{
+    client::ClientFrame, ids::ConnectionId, limits::json_len, server::ServerFrame, server::User,
+};
 
 /// Work for the registry, the only component that holds state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,28 +58,25 @@ impl Delivery {
 
     /// Splits the delivery into as few deliveries as possible whose JSON is at most `max_bytes` each,
     /// dividing the recipients. A frame that does not fit even with one recipient is returned whole, one
-    /// recipient per delivery, for the queue adapter to refuse loudly.
-    pub fn split_to_fit(self, max_bytes: usize) -> Vec<Delivery> {
-        let whole = self.to_json().len();
-        if whole <= max_bytes || self.recipients.len() <= 1 {
+    /// recipient per delivery, for the queue adapter to refuse loudly. Measures the frame once and each
+    /// recipient once; serialises nothing.
+    pub fn split_to_fit(mut self, max_bytes: usize) -> Vec<Delivery> {
+        let recipients = std::mem::take(&mut self.recipients);
+        let frame_only = json_len(&self);
+        // Each recipient's share: its JSON string and a separating comma (n ids have n - 1 commas).
+        let costs: Vec<usize> = recipients.iter().map(|id| json_len(id) + 1).collect();
+        let whole = frame_only + costs.iter().sum::<usize>() - usize::from(!costs.is_empty());
+        if whole <= max_bytes || recipients.len() <= 1 {
+            self.recipients = recipients;
             return vec![self];
         }
-        let frame_only = Delivery {
-            recipients: Vec::new(),
-            frame: self.frame.clone(),
-        }
-        .to_json()
-        .len();
         let mut parts = Vec::new();
         let mut current = Vec::new();
-        let mut size = frame_only;
-        for recipient in self.recipients {
-            // `"id"` plus a separating comma; JSON escaping is irrelevant for connection ids in practice
-            // but is counted exactly by serialising the id.
-            let cost = serde_json::to_string(&recipient).map_or(0, |s| s.len()) + 1;
+        let mut size = frame_only - 1;
+        for (recipient, cost) in recipients.into_iter().zip(costs) {
             if !current.is_empty() && size + cost > max_bytes {
                 parts.push(std::mem::take(&mut current));
-                size = frame_only;
+                size = frame_only - 1;
             }
             size += cost;
             current.push(recipient);
@@ -87,7 +86,7 @@ impl Delivery {
             .into_iter()
             .map(|recipients| Delivery {
                 recipients,
-                frame: self.frame.clone(),
+                ..self.clone()
             })
             .collect()
     }
@@ -115,6 +114,22 @@ mod tests {
         }
         let rejoined: Vec<_> = parts.into_iter().flat_map(|p| p.recipients).collect();
         assert_eq!(rejoined, recipients);
+    }
+
+    #[test]
+    fn sizes_are_measured_to_the_byte() {
+        let delivery = Delivery {
+            recipients: (0..50).map(|i| ConnectionId(format!("c\"{i}"))).collect(),
+            frame: ServerFrame::error(ErrorCode::Internal, Some("é\n".into())),
+        };
+        let exact = delivery.to_json().len();
+        assert_eq!(delivery.clone().split_to_fit(exact), vec![delivery.clone()]);
+        let limit = exact - 1;
+        let parts = delivery.split_to_fit(limit);
+        assert_eq!(parts.len(), 2);
+        assert!(parts.iter().all(|p| p.to_json().len() <= limit));
+        // The first part is filled as far as the limit allows: one more id (8 bytes) would not fit.
+        assert!(parts[0].to_json().len() + 8 > limit);
     }
 
     #[test]

@@ -25,4 +25,5 @@ pub use client::{ClientFrame, FrameError};
 pub use config::{AppConfig, AuthConfig};
 pub use envelope::{Command, Delivery};
 pub use ids::{ClientId, ConnectionId, IdError, MessageId, RoomName};
+pub use limits::json_len;
 pub use server::{ChatMessage, ErrorCode, ServerFrame, User};

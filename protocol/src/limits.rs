@@ -32,3 +32,41 @@ pub const MAX_HISTORY_LIMIT: u16 = 100;
 
 /// Messages kept per room; older ones are trimmed.
 pub const ROOM_HISTORY_CAP: usize = 1_000;
+
+/// The length in bytes of `value`'s JSON, as `serde_json::to_string` would write it, without building the
+/// string: how frames and envelopes are measured against the limits above.
+pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value).expect("protocol types always serialise");
+    counter.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::json_len;
+
+    #[test]
+    fn json_len_counts_what_serde_json_writes() {
+        for value in [
+            "",
+            "plain",
+            "quote \" and \\ and \n",
+            "é ünïcode 🦀",
+            "\u{1}",
+        ] {
+            assert_eq!(json_len(value), serde_json::to_string(value).unwrap().len());
+        }
+        let nested = serde_json::json!({"a": [1, 2.5, null], "b": {"c": "d"}});
+        assert_eq!(json_len(&nested), nested.to_string().len());
+    }
+}

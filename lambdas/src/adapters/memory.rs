@@ -130,18 +130,6 @@ impl Registry for MemoryRegistry {
         }))
     }
 
-    async fn is_member(
-        &self,
-        room: &RoomName,
-        connection_id: &ConnectionId,
-    ) -> Result<bool, RegistryError> {
-        Ok(self.with_state(|s| {
-            s.rooms
-                .get(room)
-                .is_some_and(|r| r.members.contains_key(connection_id))
-        }))
-    }
-
     async fn members(&self, room: &RoomName) -> Result<Vec<Member>, RegistryError> {
         Ok(self.with_state(|s| {
             s.rooms.get(room).map_or_else(Vec::new, |r| {
@@ -156,16 +144,32 @@ impl Registry for MemoryRegistry {
         }))
     }
 
-    async fn append(&self, message: NewMessage) -> Result<Appended, RegistryError> {
+    async fn append(
+        &self,
+        sender: &ConnectionId,
+        message: NewMessage,
+    ) -> Result<Appended, RegistryError> {
         let cap = self.history_cap;
         Ok(self.with_state(|s| {
-            let room = s.rooms.entry(message.room.clone()).or_default();
+            let Some(room) = s
+                .rooms
+                .get_mut(&message.room)
+                .filter(|room| room.members.contains_key(sender))
+            else {
+                return Appended::NotAMember;
+            };
+            let recipients = |room: &Room| room.members.keys().cloned().collect();
             let key = (message.author.id.clone(), message.client_id.clone());
             if let Some(&(id, fanned_out)) = room.sent.get(&key) {
                 if let Some(stored) = room.history.iter().find(|m| m.id == id) {
-                    return Appended {
-                        message: stored.clone(),
-                        needs_fan_out: !fanned_out,
+                    let message = stored.clone();
+                    return if fanned_out {
+                        Appended::AlreadySent { message }
+                    } else {
+                        Appended::FanOut {
+                            message,
+                            recipients: recipients(room),
+                        }
                     };
                 }
             }
@@ -188,9 +192,9 @@ impl Registry for MemoryRegistry {
                     room.sent.remove(&(old.author.id, old.client_id));
                 }
             }
-            Appended {
+            Appended::FanOut {
                 message: stored,
-                needs_fan_out: true,
+                recipients: recipients(room),
             }
         }))
     }

@@ -15,8 +15,9 @@
 //! unchanged on a cluster-mode endpoint (ElastiCache Serverless) as on a single node.
 //!
 //! Every operation is one round trip: single commands, or a Lua script where several keys must change
-//! together. A send costs four commands (`HEXISTS`, the append script, `HGETALL`, the fan-out mark) however
-//! many members the room has.
+//! together. A send costs two round trips however many members the room has: the append script (membership
+//! check, idempotent append, trim, and the room's connection ids) and, once the delivery is queued, the
+//! fan-out mark.
 
 use async_trait::async_trait;
 use protocol::{ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User};
@@ -34,17 +35,25 @@ use crate::ports::{
 /// The key prefix when none is configured; the braces make it a cluster hash tag.
 pub const DEFAULT_KEY_PREFIX: &str = "{chatty}:";
 
-/// Stores a message once per idempotency key, trimming the history to its cap and forgetting the keys of
-/// trimmed messages. Returns `{id, fanned out flag, message JSON}` of the stored (or earlier) message.
+/// Stores a message from a member of the room once per idempotency key, trimming the history to its cap and
+/// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
+/// `{id, message JSON, fanned out flag, recipients}` of the stored (or earlier) message, with the room's
+/// connection ids as recipients unless the message was already fanned out.
 const APPEND: &str = r"
-local history, sent = KEYS[1], KEYS[2]
-local key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local members, history, sent = KEYS[1], KEYS[2], KEYS[3]
+local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+if redis.call('HEXISTS', members, sender) == 0 then
+  return false
+end
 local earlier = redis.call('HGET', sent, key)
 if earlier then
   local flag, id = string.match(earlier, '^(%d) (.+)$')
   local found = redis.call('XRANGE', history, id, id)
   if #found == 1 then
-    return {id, flag, found[1][2][4]}
+    if flag == '1' then
+      return {id, found[1][2][4], flag, {}}
+    end
+    return {id, found[1][2][4], flag, redis.call('HKEYS', members)}
   end
 end
 -- A clock that stepped back must not make XADD refuse the id: keep the newest entry's milliseconds.
@@ -64,7 +73,7 @@ if len >= cap then
 end
 local id = redis.call('XADD', history, 'MAXLEN', '=', cap, ms .. '-*', 'k', key, 'm', message)
 redis.call('HSET', sent, key, '0 ' .. id)
-return {id, '0', message}
+return {id, message, '0', redis.call('HKEYS', members)}
 ";
 
 /// Marks a message fanned out, unless its idempotency key now names another message.
@@ -290,17 +299,6 @@ impl Registry for RedisRegistry {
         Ok(removed == 1)
     }
 
-    async fn is_member(
-        &self,
-        room: &RoomName,
-        connection_id: &ConnectionId,
-    ) -> Result<bool, RegistryError> {
-        self.connection()
-            .hexists(self.keys.members(room), connection_id.as_str())
-            .await
-            .map_err(failed("is_member"))
-    }
-
     async fn members(&self, room: &RoomName) -> Result<Vec<Member>, RegistryError> {
         let entries: Vec<(String, String)> = self
             .connection()
@@ -320,7 +318,11 @@ impl Registry for RedisRegistry {
         Ok(members)
     }
 
-    async fn append(&self, message: NewMessage) -> Result<Appended, RegistryError> {
+    async fn append(
+        &self,
+        sender: &ConnectionId,
+        message: NewMessage,
+    ) -> Result<Appended, RegistryError> {
         let key = idempotency_key(&message.client_id, &message.author);
         let millis = u64::try_from(message.sent_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
         let stored = serde_json::to_string(&StoredMessage {
@@ -330,10 +332,12 @@ impl Registry for RedisRegistry {
             sent_at: message.sent_at,
         })
         .map_err(|e| corrupt("message", e))?;
-        let (id, flag, json): (String, String, String) = self
+        let reply: Option<(String, String, String, Vec<String>)> = self
             .append
+            .key(self.keys.members(&message.room))
             .key(self.keys.history(&message.room))
             .key(self.keys.sent(&message.room))
+            .arg(sender.as_str())
             .arg(key)
             .arg(millis)
             .arg(stored)
@@ -341,9 +345,20 @@ impl Registry for RedisRegistry {
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("append"))?;
-        Ok(Appended {
-            message: message_from(&message.room, &id, &json)?,
-            needs_fan_out: flag == "0",
+        let Some((id, json, flag, recipients)) = reply else {
+            return Ok(Appended::NotAMember);
+        };
+        let message = message_from(&message.room, &id, &json)?;
+        Ok(if flag == "1" {
+            Appended::AlreadySent { message }
+        } else {
+            let mut recipients: Vec<ConnectionId> =
+                recipients.into_iter().map(ConnectionId).collect();
+            recipients.sort();
+            Appended::FanOut {
+                message,
+                recipients,
+            }
         })
     }
 

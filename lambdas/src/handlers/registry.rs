@@ -9,7 +9,8 @@ use protocol::{
 };
 
 use crate::ports::{
-    HistoryPage, HistoryQuery, Member, NewMessage, Queue, QueueError, Registry, RegistryError,
+    Appended, HistoryPage, HistoryQuery, Member, NewMessage, Queue, QueueError, Registry,
+    RegistryError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -66,54 +67,67 @@ pub async fn handle(
                     client_id,
                     body,
                 } => {
-                    if !registry.is_member(&room, &member.connection_id).await? {
-                        let refusal =
-                            ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()));
-                        return Ok(
-                            send(deliveries, vec![to_one(member.connection_id, refusal)]).await?,
-                        );
-                    }
-                    let appended = registry
-                        .append(NewMessage {
-                            room,
-                            client_id,
-                            author: member.user,
-                            body,
-                            sent_at: received_at,
-                        })
-                        .await?;
-                    let message = appended.message;
-                    if appended.needs_fan_out {
-                        let recipients = registry.members(&message.room).await?;
-                        let frame = ServerFrame::Message(message.clone());
-                        send(deliveries, vec![to_all(&recipients, frame)]).await?;
-                        registry.mark_fanned_out(&message).await?;
-                    } else {
-                        // A retry of a message the room already has: confirm it to its sender only.
-                        let frame = ServerFrame::Message(message);
-                        send(deliveries, vec![to_one(member.connection_id, frame)]).await?;
+                    let sender = member.connection_id.clone();
+                    let message = NewMessage {
+                        room,
+                        client_id,
+                        author: member.user,
+                        body,
+                        sent_at: received_at,
+                    };
+                    let client_id = message.client_id.to_string();
+                    match registry.append(&sender, message).await? {
+                        Appended::NotAMember => {
+                            let refusal =
+                                ServerFrame::error(ErrorCode::NotAMember, Some(client_id));
+                            send(deliveries, vec![to_one(sender, refusal)]).await?;
+                        }
+                        Appended::FanOut {
+                            message,
+                            recipients,
+                        } => {
+                            let frame = ServerFrame::Message(message.clone());
+                            send(deliveries, vec![Delivery { recipients, frame }]).await?;
+                            registry.mark_fanned_out(&message).await?;
+                        }
+                        Appended::AlreadySent { message } => {
+                            // A retry of a message the room already has: confirm it to its sender only.
+                            send(
+                                deliveries,
+                                vec![to_one(sender, ServerFrame::Message(message))],
+                            )
+                            .await?;
+                        }
                     }
                 }
                 ClientFrame::Typing { room } => {
-                    if !registry.is_member(&room, &member.connection_id).await? {
+                    let members = registry.members(&room).await?;
+                    if !members
+                        .iter()
+                        .any(|m| m.connection_id == member.connection_id)
+                    {
                         let refusal = ServerFrame::error(ErrorCode::NotAMember, None);
                         return Ok(
                             send(deliveries, vec![to_one(member.connection_id, refusal)]).await?,
                         );
                     }
-                    let others: Vec<Member> = registry
-                        .members(&room)
-                        .await?
+                    let others: Vec<ConnectionId> = members
                         .into_iter()
                         .filter(|m| m.user.id != member.user.id)
+                        .map(|m| m.connection_id)
                         .collect();
-                    if !others.is_empty() {
-                        let frame = ServerFrame::Typing {
-                            room,
-                            user: member.user,
-                        };
-                        send(deliveries, vec![to_all(&others, frame)]).await?;
-                    }
+                    let frame = ServerFrame::Typing {
+                        room,
+                        user: member.user,
+                    };
+                    send(
+                        deliveries,
+                        vec![Delivery {
+                            recipients: others,
+                            frame,
+                        }],
+                    )
+                    .await?;
                 }
                 ClientFrame::History {
                     room,
@@ -152,13 +166,13 @@ pub fn presence(room: &RoomName, members: &[Member]) -> Delivery {
             .cmp(&b.name.to_lowercase())
             .then(a.id.cmp(&b.id))
     });
-    to_all(
-        members,
-        ServerFrame::Presence {
+    Delivery {
+        recipients: members.iter().map(|m| m.connection_id.clone()).collect(),
+        frame: ServerFrame::Presence {
             room: room.clone(),
             members: people,
         },
-    )
+    }
 }
 
 /// The history frame for a page, cut so it stays under API Gateway's 128 KB message limit. Cutting drops
@@ -170,10 +184,7 @@ pub fn history_frame(room: RoomName, page: HistoryPage, query: HistoryQuery) -> 
         mut has_more,
     } = page;
     // Each message's share of the frame: its JSON plus a separating comma.
-    let sizes: Vec<usize> = messages
-        .iter()
-        .map(|m| serde_json::to_string(m).map_or(0, |json| json.len()) + 1)
-        .collect();
+    let sizes: Vec<usize> = messages.iter().map(|m| protocol::json_len(m) + 1).collect();
     let empty = ServerFrame::History {
         room: room.clone(),
         messages: Vec::new(),
@@ -202,13 +213,6 @@ pub fn history_frame(room: RoomName, page: HistoryPage, query: HistoryQuery) -> 
         room,
         messages,
         has_more,
-    }
-}
-
-fn to_all(members: &[Member], frame: ServerFrame) -> Delivery {
-    Delivery {
-        recipients: members.iter().map(|m| m.connection_id.clone()).collect(),
-        frame,
     }
 }
 
