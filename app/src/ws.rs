@@ -61,7 +61,7 @@ pub async fn run(
     let mut failures: u32 = 0;
     on_event(SocketEvent::Status(ConnectionStatus::Connecting));
     loop {
-        let Some(creds) = credentials(failures >= 2 && failures % 2 == 0).await else {
+        let Some(creds) = credentials(failures >= 2 && failures.is_multiple_of(2)).await else {
             on_event(SocketEvent::Status(ConnectionStatus::SignedOut));
             return;
         };

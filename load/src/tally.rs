@@ -148,7 +148,7 @@ mod tests {
     #[test]
     fn the_tally_tells_first_copies_from_duplicates_and_strangers() {
         let mut tally = Tally::new(100);
-        let ours = |g: u64| g % 2 == 0;
+        let ours = |g: u64| g.is_multiple_of(2);
         assert_eq!(tally.record(Some(4), ours), Seen::First);
         assert_eq!(tally.record(Some(4), ours), Seen::Duplicate);
         assert_eq!(tally.record(Some(5), ours), Seen::Unexpected);
