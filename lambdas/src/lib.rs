@@ -10,6 +10,7 @@
 //!   one code path for Cognito's tokens and the local sign-in's.
 //! - [`consumers`]: the registry and sender functions' batch logic (one queue message at a time, failures
 //!   reported per message), shared by the Lambda binaries and the local gateway's SQS pipeline.
+//! - [`metrics`]: counts of what a batch did, and their CloudWatch embedded-metric-format log line.
 //! - [`adapters`]: implementations of the ports. [`adapters::memory`] keeps everything in process; with the
 //!   `aws` feature, [`adapters`] also holds Redis, SQS, API Gateway management and JWKS, and
 //!   `src/bin/` the four Lambda functions (`authorizer`, `gateway`, `registry`, `sender`).
@@ -23,4 +24,5 @@ pub mod consumers;
 #[cfg(feature = "aws")]
 pub mod functions;
 pub mod handlers;
+pub mod metrics;
 pub mod ports;

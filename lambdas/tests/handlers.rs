@@ -9,7 +9,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use lambdas::{
     adapters::memory::{memory_queue, MemoryRegistry},
+    consumers::{self, QueueMessage},
     handlers::{gateway, registry, sender},
+    metrics,
     ports::{Clock, HistoryQuery, PushError, Pusher, Registry},
 };
 use protocol::{
@@ -357,10 +359,10 @@ async fn sender_handles_gone_throttled_and_failed_recipients() {
         ..ScriptedPusher::default()
     };
     let (commands, mut queued) = memory_queue::<Command>();
-    let delivery = Delivery {
-        recipients: ["ok", "stale", "slow", "broken"].map(conn).to_vec(),
-        frame: ServerFrame::Pong,
-    };
+    let delivery = Delivery::new(
+        ["ok", "stale", "slow", "broken"].map(conn).to_vec(),
+        ServerFrame::Pong,
+    );
     let policy = sender::SendPolicy {
         first_backoff: Duration::from_millis(1),
         ..sender::SendPolicy::default()
@@ -382,6 +384,112 @@ async fn sender_handles_gone_throttled_and_failed_recipients() {
     assert!(delivered
         .iter()
         .all(|(_, bytes)| bytes == &Bytes::from(ServerFrame::Pong.to_json())));
+}
+
+/// A recipient that can never be reached is queued again alone, one retry more each time, and given up
+/// on after the policy's last requeue, so it cannot circle forever; every outcome is counted.
+#[tokio::test]
+async fn unreachable_recipients_are_retried_a_bounded_number_of_times() {
+    let pusher = ScriptedPusher {
+        gone: vec!["stale"],
+        broken: vec!["broken"],
+        ..ScriptedPusher::default()
+    };
+    let (commands, _forgotten) = memory_queue::<Command>();
+    let (deliveries, mut requeued) = memory_queue::<Delivery>();
+    let policy = sender::SendPolicy {
+        requeues: 2,
+        ..sender::SendPolicy::default()
+    };
+    let first = Delivery::new(
+        ["ok", "stale", "broken"].map(conn).to_vec(),
+        ServerFrame::Pong,
+    );
+    let mut body = first.to_json();
+    let mut totals = metrics::Counts::default();
+    let mut retries_seen = Vec::new();
+    loop {
+        let message = QueueMessage {
+            id: format!("m{}", retries_seen.len()),
+            body,
+        };
+        let report =
+            consumers::sender_batch(&pusher, &commands, &deliveries, vec![message], policy).await;
+        assert!(
+            report.failed.is_empty(),
+            "the queue message itself succeeds"
+        );
+        for name in [
+            metrics::DELIVERED,
+            metrics::GONE,
+            metrics::RETRIED,
+            metrics::ABANDONED,
+        ] {
+            totals.add(name, report.counts.get(name) as usize);
+        }
+        let Ok(again) = requeued.try_recv() else {
+            break;
+        };
+        assert_eq!(
+            recipients(&again),
+            ["broken"],
+            "only the unreached recipient"
+        );
+        retries_seen.push(again.retries);
+        body = again.to_json();
+    }
+    assert_eq!(retries_seen, [1, 2]);
+    assert_eq!(totals.get(metrics::DELIVERED), 1);
+    assert_eq!(totals.get(metrics::GONE), 1);
+    assert_eq!(totals.get(metrics::RETRIED), 2);
+    assert_eq!(totals.get(metrics::ABANDONED), 1);
+    let posts_to_ok = pusher
+        .delivered
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(id, _)| id == "ok")
+        .count();
+    assert_eq!(
+        posts_to_ok, 1,
+        "a reached recipient never gets the frame twice"
+    );
+}
+
+/// The registry batch counts the messages it fanned out (a redelivered send is not sent twice) and the
+/// queue messages it failed.
+#[tokio::test]
+async fn the_registry_batch_counts_messages_sent_and_failures() {
+    let registry = MemoryRegistry::default();
+    let (deliveries, _out) = memory_queue::<Delivery>();
+    let send = frame(
+        "c1",
+        "alice",
+        r#"{"action":"send","room":"general","client_id":"m1","body":"hi"}"#,
+    );
+    let bodies = [
+        serde_json::to_string(&frame(
+            "c1",
+            "alice",
+            r#"{"action":"join","room":"general"}"#,
+        ))
+        .unwrap(),
+        serde_json::to_string(&send).unwrap(),
+        serde_json::to_string(&send).unwrap(),
+        "not a command".to_owned(),
+    ];
+    let messages = bodies
+        .into_iter()
+        .enumerate()
+        .map(|(i, body)| QueueMessage {
+            id: format!("q{i}"),
+            body,
+        })
+        .collect();
+    let report = consumers::registry_batch(&registry, &deliveries, messages).await;
+    assert_eq!(report.failed, ["q3"]);
+    assert_eq!(report.counts.get(metrics::MESSAGES_SENT), 1);
+    assert_eq!(report.counts.get(metrics::BATCH_ITEM_FAILURES), 1);
 }
 
 struct FixedClock;

@@ -191,18 +191,15 @@ async fn an_oversized_body_is_refused_loudly() {
     let moto = common::moto_server();
     let recorder = Recorder::default();
     let queue = queue::<Delivery>(&moto, "oversized", recorder.clone()).await;
-    let huge = Delivery {
-        recipients: vec![ConnectionId("a".into())],
-        frame: ServerFrame::Error {
+    let huge = Delivery::new(
+        vec![ConnectionId("a".into())],
+        ServerFrame::Error {
             code: ErrorCode::Internal,
             message: "x".repeat(MAX_QUEUE_MESSAGE_BYTES),
             client_id: None,
         },
-    };
-    let small = Delivery {
-        recipients: vec![ConnectionId("b".into())],
-        frame: ServerFrame::Pong,
-    };
+    );
+    let small = Delivery::new(vec![ConnectionId("b".into())], ServerFrame::Pong);
     let error = queue.send_all(vec![small, huge]).await.unwrap_err();
     assert!(error.to_string().contains("over the SQS limit"), "{error}");
     assert!(

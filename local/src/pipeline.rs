@@ -174,7 +174,9 @@ struct RegistryConsumer {
 #[async_trait]
 impl BatchConsumer for RegistryConsumer {
     async fn consume(&self, messages: Vec<QueueMessage>) -> Vec<String> {
-        registry_batch(&*self.store, &self.deliveries, messages).await
+        registry_batch(&*self.store, &self.deliveries, messages)
+            .await
+            .failed
     }
 }
 
@@ -195,6 +197,7 @@ impl BatchConsumer for SenderConsumer {
             sender::SendPolicy::default(),
         )
         .await
+        .failed
     }
 }
 

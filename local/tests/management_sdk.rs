@@ -77,10 +77,7 @@ async fn the_sender_forgets_exactly_the_stale_connection() {
     let report = deliver(
         &pusher,
         &commands,
-        Delivery {
-            recipients: vec![live.clone(), stale.clone()],
-            frame: ServerFrame::Pong,
-        },
+        Delivery::new(vec![live.clone(), stale.clone()], ServerFrame::Pong),
         SendPolicy::default(),
     )
     .await

@@ -49,9 +49,27 @@ impl Command {
 pub struct Delivery {
     pub recipients: Vec<ConnectionId>,
     pub frame: ServerFrame,
+    /// How many times these recipients were already tried and could not be reached (neither delivered
+    /// nor gone): 0 for a fresh delivery, one more each time the sender queues it again. The sender gives
+    /// up after its limit, so an unreachable connection cannot circle forever.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl Delivery {
+    /// A fresh delivery of `frame` to `recipients`.
+    pub fn new(recipients: Vec<ConnectionId>, frame: ServerFrame) -> Self {
+        Self {
+            recipients,
+            frame,
+            retries: 0,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).expect("deliveries always serialise")
     }
@@ -102,10 +120,10 @@ mod tests {
         let recipients: Vec<_> = (0..30_000)
             .map(|i| ConnectionId(format!("Abc{i:013}xyz=")))
             .collect();
-        let delivery = Delivery {
-            recipients: recipients.clone(),
-            frame: ServerFrame::error(ErrorCode::Internal, None),
-        };
+        let delivery = Delivery::new(
+            recipients.clone(),
+            ServerFrame::error(ErrorCode::Internal, None),
+        );
         assert!(delivery.to_json().len() > MAX_QUEUE_MESSAGE_BYTES);
         let parts = delivery.split_to_fit(MAX_QUEUE_MESSAGE_BYTES);
         assert!(parts.len() > 1);
@@ -119,8 +137,11 @@ mod tests {
     #[test]
     fn sizes_are_measured_to_the_byte() {
         let delivery = Delivery {
-            recipients: (0..50).map(|i| ConnectionId(format!("c\"{i}"))).collect(),
-            frame: ServerFrame::error(ErrorCode::Internal, Some("é\n".into())),
+            retries: 3,
+            ..Delivery::new(
+                (0..50).map(|i| ConnectionId(format!("c\"{i}"))).collect(),
+                ServerFrame::error(ErrorCode::Internal, Some("é\n".into())),
+            )
         };
         let exact = delivery.to_json().len();
         assert_eq!(delivery.clone().split_to_fit(exact), vec![delivery.clone()]);
@@ -128,16 +149,17 @@ mod tests {
         let parts = delivery.split_to_fit(limit);
         assert_eq!(parts.len(), 2);
         assert!(parts.iter().all(|p| p.to_json().len() <= limit));
+        assert!(parts.iter().all(|p| p.retries == 3));
         // The first part is filled as far as the limit allows: one more id (8 bytes) would not fit.
         assert!(parts[0].to_json().len() + 8 > limit);
     }
 
     #[test]
     fn small_deliveries_stay_whole() {
-        let delivery = Delivery {
-            recipients: vec![ConnectionId("a".into()), ConnectionId("b".into())],
-            frame: ServerFrame::Pong,
-        };
+        let delivery = Delivery::new(
+            vec![ConnectionId("a".into()), ConnectionId("b".into())],
+            ServerFrame::Pong,
+        );
         assert_eq!(
             delivery.clone().split_to_fit(MAX_QUEUE_MESSAGE_BYTES),
             vec![delivery]

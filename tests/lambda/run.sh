@@ -162,4 +162,12 @@ say "ok: sender posted to both recipients"
 grep -q '"level":"INFO"' "$WORK/watch.log" || fail "the functions' logs are not JSON"
 say "ok: logs are JSON"
 
+# metrics: each batch printed one CloudWatch embedded-metric-format line (CloudWatch Logs extracts it).
+metrics=$(grep -o '{"_aws".*}' "$WORK/watch.log" | jq -s . || true)
+expect "registry and sender printed their counts as EMF metrics" \
+  'any(.[]; .MessagesSent == 1 and .BatchItemFailures == 1)
+   and any(.[]; .Delivered == 2 and .BatchItemFailures == 1)
+   and all(.[]; ._aws.CloudWatchMetrics[0].Namespace == "Chatty"
+                and (._aws.CloudWatchMetrics[0].Metrics | map(.Name) | length) > 0)' "$metrics"
+
 say "all Lambda function checks passed"

@@ -16,7 +16,7 @@ pub mod sender;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
-use crate::consumers::QueueMessage;
+use crate::consumers::{BatchReport, QueueMessage};
 
 /// A missing or unreadable setting.
 #[derive(Debug, thiserror::Error)]
@@ -86,10 +86,17 @@ fn queue_messages(event: SqsEvent) -> Vec<QueueMessage> {
         .collect()
 }
 
+/// Prints the batch's metrics (one EMF line; CloudWatch Logs extracts them) and answers
 /// `ReportBatchItemFailures`: only the failed messages are retried.
-fn batch_response(failed: Vec<String>) -> SqsBatchResponse {
+fn batch_response(report: BatchReport) -> SqsBatchResponse {
+    let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    println!("{}", report.counts.emf_line(&function, now_ms));
     let mut response = SqsBatchResponse::default();
-    response.batch_item_failures = failed
+    response.batch_item_failures = report
+        .failed
         .into_iter()
         .map(|id| {
             let mut failure = BatchItemFailure::default();

@@ -21,12 +21,22 @@ pub enum RegistryHandlerError {
     Queue(#[from] QueueError),
 }
 
+/// What a handled command did that operators count (see [`crate::metrics`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// A chat message was fanned out to its room (a new one, or one whose earlier fan-out never finished).
+    MessageSent,
+    /// Anything else.
+    Done,
+}
+
 /// Applies `command` and queues what it causes.
 pub async fn handle(
     registry: &dyn Registry,
     deliveries: &dyn Queue<Delivery>,
     command: Command,
-) -> Result<(), RegistryHandlerError> {
+) -> Result<Handled, RegistryHandlerError> {
+    let mut handled = Handled::Done;
     match command {
         Command::Connect {
             connection_id,
@@ -87,8 +97,9 @@ pub async fn handle(
                             recipients,
                         } => {
                             let frame = ServerFrame::Message(message.clone());
-                            send(deliveries, vec![Delivery { recipients, frame }]).await?;
+                            send(deliveries, vec![Delivery::new(recipients, frame)]).await?;
                             registry.mark_fanned_out(&message).await?;
+                            handled = Handled::MessageSent;
                         }
                         Appended::AlreadySent { message } => {
                             // A retry of a message the room already has: confirm it to its sender only.
@@ -102,32 +113,25 @@ pub async fn handle(
                 }
                 ClientFrame::Typing { room } => {
                     let members = registry.members(&room).await?;
-                    if !members
+                    let delivery = if members
                         .iter()
                         .any(|m| m.connection_id == member.connection_id)
                     {
+                        let others = members
+                            .into_iter()
+                            .filter(|m| m.user.id != member.user.id)
+                            .map(|m| m.connection_id)
+                            .collect();
+                        let frame = ServerFrame::Typing {
+                            room,
+                            user: member.user,
+                        };
+                        Delivery::new(others, frame)
+                    } else {
                         let refusal = ServerFrame::error(ErrorCode::NotAMember, None);
-                        return Ok(
-                            send(deliveries, vec![to_one(member.connection_id, refusal)]).await?,
-                        );
-                    }
-                    let others: Vec<ConnectionId> = members
-                        .into_iter()
-                        .filter(|m| m.user.id != member.user.id)
-                        .map(|m| m.connection_id)
-                        .collect();
-                    let frame = ServerFrame::Typing {
-                        room,
-                        user: member.user,
+                        to_one(member.connection_id, refusal)
                     };
-                    send(
-                        deliveries,
-                        vec![Delivery {
-                            recipients: others,
-                            frame,
-                        }],
-                    )
-                    .await?;
+                    send(deliveries, vec![delivery]).await?;
                 }
                 ClientFrame::History {
                     room,
@@ -149,7 +153,7 @@ pub async fn handle(
             }
         }
     }
-    Ok(())
+    Ok(handled)
 }
 
 /// The presence frame for a room: each person once, however many connections they hold, sorted by name.
@@ -166,13 +170,13 @@ pub fn presence(room: &RoomName, members: &[Member]) -> Delivery {
             .cmp(&b.name.to_lowercase())
             .then(a.id.cmp(&b.id))
     });
-    Delivery {
-        recipients: members.iter().map(|m| m.connection_id.clone()).collect(),
-        frame: ServerFrame::Presence {
+    Delivery::new(
+        members.iter().map(|m| m.connection_id.clone()).collect(),
+        ServerFrame::Presence {
             room: room.clone(),
             members: people,
         },
-    }
+    )
 }
 
 /// The history frame for a page, cut so it stays under API Gateway's 128 KB message limit. Cutting drops
@@ -217,10 +221,7 @@ pub fn history_frame(room: RoomName, page: HistoryPage, query: HistoryQuery) -> 
 }
 
 fn to_one(connection_id: ConnectionId, frame: ServerFrame) -> Delivery {
-    Delivery {
-        recipients: vec![connection_id],
-        frame,
-    }
+    Delivery::new(vec![connection_id], frame)
 }
 
 /// Queues deliveries that have anyone to reach, each split to fit one queue message.

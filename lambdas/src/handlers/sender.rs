@@ -22,6 +22,9 @@ pub struct SendPolicy {
     pub attempts: u32,
     /// Pause before the first retry; doubled for each further one.
     pub first_backoff: Duration,
+    /// Times a delivery's unreachable recipients are queued again (as a new delivery to them alone) before
+    /// the sender gives up on them.
+    pub requeues: u32,
 }
 
 impl Default for SendPolicy {
@@ -30,6 +33,7 @@ impl Default for SendPolicy {
             concurrency: 32,
             attempts: 4,
             first_backoff: Duration::from_millis(50),
+            requeues: 3,
         }
     }
 }
