@@ -1,12 +1,20 @@
 //! The one-command benchmark: every scenario against Chatty's local gateway and against the bare relay,
 //! each server a fresh child process (this same release binary, `chatty-load gateway` / `chatty-load
 //! relay`) so that its CPU and memory are its own, then one table: scenario, Chatty, baseline, ratio.
+//! Given another build of this binary (`--before`, e.g. an earlier commit's), its gateway is measured in
+//! the same run too, and the table adds Chatty ÷ before: a change's effect, on the same machine state.
 //!
 //! Memory per idle connection is the server's `VmRSS` (from `/proc/PID/status`) after opening the idle
 //! connections, minus before, divided by their number; a small warm-up pool is opened first so that
 //! one-off costs (allocator arenas, the first task's stack) are not charged to the idle connections.
 
-use std::{fmt, net::SocketAddr, path::Path, process::Stdio, time::Duration};
+use std::{
+    fmt,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::Duration,
+};
 
 use anyhow::{bail, Context};
 use serde::Serialize;
@@ -99,13 +107,18 @@ pub struct ChildServer {
 }
 
 impl ChildServer {
-    /// Starts `kind` as `<this binary> gateway|relay --addr 127.0.0.1:0` and waits for its address.
-    pub async fn spawn(kind: &ServerKind, max_time: Duration) -> anyhow::Result<Self> {
+    /// Starts `kind` as `<program> gateway|relay --addr 127.0.0.1:0` and waits for its address;
+    /// `program` is a build of this binary.
+    pub async fn spawn(
+        program: &Path,
+        kind: &ServerKind,
+        max_time: Duration,
+    ) -> anyhow::Result<Self> {
         let (subcommand, redis) = match kind {
             ServerKind::Chatty { redis_url } => ("gateway", redis_url.as_deref()),
             ServerKind::Relay => ("relay", None),
         };
-        let mut command = Command::new(std::env::current_exe()?);
+        let mut command = Command::new(program);
         command
             .args([subcommand, "--addr", "127.0.0.1:0", "--max-secs"])
             .arg(max_time.as_secs().to_string());
@@ -117,7 +130,7 @@ impl ChildServer {
             .stdout(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .context("starting a server child")?;
+            .with_context(|| format!("starting {}", program.display()))?;
         let pid = child.id().context("the child has no pid")?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
@@ -284,11 +297,13 @@ pub struct Measured {
     pub kib_per_idle: Option<f64>,
 }
 
-/// One scenario on both servers.
+/// One scenario on both servers (and on the `--before` build's gateway, when given).
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub scenario: String,
     pub chatty: Measured,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<Measured>,
     pub baseline: Measured,
 }
 
@@ -299,13 +314,14 @@ pub struct BenchReport {
     pub sizes: Sizes,
 }
 
-/// Runs `scenario` against a fresh `kind` server.
+/// Runs `scenario` against a fresh `kind` server run by `program`.
 pub async fn measure(
+    program: &Path,
     kind: &ServerKind,
     scenario: &Scenario,
     progress: bool,
 ) -> anyhow::Result<Measured> {
-    let server = ChildServer::spawn(kind, Duration::from_secs(600)).await?;
+    let server = ChildServer::spawn(program, kind, Duration::from_secs(600)).await?;
     let tokens = match kind {
         ServerKind::Chatty { .. } => TokenSource::dev_token(&server.target),
         ServerKind::Relay => TokenSource::None,
@@ -341,34 +357,59 @@ pub async fn measure(
     })
 }
 
-/// Runs every scenario (or those whose name contains `only`) on both servers, then measures sizes.
-pub async fn run(
-    quick: bool,
-    only: Option<&str>,
-    root: &Path,
-    progress: bool,
-) -> anyhow::Result<BenchReport> {
+/// What to run and how to report it.
+#[derive(Debug, Clone, Default)]
+pub struct BenchOptions {
+    /// A tenth of the messages and idle connections: a trial run.
+    pub quick: bool,
+    /// Only the scenarios whose name contains this.
+    pub only: Option<String>,
+    /// Another build of this binary whose gateway is measured too, as "before".
+    pub before: Option<PathBuf>,
+    /// Show the generator's progress bars.
+    pub progress: bool,
+}
+
+/// Runs every scenario (or those `options.only` names) on every server, then measures the sizes of what
+/// is built under `root`.
+pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchReport> {
+    let this = std::env::current_exe()?;
     let mut rows = Vec::new();
-    for scenario in scenarios(quick) {
-        if only.is_some_and(|only| !scenario.name.contains(only)) {
+    for scenario in scenarios(options.quick) {
+        if options
+            .only
+            .as_deref()
+            .is_some_and(|only| !scenario.name.contains(only))
+        {
             continue;
         }
-        eprintln!("{}: Chatty…", scenario.name);
-        let redis = if scenario.redis {
-            Some(RedisServer::start().await?)
-        } else {
-            None
+        // Each Chatty build gets a fresh redis-server, so neither inherits the other's keys.
+        let measure_chatty = |program: PathBuf, label: &'static str| {
+            let scenario = scenario.clone();
+            async move {
+                eprintln!("{}: {label}…", scenario.name);
+                let redis = if scenario.redis {
+                    Some(RedisServer::start().await?)
+                } else {
+                    None
+                };
+                let kind = ServerKind::Chatty {
+                    redis_url: redis.as_ref().map(|r| r.url.clone()),
+                };
+                measure(&program, &kind, &scenario, options.progress).await
+            }
         };
-        let chatty = ServerKind::Chatty {
-            redis_url: redis.as_ref().map(|r| r.url.clone()),
+        let chatty = measure_chatty(this.clone(), "Chatty").await?;
+        let before = match &options.before {
+            Some(program) => Some(measure_chatty(program.clone(), "before").await?),
+            None => None,
         };
-        let chatty = measure(&chatty, &scenario, progress).await?;
-        drop(redis);
         eprintln!("{}: baseline…", scenario.name);
-        let baseline = measure(&ServerKind::Relay, &scenario, progress).await?;
+        let baseline = measure(&this, &ServerKind::Relay, &scenario, options.progress).await?;
         rows.push(Row {
             scenario: scenario.name.to_owned(),
             chatty,
+            before,
             baseline,
         });
     }
@@ -381,70 +422,124 @@ pub async fn run(
 impl BenchReport {
     /// Every run of every scenario lost, duplicated and misdelivered nothing.
     pub fn is_clean(&self) -> bool {
-        self.rows
-            .iter()
-            .all(|r| r.chatty.report.is_clean() && r.baseline.report.is_clean())
+        self.rows.iter().all(|r| {
+            r.chatty.report.is_clean()
+                && r.baseline.report.is_clean()
+                && r.before.as_ref().is_none_or(|b| b.report.is_clean())
+        })
     }
 }
 
+/// One line of a scenario's rows in the table.
+struct Metric {
+    name: &'static str,
+    /// The measurement, if the scenario has it.
+    value: fn(&Measured) -> Option<f64>,
+    decimals: usize,
+}
+
+const METRICS: &[Metric] = &[
+    Metric {
+        name: "deliveries/s",
+        value: |m| Some(m.report.deliveries_per_sec),
+        decimals: 0,
+    },
+    Metric {
+        name: "p50 latency (ms)",
+        value: |m| Some(m.report.latency_ms.p50),
+        decimals: 2,
+    },
+    Metric {
+        name: "p99 latency (ms)",
+        value: |m| Some(m.report.latency_ms.p99),
+        decimals: 2,
+    },
+    Metric {
+        name: "p99.9 latency (ms)",
+        value: |m| Some(m.report.latency_ms.p99_9),
+        decimals: 2,
+    },
+    Metric {
+        name: "max latency (ms)",
+        value: |m| Some(m.report.latency_ms.max),
+        decimals: 2,
+    },
+    Metric {
+        name: "KiB per idle conn",
+        value: |m| m.kib_per_idle,
+        decimals: 1,
+    },
+];
+
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{:<42} {:<22} {:>12} {:>12} {:>8}",
-            "scenario", "metric", "Chatty", "baseline", "ratio"
-        )?;
-        writeln!(f, "{}", "-".repeat(100))?;
-        for row in &self.rows {
-            let (c, b) = (&row.chatty.report, &row.baseline.report);
-            let mut lines: Vec<(&str, f64, f64, usize)> = vec![
-                (
-                    "deliveries/s",
-                    c.deliveries_per_sec,
-                    b.deliveries_per_sec,
-                    0,
-                ),
-                ("p50 latency (ms)", c.latency_ms.p50, b.latency_ms.p50, 2),
-                ("p99 latency (ms)", c.latency_ms.p99, b.latency_ms.p99, 2),
-                (
-                    "p99.9 latency (ms)",
-                    c.latency_ms.p99_9,
-                    b.latency_ms.p99_9,
-                    2,
-                ),
-                ("max latency (ms)", c.latency_ms.max, b.latency_ms.max, 2),
-            ];
-            if let (Some(c), Some(b)) = (row.chatty.kib_per_idle, row.baseline.kib_per_idle) {
-                lines.push(("KiB per idle conn", c, b, 1));
+        let with_before = self.rows.iter().any(|r| r.before.is_some());
+        let ratio = |a: f64, b: f64| {
+            if b > 0.0 {
+                format!("{:.2}×", a / b)
+            } else {
+                "-".to_owned()
             }
-            for (i, (metric, c, b, decimals)) in lines.into_iter().enumerate() {
-                let ratio = if b > 0.0 {
-                    format!("{:.2}×", c / b)
-                } else {
-                    "-".to_owned()
+        };
+        write!(f, "{:<42} {:<22} {:>12}", "scenario", "metric", "Chatty")?;
+        if with_before {
+            write!(f, " {:>12}", "before")?;
+        }
+        write!(f, " {:>12} {:>8}", "baseline", "ratio")?;
+        if with_before {
+            write!(f, " {:>10}", "vs before")?;
+        }
+        writeln!(f)?;
+        writeln!(f, "{}", "-".repeat(if with_before { 124 } else { 100 }))?;
+        for row in &self.rows {
+            let servers: Vec<&Measured> =
+                [Some(&row.chatty), row.before.as_ref(), Some(&row.baseline)]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+            let mut first = true;
+            for &Metric {
+                name: metric,
+                value,
+                decimals,
+            } in METRICS
+            {
+                let Some(values) = servers
+                    .iter()
+                    .map(|m| value(m))
+                    .collect::<Option<Vec<f64>>>()
+                else {
+                    continue;
                 };
-                writeln!(
+                let scenario = if first { row.scenario.as_str() } else { "" };
+                first = false;
+                write!(f, "{scenario:<42} {metric:<22}")?;
+                for value in &values {
+                    write!(f, " {value:>12.decimals$}")?;
+                }
+                let (chatty, baseline) = (values[0], values[values.len() - 1]);
+                write!(f, " {:>8}", ratio(chatty, baseline))?;
+                if let (true, Some(before)) = (with_before, row.before.as_ref().map(|_| values[1]))
+                {
+                    write!(f, " {:>10}", ratio(chatty, before))?;
+                }
+                writeln!(f)?;
+            }
+            write!(f, "{:<42} {:<22}", "", "lost/dup/unexpected")?;
+            for m in &servers {
+                let r = &m.report;
+                write!(
                     f,
-                    "{:<42} {:<22} {:>12.decimals$} {:>12.decimals$} {:>8}",
-                    if i == 0 { row.scenario.as_str() } else { "" },
-                    metric,
-                    c,
-                    b,
-                    ratio
+                    " {:>12}",
+                    format!("{}/{}/{}", r.lost, r.duplicated, r.unexpected)
                 )?;
             }
-            writeln!(
-                f,
-                "{:<42} {:<22} {:>12} {:>12}",
-                "",
-                "lost/dup/unexpected",
-                format!("{}/{}/{}", c.lost, c.duplicated, c.unexpected),
-                format!("{}/{}/{}", b.lost, b.duplicated, b.unexpected)
-            )?;
+            writeln!(f)?;
         }
         writeln!(
             f,
-            "\nratio = Chatty ÷ baseline (higher is better for deliveries/s, lower for the rest)\n"
+            "\nratio = Chatty ÷ baseline{} (higher is better for deliveries/s, lower for the rest)\n",
+            if with_before { "; vs before = Chatty ÷ before" } else { "" }
         )?;
         write!(f, "{}", self.sizes)
     }

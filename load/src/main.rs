@@ -106,6 +106,10 @@ struct BenchArgs {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     json: bool,
+    /// Also measure the gateway of another build of chatty-load (e.g. an earlier commit's
+    /// `target/release/chatty-load`, copied aside), in the same run: the table adds Chatty ÷ before.
+    #[arg(long)]
+    before: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -121,8 +125,13 @@ async fn main() -> anyhow::Result<ExitCode> {
             serve(kind, args.serve).await?
         }
         Commands::Bench(args) => {
-            let report =
-                bench::run(args.quick, args.only.as_deref(), &args.root, !args.json).await?;
+            let options = bench::BenchOptions {
+                quick: args.quick,
+                only: args.only,
+                before: args.before,
+                progress: !args.json,
+            };
+            let report = bench::run(&options, &args.root).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
