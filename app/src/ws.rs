@@ -4,6 +4,8 @@
 //! 2-hour cap or the token's expiry, and after a drop retries with backoff. Everything it learns goes
 //! out as [`SocketEvent`]s; what to do about them is the chat client's business.
 
+use std::task::Poll;
+
 use futures::{
     channel::mpsc::UnboundedReceiver, future::LocalBoxFuture, FutureExt, SinkExt, StreamExt,
 };
@@ -98,13 +100,23 @@ pub async fn run(
     }
 }
 
-/// Opens a socket and waits until it is open; `None` if it fails or takes too long.
+/// Opens a socket and waits until it is open; `None` as soon as it fails, or if it takes too long.
 async fn open(url: &str) -> Option<WebSocket> {
     let mut socket = WebSocket::open(url).ok()?;
-    // The sink is ready once the socket leaves CONNECTING, whether it opened or failed.
-    let ready = futures::future::poll_fn(|cx| socket.poll_ready_unpin(cx));
+    // The sink is ready once the socket leaves CONNECTING, but gloo-net wakes a waiting sink only on
+    // `open` and `error`. A socket closed while connecting without an `error` event first (what a
+    // WebSocket shim or a test double may do) would then hang here until the timeout, turning every
+    // failed try into a 10-second one. Its `close` event reaches the stream, so poll that as well: before
+    // the socket opens the stream can only yield that it failed or closed.
+    let settled = futures::future::poll_fn(|cx| {
+        if socket.poll_ready_unpin(cx).is_ready() || socket.poll_next_unpin(cx).is_ready() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    });
     futures::select! {
-        _ = ready.fuse() => {},
+        _ = settled.fuse() => {},
         _ = TimeoutFuture::new(OPEN_TIMEOUT_MS).fuse() => return None,
     }
     matches!(socket.state(), State::Open).then_some(socket)

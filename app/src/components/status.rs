@@ -16,7 +16,14 @@ pub fn StatusBadge() -> impl IntoView {
     view! {
         <div class=move || format!("status {}", status.get().class()) role="status">
             <span class="dot" aria-hidden="true"></span>
-            <span class="status-label">{move || status.get().label(now.get())}</span>
+            // The clock only says when to redraw: the countdown is computed from the time of drawing, so a
+            // new wait is not overstated by up to a second when the status changes between ticks.
+            <span class="status-label">
+                {move || {
+                    now.track();
+                    status.get().label(js_sys::Date::now())
+                }}
+            </span>
         </div>
         <Show when=waiting>
             <button class="link-button retry" on:click=move |_| client.retry_now()>"Retry now"</button>
