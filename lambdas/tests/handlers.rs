@@ -63,6 +63,20 @@ impl Harness {
         }
     }
 
+    /// A harness where alice (`c1`) and bob (`c2`) have joined `general`, their presence frames drained.
+    async fn alice_and_bob_in_general() -> Self {
+        let mut h = Self::new();
+        for (connection, name) in [("c1", "alice"), ("c2", "bob")] {
+            h.run(frame(
+                connection,
+                name,
+                r#"{"action":"join","room":"general"}"#,
+            ))
+            .await;
+        }
+        h
+    }
+
     async fn run(&mut self, command: Command) -> Vec<Delivery> {
         registry::handle(&self.registry, &self.deliveries, command)
             .await
@@ -129,15 +143,7 @@ async fn send_fans_out_once_even_when_redelivered() {
 /// If a send was stored but its fan-out never reached the queue, the redelivered command fans it out.
 #[tokio::test]
 async fn a_send_stored_but_not_fanned_out_is_fanned_out_on_retry() {
-    let mut h = Harness::new();
-    h.run(frame(
-        "c1",
-        "alice",
-        r#"{"action":"join","room":"general"}"#,
-    ))
-    .await;
-    h.run(frame("c2", "bob", r#"{"action":"join","room":"general"}"#))
-        .await;
+    let mut h = Harness::alice_and_bob_in_general().await;
     // Simulate the crash: the message is stored, the fan-out never happened.
     let stored = h
         .registry
@@ -167,15 +173,7 @@ async fn a_send_stored_but_not_fanned_out_is_fanned_out_on_retry() {
 /// The same client id from two different people is two messages.
 #[tokio::test]
 async fn client_ids_are_per_author() {
-    let mut h = Harness::new();
-    h.run(frame(
-        "c1",
-        "alice",
-        r#"{"action":"join","room":"general"}"#,
-    ))
-    .await;
-    h.run(frame("c2", "bob", r#"{"action":"join","room":"general"}"#))
-        .await;
+    let mut h = Harness::alice_and_bob_in_general().await;
     h.run(frame(
         "c1",
         "alice",
@@ -195,15 +193,7 @@ async fn client_ids_are_per_author() {
 /// Leaving twice, or disconnecting twice, changes nothing the second time (idempotent under redelivery).
 #[tokio::test]
 async fn leave_and_disconnect_are_idempotent() {
-    let mut h = Harness::new();
-    h.run(frame(
-        "c1",
-        "alice",
-        r#"{"action":"join","room":"general"}"#,
-    ))
-    .await;
-    h.run(frame("c2", "bob", r#"{"action":"join","room":"general"}"#))
-        .await;
+    let mut h = Harness::alice_and_bob_in_general().await;
     let leave = frame("c2", "bob", r#"{"action":"leave","room":"general"}"#);
     assert_eq!(h.run(leave.clone()).await.len(), 1);
     assert!(h.run(leave).await.is_empty());
@@ -226,15 +216,7 @@ async fn leave_and_disconnect_are_idempotent() {
 /// A stale connection reported by the sender is forgotten, and its rooms are told.
 #[tokio::test]
 async fn forget_removes_a_stale_connection() {
-    let mut h = Harness::new();
-    h.run(frame(
-        "c1",
-        "alice",
-        r#"{"action":"join","room":"general"}"#,
-    ))
-    .await;
-    h.run(frame("c2", "bob", r#"{"action":"join","room":"general"}"#))
-        .await;
+    let mut h = Harness::alice_and_bob_in_general().await;
     let out = h
         .run(Command::Forget {
             connection_id: conn("c2"),
