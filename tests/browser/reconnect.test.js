@@ -229,3 +229,47 @@ test('retry now reconnects without waiting out the backoff', async (t) => {
   assert.equal(await page.getByRole('button', { name: 'Retry now' }).count(), 0);
   await context.close();
 });
+
+/**
+ * Before the ID token needs refreshing (5 minutes before it expires; the local sign-in issues 1-hour
+ * tokens), the app refreshes it and replaces the connection with one opened with the new token, and the
+ * person notices nothing: the status never leaves "Online" and the room keeps working. The page's clock is
+ * moved forward 55½ minutes, so this takes seconds; the gateway checks tokens against the real clock, which
+ * the refreshed token passes as the old one did.
+ */
+test('the token is refreshed and the connection replaced before it expires, unnoticed', async () => {
+  const room = roomName('rotate');
+  const { page, context } = await signIn(browser, 'Kim');
+  await context.clock.install();
+  await openRoom(page, room);
+  const statuses = [];
+  await page.exposeFunction('recordStatus', (status) => statuses.push(status));
+  await page.evaluate(() => {
+    const badge = document.querySelector('.status');
+    new MutationObserver(() => window.recordStatus(badge.className))
+      .observe(badge, { attributes: true, attributeFilter: ['class'] });
+  });
+
+  const refresh = page.waitForRequest(
+    (r) => r.url().endsWith('/oauth2/token') && /grant_type=refresh_token/.test(r.postData() ?? ''),
+  );
+  const replaced = page.waitForEvent('websocket');
+  await page.clock.fastForward('55:30');
+  const refreshed = await (await (await refresh).response()).json();
+  const second = new URL((await replaced).url()).searchParams.get('token');
+  // (Within the same second the local issuer mints the same token again: compare with what it returned.)
+  assert.equal(second, refreshed.id_token, 'the new connection uses the refreshed token');
+  await page.locator('.status.online').waitFor();
+
+  const lee = await wsClient('Lee');
+  await lee.join(room);
+  await send(page, 'sent on the new connection');
+  await page.locator('.msg:not(.pending) .body', { hasText: 'sent on the new connection' }).waitFor();
+  const echo = await lee.next((f) => f.type === 'message' && f.body === 'sent on the new connection');
+  assert.equal(echo.author.name, 'Kim');
+  await lee.say(room, 'and heard on it');
+  await page.locator('.msg .body', { hasText: 'and heard on it' }).waitFor();
+  lee.close();
+  assert.deepEqual(statuses.filter((s) => !/\bonline\b/.test(s)), [], 'the status stayed Online throughout');
+  await context.close();
+});
