@@ -39,6 +39,12 @@ before(async () => {
   people['Priya Natarajan'].close();
 });
 
+/** Waits until no CSS transition runs (panels slide when the width crosses a breakpoint). */
+async function settled(page) {
+  await page.waitForFunction(() =>
+    document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running'));
+}
+
 after(async () => {
   maya?.close();
   await browser?.close();
@@ -58,6 +64,7 @@ for (const scheme of ['light', 'dark']) {
       assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px)`);
       const box = await page.locator('.composer').boundingBox();
       assert.ok(box.y + box.height <= viewport.height + 1, 'the composer is on screen');
+      await settled(page);
       await page.screenshot({ path: path.join(OUT, `${scheme}-${size}.png`) });
     });
   }
@@ -68,12 +75,12 @@ test('rooms drawer on a phone', async () => {
   const { page } = viewer;
   await page.emulateMedia({ colorScheme: 'light' });
   await page.setViewportSize(SIZES.phone);
-  await page.waitForTimeout(300); // the drawer slides away when the screen narrows
-  const drawer = page.locator('.sidebar');
-  assert.ok((await drawer.boundingBox()).x < 0, 'the room list starts off screen');
+  // The room list slides off screen when the screen narrows, and the menu button slides it back in.
+  await page.waitForFunction(() => document.querySelector('.sidebar').getBoundingClientRect().right <= 0);
+  await settled(page);
   await page.getByRole('button', { name: 'Rooms' }).click();
-  await page.waitForTimeout(300);
-  assert.equal((await drawer.boundingBox()).x, 0, 'the menu button slides it in');
+  await page.waitForFunction(() => document.querySelector('.sidebar').getBoundingClientRect().x === 0);
+  await settled(page);
   await page.screenshot({ path: path.join(OUT, 'light-phone-rooms.png') });
   await page.locator('.scrim').click({ position: { x: 370, y: 400 } });
 });
