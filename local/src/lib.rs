@@ -64,6 +64,9 @@ pub struct Settings {
     pub redis_url: Option<String>,
     /// Run the queues through SQS and post through the SDK's management API client, as on AWS.
     pub sqs: Option<SqsSettings>,
+    /// Keep the local sign-in's signing key in this file (created if missing), so a restart on the same
+    /// address does not sign everyone out. `None`: a fresh key for every start.
+    pub signing_key: Option<PathBuf>,
 }
 
 /// The SQS pipeline: an SQS endpoint (an emulator, e.g. moto at `http://127.0.0.1:5000`; credentials and
@@ -123,7 +126,11 @@ impl Running {
 /// Starts the local gateway on `listener`.
 pub async fn start(listener: TcpListener, settings: Settings) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
-    let signin = Arc::new(SignIn::generate(format!("http://{addr}"))?);
+    let issuer = format!("http://{addr}");
+    let signin = Arc::new(match &settings.signing_key {
+        Some(path) => SignIn::load_or_create(issuer, path)?,
+        None => SignIn::generate(issuer)?,
+    });
     let verifier = Arc::new(IdTokenVerifier::new(
         VerifierConfig::new(signin.issuer(), signin::LOCAL_CLIENT_ID),
         Box::new(StaticKeys(signin.jwks().clone())),

@@ -39,6 +39,10 @@ struct Args {
     /// The delivery queue's URL (with --aws-endpoint); created as `chatty-deliveries` when not given.
     #[arg(long, env = "DELIVERY_QUEUE_URL", requires = "aws_endpoint")]
     delivery_queue_url: Option<String>,
+    /// Keep the sign-in's signing key in this PEM file (created, owner-only, if missing), so restarting on
+    /// the same address keeps everyone signed in. Without it, every start makes a new key.
+    #[arg(long, env = "CHATTY_SIGNING_KEY")]
+    signing_key: Option<PathBuf>,
 }
 
 #[tokio::main]
@@ -66,6 +70,7 @@ async fn main() -> anyhow::Result<()> {
                 command_queue_url: args.command_queue_url,
                 delivery_queue_url: args.delivery_queue_url,
             }),
+            signing_key: args.signing_key,
         },
     )
     .await?;

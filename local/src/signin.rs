@@ -5,9 +5,11 @@
 //! exists only in the local gateway; no Lambda links it.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use axum::{
     extract::{Query, State},
     http::{header, StatusCode},
@@ -23,7 +25,11 @@ use jsonwebtoken::{
     Algorithm, EncodingKey, Header,
 };
 use rand::RngCore;
-use rsa::{pkcs1::EncodeRsaPrivateKey, traits::PublicKeyParts, RsaPrivateKey};
+use rsa::{
+    pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey, LineEnding},
+    traits::PublicKeyParts,
+    RsaPrivateKey,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -83,9 +89,34 @@ struct AccessTokenClaims<'a> {
 impl SignIn {
     /// A new signer with a fresh 2048-bit RSA key, issuing tokens as `issuer`.
     pub fn generate(issuer: String) -> anyhow::Result<Self> {
-        let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048)?;
+        Self::with_key(issuer, &RsaPrivateKey::new(&mut rand::thread_rng(), 2048)?)
+    }
+
+    /// A signer whose key lives in `path` (PKCS#1 PEM), created there (readable by its owner only) if the
+    /// file does not exist yet. Tokens it issued stay valid across restarts that keep the file and the
+    /// address (the issuer).
+    pub fn load_or_create(issuer: String, path: &Path) -> anyhow::Result<Self> {
+        let key = match std::fs::read_to_string(path) {
+            Ok(pem) => RsaPrivateKey::from_pkcs1_pem(&pem)
+                .with_context(|| format!("{} is not a PKCS#1 PEM RSA key", path.display()))?,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                let key = RsaPrivateKey::new(&mut rand::thread_rng(), 2048)?;
+                write_private(path, key.to_pkcs1_pem(LineEnding::LF)?.as_bytes())?;
+                key
+            }
+            Err(error) => return Err(error).with_context(|| format!("reading {}", path.display())),
+        };
+        Self::with_key(issuer, &key)
+    }
+
+    fn with_key(issuer: String, key: &RsaPrivateKey) -> anyhow::Result<Self> {
         let der = key.to_pkcs1_der()?;
-        let kid = format!("local-{}", random_token(6));
+        let n = key.n().to_bytes_be();
+        // Named after the key itself, so a signer reloaded from the same file serves the same `kid`.
+        let kid = format!(
+            "local-{}",
+            &URL_SAFE_NO_PAD.encode(Sha256::digest(&n))[..12]
+        );
         let jwk = Jwk {
             common: CommonParameters {
                 public_key_use: Some(PublicKeyUse::Signature),
@@ -95,7 +126,7 @@ impl SignIn {
             },
             algorithm: AlgorithmParameters::RSA(RSAKeyParameters {
                 key_type: Default::default(),
-                n: URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
+                n: URL_SAFE_NO_PAD.encode(n),
                 e: URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
             }),
         };
@@ -224,6 +255,23 @@ fn escape_html(text: &str) -> String {
 /// An OAuth error response, as Cognito shapes them.
 fn oauth_error(status: StatusCode, error: &'static str) -> Response {
     (status, Json(serde_json::json!({ "error": error }))).into_response()
+}
+
+/// Writes a new file that only its owner can read, creating its folder.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder)
+            .with_context(|| format!("creating {}", folder.display()))?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options
+        .open(path)
+        .and_then(|mut file| file.write_all(bytes))
+        .with_context(|| format!("writing {}", path.display()))
 }
 
 #[derive(Debug, Deserialize)]

@@ -176,3 +176,68 @@ async fn jwks_is_cached_and_refreshed_once_for_a_new_kid() {
         "unknown kids within the interval fetch nothing"
     );
 }
+
+/// Starts a gateway on `addr` (retrying while the previous one there lets go of it) with its signing key in
+/// `key`.
+async fn gateway_at(addr: std::net::SocketAddr, key: &std::path::Path) -> chatty_local::Running {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let listener = loop {
+        match tokio::net::TcpListener::bind(addr).await {
+            Ok(listener) => break listener,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(error) => panic!("binding {addr} again: {error}"),
+        }
+    };
+    let settings = chatty_local::Settings {
+        signing_key: Some(key.to_owned()),
+        ..chatty_local::Settings::default()
+    };
+    chatty_local::start(listener, settings).await.unwrap()
+}
+
+/// With a kept signing key, a gateway restarted on the same address accepts the tokens issued before the
+/// restart, so nobody is signed out; the key file is created on first use, readable by its owner only; a
+/// gateway with another key refuses those tokens.
+#[tokio::test]
+async fn a_kept_signing_key_survives_a_restart() {
+    let folder = std::env::temp_dir().join(format!("chatty-signing-key-{}", std::process::id()));
+    let key = folder.join("keys").join("signing.pem");
+    let _ = std::fs::remove_dir_all(&folder);
+    let addr = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap()
+    };
+
+    let first = gateway_at(addr, &key).await;
+    let issued = token(&first, "alice").await;
+    first.stop();
+    let pem = std::fs::read_to_string(&key).expect("the key file is created");
+    assert!(pem.starts_with("-----BEGIN RSA PRIVATE KEY-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only its owner may read the key");
+    }
+
+    let restarted = gateway_at(addr, &key).await;
+    assert!(
+        connect_with_token(&restarted, "alice", &issued)
+            .await
+            .is_ok(),
+        "a token from before the restart still connects"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&key).unwrap(),
+        pem,
+        "the key is reused, not replaced"
+    );
+    restarted.stop();
+
+    let other = gateway_at(addr, &folder.join("other.pem")).await;
+    assert!(refused(&other, &issued).await, "another key refuses it");
+    other.stop();
+    std::fs::remove_dir_all(&folder).unwrap();
+}
