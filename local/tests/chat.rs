@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{connect, gateway, names};
+use common::{alice_and_bob_in, connect, gateway, names};
 use protocol::ServerFrame;
 use serde_json::json;
 
@@ -33,10 +33,7 @@ async fn messages_fan_out_to_members_only() {
 #[tokio::test]
 async fn every_member_sees_the_same_order() {
     let gw = gateway().await;
-    let mut alice = connect(&gw, "alice").await;
-    let mut bob = connect(&gw, "bob").await;
-    alice.join("general").await;
-    bob.join("general").await;
+    let (mut alice, mut bob) = alice_and_bob_in(&gw, "general").await;
     for i in 0..20 {
         let (who, id) = if i % 2 == 0 {
             (&mut alice, format!("a-{i}"))
@@ -171,11 +168,7 @@ async fn presence_follows_join_leave_and_disconnect() {
 #[tokio::test]
 async fn a_retried_send_is_shown_once() {
     let gw = gateway().await;
-    let mut alice = connect(&gw, "alice").await;
-    let mut bob = connect(&gw, "bob").await;
-    alice.join("general").await;
-    bob.join("general").await;
-    alice.recv().await; // bob's arrival
+    let (mut alice, mut bob) = alice_and_bob_in(&gw, "general").await;
 
     alice.say("general", "same-id", "only once").await;
     let first = alice.next_message().await;
@@ -229,11 +222,7 @@ async fn one_person_many_connections() {
 #[tokio::test]
 async fn typing_reaches_the_others() {
     let gw = gateway().await;
-    let mut alice = connect(&gw, "alice").await;
-    let mut bob = connect(&gw, "bob").await;
-    alice.join("general").await;
-    bob.join("general").await;
-    alice.recv().await;
+    let (mut alice, mut bob) = alice_and_bob_in(&gw, "general").await;
     alice
         .send_json(json!({"action": "typing", "room": "general"}))
         .await;

@@ -177,6 +177,19 @@ impl Client {
     }
 }
 
+/// alice and bob, connected and in `room`; the presence frame bob's arrival sent alice is read.
+pub async fn alice_and_bob_in(gateway: &Running, room: &str) -> (Client, Client) {
+    let mut alice = connect(gateway, "alice").await;
+    let mut bob = connect(gateway, "bob").await;
+    alice.join(room).await;
+    bob.join(room).await;
+    let arrival = alice
+        .recv_until(|f| matches!(f, ServerFrame::Presence { .. }))
+        .await;
+    assert!(matches!(arrival, ServerFrame::Presence { members, .. } if members.len() == 2));
+    (alice, bob)
+}
+
 pub fn names(members: &[User]) -> Vec<&str> {
     members.iter().map(|m| m.name.as_str()).collect()
 }
