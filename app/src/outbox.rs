@@ -204,6 +204,15 @@ mod tests {
         })
     }
 
+    /// An outbox holding "one" (`a`) and "two" (`b`) for `general`, neither sent yet.
+    fn two_pushed() -> Outbox {
+        let mut outbox = Outbox::default();
+        for (id, body) in [("a", "one"), ("b", "two")] {
+            outbox.push(room("general"), cid(id), body.into()).unwrap();
+        }
+        outbox
+    }
+
     fn statuses(outbox: &Outbox) -> Vec<(String, PendingStatus)> {
         outbox
             .messages
@@ -214,13 +223,7 @@ mod tests {
 
     #[test]
     fn queued_messages_go_out_once_in_order_and_the_echo_confirms_them() {
-        let mut outbox = Outbox::default();
-        outbox
-            .push(room("general"), cid("a"), "one".into())
-            .unwrap();
-        outbox
-            .push(room("general"), cid("b"), "two".into())
-            .unwrap();
+        let mut outbox = two_pushed();
         let frames = outbox.take_queued();
         assert_eq!(frames.len(), 2);
         assert!(
@@ -242,13 +245,7 @@ mod tests {
 
     #[test]
     fn an_error_naming_the_client_id_fails_that_message_and_retry_requeues_it() {
-        let mut outbox = Outbox::default();
-        outbox
-            .push(room("general"), cid("a"), "one".into())
-            .unwrap();
-        outbox
-            .push(room("general"), cid("b"), "two".into())
-            .unwrap();
+        let mut outbox = two_pushed();
         outbox.take_queued();
         let refusal = ServerFrame::error(ErrorCode::NotAMember, Some("b".into()));
         assert!(outbox.on_frame(&refusal));
@@ -273,13 +270,7 @@ mod tests {
 
     #[test]
     fn a_dropped_connection_or_a_reload_sends_unconfirmed_messages_again() {
-        let mut outbox = Outbox::default();
-        outbox
-            .push(room("general"), cid("a"), "one".into())
-            .unwrap();
-        outbox
-            .push(room("general"), cid("b"), "two".into())
-            .unwrap();
+        let mut outbox = two_pushed();
         outbox.take_queued();
         outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, Some("b".into())));
         outbox.requeue();

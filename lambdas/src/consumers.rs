@@ -103,7 +103,8 @@ async fn deliver_once(
     policy: sender::SendPolicy,
     counts: &mut Counts,
 ) -> Result<(), String> {
-    let Delivery { frame, retries, .. } = delivery.clone();
+    // Kept for a retry; the recipients list is not copied.
+    let (frame, retries) = (delivery.frame.clone(), delivery.retries);
     let report = sender::deliver(pusher, commands, delivery, policy)
         .await
         .map_err(|e| e.to_string())?;

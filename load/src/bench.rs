@@ -519,9 +519,8 @@ impl fmt::Display for BenchReport {
                 }
                 let (chatty, baseline) = (values[0], values[values.len() - 1]);
                 write!(f, " {:>8}", ratio(chatty, baseline))?;
-                if let (true, Some(before)) = (with_before, row.before.as_ref().map(|_| values[1]))
-                {
-                    write!(f, " {:>10}", ratio(chatty, before))?;
+                if row.before.is_some() {
+                    write!(f, " {:>10}", ratio(chatty, values[1]))?;
                 }
                 writeln!(f)?;
             }
