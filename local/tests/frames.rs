@@ -102,3 +102,20 @@ async fn oversized_frames_close_with_1009() {
     bob.send_json(json!({"action": "ping"})).await;
     assert_eq!(bob.recv().await, ServerFrame::Pong);
 }
+
+/// `expect_silence` holds only on a socket that stays open: a socket that has ended (here after the
+/// server's close frame was read) fails it, so a dead socket cannot pass for a quiet one.
+#[tokio::test]
+#[should_panic(expected = "expected silence on an open socket")]
+async fn a_closed_socket_is_not_silence() {
+    let gw = gateway().await;
+    let mut alice = connect(&gw, "alice").await;
+    alice
+        .send_text(format!(
+            r#"{{"action":"ping","pad":"{}"}}"#,
+            "x".repeat(33 * 1024)
+        ))
+        .await;
+    alice.expect_close(Duration::from_secs(5)).await;
+    alice.expect_silence().await;
+}

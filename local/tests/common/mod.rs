@@ -119,10 +119,30 @@ impl Client {
         }
     }
 
-    /// Asserts nothing arrives for a while.
+    /// Asserts nothing arrives for a while, on a socket that stays open: only a wait that times out with
+    /// no frame passes. A frame, a close, or an error within the wait fails the test, so a dead socket
+    /// cannot pass for a quiet one.
     pub async fn expect_silence(&mut self) {
-        if let Ok(Some(Ok(message))) = tokio::time::timeout(QUIET_WAIT, self.socket.next()).await {
-            panic!("{}: expected no frame, got {message:?}", self.name);
+        match tokio::time::timeout(QUIET_WAIT, self.socket.next()).await {
+            Err(_) => {}
+            Ok(Some(Ok(Message::Close(frame)))) => panic!(
+                "{}: expected silence on an open socket, but the server closed it within \
+                 {QUIET_WAIT:?} ({frame:?})",
+                self.name
+            ),
+            Ok(Some(Ok(message))) => panic!(
+                "{}: expected no frame within {QUIET_WAIT:?}, got {message:?}",
+                self.name
+            ),
+            Ok(Some(Err(error))) => panic!(
+                "{}: expected silence on an open socket, but it failed within {QUIET_WAIT:?}: \
+                 {error}",
+                self.name
+            ),
+            Ok(None) => panic!(
+                "{}: expected silence on an open socket, but it ended within {QUIET_WAIT:?}",
+                self.name
+            ),
         }
     }
 
