@@ -85,13 +85,34 @@ test('rooms drawer on a phone', async () => {
   await page.locator('.scrim').click({ position: { x: 370, y: 400 } });
 });
 
-/** The sign-in page, signed out. */
+/**
+ * The sign-in page, signed out: the app's sign-in card (app/src/components/sign_in.rs), checked to show
+ * what the picture should before it is taken, so a broken page cannot pass as a screenshot of one.
+ */
 test('sign-in page', async () => {
   for (const scheme of ['light', 'dark']) {
     const context = await browser.newContext({ viewport: SIZES.desktop, colorScheme: scheme });
     const page = await context.newPage();
-    await page.goto(`${gateway.url}/`);
-    await page.getByRole('button', { name: /sign in/i }).waitFor();
+    const pageErrors = [];
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    const response = await page.goto(`${gateway.url}/`);
+    // 503 is the gateway's "The app is not built yet" page.
+    assert.equal(response.status(), 200, `${scheme}: the built app is served`);
+    const button = page.getByRole('button', { name: 'Sign in', exact: true });
+    await button.waitFor();
+    const card = page.locator('.card.sign-in');
+    assert.ok(await card.isVisible(), `${scheme}: the sign-in card shows`);
+    const heading = card.getByRole('heading', { level: 1, name: 'Talk in rooms that keep up with you.', exact: true });
+    assert.ok(await heading.isVisible(), `${scheme}: the heading shows`);
+    assert.ok(await button.isVisible(), `${scheme}: the sign-in button shows`);
+    assert.equal(await page.getByRole('button').count(), 1, `${scheme}: the one button is sign-in`);
+    const box = await card.boundingBox();
+    assert.ok(box.x >= 0 && box.y >= 0 && box.x + box.width <= SIZES.desktop.width
+      && box.y + box.height <= SIZES.desktop.height, `${scheme}: the card fits the screen`);
+    assert.equal(await page.getByText('The app is not built yet').count(), 0, `${scheme}: not the not-built page`);
+    assert.equal(await page.getByRole('alert').count(), 0, `${scheme}: no error ("Chatty can't start", a notice)`);
+    assert.equal(await page.locator('[aria-busy="true"]').count(), 0, `${scheme}: not still loading`);
+    assert.deepEqual(pageErrors, [], `${scheme}: no script errors`);
     await page.screenshot({ path: path.join(OUT, `${scheme}-sign-in.png`) });
     await context.close();
   }
