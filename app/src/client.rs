@@ -177,7 +177,7 @@ impl ChatClient {
         self.outbox
             .try_update(|o| o.push(room.clone(), client_id, body))
             .unwrap_or(Ok(()))
-            .map_err(|e| e.code.describe().to_owned())?;
+            .map_err(|e| e.code.describe())?;
         self.state.update(|s| s.acknowledge(room));
         // The message ends "typing" for the others, so the next keystroke announces it afresh.
         self.last_typing.set_value(0.0);

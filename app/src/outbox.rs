@@ -252,7 +252,7 @@ mod tests {
         assert_eq!(
             statuses(&outbox)[1].1,
             PendingStatus::Failed {
-                reason: ErrorCode::NotAMember.describe().into()
+                reason: ErrorCode::NotAMember.describe()
             }
         );
         assert!(!outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, None)));

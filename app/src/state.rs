@@ -590,7 +590,7 @@ mod tests {
         state.apply(&ServerFrame::error(ErrorCode::Internal, None), 0.0);
         assert_eq!(
             state.notice.as_deref(),
-            Some(ErrorCode::Internal.describe())
+            Some(ErrorCode::Internal.describe().as_str())
         );
     }
 

@@ -17,17 +17,17 @@ pub enum AuthError {
     #[error("no token")]
     Missing,
     #[error("not a JWT: {0}")]
-    Malformed(String),
+    Malformed(#[source] jsonwebtoken::errors::Error),
     #[error("algorithm {0:?} is not accepted; only RS256 is")]
     Algorithm(Algorithm),
     #[error("no key with this kid in the issuer's JWKS")]
     UnknownKey,
     #[error("token rejected: {0}")]
-    Rejected(String),
+    Rejected(#[source] jsonwebtoken::errors::Error),
     #[error("token_use is {0:?}, not \"id\"")]
     NotAnIdToken(String),
     #[error("JWKS unavailable: {0}")]
-    KeysUnavailable(String),
+    KeysUnavailable(#[source] crate::ports::BoxError),
 }
 
 /// Where the issuer's public keys come from: an HTTPS JWKS endpoint in production, the local sign-in's
@@ -117,7 +117,7 @@ impl IdTokenVerifier {
         if token.is_empty() {
             return Err(AuthError::Missing);
         }
-        let header = decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+        let header = decode_header(token).map_err(AuthError::Malformed)?;
         if header.alg != Algorithm::RS256 {
             return Err(AuthError::Algorithm(header.alg));
         }
@@ -131,7 +131,7 @@ impl IdTokenVerifier {
         validation.validate_nbf = true;
         validation.leeway = self.config.leeway.as_secs();
         let claims = decode::<IdClaims>(token, &key, &validation)
-            .map_err(|e| AuthError::Rejected(e.to_string()))?
+            .map_err(AuthError::Rejected)?
             .claims;
         if claims.token_use != "id" {
             return Err(AuthError::NotAnIdToken(claims.token_use));
@@ -176,5 +176,5 @@ impl IdTokenVerifier {
 
 fn decoding_key(set: &JwkSet, kid: &str) -> Result<DecodingKey, AuthError> {
     let jwk = set.find(kid).ok_or(AuthError::UnknownKey)?;
-    DecodingKey::from_jwk(jwk).map_err(|e| AuthError::KeysUnavailable(e.to_string()))
+    DecodingKey::from_jwk(jwk).map_err(|e| AuthError::KeysUnavailable(e.into()))
 }

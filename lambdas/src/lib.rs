@@ -1,28 +1,28 @@
-//! Chatty's backend, as a library: the handlers the Lambda functions and the local gateway both run.
+//! Chatty's backend, as a library: the core the Lambda functions and the local gateway both run.
 //!
 //! # Layout
-//! - [`ports`]: the small traits the handlers are written against (`Registry`, `Queue`, `Pusher`, `Clock`),
-//!   and their error types. Handlers never see an SDK type.
-//! - [`handlers`]: the pure core, one module per production function:
-//!   [`handlers::gateway`] (frames in, commands out), [`handlers::registry`] (commands in, state changes
-//!   and deliveries out), [`handlers::sender`] (deliveries in, posts to connections out).
+//! - [`ports`]: the small traits the core is written against (`Registry`, `Queue`, `Pusher`, `Clock`) and
+//!   their typed errors. The core never sees an SDK type.
+//! - [`core`]: the pure core, one module per production function: [`core::gateway`] (frames in, commands
+//!   out), [`core::registry`] (commands in, state changes and deliveries out; one `on_*` function per
+//!   action), [`core::sender`] (deliveries in, posts to connections out, every delivery retry).
+//! - [`consumer`]: the one batch loop the registry and sender run over their queues, in every mode: the
+//!   Lambdas' SQS events and the local gateway's queues alike (per-message failures, metrics counts).
 //! - [`auth`]: ID-token verification (RS256 against a JWKS; `iss`, `aud`, `token_use`, `exp`, `nbf`), the
 //!   one code path for Cognito's tokens and the local sign-in's.
-//! - [`consumers`]: the registry and sender functions' batch logic (one queue message at a time, failures
-//!   reported per message), shared by the Lambda binaries and the local gateway's SQS pipeline.
 //! - [`metrics`]: counts of what a batch did, and their CloudWatch embedded-metric-format log line.
 //! - [`adapters`]: implementations of the ports. [`adapters::memory`] keeps everything in process; with the
-//!   `aws` feature, [`adapters`] also holds Redis, SQS, API Gateway management and JWKS, and
-//!   `src/bin/` the four Lambda functions (`authorizer`, `gateway`, `registry`, `sender`).
-//! - [`functions`] (feature `aws`): each Lambda function's event translation, which its thin binary calls.
+//!   `aws` feature, [`adapters`] also holds Redis, SQS, API Gateway management and JWKS.
+//! - [`lambda`] (feature `aws`): Lambda event translation, which the four thin binaries in `src/bin/`
+//!   (`authorizer`, `gateway`, `registry`, `sender`) call.
 //!
 //! The flow mirrors production: gateway → command queue → registry → delivery queue → sender.
 
 pub mod adapters;
 pub mod auth;
-pub mod consumers;
+pub mod consumer;
+pub mod core;
 #[cfg(feature = "aws")]
-pub mod functions;
-pub mod handlers;
+pub mod lambda;
 pub mod metrics;
 pub mod ports;

@@ -59,9 +59,27 @@ pub struct HistoryPage {
     pub has_more: bool,
 }
 
+/// Any error an adapter's backend raised, kept as the source of a port's error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Why the registry could not do what it was asked. Either way the command may be retried.
 #[derive(Debug, thiserror::Error)]
-#[error("registry: {0}")]
-pub struct RegistryError(pub String);
+pub enum RegistryError {
+    /// The store could not be reached or refused the operation.
+    #[error("registry {operation} failed: {source}")]
+    Backend {
+        operation: &'static str,
+        #[source]
+        source: BoxError,
+    },
+    /// The store holds something this code cannot read.
+    #[error("registry holds an unreadable {what}: {source}")]
+    Corrupt {
+        what: &'static str,
+        #[source]
+        source: BoxError,
+    },
+}
 
 /// The connection and room registry: connections, membership, presence and each room's capped history.
 /// In production this is Redis, reached only from inside the VPC.
@@ -103,9 +121,23 @@ pub trait Registry: Send + Sync {
     ) -> Result<HistoryPage, RegistryError>;
 }
 
+/// Why items could not be queued. Nothing is half-sent by the caller's reckoning: retry the whole call.
 #[derive(Debug, thiserror::Error)]
-#[error("queue: {0}")]
-pub struct QueueError(pub String);
+pub enum QueueError {
+    /// The in-process queue's consumer has stopped (the process is shutting down).
+    #[error("the queue's consumer has stopped")]
+    Closed,
+    /// An item is larger than one queue message may be; nothing was sent.
+    #[error("an item of {bytes} bytes is over the queue's {limit}-byte message limit")]
+    TooLarge { bytes: usize, limit: usize },
+    /// The queue service failed or refused the call.
+    #[error("queue {operation} failed: {source}")]
+    Backend {
+        operation: &'static str,
+        #[source]
+        source: BoxError,
+    },
+}
 
 /// A work queue (SQS in production). Delivery is at least once; consumers must be idempotent.
 #[async_trait]
@@ -122,8 +154,9 @@ pub enum PushError {
     /// Too many requests (API Gateway's `LimitExceededException`): retry after a pause.
     #[error("throttled")]
     Throttled,
+    /// Anything else; the recipient may be retried later.
     #[error("post failed: {0}")]
-    Other(String),
+    Failed(#[source] BoxError),
 }
 
 /// Posts a frame to one connection (API Gateway's `@connections` API in production).

@@ -11,11 +11,11 @@ mod common;
 
 use aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequest;
 use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::{errors::ErrorKind, Algorithm, EncodingKey, Header};
 use lambdas::{
     adapters::jwks::HttpKeySource,
     auth::{AuthError, IdTokenVerifier, VerifierConfig},
-    functions::authorizer::authorize,
+    lambda::authorizer::authorize,
 };
 use rsa::{pkcs1::EncodeRsaPrivateKey, pkcs8::EncodePublicKey, BigUint, RsaPrivateKey};
 use serde_json::{json, Value};
@@ -281,7 +281,7 @@ async fn forged_tokens_are_denied() {
                 &key,
                 &with(json!({ "iat": now() - 7200, "exp": now() - 3600 })),
             ),
-            |e| matches!(e, AuthError::Rejected(m) if m.contains("Expired")),
+            |e| matches!(e, AuthError::Rejected(m) if matches!(m.kind(), ErrorKind::ExpiredSignature)),
         ),
         (
             "wrong iss",
@@ -292,12 +292,12 @@ async fn forged_tokens_are_denied() {
                     json!({ "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_other" }),
                 ),
             ),
-            |e| matches!(e, AuthError::Rejected(m) if m.contains("Issuer")),
+            |e| matches!(e, AuthError::Rejected(m) if matches!(m.kind(), ErrorKind::InvalidIssuer)),
         ),
         (
             "wrong aud",
             sign(&kid, &key, &with(json!({ "aud": "another-app-client" }))),
-            |e| matches!(e, AuthError::Rejected(m) if m.contains("Audience")),
+            |e| matches!(e, AuthError::Rejected(m) if matches!(m.kind(), ErrorKind::InvalidAudience)),
         ),
         ("moto's access token", access_token, |e| {
             matches!(e, AuthError::Rejected(_))
@@ -310,7 +310,7 @@ async fn forged_tokens_are_denied() {
         (
             "tampered payload",
             tampered,
-            |e| matches!(e, AuthError::Rejected(m) if m.contains("Signature")),
+            |e| matches!(e, AuthError::Rejected(m) if matches!(m.kind(), ErrorKind::InvalidSignature)),
         ),
         ("no token", String::new(), |e| {
             matches!(e, AuthError::Missing)

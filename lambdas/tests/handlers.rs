@@ -2,15 +2,16 @@
 //! to whom, including under SQS's at-least-once redelivery.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use lambdas::{
+    adapters::memory::MemoryQueue,
     adapters::memory::{memory_queue, MemoryRegistry},
-    consumers::{self, QueueMessage},
-    handlers::{gateway, registry, sender},
+    consumer::{consume_batch, Body, RegistryConsumer, SenderConsumer},
+    core::{gateway, registry, sender},
     metrics,
     ports::{Clock, HistoryQuery, PushError, Pusher, Registry},
 };
@@ -46,7 +47,20 @@ fn frame(connection: &str, name: &str, text: &str) -> Command {
     }
 }
 
-/// Runs commands through the registry handler, collecting the deliveries they cause.
+/// Applies one command with the registry core.
+async fn apply(
+    registry: &MemoryRegistry,
+    deliveries: &MemoryQueue<Delivery>,
+    command: Command,
+) -> Result<registry::Handled, registry::RegistryHandlerError> {
+    let ports = registry::Ports {
+        registry,
+        deliveries,
+    };
+    registry::apply(ports, &command).await
+}
+
+/// Runs commands through the registry core, collecting the deliveries they cause.
 struct Harness {
     registry: MemoryRegistry,
     deliveries: lambdas::adapters::memory::MemoryQueue<Delivery>,
@@ -78,7 +92,7 @@ impl Harness {
     }
 
     async fn run(&mut self, command: Command) -> Vec<Delivery> {
-        registry::handle(&self.registry, &self.deliveries, command)
+        apply(&self.registry, &self.deliveries, command)
             .await
             .unwrap();
         let mut out = Vec::new();
@@ -269,7 +283,7 @@ async fn large_history_pages_are_cut_to_fit() {
 async fn history_is_capped() {
     let registry = MemoryRegistry::with_history_cap(3);
     let (deliveries, _out) = memory_queue();
-    registry::handle(
+    apply(
         &registry,
         &deliveries,
         frame("c1", "alice", r#"{"action":"join","room":"r"}"#),
@@ -278,7 +292,7 @@ async fn history_is_capped() {
     .unwrap();
     for i in 0..5 {
         let text = format!(r#"{{"action":"send","room":"r","client_id":"m{i}","body":"b{i}"}}"#);
-        registry::handle(&registry, &deliveries, frame("c1", "alice", &text))
+        apply(&registry, &deliveries, frame("c1", "alice", &text))
             .await
             .unwrap();
     }
@@ -314,7 +328,7 @@ impl Pusher for ScriptedPusher {
             return Err(PushError::Gone);
         }
         if self.broken.contains(&id) {
-            return Err(PushError::Other("boom".into()));
+            return Err(PushError::Failed("boom".into()));
         }
         if let Some(left) = self.throttle_first.lock().unwrap().get_mut(id) {
             if *left > 0 {
@@ -331,7 +345,7 @@ impl Pusher for ScriptedPusher {
 }
 
 /// The sender posts the same bytes to everyone; a 410 queues `forget` for that connection (not the
-/// sender's), throttling is retried, and other failures come back for a precise retry.
+/// sender's), throttling is retried, and other failures are queued again for a precise retry.
 #[tokio::test]
 async fn sender_handles_gone_throttled_and_failed_recipients() {
     let pusher = ScriptedPusher {
@@ -341,6 +355,7 @@ async fn sender_handles_gone_throttled_and_failed_recipients() {
         ..ScriptedPusher::default()
     };
     let (commands, mut queued) = memory_queue::<Command>();
+    let (deliveries, mut requeued) = memory_queue::<Delivery>();
     let delivery = Delivery::new(
         ["ok", "stale", "slow", "broken"].map(conn).to_vec(),
         ServerFrame::Pong,
@@ -349,12 +364,16 @@ async fn sender_handles_gone_throttled_and_failed_recipients() {
         first_backoff: Duration::from_millis(1),
         ..sender::SendPolicy::default()
     };
-    let report = sender::deliver(&pusher, &commands, delivery, policy)
-        .await
-        .unwrap();
+    let ports = sender::Ports {
+        pusher: &pusher,
+        commands: &commands,
+        deliveries: &deliveries,
+    };
+    let report = sender::deliver(ports, &delivery, policy).await.unwrap();
     assert_eq!(report.delivered, 2);
     assert_eq!(report.gone, [conn("stale")]);
-    assert_eq!(report.failed, [conn("broken")]);
+    assert_eq!(report.retried, [conn("broken")]);
+    assert_eq!(recipients(&requeued.try_recv().unwrap()), ["broken"]);
     assert_eq!(
         queued.try_recv().unwrap(),
         Command::Forget {
@@ -372,16 +391,21 @@ async fn sender_handles_gone_throttled_and_failed_recipients() {
 /// on after the policy's last requeue, so it cannot circle forever; every outcome is counted.
 #[tokio::test]
 async fn unreachable_recipients_are_retried_a_bounded_number_of_times() {
-    let pusher = ScriptedPusher {
+    let pusher = Arc::new(ScriptedPusher {
         gone: vec!["stale"],
         broken: vec!["broken"],
         ..ScriptedPusher::default()
-    };
+    });
     let (commands, _forgotten) = memory_queue::<Command>();
     let (deliveries, mut requeued) = memory_queue::<Delivery>();
-    let policy = sender::SendPolicy {
-        requeues: 2,
-        ..sender::SendPolicy::default()
+    let consumer = SenderConsumer {
+        pusher: pusher.clone(),
+        commands: Arc::new(commands),
+        deliveries: Arc::new(deliveries),
+        policy: sender::SendPolicy {
+            requeues: 2,
+            ..sender::SendPolicy::default()
+        },
     };
     let first = Delivery::new(
         ["ok", "stale", "broken"].map(conn).to_vec(),
@@ -391,12 +415,7 @@ async fn unreachable_recipients_are_retried_a_bounded_number_of_times() {
     let mut totals = metrics::Counts::default();
     let mut retries_seen = Vec::new();
     loop {
-        let message = QueueMessage {
-            id: format!("m{}", retries_seen.len()),
-            body,
-        };
-        let report =
-            consumers::sender_batch(&pusher, &commands, &deliveries, vec![message], policy).await;
+        let report = consume_batch(&consumer, &[Body::Json(body)]).await;
         assert!(
             report.failed.is_empty(),
             "the queue message itself succeeds"
@@ -442,8 +461,11 @@ async fn unreachable_recipients_are_retried_a_bounded_number_of_times() {
 /// queue messages it failed.
 #[tokio::test]
 async fn the_registry_batch_counts_messages_sent_and_failures() {
-    let registry = MemoryRegistry::default();
     let (deliveries, _out) = memory_queue::<Delivery>();
+    let consumer = RegistryConsumer {
+        registry: Arc::new(MemoryRegistry::default()),
+        deliveries: Arc::new(deliveries),
+    };
     let send = frame(
         "c1",
         "alice",
@@ -460,16 +482,9 @@ async fn the_registry_batch_counts_messages_sent_and_failures() {
         serde_json::to_string(&send).unwrap(),
         "not a command".to_owned(),
     ];
-    let messages = bodies
-        .into_iter()
-        .enumerate()
-        .map(|(i, body)| QueueMessage {
-            id: format!("q{i}"),
-            body,
-        })
-        .collect();
-    let report = consumers::registry_batch(&registry, &deliveries, messages).await;
-    assert_eq!(report.failed, ["q3"]);
+    let batch: Vec<Body<Command>> = bodies.into_iter().map(Body::Json).collect();
+    let report = consume_batch(&consumer, &batch).await;
+    assert_eq!(report.failed, [3]);
     assert_eq!(report.counts.get(metrics::MESSAGES_SENT), 1);
     assert_eq!(report.counts.get(metrics::BATCH_ITEM_FAILURES), 1);
 }
@@ -485,32 +500,19 @@ impl Clock for FixedClock {
 /// authorizer vouched for.
 #[tokio::test]
 async fn gateway_answers_bad_frames_and_queues_good_ones() {
-    let pusher = ScriptedPusher::default();
     let (commands, mut queued) = memory_queue::<Command>();
     let alice = user("alice");
+    let mut answers = Vec::new();
     for text in ["{", r#"{"action":"ping"}"#] {
-        gateway::on_frame(
-            &commands,
-            &pusher,
-            &FixedClock,
-            conn("c1"),
-            alice.clone(),
-            text,
-        )
-        .await
-        .unwrap();
+        let answer = gateway::on_frame(&commands, &FixedClock, conn("c1"), alice.clone(), text)
+            .await
+            .unwrap();
+        answers.push(answer.expect("an immediate answer"));
     }
     assert!(
         queued.try_recv().is_err(),
         "nothing queued for bad frames or pings"
     );
-    let answers: Vec<ServerFrame> = pusher
-        .delivered
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(_, bytes)| serde_json::from_slice(bytes).unwrap())
-        .collect();
     assert!(matches!(
         answers[0],
         ServerFrame::Error {
@@ -520,9 +522,8 @@ async fn gateway_answers_bad_frames_and_queues_good_ones() {
     ));
     assert_eq!(answers[1], ServerFrame::Pong);
 
-    gateway::on_frame(
+    let answer = gateway::on_frame(
         &commands,
-        &pusher,
         &FixedClock,
         conn("c1"),
         alice.clone(),
@@ -530,6 +531,10 @@ async fn gateway_answers_bad_frames_and_queues_good_ones() {
     )
     .await
     .unwrap();
+    assert_eq!(
+        answer, None,
+        "a queued frame is answered later, by the registry"
+    );
     assert_eq!(
         queued.try_recv().unwrap(),
         frame("c1", "alice", r#"{"action":"join","room":"r"}"#)

@@ -7,8 +7,9 @@ use std::{path::PathBuf, sync::Arc};
 
 use lambdas::{
     adapters::memory::{memory_queue, MemoryRegistry},
-    functions::{gateway::Gateway, registry, sender},
-    handlers::sender::SendPolicy,
+    consumer::{RegistryConsumer, SenderConsumer},
+    core::sender::SendPolicy,
+    lambda::{consume_sqs_event, gateway::Gateway},
     ports::{Registry, SystemClock},
 };
 use protocol::{Command, ConnectionId, Delivery, RoomName};
@@ -85,10 +86,14 @@ async fn a_bad_frame_is_answered_in_the_route_response() {
 /// a batch item failure; running the same batch again (SQS redelivery) stores the message once.
 #[tokio::test]
 async fn the_registry_function_reports_only_failed_messages() {
-    let store = MemoryRegistry::default();
+    let store = Arc::new(MemoryRegistry::default());
     let (deliveries, mut out) = memory_queue::<Delivery>();
+    let consumer = RegistryConsumer {
+        registry: store.clone(),
+        deliveries: Arc::new(deliveries),
+    };
     for _ in 0..2 {
-        let response = registry::handle(&store, &deliveries, fixture("registry-batch.json")).await;
+        let response = consume_sqs_event(&consumer, fixture("registry-batch.json")).await;
         let failed: Vec<&str> = response
             .batch_item_failures
             .iter()
@@ -131,14 +136,13 @@ async fn the_sender_function_reports_only_failed_messages() {
     let connections = Arc::new(one_open_connection::Recorder::default());
     let (commands, mut forgotten) = memory_queue::<Command>();
     let (deliveries, mut retried) = memory_queue::<Delivery>();
-    let response = sender::handle(
-        &*connections,
-        &commands,
-        &deliveries,
-        SendPolicy::default(),
-        fixture("sender-batch.json"),
-    )
-    .await;
+    let consumer = SenderConsumer {
+        pusher: connections.clone(),
+        commands: Arc::new(commands),
+        deliveries: Arc::new(deliveries),
+        policy: SendPolicy::default(),
+    };
+    let response = consume_sqs_event(&consumer, fixture("sender-batch.json")).await;
     let failed: Vec<&str> = response
         .batch_item_failures
         .iter()

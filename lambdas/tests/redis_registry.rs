@@ -6,14 +6,28 @@
 mod common;
 
 use lambdas::{
+    adapters::memory::MemoryQueue,
     adapters::{memory::memory_queue, memory::MemoryRegistry, redis::RedisRegistry},
-    handlers::registry,
+    core::registry,
     ports::{Appended, HistoryQuery, Member, NewMessage, Registry},
 };
 use protocol::{
     ClientFrame, ClientId, Command, ConnectionId, Delivery, MessageId, RoomName, ServerFrame, User,
 };
 use time::{Duration, OffsetDateTime};
+
+/// Applies one command with the registry core over Redis.
+async fn apply(
+    store: &RedisRegistry,
+    deliveries: &MemoryQueue<Delivery>,
+    command: Command,
+) -> Result<registry::Handled, registry::RegistryHandlerError> {
+    let ports = registry::Ports {
+        registry: store,
+        deliveries,
+    };
+    registry::apply(ports, &command).await
+}
 
 fn user(id: &str) -> User {
     User {
@@ -226,7 +240,7 @@ async fn presence_comes_from_redis() {
     let store = redis(&server, 100).await;
     let (deliveries, mut out) = memory_queue::<Delivery>();
     for (connection, who) in [("c1", "alice"), ("c2", "alice"), ("c3", "bob")] {
-        registry::handle(
+        apply(
             &store,
             &deliveries,
             join_command(connection, who, "general"),
@@ -446,7 +460,7 @@ async fn a_send_costs_the_same_commands_whatever_the_room_size() {
                 .unwrap();
         }
         // Warm up: the first call of each script loads it.
-        registry::handle(
+        apply(
             &store,
             &deliveries,
             send_command(&format!("{name}-c0"), "u0", &name, "warm"),
@@ -455,7 +469,7 @@ async fn a_send_costs_the_same_commands_whatever_the_room_size() {
         .unwrap();
         let before = commands_executed(&mut raw).await;
         let monitor = Monitor::start(&server);
-        registry::handle(
+        apply(
             &store,
             &deliveries,
             send_command(&format!("{name}-c0"), "u0", &name, "measured"),

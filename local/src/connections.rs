@@ -133,8 +133,7 @@ impl Connections {
 #[async_trait]
 impl Pusher for Connections {
     async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
-        let text = Utf8Bytes::try_from(payload)
-            .map_err(|e| PushError::Other(format!("not UTF-8: {e}")))?;
+        let text = Utf8Bytes::try_from(payload).map_err(|e| PushError::Failed(Box::new(e)))?;
         let entries = self.entries();
         match entries.get(connection_id) {
             Some(entry) if entry.open => entry

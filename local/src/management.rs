@@ -48,9 +48,11 @@ pub async fn post(State(app): State<AppState>, Path(id): Path<String>, body: Byt
             "LimitExceededException",
             "Too many requests",
         ),
-        Err(PushError::Other(message)) => {
-            aws_error(StatusCode::BAD_REQUEST, "BadRequestException", &message)
-        }
+        Err(error @ PushError::Failed(_)) => aws_error(
+            StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            &error.to_string(),
+        ),
     }
 }
 

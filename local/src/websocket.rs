@@ -14,7 +14,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures_util::{SinkExt, StreamExt};
-use lambdas::handlers::gateway;
+use lambdas::core::gateway;
 use protocol::{limits::MAX_FRAME_BYTES, User};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -126,17 +126,13 @@ async fn run(
             let _ = outbound_tx.send(Outbound::Close(CLOSE_TOO_BIG, "Message too big"));
             break;
         }
-        if let Err(error) = gateway::on_frame(
-            &*app.commands,
-            &*app.connections,
-            &*app.clock,
-            id.clone(),
-            user.clone(),
-            &text,
-        )
-        .await
+        match gateway::on_frame(&*app.commands, &*app.clock, id.clone(), user.clone(), &text).await
         {
-            tracing::error!(connection_id = %id, %error, "frame handling failed");
+            Ok(Some(answer)) => {
+                let _ = outbound_tx.send(Outbound::Text(answer.to_json().into()));
+            }
+            Ok(None) => {}
+            Err(error) => tracing::error!(connection_id = %id, %error, "frame handling failed"),
         }
     }
 

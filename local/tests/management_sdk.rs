@@ -12,7 +12,7 @@ use bytes::Bytes;
 use common::{connect, gateway};
 use lambdas::{
     adapters::{apigw::ManagementApiPusher, aws::sdk_config, memory::memory_queue},
-    handlers::sender::{deliver, SendPolicy},
+    core::sender::{deliver, Ports, SendPolicy},
     ports::{PushError, Pusher},
 };
 use protocol::{Command, ConnectionId, Delivery, ServerFrame};
@@ -73,18 +73,23 @@ async fn the_sender_forgets_exactly_the_stale_connection() {
     let live = only_connection(&gw).await;
     let stale = ConnectionId("StaleConnId0=".into());
     let (commands, mut forgotten) = memory_queue::<Command>();
+    let (deliveries, _requeued) = memory_queue::<Delivery>();
+    let ports = Ports {
+        pusher: &pusher,
+        commands: &commands,
+        deliveries: &deliveries,
+    };
 
     let report = deliver(
-        &pusher,
-        &commands,
-        Delivery::new(vec![live.clone(), stale.clone()], ServerFrame::Pong),
+        ports,
+        &Delivery::new(vec![live.clone(), stale.clone()], ServerFrame::Pong),
         SendPolicy::default(),
     )
     .await
     .unwrap();
     assert_eq!(report.delivered, 1);
     assert_eq!(report.gone, std::slice::from_ref(&stale));
-    assert!(report.failed.is_empty());
+    assert!(report.retried.is_empty() && report.abandoned.is_empty());
     assert_eq!(alice.recv().await, ServerFrame::Pong);
     assert_eq!(
         forgotten.try_recv().unwrap(),

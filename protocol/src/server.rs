@@ -3,7 +3,11 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::client::ACTIONS;
 use crate::ids::{ClientId, MessageId, RoomName};
+use crate::limits::{
+    MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT, MAX_ROOM_NAME_LEN,
+};
 
 /// A signed-in person as others see them. `id` is the identity provider's `sub`; `name` comes from the
 /// token, never from a frame, so nobody can speak as someone else.
@@ -67,7 +71,7 @@ impl ServerFrame {
     pub fn error(code: ErrorCode, client_id: Option<String>) -> Self {
         Self::Error {
             code,
-            message: code.describe().to_owned(),
+            message: code.describe(),
             client_id,
         }
     }
@@ -96,28 +100,29 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// A sentence for a person.
-    pub fn describe(self) -> &'static str {
+    /// A sentence for a person. Every number in it is the limit's constant in [`crate::limits`], so the
+    /// sentence cannot drift from what is enforced.
+    pub fn describe(self) -> String {
         match self {
             Self::MalformedFrame => {
-                "That frame is not a JSON object with the fields its action needs."
+                "That frame is not a JSON object with the fields its action needs.".to_owned()
             }
             Self::UnknownAction => {
-                "Unknown action. Known actions: join, leave, send, typing, history, ping."
+                format!("Unknown action. Known actions: {}.", ACTIONS.join(", "))
             }
-            Self::InvalidRoom => {
-                "Room names are 1 to 64 characters: lowercase letters, digits, '-' and '_'."
-            }
-            Self::InvalidClientId => {
-                "client_id must be 1 to 64 printable characters without spaces."
-            }
-            Self::InvalidMessageId => "Message ids look like `1732550400000-0`.",
-            Self::EmptyBody => "A message cannot be empty.",
-            Self::BodyTooLong => "Messages are at most 4000 characters.",
-            Self::InvalidLimit => "History pages hold 1 to 100 messages.",
-            Self::FrameTooLarge => "Frames are at most 32 KB.",
-            Self::NotAMember => "Join the room before sending to it.",
-            Self::Internal => "Something went wrong on our side; try again.",
+            Self::InvalidRoom => format!(
+                "Room names are 1 to {MAX_ROOM_NAME_LEN} characters: lowercase letters, digits, '-' and '_'."
+            ),
+            Self::InvalidClientId => format!(
+                "client_id must be 1 to {MAX_CLIENT_ID_LEN} printable characters without spaces."
+            ),
+            Self::InvalidMessageId => "Message ids look like `1732550400000-0`.".to_owned(),
+            Self::EmptyBody => "A message cannot be empty.".to_owned(),
+            Self::BodyTooLong => format!("Messages are at most {MAX_BODY_CHARS} characters."),
+            Self::InvalidLimit => format!("History pages hold 1 to {MAX_HISTORY_LIMIT} messages."),
+            Self::FrameTooLarge => format!("Frames are at most {} KB.", MAX_FRAME_BYTES / 1024),
+            Self::NotAMember => "Join the room before sending to it.".to_owned(),
+            Self::Internal => "Something went wrong on our side; try again.".to_owned(),
         }
     }
 }

@@ -53,8 +53,10 @@ impl Pusher for ManagementApiPusher {
                 {
                     PushError::Gone
                 }
-                _ => PushError::Other(
-                    aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error).to_string(),
+                _ => PushError::Failed(
+                    aws_sdk_apigatewaymanagement::error::DisplayErrorContext(&error)
+                        .to_string()
+                        .into(),
                 ),
             }),
         }

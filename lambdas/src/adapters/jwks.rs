@@ -26,7 +26,7 @@ impl HttpKeySource {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| AuthError::KeysUnavailable(e.to_string()))?;
+            .map_err(|e| AuthError::KeysUnavailable(e.into()))?;
         Ok(Self {
             client,
             url: url.into(),
@@ -41,8 +41,7 @@ impl HttpKeySource {
 #[async_trait]
 impl KeySource for HttpKeySource {
     async fn fetch(&self) -> Result<JwkSet, AuthError> {
-        let unavailable =
-            |e: reqwest::Error| AuthError::KeysUnavailable(format!("{}: {e}", self.url));
+        let unavailable = |e: reqwest::Error| AuthError::KeysUnavailable(e.into());
         self.client
             .get(&self.url)
             .send()

@@ -274,9 +274,7 @@ pub fn memory_queue<T>() -> (MemoryQueue<T>, mpsc::UnboundedReceiver<T>) {
 impl<T: Send + 'static> Queue<T> for MemoryQueue<T> {
     async fn send_all(&self, items: Vec<T>) -> Result<(), QueueError> {
         for item in items {
-            self.sender
-                .send(item)
-                .map_err(|_| QueueError("the consumer has stopped".into()))?;
+            self.sender.send(item).map_err(|_| QueueError::Closed)?;
         }
         Ok(())
     }

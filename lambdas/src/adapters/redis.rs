@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::ports::{
-    Appended, HistoryPage, HistoryQuery, Member, NewMessage, Registry, RegistryError,
+    Appended, BoxError, HistoryPage, HistoryQuery, Member, NewMessage, Registry, RegistryError,
 };
 
 /// The key prefix when none is configured; the braces make it a cluster hash tag.
@@ -147,12 +147,18 @@ pub struct RedisRegistry {
     disconnect: Script,
 }
 
-fn failed(context: &str) -> impl FnOnce(redis::RedisError) -> RegistryError + '_ {
-    move |error| RegistryError(format!("redis {context}: {error}"))
+fn failed(operation: &'static str) -> impl FnOnce(redis::RedisError) -> RegistryError {
+    move |error| RegistryError::Backend {
+        operation,
+        source: Box::new(error),
+    }
 }
 
-fn corrupt(context: &str, detail: impl std::fmt::Display) -> RegistryError {
-    RegistryError(format!("redis {context}: unexpected data: {detail}"))
+fn corrupt(what: &'static str, error: impl Into<BoxError>) -> RegistryError {
+    RegistryError::Corrupt {
+        what,
+        source: error.into(),
+    }
 }
 
 impl RedisRegistry {
@@ -226,7 +232,7 @@ fn messages_from(room: &RoomName, entries: Vec<Entry>) -> Result<Vec<ChatMessage
                 .chunks(2)
                 .find(|pair| pair[0] == "m")
                 .and_then(|pair| pair.get(1))
-                .ok_or_else(|| corrupt("history", format!("entry {id} has no message")))?;
+                .ok_or_else(|| corrupt("history entry", format!("entry {id} has no message")))?;
             message_from(room, &id, json)
         })
         .collect()

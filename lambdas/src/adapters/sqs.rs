@@ -13,10 +13,7 @@ use aws_sdk_sqs::{types::SendMessageBatchRequestEntry, Client};
 use protocol::limits::{MAX_QUEUE_BATCH, MAX_QUEUE_MESSAGE_BYTES};
 use serde::Serialize;
 
-use crate::{
-    consumers::QueueMessage,
-    ports::{Queue, QueueError},
-};
+use crate::ports::{BoxError, Queue, QueueError};
 
 /// Attempts per batch entry that SQS failed on its side (the first included).
 const ATTEMPTS: u32 = 4;
@@ -43,7 +40,9 @@ impl<T> Clone for SqsQueue<T> {
 /// A message taken from the queue; hidden from other consumers until deleted or its visibility ends.
 #[derive(Debug, Clone)]
 pub struct Received {
-    pub message: QueueMessage,
+    pub message_id: String,
+    /// The item's JSON.
+    pub body: String,
     pub receipt_handle: String,
 }
 
@@ -61,12 +60,13 @@ impl<T> SqsQueue<T> {
     }
 
     /// Long-polls for up to `max` messages (1 to 10), waiting at most `wait`.
-    pub async fn receive(&self, max: i32, wait: Duration) -> Result<Vec<Received>, QueueError> {
+    pub async fn receive(&self, max: usize, wait: Duration) -> Result<Vec<Received>, QueueError> {
+        let max = i32::try_from(max.clamp(1, MAX_QUEUE_BATCH)).unwrap_or(1);
         let output = self
             .client
             .receive_message()
             .queue_url(&self.url)
-            .max_number_of_messages(max.clamp(1, 10))
+            .max_number_of_messages(max)
             .wait_time_seconds(i32::try_from(wait.as_secs()).unwrap_or(20).min(20))
             .send()
             .await
@@ -77,10 +77,8 @@ impl<T> SqsQueue<T> {
             .into_iter()
             .filter_map(|m| {
                 Some(Received {
-                    message: QueueMessage {
-                        id: m.message_id?,
-                        body: m.body.unwrap_or_default(),
-                    },
+                    message_id: m.message_id?,
+                    body: m.body.unwrap_or_default(),
                     receipt_handle: m.receipt_handle?,
                 })
             })
@@ -98,7 +96,7 @@ impl<T> SqsQueue<T> {
                         .id(i.to_string())
                         .receipt_handle(handle)
                         .build()
-                        .map_err(|e| QueueError(format!("sqs delete entry: {e}")))
+                        .map_err(|e| backend("build a delete entry", e))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let output = self
@@ -110,12 +108,15 @@ impl<T> SqsQueue<T> {
                 .await
                 .map_err(|e| sqs_error("delete", e))?;
             if let Some(failure) = output.failed.first() {
-                return Err(QueueError(format!(
-                    "sqs delete: {} of {} failed: {}",
-                    output.failed.len(),
-                    chunk.len(),
-                    failure.message.as_deref().unwrap_or(&failure.code)
-                )));
+                return Err(backend(
+                    "delete",
+                    format!(
+                        "{} of {} failed: {}",
+                        output.failed.len(),
+                        chunk.len(),
+                        failure.message.as_deref().unwrap_or(&failure.code)
+                    ),
+                ));
             }
         }
         Ok(())
@@ -133,7 +134,7 @@ impl<T> SqsQueue<T> {
                         .id(i.to_string())
                         .message_body(&bodies[i])
                         .build()
-                        .map_err(|e| QueueError(format!("sqs entry: {e}")))
+                        .map_err(|e| backend("build a send entry", e))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let output = self
@@ -145,11 +146,14 @@ impl<T> SqsQueue<T> {
                 .await
                 .map_err(|e| sqs_error("send", e))?;
             if let Some(fault) = output.failed.iter().find(|f| f.sender_fault) {
-                return Err(QueueError(format!(
-                    "sqs refused a message ({}): {}",
-                    fault.code,
-                    fault.message.as_deref().unwrap_or("no message")
-                )));
+                return Err(backend(
+                    "send",
+                    format!(
+                        "SQS refused a message ({}): {}",
+                        fault.code,
+                        fault.message.as_deref().unwrap_or("no message")
+                    ),
+                ));
             }
             pending = output
                 .failed
@@ -169,18 +173,32 @@ impl<T> SqsQueue<T> {
                 backoff *= 2;
             }
         }
-        Err(QueueError(format!(
-            "sqs kept failing {} message(s) after {ATTEMPTS} attempts",
-            pending.len()
-        )))
+        Err(backend(
+            "send",
+            format!(
+                "SQS kept failing {} message(s) after {ATTEMPTS} attempts",
+                pending.len()
+            ),
+        ))
     }
 }
 
-fn sqs_error(action: &str, error: impl std::error::Error + Send + Sync + 'static) -> QueueError {
-    QueueError(format!(
-        "sqs {action}: {}",
-        aws_sdk_sqs::error::DisplayErrorContext(error)
-    ))
+/// An SDK call's error, with its whole context (the SDK's own `Display` says only "service error").
+fn sqs_error(
+    operation: &'static str,
+    error: impl std::error::Error + Send + Sync + 'static,
+) -> QueueError {
+    backend(
+        operation,
+        aws_sdk_sqs::error::DisplayErrorContext(error).to_string(),
+    )
+}
+
+fn backend(operation: &'static str, source: impl Into<BoxError>) -> QueueError {
+    QueueError::Backend {
+        operation,
+        source: source.into(),
+    }
 }
 
 /// Groups bodies into batches of at most [`MAX_QUEUE_BATCH`] entries and [`MAX_QUEUE_MESSAGE_BYTES`] in
@@ -210,9 +228,7 @@ impl<T: Serialize + Send + 'static> Queue<T> for SqsQueue<T> {
     async fn send_all(&self, items: Vec<T>) -> Result<(), QueueError> {
         let bodies = items
             .iter()
-            .map(|item| {
-                serde_json::to_string(item).map_err(|e| QueueError(format!("serialising: {e}")))
-            })
+            .map(|item| serde_json::to_string(item).map_err(|e| backend("serialise an item", e)))
             .collect::<Result<Vec<_>, _>>()?;
         if let Some(big) = bodies.iter().find(|b| b.len() > MAX_QUEUE_MESSAGE_BYTES) {
             tracing::error!(
@@ -221,10 +237,10 @@ impl<T: Serialize + Send + 'static> Queue<T> for SqsQueue<T> {
                 queue = %self.url,
                 "refusing a message over the SQS size limit"
             );
-            return Err(QueueError(format!(
-                "a message of {} bytes is over the SQS limit of {MAX_QUEUE_MESSAGE_BYTES}; nothing was sent",
-                big.len()
-            )));
+            return Err(QueueError::TooLarge {
+                bytes: big.len(),
+                limit: MAX_QUEUE_MESSAGE_BYTES,
+            });
         }
         for batch in batches(&bodies) {
             self.send_batch(batch).await?;

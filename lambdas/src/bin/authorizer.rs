@@ -1,11 +1,11 @@
 //! The `$connect` authorizer Lambda. Reads `COGNITO_ISSUER`, `COGNITO_CLIENT_ID` and optionally `JWKS_URL`
-//! (default `<issuer>/.well-known/jwks.json`), then serves [`lambdas::functions::authorizer::authorize`].
+//! (default `<issuer>/.well-known/jwks.json`), then serves [`lambdas::lambda::authorizer::authorize`].
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use lambdas::{
     adapters::jwks::{default_jwks_url, HttpKeySource},
     auth::{IdTokenVerifier, VerifierConfig},
-    functions::{authorizer::authorize, init_logs, Env},
+    lambda::{authorizer::authorize, init_logs, Env},
 };
 
 #[tokio::main]

@@ -1,12 +1,12 @@
 //! The gateway Lambda (outside the VPC). Reads `COMMAND_QUEUE_URL`, then serves
-//! [`lambdas::functions::gateway::Gateway::handle`].
+//! [`lambdas::lambda::gateway::Gateway::handle`].
 
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use lambdas::{
     adapters::{aws::sdk_config, sqs::SqsQueue},
-    functions::{gateway::Gateway, init_logs, Env},
+    lambda::{gateway::Gateway, init_logs, Env},
     ports::SystemClock,
 };
 

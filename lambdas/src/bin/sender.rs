@@ -1,12 +1,16 @@
 //! The sender Lambda (outside the VPC). Reads `CONNECTIONS_ENDPOINT` (the stage's management endpoint,
 //! `https://<api id>.execute-api.<region>.amazonaws.com/<stage>`), `COMMAND_QUEUE_URL`, `DELIVERY_QUEUE_URL`
-//! and optionally `SEND_CONCURRENCY`, then serves [`lambdas::functions::sender::handle`].
+//! and optionally `SEND_CONCURRENCY`, then serves SQS batches of deliveries with
+//! [`lambdas::consumer::SenderConsumer`].
+
+use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use lambdas::{
     adapters::{apigw::ManagementApiPusher, aws::sdk_config, sqs::SqsQueue},
-    functions::{init_logs, sender::handle, Env},
-    handlers::sender::SendPolicy,
+    consumer::SenderConsumer,
+    core::sender::SendPolicy,
+    lambda::{consume_sqs_event, init_logs, Env},
 };
 use protocol::{Command, Delivery};
 
@@ -15,17 +19,28 @@ async fn main() -> Result<(), Error> {
     init_logs();
     let env = Env;
     let sdk = sdk_config(None).await;
-    let pusher = ManagementApiPusher::new(&sdk, &env.required("CONNECTIONS_ENDPOINT")?);
     let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let commands = SqsQueue::<Command>::new(sqs.clone(), env.required("COMMAND_QUEUE_URL")?);
-    let deliveries = SqsQueue::<Delivery>::new(sqs, env.required("DELIVERY_QUEUE_URL")?);
-    let policy = SendPolicy {
-        concurrency: env.parsed("SEND_CONCURRENCY", SendPolicy::default().concurrency)?,
-        ..SendPolicy::default()
+    let consumer = SenderConsumer {
+        pusher: Arc::new(ManagementApiPusher::new(
+            &sdk,
+            &env.required("CONNECTIONS_ENDPOINT")?,
+        )),
+        commands: Arc::new(SqsQueue::<Command>::new(
+            sqs.clone(),
+            env.required("COMMAND_QUEUE_URL")?,
+        )),
+        deliveries: Arc::new(SqsQueue::<Delivery>::new(
+            sqs,
+            env.required("DELIVERY_QUEUE_URL")?,
+        )),
+        policy: SendPolicy {
+            concurrency: env.parsed("SEND_CONCURRENCY", SendPolicy::default().concurrency)?,
+            ..SendPolicy::default()
+        },
     };
-    let (pusher, commands, deliveries) = (&pusher, &commands, &deliveries);
+    let consumer = &consumer;
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| async move {
-        Ok::<_, Error>(handle(pusher, commands, deliveries, policy, event.payload).await)
+        Ok::<_, Error>(consume_sqs_event(consumer, event.payload).await)
     }))
     .await
 }

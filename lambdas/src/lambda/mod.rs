@@ -1,22 +1,22 @@
-//! The four Lambda functions' event translation (feature `aws`): each module turns its Lambda event into
-//! calls of the handler core and the result back into what Lambda expects. The binaries in `src/bin/` only
-//! read the environment, build clients once per cold start and hand them here, so the same code is tested
-//! in process and as built binaries.
+//! Lambda event translation (feature `aws`): each part turns a Lambda event into calls of the core and the
+//! result back into what Lambda expects. The binaries in `src/bin/` only read the environment, build
+//! clients once per cold start and hand them here, so the same code is tested in process and as built
+//! binaries.
 //!
 //! - [`authorizer`]: `$connect` REQUEST authorizer → Allow (with the user as context) or Deny.
-//! - [`gateway`]: API Gateway WebSocket events → [`crate::handlers::gateway`].
-//! - [`registry`] and [`sender`]: SQS batches → [`crate::consumers`] → `batchItemFailures`.
+//! - [`gateway`]: API Gateway WebSocket events → [`crate::core::gateway`] → the route response.
+//! - [`consume_sqs_event`]: the registry and sender functions, an SQS batch → [`crate::consumer`] →
+//!   `batchItemFailures`.
 //!
 //! Configuration is read from the environment by [`Env`]; every variable is documented in `docs/aws.md`.
 
 pub mod authorizer;
 pub mod gateway;
-pub mod registry;
-pub mod sender;
 
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use serde::de::DeserializeOwned;
 
-use crate::consumers::{BatchReport, QueueMessage};
+use crate::consumer::{consume_batch, Body, Consumer};
 
 /// A missing or unreadable setting.
 #[derive(Debug, thiserror::Error)]
@@ -74,21 +74,23 @@ pub fn init_logs() {
         .init();
 }
 
-/// The bodies of an SQS event's records.
-fn queue_messages(event: SqsEvent) -> Vec<QueueMessage> {
-    event
+/// Runs `consumer` over an SQS event's records, prints the batch's metrics (one EMF line; CloudWatch Logs
+/// extracts them) and answers `ReportBatchItemFailures`: only the failed messages are retried.
+pub async fn consume_sqs_event<T>(consumer: &dyn Consumer<T>, event: SqsEvent) -> SqsBatchResponse
+where
+    T: DeserializeOwned + Send + Sync,
+{
+    let (ids, bodies): (Vec<String>, Vec<Body<T>>) = event
         .records
         .into_iter()
-        .map(|record| QueueMessage {
-            id: record.message_id.unwrap_or_default(),
-            body: record.body.unwrap_or_default(),
+        .map(|record| {
+            (
+                record.message_id.unwrap_or_default(),
+                Body::Json(record.body.unwrap_or_default()),
+            )
         })
-        .collect()
-}
-
-/// Prints the batch's metrics (one EMF line; CloudWatch Logs extracts them) and answers
-/// `ReportBatchItemFailures`: only the failed messages are retried.
-fn batch_response(report: BatchReport) -> SqsBatchResponse {
+        .unzip();
+    let report = consume_batch(consumer, &bodies).await;
     let function = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -98,9 +100,10 @@ fn batch_response(report: BatchReport) -> SqsBatchResponse {
     response.batch_item_failures = report
         .failed
         .into_iter()
-        .map(|id| {
+        .map(|position| {
             let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
+            failure.item_identifier = ids[position].clone();
+            tracing::error!(message_id = %failure.item_identifier, "left for SQS to retry");
             failure
         })
         .collect();

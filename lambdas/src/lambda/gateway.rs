@@ -1,5 +1,5 @@
 //! The gateway function: API Gateway WebSocket events (`$connect`, `$disconnect`, `$default` and the action
-//! routes) → [`crate::handlers::gateway`]. The user comes from `requestContext.authorizer`, never from the
+//! routes) → [`crate::core::gateway`]. The user comes from `requestContext.authorizer`, never from the
 //! frame.
 //!
 //! The message routes are two-way (each has a `$default` route response), so what the core answers the
@@ -7,20 +7,18 @@
 //! response body instead of a `PostToConnection`: the gateway never needs `execute-api:ManageConnections`,
 //! and the answer costs no extra call.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use async_trait::async_trait;
 use aws_lambda_events::{
     apigw::{ApiGatewayProxyResponse, ApiGatewayWebsocketProxyRequest},
     encodings::Body,
 };
-use bytes::Bytes;
 use protocol::{Command, ConnectionId};
 
 use crate::{
-    functions::authorizer::user_from_context,
-    handlers::gateway::{self, GatewayError},
-    ports::{Clock, PushError, Pusher, Queue},
+    core::gateway,
+    lambda::authorizer::user_from_context,
+    ports::{Clock, Queue, QueueError},
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -28,35 +26,13 @@ pub enum GatewayFunctionError {
     #[error("the event has no {0}")]
     Incomplete(&'static str),
     #[error(transparent)]
-    Gateway(#[from] GatewayError),
+    Queue(#[from] QueueError),
 }
 
 /// What the gateway function holds across invocations.
 pub struct Gateway {
     commands: Arc<dyn Queue<Command>>,
     clock: Arc<dyn Clock>,
-}
-
-/// The [`Pusher`] the core answers the sender through: it keeps the answer for the route response.
-struct RouteResponse {
-    connection_id: ConnectionId,
-    answer: Mutex<Option<Bytes>>,
-}
-
-#[async_trait]
-impl Pusher for RouteResponse {
-    async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
-        if *connection_id != self.connection_id {
-            return Err(PushError::Other(
-                "the gateway answers only the connection that sent the frame".into(),
-            ));
-        }
-        *self
-            .answer
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(payload);
-        Ok(())
-    }
 }
 
 impl Gateway {
@@ -93,26 +69,15 @@ impl Gateway {
             _ => {
                 let user = user_from_context(&context.authorizer)
                     .ok_or(GatewayFunctionError::Incomplete("authorizer context"))?;
-                let reply = RouteResponse {
-                    connection_id: connection_id.clone(),
-                    answer: Mutex::new(None),
-                };
-                gateway::on_frame(
+                let answer = gateway::on_frame(
                     &*self.commands,
-                    &reply,
                     &*self.clock,
                     connection_id,
                     user,
                     event.body.as_deref().unwrap_or(""),
                 )
                 .await?;
-                let answer = reply
-                    .answer
-                    .into_inner()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner());
-                if let Some(answer) = answer {
-                    response.body = Some(Body::Text(String::from_utf8_lossy(&answer).into_owned()));
-                }
+                response.body = answer.map(|frame| Body::Text(frame.to_json()));
             }
         }
         Ok(response)

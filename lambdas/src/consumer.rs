@@ -1,0 +1,135 @@
+//! The queue consumers: what the registry and sender functions do with a batch of queue messages, apart
+//! from how the batch arrived. Every mode runs this code: the Lambda binaries feed it SQS events (JSON
+//! bodies) and turn the failed positions into `batchItemFailures`; the local gateway feeds it what its
+//! in-memory queues (items as they are) or its SQS pollers hold, and redelivers the failed ones.
+//!
+//! [`consume_batch`] is the one batch loop: each message is handled on its own, so one bad message fails
+//! alone and only it is retried; what the batch did is counted for [`crate::metrics`]. The two consumers
+//! are [`RegistryConsumer`] (commands) and [`SenderConsumer`] (deliveries).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use protocol::{Command, Delivery};
+use serde::de::DeserializeOwned;
+
+use crate::{
+    core::{registry, sender},
+    metrics::{self, Counts},
+    ports::{Pusher, Queue, QueueError, Registry},
+};
+
+/// One queue message's body: JSON as SQS carries it, or the item itself from an in-process queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body<T> {
+    Json(String),
+    Item(T),
+}
+
+/// Why one queue message failed; it is left for the queue to redeliver.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumeError {
+    /// The body is not what this queue carries; it will fail again and end in the dead-letter queue.
+    #[error("not a queue item: {0}")]
+    Unreadable(#[from] serde_json::Error),
+    #[error(transparent)]
+    Registry(#[from] registry::RegistryHandlerError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// What a consumer did with one batch.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchReport {
+    /// The positions, in the batch, of the messages that failed and must be redelivered.
+    pub failed: Vec<usize>,
+    /// What the batch did, for metrics.
+    pub counts: Counts,
+}
+
+/// Handles one queue item.
+#[async_trait]
+pub trait Consumer<T>: Send + Sync {
+    /// Applies `item`, adding what it did to `counts`. An error fails this message alone.
+    async fn consume(&self, item: &T, counts: &mut Counts) -> Result<(), ConsumeError>;
+}
+
+/// Hands each message of the batch to `consumer`, in order, and reports the ones that failed.
+pub async fn consume_batch<T>(consumer: &dyn Consumer<T>, batch: &[Body<T>]) -> BatchReport
+where
+    T: DeserializeOwned + Send + Sync,
+{
+    let mut report = BatchReport::default();
+    for (position, body) in batch.iter().enumerate() {
+        let outcome = match body {
+            Body::Item(item) => consumer.consume(item, &mut report.counts).await,
+            Body::Json(json) => match serde_json::from_str::<T>(json) {
+                Ok(item) => consumer.consume(&item, &mut report.counts).await,
+                Err(error) => Err(error.into()),
+            },
+        };
+        if let Err(error) = outcome {
+            tracing::error!(position, %error, "queue message failed");
+            report.failed.push(position);
+        }
+    }
+    report
+        .counts
+        .add(metrics::BATCH_ITEM_FAILURES, report.failed.len());
+    report
+}
+
+/// The registry function's consumer: applies each command (see [`registry::apply`]).
+#[derive(Clone)]
+pub struct RegistryConsumer {
+    pub registry: Arc<dyn Registry>,
+    pub deliveries: Arc<dyn Queue<Delivery>>,
+}
+
+#[async_trait]
+impl Consumer<Command> for RegistryConsumer {
+    async fn consume(&self, command: &Command, counts: &mut Counts) -> Result<(), ConsumeError> {
+        let ports = registry::Ports {
+            registry: &*self.registry,
+            deliveries: &*self.deliveries,
+        };
+        if registry::apply(ports, command).await? == registry::Handled::MessageSent {
+            counts.add(metrics::MESSAGES_SENT, 1);
+        }
+        Ok(())
+    }
+}
+
+/// The sender function's consumer: delivers each delivery (see [`sender::deliver`]).
+#[derive(Clone)]
+pub struct SenderConsumer {
+    pub pusher: Arc<dyn Pusher>,
+    pub commands: Arc<dyn Queue<Command>>,
+    pub deliveries: Arc<dyn Queue<Delivery>>,
+    pub policy: sender::SendPolicy,
+}
+
+#[async_trait]
+impl Consumer<Delivery> for SenderConsumer {
+    async fn consume(&self, delivery: &Delivery, counts: &mut Counts) -> Result<(), ConsumeError> {
+        let ports = sender::Ports {
+            pusher: &*self.pusher,
+            commands: &*self.commands,
+            deliveries: &*self.deliveries,
+        };
+        let report = sender::deliver(ports, delivery, self.policy).await?;
+        tracing::debug!(
+            delivered = report.delivered,
+            gone = report.gone.len(),
+            retried = report.retried.len(),
+            abandoned = report.abandoned.len(),
+            retries = delivery.retries,
+            "delivery done"
+        );
+        counts.add(metrics::DELIVERED, report.delivered);
+        counts.add(metrics::GONE, report.gone.len());
+        counts.add(metrics::RETRIED, report.retried.len());
+        counts.add(metrics::ABANDONED, report.abandoned.len());
+        Ok(())
+    }
+}

@@ -1,0 +1,296 @@
+//! The registry function's core (inside the VPC, the only code that reaches the store): applies one
+//! [`Command`] to the registry and queues the [`Delivery`]s it causes. [`apply`] only dispatches; each action
+//! is one `on_*` function below, which names the route it serves and the rules it enforces.
+//!
+//! Every action is safe to apply twice for the same command, as SQS may deliver it twice: joins and leaves
+//! are idempotent, and a repeated send is stored once and fanned out once.
+
+use protocol::{
+    limits::{MAX_QUEUE_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES},
+    ClientFrame, ClientId, Command, ConnectionId, Delivery, ErrorCode, MessageId, RoomName,
+    ServerFrame, User,
+};
+use time::OffsetDateTime;
+
+use crate::ports::{
+    Appended, HistoryPage, HistoryQuery, Member, NewMessage, Queue, QueueError, Registry,
+    RegistryError,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryHandlerError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+type Result<T, E = RegistryHandlerError> = std::result::Result<T, E>;
+
+/// What an applied command did that operators count (see [`crate::metrics`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handled {
+    /// A chat message was fanned out to its room (a new one, or one whose earlier fan-out never finished).
+    MessageSent,
+    /// Anything else.
+    Done,
+}
+
+/// The ports every action works with.
+#[derive(Clone, Copy)]
+pub struct Ports<'a> {
+    pub registry: &'a dyn Registry,
+    pub deliveries: &'a dyn Queue<Delivery>,
+}
+
+/// Applies `command` and queues what it causes: one `on_*` function per action.
+pub async fn apply(ports: Ports<'_>, command: &Command) -> Result<Handled> {
+    let (connection_id, user, frame, received_at) = match command {
+        Command::Connect {
+            connection_id,
+            user,
+        } => return on_connect(ports, connection_id, user).await,
+        Command::Disconnect { connection_id } | Command::Forget { connection_id } => {
+            return on_disconnect(ports, connection_id).await
+        }
+        Command::Frame {
+            connection_id,
+            user,
+            frame,
+            received_at,
+        } => (connection_id, user, frame, *received_at),
+    };
+    let member = Member {
+        connection_id: connection_id.clone(),
+        user: user.clone(),
+    };
+    match frame {
+        ClientFrame::Join { room } => on_join(ports, &member, room).await,
+        ClientFrame::Leave { room } => on_leave(ports, &member, room).await,
+        ClientFrame::Send {
+            room,
+            client_id,
+            body,
+        } => on_send(ports, member, room, client_id, body, received_at).await,
+        ClientFrame::Typing { room } => on_typing(ports, member, room).await,
+        ClientFrame::History {
+            room,
+            before,
+            after,
+            limit,
+        } => on_history(ports, member, room, *before, *after, *limit).await,
+        // Answered by the gateway; never queued. Harmless if it ever is.
+        ClientFrame::Ping => Ok(Handled::Done),
+    }
+}
+
+/// `$connect` (queued by the gateway after the authorizer allowed it): records the connection and its user.
+async fn on_connect(ports: Ports<'_>, connection: &ConnectionId, user: &User) -> Result<Handled> {
+    ports.registry.connect(connection, user).await?;
+    Ok(Handled::Done)
+}
+
+/// `$disconnect`, and `forget` (the sender found the connection gone): the connection leaves every room,
+/// and each of those rooms is told who is left.
+async fn on_disconnect(ports: Ports<'_>, connection: &ConnectionId) -> Result<Handled> {
+    let rooms = ports.registry.disconnect(connection).await?;
+    let mut out = Vec::with_capacity(rooms.len());
+    for room in rooms {
+        out.push(presence(&room, &ports.registry.members(&room).await?));
+    }
+    queue_deliveries(ports.deliveries, out).await?;
+    Ok(Handled::Done)
+}
+
+/// `join`: puts the connection in the room (idempotent) and sends the room's presence to every member,
+/// the joiner included, which is how the joiner learns it is in.
+async fn on_join(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<Handled> {
+    ports.registry.join(room, member).await?;
+    let members = ports.registry.members(room).await?;
+    queue_deliveries(ports.deliveries, vec![presence(room, &members)]).await?;
+    Ok(Handled::Done)
+}
+
+/// `leave`: takes the connection out of the room; if it was in it, the members left are told.
+async fn on_leave(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<Handled> {
+    if ports.registry.leave(room, &member.connection_id).await? {
+        let members = ports.registry.members(room).await?;
+        queue_deliveries(ports.deliveries, vec![presence(room, &members)]).await?;
+    }
+    Ok(Handled::Done)
+}
+
+/// `send`: stores the message once per (room, author, client id) and fans it out to every connection in
+/// the room, the sender's included (that is its confirmation). Rules: only a member of the room may send
+/// (`not_a_member` otherwise, echoing the `client_id`); a retry of a message already fanned out is
+/// confirmed to its sender only.
+async fn on_send(
+    ports: Ports<'_>,
+    member: Member,
+    room: &RoomName,
+    client_id: &ClientId,
+    body: &str,
+    received_at: OffsetDateTime,
+) -> Result<Handled> {
+    let sender = member.connection_id;
+    let message = NewMessage {
+        room: room.clone(),
+        client_id: client_id.clone(),
+        author: member.user,
+        body: body.to_owned(),
+        sent_at: received_at,
+    };
+    let (delivery, handled) = match ports.registry.append(&sender, message).await? {
+        Appended::NotAMember => {
+            let refusal = ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()));
+            (to_one(sender, refusal), Handled::Done)
+        }
+        Appended::FanOut {
+            message,
+            recipients,
+        } => {
+            let delivery = Delivery::new(recipients, ServerFrame::Message(message.clone()));
+            queue_deliveries(ports.deliveries, vec![delivery]).await?;
+            ports.registry.mark_fanned_out(&message).await?;
+            return Ok(Handled::MessageSent);
+        }
+        Appended::AlreadySent { message } => {
+            (to_one(sender, ServerFrame::Message(message)), Handled::Done)
+        }
+    };
+    queue_deliveries(ports.deliveries, vec![delivery]).await?;
+    Ok(handled)
+}
+
+/// `typing`: tells the room's other people (not the typist's own other tabs) that this person is typing.
+/// Rule: only a member of the room may (`not_a_member` otherwise).
+async fn on_typing(ports: Ports<'_>, member: Member, room: &RoomName) -> Result<Handled> {
+    let members = ports.registry.members(room).await?;
+    let delivery = if members
+        .iter()
+        .any(|m| m.connection_id == member.connection_id)
+    {
+        let others = members
+            .into_iter()
+            .filter(|m| m.user.id != member.user.id)
+            .map(|m| m.connection_id)
+            .collect();
+        let frame = ServerFrame::Typing {
+            room: room.clone(),
+            user: member.user,
+        };
+        Delivery::new(others, frame)
+    } else {
+        to_one(
+            member.connection_id,
+            ServerFrame::error(ErrorCode::NotAMember, None),
+        )
+    };
+    queue_deliveries(ports.deliveries, vec![delivery]).await?;
+    Ok(Handled::Done)
+}
+
+/// `history`: one page of the room's messages, older than `before` (the newest page without it) or newer
+/// than `after` (catch-up after a reconnect), cut to fit one server frame.
+async fn on_history(
+    ports: Ports<'_>,
+    member: Member,
+    room: &RoomName,
+    before: Option<MessageId>,
+    after: Option<MessageId>,
+    limit: Option<u16>,
+) -> Result<Handled> {
+    let limit = ClientFrame::history_limit(limit);
+    let query = match after {
+        Some(after) => HistoryQuery::After { after, limit },
+        None => HistoryQuery::Before { before, limit },
+    };
+    let page = ports.registry.history(room, query).await?;
+    let frame = history_frame(room.clone(), page, query);
+    queue_deliveries(ports.deliveries, vec![to_one(member.connection_id, frame)]).await?;
+    Ok(Handled::Done)
+}
+
+/// The presence frame for a room: each person once, however many connections they hold, sorted by name.
+pub fn presence(room: &RoomName, members: &[Member]) -> Delivery {
+    let mut people: Vec<User> = Vec::new();
+    for member in members {
+        if !people.iter().any(|p| p.id == member.user.id) {
+            people.push(member.user.clone());
+        }
+    }
+    people.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then(a.id.cmp(&b.id))
+    });
+    Delivery::new(
+        members.iter().map(|m| m.connection_id.clone()).collect(),
+        ServerFrame::Presence {
+            room: room.clone(),
+            members: people,
+        },
+    )
+}
+
+/// The history frame for a page, cut so it stays under API Gateway's 128 KB message limit. Cutting drops
+/// the messages farthest from where the reader is (the oldest of a `before` page, the newest of an `after`
+/// page) and sets `has_more`, so paging on fetches them.
+pub fn history_frame(room: RoomName, page: HistoryPage, query: HistoryQuery) -> ServerFrame {
+    let HistoryPage {
+        mut messages,
+        mut has_more,
+    } = page;
+    // Each message's share of the frame: its JSON plus a separating comma.
+    let sizes: Vec<usize> = messages.iter().map(|m| protocol::json_len(m) + 1).collect();
+    let empty = ServerFrame::History {
+        room: room.clone(),
+        messages: Vec::new(),
+        has_more: true,
+    }
+    .to_json()
+    .len();
+    let mut total = empty + sizes.iter().sum::<usize>();
+    let (mut first, mut last) = (0, messages.len());
+    while last - first > 1 && total > MAX_SERVER_FRAME_BYTES {
+        match query {
+            HistoryQuery::Before { .. } => {
+                total -= sizes[first];
+                first += 1;
+            }
+            HistoryQuery::After { .. } => {
+                last -= 1;
+                total -= sizes[last];
+            }
+        }
+        has_more = true;
+    }
+    messages.truncate(last);
+    messages.drain(..first);
+    ServerFrame::History {
+        room,
+        messages,
+        has_more,
+    }
+}
+
+fn to_one(connection_id: ConnectionId, frame: ServerFrame) -> Delivery {
+    Delivery::new(vec![connection_id], frame)
+}
+
+/// Queues the deliveries that have anyone to reach, each split to fit one queue message.
+async fn queue_deliveries(
+    deliveries: &dyn Queue<Delivery>,
+    out: Vec<Delivery>,
+) -> Result<(), QueueError> {
+    let out: Vec<Delivery> = out
+        .into_iter()
+        .filter(|d| !d.recipients.is_empty())
+        .flat_map(|d| d.split_to_fit(MAX_QUEUE_MESSAGE_BYTES))
+        .collect();
+    if out.is_empty() {
+        return Ok(());
+    }
+    deliveries.send_all(out).await
+}
