@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::{
     core::{registry, sender},
     metrics::{self, Counts},
-    ports::{Pusher, Queue, QueueError, Registry},
+    ports::{Clock, Pusher, Queue, QueueError, Registry},
 };
 
 /// One queue message's body: JSON as SQS carries it, or the item itself from an in-process queue.
@@ -84,6 +84,9 @@ where
 pub struct RegistryConsumer {
     pub registry: Arc<dyn Registry>,
     pub deliveries: Arc<dyn Queue<Delivery>>,
+    pub clock: Arc<dyn Clock>,
+    /// Per-person rates on (always, except for benchmarks; see [`registry::Ports::rate_limits`]).
+    pub rate_limits: bool,
 }
 
 #[async_trait]
@@ -92,6 +95,8 @@ impl Consumer<Command> for RegistryConsumer {
         let ports = registry::Ports {
             registry: &*self.registry,
             deliveries: &*self.deliveries,
+            clock: &*self.clock,
+            rate_limits: self.rate_limits,
         };
         if registry::apply(ports, command).await? == registry::Handled::MessageSent {
             counts.add(metrics::MESSAGES_SENT, 1);

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use protocol::{ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User};
+use protocol::{limits::Rate, ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User};
 use time::OffsetDateTime;
 
 /// A connection in a room, with the person holding it.
@@ -37,6 +37,38 @@ pub enum Appended {
     },
     /// A retry of a message the room already has and was sent: confirm it to its sender only.
     AlreadySent { message: ChatMessage },
+}
+
+/// What [`Registry::connect`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connected {
+    Recorded,
+    /// The person holds [`protocol::limits::MAX_CONNECTIONS_PER_PERSON`] live connections already: this one
+    /// was not recorded.
+    TooManyConnections,
+}
+
+/// What [`Registry::join`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Joined {
+    /// The connection is in the room now (it may have been already).
+    Joined,
+    /// Nobody is in the room and nobody wrote in it: joining brings it into being, which was not allowed
+    /// (see `new_room` in [`Registry::join`]). Nothing changed.
+    WouldCreate,
+    /// The connection is in [`protocol::limits::MAX_ROOMS_PER_CONNECTION`] rooms already. Nothing changed.
+    TooManyRooms,
+    /// The room holds [`protocol::limits::MAX_MEMBERS_PER_ROOM`] connections already. Nothing changed.
+    RoomFull,
+}
+
+/// What [`Registry::admit`] decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// The action fits the rate; one token was taken.
+    Admitted,
+    /// The bucket is empty; one token fits again after this many milliseconds. Nothing was taken.
+    Wait { retry_after_ms: u64 },
 }
 
 /// Which part of a room's history to read.
@@ -85,16 +117,30 @@ pub enum RegistryError {
 /// In production this is Redis, reached only from inside the VPC.
 #[async_trait]
 pub trait Registry: Send + Sync {
-    /// Records an open connection and who holds it.
-    async fn connect(&self, connection_id: &ConnectionId, user: &User)
-        -> Result<(), RegistryError>;
+    /// Records an open connection and who holds it, unless the person holds
+    /// [`protocol::limits::MAX_CONNECTIONS_PER_PERSON`] live connections already. A connection's records
+    /// expire after API Gateway's two-hour maximum plus a margin, so lost disconnects leave no ghosts for good.
+    async fn connect(
+        &self,
+        connection_id: &ConnectionId,
+        user: &User,
+        now_ms: u64,
+    ) -> Result<Connected, RegistryError>;
     /// Forgets a connection everywhere; returns the rooms it was in.
     async fn disconnect(
         &self,
         connection_id: &ConnectionId,
     ) -> Result<Vec<RoomName>, RegistryError>;
-    /// Puts a connection in a room (idempotent).
-    async fn join(&self, room: &RoomName, member: &Member) -> Result<(), RegistryError>;
+    /// Puts a connection in a room (idempotent: a connection already in it is [`Joined::Joined`] whatever the
+    /// caps). Refuses, changing nothing, past the caps, or when the room does not exist yet (no members,
+    /// no history) and `new_room` is false. Refreshes the room's retention.
+    async fn join(
+        &self,
+        room: &RoomName,
+        member: &Member,
+        new_room: bool,
+        now_ms: u64,
+    ) -> Result<Joined, RegistryError>;
     /// Takes a connection out of a room; says whether it was in it.
     async fn leave(
         &self,
@@ -114,11 +160,25 @@ pub trait Registry: Send + Sync {
     ) -> Result<Appended, RegistryError>;
     /// Records that a message reached the delivery queue, so a retry of it is answered to its sender only.
     async fn mark_fanned_out(&self, message: &ChatMessage) -> Result<(), RegistryError>;
+    /// A page of the room's history for `reader`, a connection that must be in the room (`None` if it is
+    /// not). Reads in bounded batches and stops once the page holds
+    /// [`protocol::limits::MAX_SERVER_FRAME_BYTES`] of messages (`has_more` then says so).
     async fn history(
         &self,
+        reader: &ConnectionId,
         room: &RoomName,
         query: HistoryQuery,
-    ) -> Result<HistoryPage, RegistryError>;
+    ) -> Result<Option<HistoryPage>, RegistryError>;
+    /// Takes one token from the person's bucket `bucket` (e.g. `send`, `typing:general`), refilled at
+    /// `rate`; atomic, so the limit holds across every process sharing the store. An unused bucket is
+    /// forgotten once it would be full again.
+    async fn admit(
+        &self,
+        user_id: &str,
+        bucket: &str,
+        rate: Rate,
+        now_ms: u64,
+    ) -> Result<Admission, RegistryError>;
 }
 
 /// Why items could not be queued. Nothing is half-sent by the caller's reckoning: retry the whole call.
@@ -164,6 +224,8 @@ pub enum PushError {
 pub trait Pusher: Send + Sync {
     /// `payload` is one serialised server frame (UTF-8 JSON), shared by every recipient.
     async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError>;
+    /// Closes the connection (`DELETE @connections/{id}`); [`PushError::Gone`] if it already is.
+    async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError>;
 }
 
 /// The time, as a port so tests can fix it.

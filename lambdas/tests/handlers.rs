@@ -2,7 +2,10 @@
 //! to whom, including under SQS's at-least-once redelivery.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{
+    atomic::{AtomicI64, Ordering},
+    Arc, Mutex,
+};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -47,15 +50,43 @@ fn frame(connection: &str, name: &str, text: &str) -> Command {
     }
 }
 
-/// Applies one command with the registry core.
+/// A clock the test moves by hand (rates refill with it).
+struct TestClock(AtomicI64);
+
+impl TestClock {
+    fn new() -> Self {
+        Self(AtomicI64::new(
+            datetime!(2026-11-25 16:00 UTC).unix_timestamp() * 1000,
+        ))
+    }
+
+    fn advance(&self, by: Duration) {
+        self.0
+            .fetch_add(i64::try_from(by.as_millis()).unwrap(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(self.0.load(Ordering::SeqCst)) * 1_000_000,
+        )
+        .unwrap()
+    }
+}
+
+/// Applies one command with the registry core, rate limits on.
 async fn apply(
     registry: &MemoryRegistry,
     deliveries: &MemoryQueue<Delivery>,
+    clock: &TestClock,
     command: Command,
 ) -> Result<registry::Handled, registry::RegistryHandlerError> {
     let ports = registry::Ports {
         registry,
         deliveries,
+        clock,
+        rate_limits: true,
     };
     registry::apply(ports, &command).await
 }
@@ -65,15 +96,21 @@ struct Harness {
     registry: MemoryRegistry,
     deliveries: lambdas::adapters::memory::MemoryQueue<Delivery>,
     out: UnboundedReceiver<Delivery>,
+    clock: TestClock,
 }
 
 impl Harness {
     fn new() -> Self {
+        Self::with_registry(MemoryRegistry::default())
+    }
+
+    fn with_registry(registry: MemoryRegistry) -> Self {
         let (deliveries, out) = memory_queue();
         Self {
-            registry: MemoryRegistry::default(),
+            registry,
             deliveries,
             out,
+            clock: TestClock::new(),
         }
     }
 
@@ -92,7 +129,7 @@ impl Harness {
     }
 
     async fn run(&mut self, command: Command) -> Vec<Delivery> {
-        apply(&self.registry, &self.deliveries, command)
+        apply(&self.registry, &self.deliveries, &self.clock, command)
             .await
             .unwrap();
         let mut out = Vec::new();
@@ -143,6 +180,7 @@ async fn send_fans_out_once_even_when_redelivered() {
     let page = h
         .registry
         .history(
+            &conn("c1"),
             &room("general"),
             HistoryQuery::Before {
                 before: None,
@@ -150,6 +188,7 @@ async fn send_fans_out_once_even_when_redelivered() {
             },
         )
         .await
+        .unwrap()
         .unwrap();
     assert_eq!(page.messages.len(), 1);
 }
@@ -258,6 +297,7 @@ async fn large_history_pages_are_cut_to_fit() {
         let text =
             format!(r#"{{"action":"send","room":"general","client_id":"m{i}","body":"{body}"}}"#);
         h.run(frame("c1", "alice", &text)).await;
+        h.clock.advance(Duration::from_secs(1));
     }
     let out = h
         .run(frame(
@@ -281,23 +321,17 @@ async fn large_history_pages_are_cut_to_fit() {
 /// The room's history is capped; the oldest messages go first.
 #[tokio::test]
 async fn history_is_capped() {
-    let registry = MemoryRegistry::with_history_cap(3);
-    let (deliveries, _out) = memory_queue();
-    apply(
-        &registry,
-        &deliveries,
-        frame("c1", "alice", r#"{"action":"join","room":"r"}"#),
-    )
-    .await
-    .unwrap();
+    let mut h = Harness::with_registry(MemoryRegistry::with_history_cap(3));
+    h.run(frame("c1", "alice", r#"{"action":"join","room":"r"}"#))
+        .await;
     for i in 0..5 {
         let text = format!(r#"{{"action":"send","room":"r","client_id":"m{i}","body":"b{i}"}}"#);
-        apply(&registry, &deliveries, frame("c1", "alice", &text))
-            .await
-            .unwrap();
+        h.run(frame("c1", "alice", &text)).await;
     }
-    let page = registry
+    let page = h
+        .registry
         .history(
+            &conn("c1"),
             &room("r"),
             HistoryQuery::Before {
                 before: None,
@@ -305,6 +339,7 @@ async fn history_is_capped() {
             },
         )
         .await
+        .unwrap()
         .unwrap();
     let bodies: Vec<_> = page.messages.iter().map(|m| m.body.as_str()).collect();
     assert_eq!(bodies, ["b2", "b3", "b4"]);
@@ -318,6 +353,7 @@ struct ScriptedPusher {
     throttle_first: Mutex<HashMap<String, u32>>,
     broken: Vec<&'static str>,
     delivered: Mutex<Vec<(String, Bytes)>>,
+    closed: Mutex<Vec<String>>,
 }
 
 #[async_trait]
@@ -340,6 +376,11 @@ impl Pusher for ScriptedPusher {
             .lock()
             .unwrap()
             .push((id.to_owned(), payload));
+        Ok(())
+    }
+
+    async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError> {
+        self.closed.lock().unwrap().push(connection_id.to_string());
         Ok(())
     }
 }
@@ -465,6 +506,8 @@ async fn the_registry_batch_counts_messages_sent_and_failures() {
     let consumer = RegistryConsumer {
         registry: Arc::new(MemoryRegistry::default()),
         deliveries: Arc::new(deliveries),
+        clock: Arc::new(TestClock::new()),
+        rate_limits: true,
     };
     let send = frame(
         "c1",

@@ -91,6 +91,8 @@ async fn the_registry_function_reports_only_failed_messages() {
     let consumer = RegistryConsumer {
         registry: store.clone(),
         deliveries: Arc::new(deliveries),
+        clock: Arc::new(SystemClock),
+        rate_limits: true,
     };
     for _ in 0..2 {
         let response = consume_sqs_event(&consumer, fixture("registry-batch.json")).await;
@@ -110,6 +112,7 @@ async fn the_registry_function_reports_only_failed_messages() {
         .any(|m| m.connection_id.as_str() == ALICE_CONNECTION));
     let page = store
         .history(
+            &ConnectionId(ALICE_CONNECTION.into()),
             &general,
             lambdas::ports::HistoryQuery::Before {
                 before: None,
@@ -117,7 +120,8 @@ async fn the_registry_function_reports_only_failed_messages() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .expect("alice is in the room");
     assert_eq!(page.messages.len(), 1, "stored once despite the redelivery");
     let mut kinds = Vec::new();
     while let Ok(delivery) = out.try_recv() {
@@ -187,6 +191,10 @@ mod one_open_connection {
             }
             self.posted.lock().unwrap().push(id.to_string());
             Ok(())
+        }
+
+        async fn close(&self, _: &ConnectionId) -> Result<(), PushError> {
+            unreachable!("no delivery here closes a connection")
         }
     }
 }

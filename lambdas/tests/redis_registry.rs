@@ -9,7 +9,10 @@ use lambdas::{
     adapters::memory::MemoryQueue,
     adapters::{memory::memory_queue, memory::MemoryRegistry, redis::RedisRegistry},
     core::registry,
-    ports::{Appended, HistoryQuery, Member, NewMessage, Registry},
+    ports::{Appended, HistoryQuery, Member, NewMessage, Registry, SystemClock},
+};
+use protocol::limits::{
+    Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION,
 };
 use protocol::{
     ClientFrame, ClientId, Command, ConnectionId, Delivery, MessageId, RoomName, ServerFrame, User,
@@ -25,6 +28,8 @@ async fn apply(
     let ports = registry::Ports {
         registry: store,
         deliveries,
+        clock: &SystemClock,
+        rate_limits: true,
     };
     registry::apply(ports, &command).await
 }
@@ -52,6 +57,9 @@ fn t0() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_732_550_400).unwrap()
 }
 
+/// [`t0`] in Unix milliseconds, the registry's "now" in the scenario.
+const T0_MS: u64 = 1_732_550_400_000;
+
 fn message(room_name: &str, author: &str, client_id: &str, at: OffsetDateTime) -> NewMessage {
     NewMessage {
         room: room(room_name),
@@ -75,15 +83,30 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
     let mut seen = Vec::new();
     let general = room("general");
     let rust = room("rust");
-    store
-        .connect(&ConnectionId("c1".into()), &user("alice"))
-        .await
-        .unwrap();
-    store.join(&general, &member("c1", "alice")).await.unwrap();
-    store.join(&general, &member("c2", "alice")).await.unwrap();
-    store.join(&general, &member("c3", "bob")).await.unwrap();
-    store.join(&general, &member("c3", "bob")).await.unwrap(); // idempotent
-    store.join(&rust, &member("c1", "alice")).await.unwrap();
+    let join = |room: RoomName, connection: &'static str, who: &'static str| async move {
+        store
+            .join(&room, &member(connection, who), true, T0_MS)
+            .await
+            .unwrap()
+    };
+    seen.push(format!(
+        "{:?}",
+        store
+            .connect(&ConnectionId("c1".into()), &user("alice"), T0_MS)
+            .await
+    ));
+    // A room nobody is in and nobody wrote in is brought into being only when allowed.
+    seen.push(format!(
+        "{:?}",
+        store
+            .join(&general, &member("c1", "alice"), false, T0_MS)
+            .await
+    ));
+    seen.push(format!("{:?}", join(general.clone(), "c1", "alice").await));
+    seen.push(format!("{:?}", join(general.clone(), "c2", "alice").await));
+    seen.push(format!("{:?}", join(general.clone(), "c3", "bob").await));
+    seen.push(format!("{:?}", join(general.clone(), "c3", "bob").await)); // idempotent
+    seen.push(format!("{:?}", join(rust.clone(), "c1", "alice").await));
     seen.push(format!("{:?}", store.members(&general).await.unwrap()));
     seen.push(format!(
         "{:?}",
@@ -122,7 +145,7 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
     }
     // Retries: one fanned out (answered to the sender only), one not yet (fanned out again), one by
     // another author with the same client id (a different message).
-    store.join(&general, &member("c4", "carol")).await.unwrap();
+    join(general.clone(), "c4", "carol").await;
     for (connection, author, client_id) in [
         ("c3", "bob", "m7"),
         ("c3", "bob", "m9"),
@@ -161,8 +184,13 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
     let mut before = None;
     loop {
         let page = store
-            .history(&general, HistoryQuery::Before { before, limit: 3 })
+            .history(
+                &ConnectionId("c1".into()),
+                &general,
+                HistoryQuery::Before { before, limit: 3 },
+            )
             .await
+            .unwrap()
             .unwrap();
         seen.push(format!("{:?}", page));
         match page.messages.first() {
@@ -172,6 +200,7 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
     }
     let oldest = store
         .history(
+            &ConnectionId("c1".into()),
             &general,
             HistoryQuery::Before {
                 before: None,
@@ -180,10 +209,12 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
         )
         .await
         .unwrap()
+        .unwrap()
         .messages[0]
         .id;
     let after = store
         .history(
+            &ConnectionId("c3".into()),
             &general,
             HistoryQuery::After {
                 after: oldest,
@@ -193,8 +224,22 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
         .await
         .unwrap();
     seen.push(format!("{after:?}"));
+    // Reading needs membership: not in the room (c2 left it), or no such room.
+    let outsider = store
+        .history(
+            &ConnectionId("c2".into()),
+            &general,
+            HistoryQuery::Before {
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap();
+    seen.push(format!("outsider: {outsider:?}"));
     let empty = store
         .history(
+            &ConnectionId("c1".into()),
             &room("nobody-here"),
             HistoryQuery::Before {
                 before: None,
@@ -215,6 +260,78 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
     ));
     seen.push(format!("{:?}", store.members(&general).await.unwrap()));
     seen.push(format!("{:?}", store.members(&rust).await.unwrap()));
+    seen.extend(limits_scenario(store).await);
+    seen
+}
+
+/// The caps and the rate buckets, on the same registry: every answer observable.
+async fn limits_scenario(store: &dyn Registry) -> Vec<String> {
+    let mut seen = Vec::new();
+    // Connections per person: the cap, then one more refused; a disconnect makes room again.
+    for i in 0..=MAX_CONNECTIONS_PER_PERSON {
+        let connected = store
+            .connect(&ConnectionId(format!("d{i}")), &user("dave"), T0_MS)
+            .await
+            .unwrap();
+        seen.push(format!("dave d{i}: {connected:?}"));
+    }
+    store.disconnect(&ConnectionId("d0".into())).await.unwrap();
+    let again = store
+        .connect(&ConnectionId("d-again".into()), &user("dave"), T0_MS)
+        .await
+        .unwrap();
+    seen.push(format!("dave after a disconnect: {again:?}"));
+    // Connections expire on their own: two hours and more later, the cap counts none of them.
+    let later = store
+        .connect(
+            &ConnectionId("d-later".into()),
+            &user("dave"),
+            T0_MS + 3 * 3_600_000,
+        )
+        .await
+        .unwrap();
+    seen.push(format!("dave three hours later: {later:?}"));
+
+    // Rooms per connection.
+    for i in 0..=MAX_ROOMS_PER_CONNECTION {
+        let joined = store
+            .join(&room(&format!("r{i}")), &member("e1", "erin"), true, T0_MS)
+            .await
+            .unwrap();
+        if i + 1 >= MAX_ROOMS_PER_CONNECTION {
+            seen.push(format!("erin room {i}: {joined:?}"));
+        }
+    }
+    // Connections per room.
+    for i in 0..=MAX_MEMBERS_PER_ROOM {
+        let joined = store
+            .join(
+                &room("crowd"),
+                &member(&format!("f{i}"), "frank"),
+                true,
+                T0_MS,
+            )
+            .await
+            .unwrap();
+        if i + 1 >= MAX_MEMBERS_PER_ROOM {
+            seen.push(format!("crowd member {i}: {joined:?}"));
+        }
+    }
+
+    // A bucket of 3 refilled at 2 per second: three at once, the fourth waits 500 ms; after 500 ms one
+    // fits again; buckets are per person and per name.
+    let rate = Rate {
+        burst: 3,
+        per_second: 2.0,
+    };
+    for at in [0, 0, 0, 0, 250, 500, 500] {
+        let admitted = store.admit("gina", "send", rate, T0_MS + at).await.unwrap();
+        seen.push(format!("gina send at +{at} ms: {admitted:?}"));
+    }
+    let other = store.admit("gina", "join", rate, T0_MS).await.unwrap();
+    seen.push(format!("gina join: {other:?}"));
+    let someone_else = store.admit("hal", "send", rate, T0_MS).await.unwrap();
+    seen.push(format!("hal send: {someone_else:?}"));
     seen
 }
 
@@ -276,14 +393,14 @@ async fn forgetting_a_connection_leaves_no_keys_behind() {
     let server = common::redis_server();
     let store = redis(&server, 3).await;
     let gone = ConnectionId("gone".into());
-    store.connect(&gone, &user("zed")).await.unwrap();
+    store.connect(&gone, &user("zed"), T0_MS).await.unwrap();
     for name in ["a", "b", "c"] {
         store
-            .join(&room(name), &member("gone", "zed"))
+            .join(&room(name), &member("gone", "zed"), true, T0_MS)
             .await
             .unwrap();
         store
-            .join(&room(name), &member("stays", "amy"))
+            .join(&room(name), &member("stays", "amy"), true, T0_MS)
             .await
             .unwrap();
     }
@@ -436,7 +553,7 @@ impl Monitor {
 }
 
 /// A send through the registry handler costs the same Redis work in a room of 2 members as in a room of 200
-/// (recipients come from one `HKEYS`, never one command per member), in two round trips.
+/// (recipients come from one `HKEYS`, never one command per member), in three round trips.
 #[tokio::test]
 async fn a_send_costs_the_same_commands_whatever_the_room_size() {
     let server = common::redis_server();
@@ -455,6 +572,8 @@ async fn a_send_costs_the_same_commands_whatever_the_room_size() {
                 .join(
                     &room(&name),
                     &member(&format!("{name}-c{i}"), &format!("u{i}")),
+                    true,
+                    T0_MS,
                 )
                 .await
                 .unwrap();
@@ -479,10 +598,11 @@ async fn a_send_costs_the_same_commands_whatever_the_room_size() {
         let round_trips = monitor.client_commands(&mut raw).await;
         let commands = commands_executed(&mut raw).await - before;
         cost.push((commands, round_trips.len()));
-        // The append script (membership, append, recipients) and the fan-out mark after queueing.
+        // The sender's rate bucket, the append script (membership, append, recipients) and the fan-out mark
+        // after queueing.
         assert_eq!(
             round_trips.len(),
-            2,
+            3,
             "round trips per send: {round_trips:#?}"
         );
         let mut fanned_out = 0;
@@ -522,7 +642,7 @@ async fn message_ids_are_stream_ids() {
     let server = common::redis_server();
     let store = redis(&server, 100).await;
     store
-        .join(&room("general"), &member("c1", "amy"))
+        .join(&room("general"), &member("c1", "amy"), true, T0_MS)
         .await
         .unwrap();
     let a = append_new(&store, "c1", message("general", "amy", "1", t0())).await;
@@ -659,7 +779,7 @@ async fn tls_and_auth() {
         .await
         .expect("TLS + AUTH connection");
     store
-        .join(&room("general"), &member("c1", "alice"))
+        .join(&room("general"), &member("c1", "alice"), true, T0_MS)
         .await
         .unwrap();
     assert_eq!(

@@ -48,7 +48,12 @@ const LISTENING: &str = "listening on ";
 pub enum ServerKind {
     /// `chatty_local::start`, the full handler pipeline; the registry in memory, or in the Redis at
     /// this URL.
-    Chatty { redis_url: Option<String> },
+    /// Chatty's local gateway; `rate_limits: false` serves with `--no-rate-limits` (one load generator
+    /// speaks for many people, far faster than any person).
+    Chatty {
+        redis_url: Option<String>,
+        rate_limits: bool,
+    },
     /// The baseline relay ([`crate::relay`]).
     Relay,
 }
@@ -73,9 +78,13 @@ pub async fn serve(kind: ServerKind, addr: SocketAddr, max_time: Duration) -> an
         }
     };
     match kind {
-        ServerKind::Chatty { redis_url } => {
+        ServerKind::Chatty {
+            redis_url,
+            rate_limits,
+        } => {
             let settings = chatty_local::Settings {
                 redis_url,
+                no_rate_limits: !rate_limits,
                 ..chatty_local::Settings::default()
             };
             let running = chatty_local::start(listener, settings).await?;
@@ -114,9 +123,12 @@ impl ChildServer {
         kind: &ServerKind,
         max_time: Duration,
     ) -> anyhow::Result<Self> {
-        let (subcommand, redis) = match kind {
-            ServerKind::Chatty { redis_url } => ("gateway", redis_url.as_deref()),
-            ServerKind::Relay => ("relay", None),
+        let (subcommand, redis, rate_limits) = match kind {
+            ServerKind::Chatty {
+                redis_url,
+                rate_limits,
+            } => ("gateway", redis_url.as_deref(), *rate_limits),
+            ServerKind::Relay => ("relay", None, true),
         };
         let mut command = Command::new(program);
         command
@@ -124,6 +136,9 @@ impl ChildServer {
             .arg(max_time.as_secs().to_string());
         if let Some(url) = redis {
             command.args(["--redis-url", url]);
+        }
+        if !rate_limits {
+            command.arg("--no-rate-limits");
         }
         let mut child = command
             .stdin(Stdio::piped())
@@ -384,7 +399,8 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
             continue;
         }
         // Each Chatty build gets a fresh redis-server, so neither inherits the other's keys.
-        let measure_chatty = |program: PathBuf, label: &'static str| {
+        // This build serves with `--no-rate-limits`; an earlier build (`--before`) may not know the flag.
+        let measure_chatty = |program: PathBuf, label: &'static str, rate_limits: bool| {
             let scenario = scenario.clone();
             async move {
                 eprintln!("{}: {label}…", scenario.name);
@@ -395,13 +411,14 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
                 };
                 let kind = ServerKind::Chatty {
                     redis_url: redis.as_ref().map(|r| r.url.clone()),
+                    rate_limits,
                 };
                 measure(&program, &kind, &scenario, options.progress).await
             }
         };
-        let chatty = measure_chatty(this.clone(), "Chatty").await?;
+        let chatty = measure_chatty(this.clone(), "Chatty", false).await?;
         let before = match &options.before {
-            Some(program) => Some(measure_chatty(program.clone(), "before").await?),
+            Some(program) => Some(measure_chatty(program.clone(), "before", true).await?),
             None => None,
         };
         eprintln!("{}: baseline…", scenario.name);
@@ -537,7 +554,8 @@ impl fmt::Display for BenchReport {
         }
         writeln!(
             f,
-            "\nratio = Chatty ÷ baseline{} (higher is better for deliveries/s, lower for the rest)\n",
+            "\nratio = Chatty ÷ baseline{} (higher is better for deliveries/s, lower for the rest); Chatty serves \
+             with --no-rate-limits (a load generator is many people at a script's pace; the caps stay)\n",
             if with_before { "; vs before = Chatty ÷ before" } else { "" }
         )?;
         write!(f, "{}", self.sizes)

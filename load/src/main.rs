@@ -90,6 +90,9 @@ struct GatewayArgs {
     /// Keep the registry in this Redis (`redis://127.0.0.1:6379`) instead of in memory.
     #[arg(long)]
     redis_url: Option<String>,
+    /// Serve without the per-person rate limits (the caps stay), as `bench` does.
+    #[arg(long)]
+    no_rate_limits: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -121,6 +124,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Commands::Gateway(args) => {
             let kind = ServerKind::Chatty {
                 redis_url: args.redis_url,
+                rate_limits: !args.no_rate_limits,
             };
             serve(kind, args.serve).await?
         }

@@ -11,11 +11,14 @@ use chatty_load::{
 };
 use tokio::net::TcpListener;
 
+/// The gateway as the bench serves it: without the per-person rate limits (the caps stay).
 async fn gateway() -> (chatty_local::Running, Target) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let running = chatty_local::start(listener, chatty_local::Settings::default())
-        .await
-        .unwrap();
+    let settings = chatty_local::Settings {
+        no_rate_limits: true,
+        ..chatty_local::Settings::default()
+    };
+    let running = chatty_local::start(listener, settings).await.unwrap();
     let target = Target::parse(&running.ws_url()).unwrap();
     (running, target)
 }

@@ -143,4 +143,12 @@ impl Pusher for Connections {
             _ => Err(PushError::Gone),
         }
     }
+
+    async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError> {
+        if Connections::close(self, connection_id) {
+            Ok(())
+        } else {
+            Err(PushError::Gone)
+        }
+    }
 }

@@ -67,6 +67,9 @@ pub struct Settings {
     /// Keep the local sign-in's signing key in this file (created if missing), so a restart on the same
     /// address does not sign everyone out. `None`: a fresh key for every start.
     pub signing_key: Option<PathBuf>,
+    /// Turn the per-person rate limits off (the caps stay). For benchmarks only: one load generator
+    /// speaks for many people from few accounts.
+    pub no_rate_limits: bool,
 }
 
 /// The SQS pipeline: an SQS endpoint (an emulator, e.g. moto at `http://127.0.0.1:5000`; credentials and
@@ -138,9 +141,9 @@ pub async fn start(listener: TcpListener, settings: Settings) -> anyhow::Result<
     let connections = Arc::new(Connections::default());
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let pipeline = pipeline::Pipeline::start(
-        settings.redis_url.as_deref(),
-        settings.sqs.as_ref(),
+        &settings,
         connections.clone(),
+        clock.clone(),
         &format!("http://{addr}"),
     )
     .await?;

@@ -43,6 +43,10 @@ struct Args {
     /// the same address keeps everyone signed in. Without it, every start makes a new key.
     #[arg(long, env = "CHATTY_SIGNING_KEY")]
     signing_key: Option<PathBuf>,
+    /// Turn the per-person rate limits off (the caps on rooms, connections and members stay). For
+    /// benchmarks only: never on a chat people use.
+    #[arg(long, env = "CHATTY_NO_RATE_LIMITS")]
+    no_rate_limits: bool,
 }
 
 #[tokio::main]
@@ -71,6 +75,7 @@ async fn main() -> anyhow::Result<()> {
                 delivery_queue_url: args.delivery_queue_url,
             }),
             signing_key: args.signing_key,
+            no_rate_limits: args.no_rate_limits,
         },
     )
     .await?;

@@ -27,13 +27,13 @@ use lambdas::{
     },
     consumer::{consume_batch, Body, Consumer, RegistryConsumer, SenderConsumer},
     core::sender::SendPolicy,
-    ports::{Pusher, Queue, Registry},
+    ports::{Clock, Pusher, Queue, Registry},
 };
 use protocol::{limits::MAX_QUEUE_BATCH, Command, Delivery};
 use serde::de::DeserializeOwned;
 use tokio::{sync::mpsc, task::JoinHandle};
 
-use crate::{connections::Connections, SqsSettings};
+use crate::{connections::Connections, Settings, SqsSettings};
 
 /// How long a failed in-memory queue message stays away before it is handed over again (SQS's visibility
 /// timeout, shortened: nothing here waits on a slow Lambda).
@@ -51,29 +51,41 @@ impl Pipeline {
     /// The pipeline `settings` ask for. `management_url` is this gateway's own address, where the SQS
     /// pipeline's sender reaches `@connections`.
     pub async fn start(
-        redis_url: Option<&str>,
-        sqs: Option<&SqsSettings>,
+        settings: &Settings,
         connections: Arc<Connections>,
+        clock: Arc<dyn Clock>,
         management_url: &str,
     ) -> anyhow::Result<Self> {
-        let registry: Arc<dyn Registry> = match redis_url {
+        let registry: Arc<dyn Registry> = match &settings.redis_url {
             Some(url) => Arc::new(RedisRegistry::open(url).await?),
             None => Arc::new(MemoryRegistry::default()),
         };
-        Ok(match sqs {
-            Some(sqs) => Self::over_sqs(registry, sqs, management_url).await?,
-            None => Self::in_memory(registry, connections),
+        let rate_limits = !settings.no_rate_limits;
+        if !rate_limits {
+            tracing::warn!(
+                "per-person rate limits are off (--no-rate-limits): for benchmarks only"
+            );
+        }
+        let registry_consumer = |deliveries: Arc<dyn Queue<Delivery>>| RegistryConsumer {
+            registry,
+            deliveries,
+            clock,
+            rate_limits,
+        };
+        Ok(match &settings.sqs {
+            Some(sqs) => Self::over_sqs(registry_consumer, sqs, management_url).await?,
+            None => Self::in_memory(registry_consumer, connections),
         })
     }
 
-    /// In-memory queues over `registry`, posting through `pusher`.
-    pub fn in_memory(registry: Arc<dyn Registry>, pusher: Arc<dyn Pusher>) -> Self {
+    /// In-memory queues, posting through `pusher`.
+    fn in_memory(
+        registry_consumer: impl FnOnce(Arc<dyn Queue<Delivery>>) -> RegistryConsumer,
+        pusher: Arc<dyn Pusher>,
+    ) -> Self {
         let (commands, command_rx) = memory_queue::<Command>();
         let (deliveries, delivery_rx) = memory_queue::<Delivery>();
-        let registry_consumer = RegistryConsumer {
-            registry,
-            deliveries: Arc::new(deliveries.clone()),
-        };
+        let registry_consumer = registry_consumer(Arc::new(deliveries.clone()));
         let sender_consumer = SenderConsumer {
             pusher,
             commands: Arc::new(commands.clone()),
@@ -97,7 +109,7 @@ impl Pipeline {
 
     /// SQS queues at `sqs.endpoint` (created by name unless their URLs are given), consumed by pollers.
     async fn over_sqs(
-        registry: Arc<dyn Registry>,
+        registry_consumer: impl FnOnce(Arc<dyn Queue<Delivery>>) -> RegistryConsumer,
         sqs: &SqsSettings,
         management_url: &str,
     ) -> anyhow::Result<Self> {
@@ -116,10 +128,7 @@ impl Pipeline {
             )
             .await?,
         );
-        let registry_consumer = RegistryConsumer {
-            registry,
-            deliveries: Arc::new(deliveries.clone()),
-        };
+        let registry_consumer = registry_consumer(Arc::new(deliveries.clone()));
         let sender_consumer = SenderConsumer {
             pusher: Arc::new(ManagementApiPusher::new(&sdk, management_url)),
             commands: Arc::new(commands.clone()),

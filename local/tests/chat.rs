@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{alice_and_bob_in, connect, gateway, names};
+use chatty_local::Settings;
+use common::{alice_and_bob_in, connect, gateway, gateway_on, names};
 use protocol::ServerFrame;
 use serde_json::json;
 
@@ -58,7 +59,12 @@ async fn every_member_sees_the_same_order() {
 /// History pages go backwards with `before`, forwards with `after`, oldest first, with `has_more`.
 #[tokio::test]
 async fn history_pages_in_both_directions() {
-    let gw = gateway().await;
+    // 25 messages at a script's pace: this test is about paging, not the send rate.
+    let gw = gateway_on(Settings {
+        no_rate_limits: true,
+        ..Settings::default()
+    })
+    .await;
     let mut alice = connect(&gw, "alice").await;
     alice.join("general").await;
     let mut ids = Vec::new();

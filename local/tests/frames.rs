@@ -16,6 +16,7 @@ async fn expect_error(client: &mut common::Client, code: ErrorCode, client_id: O
             code: got,
             message,
             client_id: echoed,
+            ..
         } => {
             assert_eq!(got, code);
             assert!(!message.is_empty());

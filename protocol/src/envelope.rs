@@ -54,6 +54,10 @@ pub struct Delivery {
     /// up after its limit, so an unreachable connection cannot circle forever.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub retries: u32,
+    /// After the frame, close each recipient's connection (API Gateway's `DeleteConnection`): a connection
+    /// refused as a whole, such as one past the person's connection cap.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub close: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -67,6 +71,16 @@ impl Delivery {
             recipients,
             frame,
             retries: 0,
+            close: false,
+        }
+    }
+
+    /// The same delivery, closing each recipient's connection after the frame.
+    #[must_use]
+    pub fn and_close(self) -> Self {
+        Self {
+            close: true,
+            ..self
         }
     }
 

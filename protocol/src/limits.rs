@@ -33,6 +33,57 @@ pub const MAX_HISTORY_LIMIT: u16 = 100;
 /// Messages kept per room; older ones are trimmed.
 pub const ROOM_HISTORY_CAP: usize = 1_000;
 
+/// A room's history is kept this long after its last message (and its members list after its last join),
+/// then the store forgets the room.
+pub const ROOM_RETENTION_SECS: u64 = 30 * 24 * 60 * 60;
+
+/// Rooms one connection may be in at once (`too_many_rooms` past it).
+pub const MAX_ROOMS_PER_CONNECTION: usize = 50;
+
+/// Connections one person may hold open at once, across tabs and devices (`too_many_connections` past it:
+/// the newest connection is refused and closed).
+pub const MAX_CONNECTIONS_PER_PERSON: usize = 10;
+
+/// Connections one room may hold (`room_full` past it).
+pub const MAX_MEMBERS_PER_ROOM: usize = 1_000;
+
+/// A per-person rate: a token bucket holding at most `burst` actions, refilled at `per_second`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub burst: u32,
+    pub per_second: f64,
+}
+
+/// `send`, per person: a fast typist never sends ten messages in two seconds; a script does at once.
+pub const SEND_RATE: Rate = Rate {
+    burst: 10,
+    per_second: 5.0,
+};
+
+/// `join` and `leave`, per person. The burst covers a reconnect re-joining every room at once.
+pub const JOIN_RATE: Rate = Rate {
+    burst: MAX_ROOMS_PER_CONNECTION as u32 + 10,
+    per_second: 2.0,
+};
+
+/// `history`, per person. The burst covers a reconnect's catch-up of every room at once.
+pub const HISTORY_RATE: Rate = Rate {
+    burst: MAX_ROOMS_PER_CONNECTION as u32 + 10,
+    per_second: 5.0,
+};
+
+/// `typing`, per person and room: at most one fan-out every two seconds; extra ones are dropped silently.
+pub const TYPING_RATE: Rate = Rate {
+    burst: 1,
+    per_second: 0.5,
+};
+
+/// Rooms a person may bring into being (by joining a room nobody is in and nobody wrote in), per hour.
+pub const NEW_ROOM_RATE: Rate = Rate {
+    burst: 20,
+    per_second: 20.0 / 3600.0,
+};
+
 /// The length in bytes of `value`'s JSON, as `serde_json::to_string` would write it, without building the
 /// string: how frames and envelopes are measured against the limits above.
 pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {

@@ -6,7 +6,9 @@ use time::OffsetDateTime;
 use crate::client::ACTIONS;
 use crate::ids::{ClientId, MessageId, RoomName};
 use crate::limits::{
-    MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT, MAX_ROOM_NAME_LEN,
+    MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_CONNECTIONS_PER_PERSON, MAX_FRAME_BYTES,
+    MAX_HISTORY_LIMIT, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION, MAX_ROOM_NAME_LEN,
+    NEW_ROOM_RATE,
 };
 
 /// A signed-in person as others see them. `id` is the identity provider's `sub`; `name` comes from the
@@ -57,6 +59,9 @@ pub enum ServerFrame {
         /// The refused frame's `client_id`, when it had one, so the sender can mark that message failed.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         client_id: Option<String>,
+        /// With `rate_limited` (and `too_many_new_rooms`): how long to wait before the same action fits.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
     /// The answer to `ping`.
     Pong,
@@ -73,6 +78,17 @@ impl ServerFrame {
             code,
             message: code.describe(),
             client_id,
+            retry_after_ms: None,
+        }
+    }
+
+    /// A refusal that fits again after `retry_after_ms` (a rate limit).
+    pub fn retry_later(code: ErrorCode, client_id: Option<String>, retry_after_ms: u64) -> Self {
+        Self::Error {
+            code,
+            message: code.describe(),
+            client_id,
+            retry_after_ms: Some(retry_after_ms),
         }
     }
 }
@@ -93,8 +109,20 @@ pub enum ErrorCode {
     InvalidLimit,
     /// The frame is larger than API Gateway accepts.
     FrameTooLarge,
-    /// Sending or typing to a room this connection has not joined.
+    /// Sending, typing or reading history in a room this connection has not joined.
     NotAMember,
+    /// Too many of this action too fast; `retry_after_ms` says when it fits again. Nothing was done.
+    RateLimited,
+    /// This connection is in [`MAX_ROOMS_PER_CONNECTION`] rooms already.
+    TooManyRooms,
+    /// The room holds [`MAX_MEMBERS_PER_ROOM`] connections already.
+    RoomFull,
+    /// This person brought too many new rooms into being this hour; `retry_after_ms` says when one fits.
+    TooManyNewRooms,
+    /// This person holds [`MAX_CONNECTIONS_PER_PERSON`] connections already; this one is closed.
+    TooManyConnections,
+    /// The connection's ID token has expired: reconnect with a fresh one. Nothing was done.
+    TokenExpired,
     /// The server failed; the frame may be retried.
     Internal,
 }
@@ -121,7 +149,20 @@ impl ErrorCode {
             Self::BodyTooLong => format!("Messages are at most {MAX_BODY_CHARS} characters."),
             Self::InvalidLimit => format!("History pages hold 1 to {MAX_HISTORY_LIMIT} messages."),
             Self::FrameTooLarge => format!("Frames are at most {} KB.", MAX_FRAME_BYTES / 1024),
-            Self::NotAMember => "Join the room before sending to it.".to_owned(),
+            Self::NotAMember => "Join the room first.".to_owned(),
+            Self::RateLimited => "Slow down: too many at once. Try again in a moment.".to_owned(),
+            Self::TooManyRooms => {
+                format!("You can be in at most {MAX_ROOMS_PER_CONNECTION} rooms at once.")
+            }
+            Self::RoomFull => format!("This room is full ({MAX_MEMBERS_PER_ROOM} connections)."),
+            Self::TooManyNewRooms => format!(
+                "You can start at most {} new rooms an hour.",
+                NEW_ROOM_RATE.burst
+            ),
+            Self::TooManyConnections => format!(
+                "You have {MAX_CONNECTIONS_PER_PERSON} connections open already; close a tab or device."
+            ),
+            Self::TokenExpired => "Your sign-in expired; reconnecting.".to_owned(),
             Self::Internal => "Something went wrong on our side; try again.".to_owned(),
         }
     }

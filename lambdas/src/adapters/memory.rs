@@ -6,14 +6,31 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use protocol::{
-    limits::ROOM_HISTORY_CAP, ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User,
+    limits::{
+        Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION,
+        MAX_SERVER_FRAME_BYTES, ROOM_HISTORY_CAP, ROOM_RETENTION_SECS,
+    },
+    ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User,
 };
 use tokio::sync::mpsc;
 
 use crate::ports::{
-    Appended, HistoryPage, HistoryQuery, Member, NewMessage, Queue, QueueError, Registry,
-    RegistryError,
+    Admission, Appended, Connected, HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue,
+    QueueError, Registry, RegistryError,
 };
+
+/// How long a connection's records live: API Gateway's two-hour maximum plus a margin.
+pub const CONNECTION_TTL_MS: u64 = (2 * 60 + 10) * 60 * 1000;
+
+const ROOM_RETENTION_MS: u64 = ROOM_RETENTION_SECS * 1000;
+
+/// Every rate's bucket is full again this long after its last use (`NEW_ROOM_RATE`'s, the slowest, in an
+/// hour).
+const BUCKET_LIFETIME_MS: u64 = 60 * 60 * 1000;
+
+/// How often the registry looks for expired records (rooms past retention, connections past their TTL,
+/// full buckets): the in-memory stand-in for Redis's key expiry.
+const SWEEP_EVERY_MS: u64 = 60 * 1000;
 
 /// The whole registry in memory.
 #[derive(Debug)]
@@ -24,9 +41,21 @@ pub struct MemoryRegistry {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Every open connection and the rooms it is in.
-    connections: HashMap<ConnectionId, BTreeSet<RoomName>>,
+    /// Every open connection: who holds it, the rooms it is in, when its records expire.
+    connections: HashMap<ConnectionId, Connection>,
+    /// Each person's live connections and when each expires.
+    people: HashMap<String, BTreeMap<ConnectionId, u64>>,
     rooms: HashMap<RoomName, Room>,
+    /// (user id, bucket) → the bucket's tokens at a time.
+    buckets: HashMap<(String, String), Bucket>,
+    last_sweep_ms: u64,
+}
+
+#[derive(Debug)]
+struct Connection {
+    user_id: String,
+    rooms: BTreeSet<RoomName>,
+    expires_ms: u64,
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +65,22 @@ struct Room {
     last_id: Option<MessageId>,
     /// (author id, client id) → (message id, fanned out), for the messages still in `history`.
     sent: HashMap<(String, ClientId), (MessageId, bool)>,
+    /// The room is forgotten after this (its last join or message plus the retention).
+    expires_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Bucket {
+    tokens: f64,
+    at_ms: u64,
+}
+
+impl Bucket {
+    /// The bucket at `now_ms`, refilled since it was last seen.
+    fn refilled(self, rate: Rate, now_ms: u64) -> f64 {
+        let elapsed = now_ms.saturating_sub(self.at_ms) as f64 / 1000.0;
+        (self.tokens + elapsed * rate.per_second).min(f64::from(rate.burst))
+    }
 }
 
 impl Default for MemoryRegistry {
@@ -61,6 +106,52 @@ impl MemoryRegistry {
     }
 }
 
+impl State {
+    /// Forgets what has expired, at most once a [`SWEEP_EVERY_MS`].
+    fn sweep(&mut self, now_ms: u64) {
+        if now_ms < self.last_sweep_ms + SWEEP_EVERY_MS {
+            return;
+        }
+        self.last_sweep_ms = now_ms;
+        let expired: Vec<ConnectionId> = self
+            .connections
+            .iter()
+            .filter(|(_, c)| c.expires_ms <= now_ms)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in expired {
+            self.forget(&id);
+        }
+        self.people.retain(|_, connections| {
+            connections.retain(|_, expires| *expires > now_ms);
+            !connections.is_empty()
+        });
+        self.rooms.retain(|_, room| room.expires_ms > now_ms);
+        // A bucket that would be full again is the same as no bucket; the slowest rate refills in an hour.
+        self.buckets
+            .retain(|_, bucket| bucket.at_ms + BUCKET_LIFETIME_MS > now_ms);
+    }
+
+    /// Forgets a connection everywhere; returns the rooms it was in.
+    fn forget(&mut self, connection_id: &ConnectionId) -> Vec<RoomName> {
+        let Some(connection) = self.connections.remove(connection_id) else {
+            return Vec::new();
+        };
+        if let Some(live) = self.people.get_mut(&connection.user_id) {
+            live.remove(connection_id);
+            if live.is_empty() {
+                self.people.remove(&connection.user_id);
+            }
+        }
+        for room in &connection.rooms {
+            if let Some(room) = self.rooms.get_mut(room) {
+                room.members.remove(connection_id);
+            }
+        }
+        connection.rooms.into_iter().collect()
+    }
+}
+
 /// The id after `last` for a message stamped `millis`: a Redis stream's rule, so ids only grow even if
 /// the clock steps back.
 pub fn next_message_id(last: Option<MessageId>, millis: u64) -> MessageId {
@@ -70,49 +161,102 @@ pub fn next_message_id(last: Option<MessageId>, millis: u64) -> MessageId {
     }
 }
 
+/// Takes messages from `candidates` (nearest the reader first) until `limit` or the frame's byte budget,
+/// always at least one; says whether any were left.
+fn take_page<'a>(
+    candidates: impl Iterator<Item = &'a ChatMessage>,
+    limit: u16,
+) -> (Vec<ChatMessage>, bool) {
+    let mut messages = Vec::new();
+    let mut bytes = 0;
+    let mut candidates = candidates.peekable();
+    while let Some(message) = candidates.peek() {
+        let size = protocol::json_len(*message) + 1;
+        if messages.len() == usize::from(limit)
+            || (!messages.is_empty() && bytes + size > MAX_SERVER_FRAME_BYTES)
+        {
+            break;
+        }
+        bytes += size;
+        messages.push((*message).clone());
+        candidates.next();
+    }
+    (messages, candidates.peek().is_some())
+}
+
 #[async_trait]
 impl Registry for MemoryRegistry {
     async fn connect(
         &self,
         connection_id: &ConnectionId,
-        _user: &User,
-    ) -> Result<(), RegistryError> {
-        self.with_state(|s| {
-            s.connections.entry(connection_id.clone()).or_default();
-        });
-        Ok(())
+        user: &User,
+        now_ms: u64,
+    ) -> Result<Connected, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.sweep(now_ms);
+            let live = s.people.entry(user.id.clone()).or_default();
+            live.retain(|_, expires| *expires > now_ms);
+            if !live.contains_key(connection_id) && live.len() >= MAX_CONNECTIONS_PER_PERSON {
+                return Connected::TooManyConnections;
+            }
+            let expires_ms = now_ms + CONNECTION_TTL_MS;
+            live.insert(connection_id.clone(), expires_ms);
+            s.connections
+                .entry(connection_id.clone())
+                .or_insert_with(|| Connection {
+                    user_id: user.id.clone(),
+                    rooms: BTreeSet::new(),
+                    expires_ms,
+                });
+            Connected::Recorded
+        }))
     }
 
     async fn disconnect(
         &self,
         connection_id: &ConnectionId,
     ) -> Result<Vec<RoomName>, RegistryError> {
-        Ok(self.with_state(|s| {
-            let Some(rooms) = s.connections.remove(connection_id) else {
-                return Vec::new();
-            };
-            for room in &rooms {
-                if let Some(room) = s.rooms.get_mut(room) {
-                    room.members.remove(connection_id);
-                }
-            }
-            rooms.into_iter().collect()
-        }))
+        Ok(self.with_state(|s| s.forget(connection_id)))
     }
 
-    async fn join(&self, room: &RoomName, member: &Member) -> Result<(), RegistryError> {
-        self.with_state(|s| {
-            s.connections
+    async fn join(
+        &self,
+        room: &RoomName,
+        member: &Member,
+        new_room: bool,
+        now_ms: u64,
+    ) -> Result<Joined, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.sweep(now_ms);
+            let connection = s
+                .connections
                 .entry(member.connection_id.clone())
-                .or_default()
-                .insert(room.clone());
-            s.rooms
-                .entry(room.clone())
-                .or_default()
-                .members
+                .or_insert_with(|| Connection {
+                    user_id: member.user.id.clone(),
+                    rooms: BTreeSet::new(),
+                    expires_ms: now_ms + CONNECTION_TTL_MS,
+                });
+            let existing = s.rooms.get(room);
+            let already_in =
+                existing.is_some_and(|r| r.members.contains_key(&member.connection_id));
+            if !already_in {
+                if connection.rooms.len() >= MAX_ROOMS_PER_CONNECTION {
+                    return Joined::TooManyRooms;
+                }
+                match existing {
+                    Some(r) if r.members.len() >= MAX_MEMBERS_PER_ROOM => return Joined::RoomFull,
+                    Some(r) if !r.members.is_empty() || !r.history.is_empty() => {}
+                    _ if !new_room => return Joined::WouldCreate,
+                    _ => {}
+                }
+            }
+            connection.rooms.insert(room.clone());
+            let room = s.rooms.entry(room.clone()).or_default();
+            room.members
                 .insert(member.connection_id.clone(), member.user.clone());
-        });
-        Ok(())
+            room.expires_ms = now_ms + ROOM_RETENTION_MS;
+            Joined::Joined
+        }))
     }
 
     async fn leave(
@@ -121,8 +265,8 @@ impl Registry for MemoryRegistry {
         connection_id: &ConnectionId,
     ) -> Result<bool, RegistryError> {
         Ok(self.with_state(|s| {
-            if let Some(rooms) = s.connections.get_mut(connection_id) {
-                rooms.remove(room);
+            if let Some(connection) = s.connections.get_mut(connection_id) {
+                connection.rooms.remove(room);
             }
             s.rooms
                 .get_mut(room)
@@ -177,6 +321,7 @@ impl Registry for MemoryRegistry {
                 u64::try_from(message.sent_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
             let id = next_message_id(room.last_id, millis);
             room.last_id = Some(id);
+            room.expires_ms = room.expires_ms.max(millis + ROOM_RETENTION_MS);
             let stored = ChatMessage {
                 room: message.room,
                 id,
@@ -213,39 +358,62 @@ impl Registry for MemoryRegistry {
 
     async fn history(
         &self,
+        reader: &ConnectionId,
         room: &RoomName,
         query: HistoryQuery,
-    ) -> Result<HistoryPage, RegistryError> {
+    ) -> Result<Option<HistoryPage>, RegistryError> {
         Ok(self.with_state(|s| {
-            let Some(room) = s.rooms.get(room) else {
-                return HistoryPage {
-                    messages: Vec::new(),
-                    has_more: false,
-                };
-            };
-            match query {
+            let room = s
+                .rooms
+                .get(room)
+                .filter(|r| r.members.contains_key(reader))?;
+            Some(match query {
                 HistoryQuery::Before { before, limit } => {
-                    let older: Vec<&ChatMessage> = room
+                    let older = room
                         .history
                         .iter()
-                        .filter(|m| before.is_none_or(|b| m.id < b))
-                        .collect();
-                    let start = older.len().saturating_sub(usize::from(limit));
-                    HistoryPage {
-                        messages: older[start..].iter().map(|m| (*m).clone()).collect(),
-                        has_more: start > 0,
-                    }
+                        .rev()
+                        .filter(|m| before.is_none_or(|b| m.id < b));
+                    let (mut messages, has_more) = take_page(older, limit);
+                    messages.reverse();
+                    HistoryPage { messages, has_more }
                 }
                 HistoryQuery::After { after, limit } => {
-                    let mut newer = room.history.iter().filter(|m| m.id > after);
-                    let messages: Vec<ChatMessage> =
-                        newer.by_ref().take(usize::from(limit)).cloned().collect();
-                    HistoryPage {
-                        messages,
-                        has_more: newer.next().is_some(),
-                    }
+                    let newer = room.history.iter().filter(|m| m.id > after);
+                    let (messages, has_more) = take_page(newer, limit);
+                    HistoryPage { messages, has_more }
                 }
+            })
+        }))
+    }
+
+    async fn admit(
+        &self,
+        user_id: &str,
+        bucket: &str,
+        rate: Rate,
+        now_ms: u64,
+    ) -> Result<Admission, RegistryError> {
+        Ok(self.with_state(|s| {
+            let key = (user_id.to_owned(), bucket.to_owned());
+            let tokens = s
+                .buckets
+                .get(&key)
+                .map_or(f64::from(rate.burst), |b| b.refilled(rate, now_ms));
+            if tokens < 1.0 {
+                let retry_after_ms = ((1.0 - tokens) / rate.per_second * 1000.0).ceil() as u64;
+                return Admission::Wait {
+                    retry_after_ms: retry_after_ms.max(1),
+                };
             }
+            s.buckets.insert(
+                key,
+                Bucket {
+                    tokens: tokens - 1.0,
+                    at_ms: now_ms,
+                },
+            );
+            Admission::Admitted
         }))
     }
 }

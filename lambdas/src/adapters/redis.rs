@@ -1,15 +1,26 @@
 //! The production registry: Redis (ElastiCache Valkey/Redis in the VPC), behaving exactly like
 //! [`super::memory::MemoryRegistry`].
 //!
-//! # Keys (all under one prefix, `{chatty}:` by default)
-//! - `conn:<connection id>`: the user holding an open connection (JSON), for operators.
-//! - `conn:<connection id>:rooms`: SET of the rooms the connection is in, so a disconnect finds them.
-//! - `room:<room>:members`: HASH connection id → user JSON; membership and presence in one key.
+//! # Keys (all under one prefix, `{chatty}:` by default), and what bounds each
+//! - `conn:<connection id>`: the user holding an open connection (JSON). Expires with the connection
+//!   ([`CONNECTION_TTL_MS`]: API Gateway's two-hour maximum plus a margin).
+//! - `conn:<connection id>:rooms`: SET of the rooms the connection is in, so a disconnect finds them; at
+//!   most [`MAX_ROOMS_PER_CONNECTION`]; expires with the connection.
+//! - `user:<user id>:conns`: ZSORTED SET connection id → expiry (ms), the person's live connections, at
+//!   most [`MAX_CONNECTIONS_PER_PERSON`]; expired entries are dropped on every connect; expires with the
+//!   newest connection.
+//! - `rate:<user id>:<bucket>`: HASH `t` (tokens), `at` (ms): one token bucket; expires when it would be
+//!   full again.
+//! - `room:<room>:members`: HASH connection id → user JSON; membership and presence in one key; at most
+//!   [`MAX_MEMBERS_PER_ROOM`]. A member whose disconnect was lost is forgotten when a post to it answers
+//!   410 (the sender's `forget`).
 //! - `room:<room>:history`: the room's history, a STREAM capped exactly at the history cap. Stream ids are
 //!   [`MessageId`]s (`<ms>-<seq>`), so Redis assigns and orders them and paging is `XRANGE`/`XREVRANGE` with
 //!   exclusive bounds. Each entry holds `k` (its idempotency key) and `m` (the message as JSON).
 //! - `room:<room>:sent`: HASH idempotency key (`<client id> <author id>`; client ids hold no spaces) →
 //!   `<fanned out 0|1> <message id>`, for the messages still in the history.
+//!
+//! A room's three keys expire [`ROOM_RETENTION_SECS`] after its last message or join.
 //!
 //! The default prefix is a hash tag, so every key lives in one cluster slot: the multi-key scripts below run
 //! unchanged on a cluster-mode endpoint (ElastiCache Serverless) as on a single node.
@@ -20,7 +31,13 @@
 //! fan-out mark.
 
 use async_trait::async_trait;
-use protocol::{ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User};
+use protocol::{
+    limits::{
+        Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION,
+        MAX_SERVER_FRAME_BYTES, ROOM_RETENTION_SECS,
+    },
+    ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User,
+};
 use redis::{
     aio::{ConnectionManager, ConnectionManagerConfig},
     AsyncCommands, Script,
@@ -28,9 +45,101 @@ use redis::{
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use crate::ports::{
-    Appended, BoxError, HistoryPage, HistoryQuery, Member, NewMessage, Registry, RegistryError,
+use crate::{
+    adapters::memory::CONNECTION_TTL_MS,
+    ports::{
+        Admission, Appended, BoxError, Connected, HistoryPage, HistoryQuery, Joined, Member,
+        NewMessage, Registry, RegistryError,
+    },
 };
+
+const ROOM_RETENTION_MS: u64 = ROOM_RETENTION_SECS * 1000;
+
+/// Records a connection unless its person holds the cap of live connections already; 1 if recorded.
+const CONNECT: &str = r"
+local conn, live = KEYS[1], KEYS[2]
+local id, user, now, ttl, cap = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
+if not redis.call('ZSCORE', live, id) and redis.call('ZCARD', live) >= cap then
+  return 0
+end
+redis.call('ZADD', live, now + ttl, id)
+redis.call('PEXPIRE', live, ttl)
+redis.call('SET', conn, user, 'PX', ttl)
+return 1
+";
+
+/// Puts a connection in a room within the caps; answers `joined`, `would_create`, `too_many_rooms` or
+/// `room_full`. Refreshes the room's and the connection's expiry.
+const JOIN: &str = r"
+local members, history, sent, rooms = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local id, user, room, new_room = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local retention, conn_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
+local max_rooms, max_members = tonumber(ARGV[7]), tonumber(ARGV[8])
+if redis.call('HEXISTS', members, id) == 0 then
+  if redis.call('SCARD', rooms) >= max_rooms then return 'too_many_rooms' end
+  local count = redis.call('HLEN', members)
+  if count >= max_members then return 'room_full' end
+  if count == 0 and redis.call('EXISTS', history) == 0 and new_room ~= '1' then
+    return 'would_create'
+  end
+end
+redis.call('HSET', members, id, user)
+redis.call('SADD', rooms, room)
+redis.call('PEXPIRE', rooms, conn_ttl)
+for _, key in ipairs({members, history, sent}) do redis.call('PEXPIRE', key, retention) end
+return 'joined'
+";
+
+/// A page of history for a member: nil if `ARGV[1]` is not in the room, else `{more, id, m, id, m, …}`
+/// read in batches of ten from the bound (exclusive) towards older (`before`) or newer (`after`)
+/// entries, stopping at the page's limit or once the messages' bytes reach the budget (at least one).
+const HISTORY: &str = r"
+local members, history = KEYS[1], KEYS[2]
+if redis.call('HEXISTS', members, ARGV[1]) == 0 then return false end
+local older, bound, limit, budget = ARGV[2] == 'before', ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
+local out, count, bytes, more = {0}, 0, 0, 0
+while more == 0 do
+  local batch
+  if older then
+    batch = redis.call('XREVRANGE', history, bound, '-', 'COUNT', 10)
+  else
+    batch = redis.call('XRANGE', history, bound, '+', 'COUNT', 10)
+  end
+  for _, entry in ipairs(batch) do
+    local message = entry[2][4]
+    local size = #message + 128
+    if count == limit or (count > 0 and bytes + size > budget) then
+      more = 1
+      break
+    end
+    count, bytes = count + 1, bytes + size
+    out[#out + 1] = entry[1]
+    out[#out + 1] = message
+    bound = '(' .. entry[1]
+  end
+  if #batch < 10 then break end
+end
+out[1] = more
+return out
+";
+
+/// Takes one token from a bucket refilled at `ARGV[2]` per second up to `ARGV[1]`; 0 if taken, else the
+/// milliseconds until one fits. The bucket expires when it would be full again.
+const ADMIT: &str = r"
+local burst, rate, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 't', 'at')
+local tokens, at = tonumber(state[1]), tonumber(state[2])
+if not tokens then tokens, at = burst, now end
+tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
+if tokens < 1 then
+  return math.max(1, math.ceil((1 - tokens) / rate * 1000))
+end
+tokens = tokens - 1
+redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', now)
+redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
+return 0
+";
 
 /// The key prefix when none is configured; the braces make it a cluster hash tag.
 pub const DEFAULT_KEY_PREFIX: &str = "{chatty}:";
@@ -42,6 +151,7 @@ pub const DEFAULT_KEY_PREFIX: &str = "{chatty}:";
 const APPEND: &str = r"
 local members, history, sent = KEYS[1], KEYS[2], KEYS[3]
 local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local retention = tonumber(ARGV[6])
 if redis.call('HEXISTS', members, sender) == 0 then
   return false
 end
@@ -73,6 +183,7 @@ if len >= cap then
 end
 local id = redis.call('XADD', history, 'MAXLEN', '=', cap, ms .. '-*', 'k', key, 'm', message)
 redis.call('HSET', sent, key, '0 ' .. id)
+for _, k in ipairs({members, history, sent}) do redis.call('PEXPIRE', k, retention) end
 return {id, message, '0', redis.call('HKEYS', members)}
 ";
 
@@ -85,13 +196,15 @@ return 1
 ";
 
 /// Forgets a connection everywhere at once; returns the rooms it was in.
-/// ARGV[2] and ARGV[3] are the members key around the room name (see `Keys::members`).
+/// ARGV[2] and ARGV[3] are the members key around the room name (see `Keys::members`); KEYS[3] is its
+/// person's live connections.
 const DISCONNECT: &str = r"
 local rooms = redis.call('SMEMBERS', KEYS[1])
 for _, room in ipairs(rooms) do
   redis.call('HDEL', ARGV[2] .. room .. ARGV[3], ARGV[1])
 end
 redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('ZREM', KEYS[3], ARGV[1])
 return rooms
 ";
 
@@ -109,6 +222,12 @@ impl Keys {
     }
     fn connection_rooms(&self, id: &ConnectionId) -> String {
         format!("{}conn:{id}:rooms", self.prefix)
+    }
+    fn live_connections(&self, user_id: &str) -> String {
+        format!("{}user:{user_id}:conns", self.prefix)
+    }
+    fn bucket(&self, user_id: &str, bucket: &str) -> String {
+        format!("{}rate:{user_id}:{bucket}", self.prefix)
     }
     fn room_prefix(&self) -> String {
         format!("{}room:", self.prefix)
@@ -145,6 +264,10 @@ pub struct RedisRegistry {
     append: Script,
     mark_fanned_out: Script,
     disconnect: Script,
+    connect: Script,
+    join: Script,
+    history: Script,
+    admit: Script,
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(redis::RedisError) -> RegistryError {
@@ -183,6 +306,10 @@ impl RedisRegistry {
             append: Script::new(APPEND),
             mark_fanned_out: Script::new(MARK_FANNED_OUT),
             disconnect: Script::new(DISCONNECT),
+            connect: Script::new(CONNECT),
+            join: Script::new(JOIN),
+            history: Script::new(HISTORY),
+            admit: Script::new(ADMIT),
         })
     }
 
@@ -221,45 +348,52 @@ fn message_from(room: &RoomName, id: &str, json: &str) -> Result<ChatMessage, Re
     })
 }
 
-/// A stream entry as `XRANGE` returns it: the id and the flat field/value list (`k`, key, `m`, message).
-type Entry = (String, Vec<String>);
-
-fn messages_from(room: &RoomName, entries: Vec<Entry>) -> Result<Vec<ChatMessage>, RegistryError> {
-    entries
-        .into_iter()
-        .map(|(id, fields)| {
-            let json = fields
-                .chunks(2)
-                .find(|pair| pair[0] == "m")
-                .and_then(|pair| pair.get(1))
-                .ok_or_else(|| corrupt("history entry", format!("entry {id} has no message")))?;
-            message_from(room, &id, json)
-        })
-        .collect()
-}
-
 #[async_trait]
 impl Registry for RedisRegistry {
     async fn connect(
         &self,
         connection_id: &ConnectionId,
         user: &User,
-    ) -> Result<(), RegistryError> {
-        let user = serde_json::to_string(user).map_err(|e| corrupt("user", e))?;
-        self.connection()
-            .set::<_, _, ()>(self.keys.connection(connection_id), user)
+        now_ms: u64,
+    ) -> Result<Connected, RegistryError> {
+        let json = serde_json::to_string(user).map_err(|e| corrupt("user", e))?;
+        let recorded: u8 = self
+            .connect
+            .key(self.keys.connection(connection_id))
+            .key(self.keys.live_connections(&user.id))
+            .arg(connection_id.as_str())
+            .arg(json)
+            .arg(now_ms)
+            .arg(CONNECTION_TTL_MS)
+            .arg(MAX_CONNECTIONS_PER_PERSON)
+            .invoke_async(&mut self.connection())
             .await
-            .map_err(failed("connect"))
+            .map_err(failed("connect"))?;
+        Ok(if recorded == 1 {
+            Connected::Recorded
+        } else {
+            Connected::TooManyConnections
+        })
     }
 
     async fn disconnect(
         &self,
         connection_id: &ConnectionId,
     ) -> Result<Vec<RoomName>, RegistryError> {
+        let holder: Option<String> = self
+            .connection()
+            .get(self.keys.connection(connection_id))
+            .await
+            .map_err(failed("disconnect"))?;
+        let holder: Option<User> = holder
+            .map(|json| serde_json::from_str(&json).map_err(|e| corrupt("user", e)))
+            .transpose()?;
+        let user_id = holder.map_or_else(String::new, |user| user.id);
         let rooms: Vec<String> = self
             .disconnect
             .key(self.keys.connection_rooms(connection_id))
             .key(self.keys.connection(connection_id))
+            .key(self.keys.live_connections(&user_id))
             .arg(connection_id.as_str())
             .arg(self.keys.room_prefix())
             .arg(MEMBERS_SUFFIX)
@@ -274,20 +408,38 @@ impl Registry for RedisRegistry {
         Ok(rooms)
     }
 
-    async fn join(&self, room: &RoomName, member: &Member) -> Result<(), RegistryError> {
+    async fn join(
+        &self,
+        room: &RoomName,
+        member: &Member,
+        new_room: bool,
+        _now_ms: u64,
+    ) -> Result<Joined, RegistryError> {
         let user = serde_json::to_string(&member.user).map_err(|e| corrupt("user", e))?;
-        redis::pipe()
-            .atomic()
-            .hset(self.keys.members(room), member.connection_id.as_str(), user)
-            .ignore()
-            .sadd(
-                self.keys.connection_rooms(&member.connection_id),
-                room.as_str(),
-            )
-            .ignore()
-            .query_async::<()>(&mut self.connection())
+        let outcome: String = self
+            .join
+            .key(self.keys.members(room))
+            .key(self.keys.history(room))
+            .key(self.keys.sent(room))
+            .key(self.keys.connection_rooms(&member.connection_id))
+            .arg(member.connection_id.as_str())
+            .arg(user)
+            .arg(room.as_str())
+            .arg(u8::from(new_room))
+            .arg(ROOM_RETENTION_MS)
+            .arg(CONNECTION_TTL_MS)
+            .arg(MAX_ROOMS_PER_CONNECTION)
+            .arg(MAX_MEMBERS_PER_ROOM)
+            .invoke_async(&mut self.connection())
             .await
-            .map_err(failed("join"))
+            .map_err(failed("join"))?;
+        match outcome.as_str() {
+            "joined" => Ok(Joined::Joined),
+            "would_create" => Ok(Joined::WouldCreate),
+            "too_many_rooms" => Ok(Joined::TooManyRooms),
+            "room_full" => Ok(Joined::RoomFull),
+            other => Err(corrupt("join outcome", other.to_owned())),
+        }
     }
 
     async fn leave(
@@ -348,6 +500,7 @@ impl Registry for RedisRegistry {
             .arg(millis)
             .arg(stored)
             .arg(self.history_cap)
+            .arg(ROOM_RETENTION_MS)
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("append"))?;
@@ -380,35 +533,78 @@ impl Registry for RedisRegistry {
 
     async fn history(
         &self,
+        reader: &ConnectionId,
         room: &RoomName,
         query: HistoryQuery,
-    ) -> Result<HistoryPage, RegistryError> {
-        let key = self.keys.history(room);
-        let mut connection = self.connection();
-        // One entry more than asked says whether there are more.
-        let (entries, limit, newest_first): (Vec<Entry>, u16, bool) = match query {
-            HistoryQuery::Before { before, limit } => {
-                let end = before.map_or_else(|| "+".to_owned(), |id| format!("({id}"));
-                let entries = connection
-                    .xrevrange_count(&key, end, "-", usize::from(limit) + 1)
-                    .await
-                    .map_err(failed("history"))?;
-                (entries, limit, true)
-            }
-            HistoryQuery::After { after, limit } => {
-                let entries = connection
-                    .xrange_count(&key, format!("({after}"), "+", usize::from(limit) + 1)
-                    .await
-                    .map_err(failed("history"))?;
-                (entries, limit, false)
-            }
+    ) -> Result<Option<HistoryPage>, RegistryError> {
+        let (direction, bound, limit) = match query {
+            HistoryQuery::Before { before, limit } => (
+                "before",
+                before.map_or_else(|| "+".to_owned(), |id| format!("({id}")),
+                limit,
+            ),
+            HistoryQuery::After { after, limit } => ("after", format!("({after}"), limit),
         };
-        let mut messages = messages_from(room, entries)?;
-        let has_more = messages.len() > usize::from(limit);
-        messages.truncate(usize::from(limit));
-        if newest_first {
+        let reply: Option<Vec<redis::Value>> = self
+            .history
+            .key(self.keys.members(room))
+            .key(self.keys.history(room))
+            .arg(reader.as_str())
+            .arg(direction)
+            .arg(bound)
+            .arg(limit)
+            .arg(MAX_SERVER_FRAME_BYTES)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("history"))?;
+        let Some(reply) = reply else {
+            return Ok(None);
+        };
+        let (more, entries) = reply
+            .split_first()
+            .ok_or_else(|| corrupt("history page", "an empty reply"))?;
+        let has_more: u8 =
+            redis::from_redis_value(more.clone()).map_err(|e| corrupt("history page", e))?;
+        let entries: Vec<String> = entries
+            .iter()
+            .map(|v| redis::from_redis_value(v.clone()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| corrupt("history page", e))?;
+        let mut messages = entries
+            .chunks(2)
+            .map(|pair| match pair {
+                [id, json] => message_from(room, id, json),
+                _ => Err(corrupt("history page", "an entry without its message")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if direction == "before" {
             messages.reverse();
         }
-        Ok(HistoryPage { messages, has_more })
+        Ok(Some(HistoryPage {
+            messages,
+            has_more: has_more == 1,
+        }))
+    }
+
+    async fn admit(
+        &self,
+        user_id: &str,
+        bucket: &str,
+        rate: Rate,
+        now_ms: u64,
+    ) -> Result<Admission, RegistryError> {
+        let wait_ms: u64 = self
+            .admit
+            .key(self.keys.bucket(user_id, bucket))
+            .arg(rate.burst)
+            .arg(rate.per_second)
+            .arg(now_ms)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("admit"))?;
+        Ok(match wait_ms {
+            0 => Admission::Admitted,
+            retry_after_ms => Admission::Wait { retry_after_ms },
+        })
     }
 }

@@ -9,6 +9,7 @@ use lambdas::{
     adapters::{aws::sdk_config, redis::RedisRegistry, sqs::SqsQueue},
     consumer::RegistryConsumer,
     lambda::{consume_sqs_event, init_logs, Env},
+    ports::SystemClock,
 };
 use protocol::Delivery;
 
@@ -25,6 +26,8 @@ async fn main() -> Result<(), Error> {
     let consumer = RegistryConsumer {
         registry: Arc::new(registry),
         deliveries: Arc::new(deliveries),
+        clock: Arc::new(SystemClock),
+        rate_limits: true,
     };
     let consumer = &consumer;
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| async move {

@@ -4,17 +4,26 @@
 //!
 //! Every action is safe to apply twice for the same command, as SQS may deliver it twice: joins and leaves
 //! are idempotent, and a repeated send is stored once and fanned out once.
+//!
+//! Every action is bounded by the store, so the limits hold across every Lambda instance: a per-person
+//! rate (token buckets, [`Registry::admit`]; `rate_limited` with `retry_after_ms`, nothing stored or fanned
+//! out; typing beyond its rate is dropped silently) and the caps (rooms per connection, connections per
+//! person, connections per room, new rooms per person per hour), each with its own error code. Reading
+//! needs membership like writing does.
 
 use protocol::{
-    limits::{MAX_QUEUE_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES},
+    limits::{
+        Rate, HISTORY_RATE, JOIN_RATE, MAX_QUEUE_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES,
+        NEW_ROOM_RATE, SEND_RATE, TYPING_RATE,
+    },
     ClientFrame, ClientId, Command, ConnectionId, Delivery, ErrorCode, MessageId, RoomName,
     ServerFrame, User,
 };
 use time::OffsetDateTime;
 
 use crate::ports::{
-    Appended, HistoryPage, HistoryQuery, Member, NewMessage, Queue, QueueError, Registry,
-    RegistryError,
+    Admission, Appended, Clock, Connected, HistoryPage, HistoryQuery, Joined, Member, NewMessage,
+    Queue, QueueError, Registry, RegistryError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -36,11 +45,32 @@ pub enum Handled {
     Done,
 }
 
-/// The ports every action works with.
+/// The ports every action works with, and whether per-person rates apply.
 #[derive(Clone, Copy)]
 pub struct Ports<'a> {
     pub registry: &'a dyn Registry,
     pub deliveries: &'a dyn Queue<Delivery>,
+    pub clock: &'a dyn Clock,
+    /// `false` only for benchmarks (`chatty-local --no-rate-limits`): the rates are skipped; the caps stay.
+    pub rate_limits: bool,
+}
+
+impl Ports<'_> {
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+    }
+
+    /// Takes one token of `user`'s `bucket` at `rate`, or says how long to wait. Always admits when rates
+    /// are off.
+    async fn admit(&self, user: &User, bucket: &str, rate: Rate) -> Result<Admission> {
+        if !self.rate_limits {
+            return Ok(Admission::Admitted);
+        }
+        Ok(self
+            .registry
+            .admit(&user.id, bucket, rate, self.now_ms())
+            .await?)
+    }
 }
 
 /// Applies `command` and queues what it causes: one `on_*` function per action.
@@ -85,8 +115,21 @@ pub async fn apply(ports: Ports<'_>, command: &Command) -> Result<Handled> {
 }
 
 /// `$connect` (queued by the gateway after the authorizer allowed it): records the connection and its user.
+/// Rule: a person holds at most [`protocol::limits::MAX_CONNECTIONS_PER_PERSON`] connections; past it the
+/// new one is told `too_many_connections` and closed.
 async fn on_connect(ports: Ports<'_>, connection: &ConnectionId, user: &User) -> Result<Handled> {
-    ports.registry.connect(connection, user).await?;
+    match ports
+        .registry
+        .connect(connection, user, ports.now_ms())
+        .await?
+    {
+        Connected::Recorded => {}
+        Connected::TooManyConnections => {
+            let refusal = ServerFrame::error(ErrorCode::TooManyConnections, None);
+            let delivery = to_one(connection.clone(), refusal).and_close();
+            queue_deliveries(ports.deliveries, vec![delivery]).await?;
+        }
+    }
     Ok(Handled::Done)
 }
 
@@ -103,16 +146,52 @@ async fn on_disconnect(ports: Ports<'_>, connection: &ConnectionId) -> Result<Ha
 }
 
 /// `join`: puts the connection in the room (idempotent) and sends the room's presence to every member,
-/// the joiner included, which is how the joiner learns it is in.
+/// the joiner included, which is how the joiner learns it is in. Rules: the join rate; the caps on rooms
+/// per connection and connections per room; joining a room that does not exist yet brings it into being,
+/// which takes a token of the person's new-room rate (a cap: it holds even with rates off).
 async fn on_join(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<Handled> {
-    ports.registry.join(room, member).await?;
-    let members = ports.registry.members(room).await?;
-    queue_deliveries(ports.deliveries, vec![presence(room, &members)]).await?;
-    Ok(Handled::Done)
+    let to_joiner = |frame| to_one(member.connection_id.clone(), frame);
+    if let Admission::Wait { retry_after_ms } = ports.admit(&member.user, "join", JOIN_RATE).await?
+    {
+        let refusal = ServerFrame::retry_later(ErrorCode::RateLimited, None, retry_after_ms);
+        return refuse(ports, to_joiner(refusal)).await;
+    }
+    let now_ms = ports.now_ms();
+    let mut joined = ports.registry.join(room, member, false, now_ms).await?;
+    if joined == Joined::WouldCreate {
+        let admitted = ports
+            .registry
+            .admit(&member.user.id, "new-room", NEW_ROOM_RATE, now_ms)
+            .await?;
+        if let Admission::Wait { retry_after_ms } = admitted {
+            let refusal =
+                ServerFrame::retry_later(ErrorCode::TooManyNewRooms, None, retry_after_ms);
+            return refuse(ports, to_joiner(refusal)).await;
+        }
+        joined = ports.registry.join(room, member, true, now_ms).await?;
+    }
+    let refusal = match joined {
+        Joined::Joined => {
+            let members = ports.registry.members(room).await?;
+            queue_deliveries(ports.deliveries, vec![presence(room, &members)]).await?;
+            return Ok(Handled::Done);
+        }
+        Joined::TooManyRooms => ErrorCode::TooManyRooms,
+        Joined::RoomFull => ErrorCode::RoomFull,
+        // Only if the room vanished between the two calls; the client may join again.
+        Joined::WouldCreate => ErrorCode::Internal,
+    };
+    refuse(ports, to_joiner(ServerFrame::error(refusal, None))).await
 }
 
-/// `leave`: takes the connection out of the room; if it was in it, the members left are told.
+/// `leave`: takes the connection out of the room; if it was in it, the members left are told. Rule: the
+/// join rate (joins and leaves share it).
 async fn on_leave(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<Handled> {
+    if let Admission::Wait { retry_after_ms } = ports.admit(&member.user, "join", JOIN_RATE).await?
+    {
+        let refusal = ServerFrame::retry_later(ErrorCode::RateLimited, None, retry_after_ms);
+        return refuse(ports, to_one(member.connection_id.clone(), refusal)).await;
+    }
     if ports.registry.leave(room, &member.connection_id).await? {
         let members = ports.registry.members(room).await?;
         queue_deliveries(ports.deliveries, vec![presence(room, &members)]).await?;
@@ -121,9 +200,9 @@ async fn on_leave(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<
 }
 
 /// `send`: stores the message once per (room, author, client id) and fans it out to every connection in
-/// the room, the sender's included (that is its confirmation). Rules: only a member of the room may send
-/// (`not_a_member` otherwise, echoing the `client_id`); a retry of a message already fanned out is
-/// confirmed to its sender only.
+/// the room, the sender's included (that is its confirmation). Rules: the send rate (`rate_limited`,
+/// echoing the `client_id`, nothing stored); only a member of the room may send (`not_a_member`,
+/// echoing the `client_id`); a retry of a message already fanned out is confirmed to its sender only.
 async fn on_send(
     ports: Ports<'_>,
     member: Member,
@@ -132,6 +211,15 @@ async fn on_send(
     body: &str,
     received_at: OffsetDateTime,
 ) -> Result<Handled> {
+    if let Admission::Wait { retry_after_ms } = ports.admit(&member.user, "send", SEND_RATE).await?
+    {
+        let refusal = ServerFrame::retry_later(
+            ErrorCode::RateLimited,
+            Some(client_id.to_string()),
+            retry_after_ms,
+        );
+        return refuse(ports, to_one(member.connection_id, refusal)).await;
+    }
     let sender = member.connection_id;
     let message = NewMessage {
         room: room.clone(),
@@ -163,8 +251,13 @@ async fn on_send(
 }
 
 /// `typing`: tells the room's other people (not the typist's own other tabs) that this person is typing.
-/// Rule: only a member of the room may (`not_a_member` otherwise).
+/// Rules: only a member of the room may (`not_a_member` otherwise); at most one fan-out per person and
+/// room per [`TYPING_RATE`], extra ones dropped silently (a typing indicator needs no more).
 async fn on_typing(ports: Ports<'_>, member: Member, room: &RoomName) -> Result<Handled> {
+    let bucket = format!("typing:{room}");
+    if let Admission::Wait { .. } = ports.admit(&member.user, &bucket, TYPING_RATE).await? {
+        return Ok(Handled::Done);
+    }
     let members = ports.registry.members(room).await?;
     let delivery = if members
         .iter()
@@ -191,7 +284,8 @@ async fn on_typing(ports: Ports<'_>, member: Member, room: &RoomName) -> Result<
 }
 
 /// `history`: one page of the room's messages, older than `before` (the newest page without it) or newer
-/// than `after` (catch-up after a reconnect), cut to fit one server frame.
+/// than `after` (catch-up after a reconnect), cut to fit one server frame. Rules: the history rate; only a
+/// member of the room may read it (`not_a_member`), so nobody reads a room without showing in its presence.
 async fn on_history(
     ports: Ports<'_>,
     member: Member,
@@ -200,14 +294,29 @@ async fn on_history(
     after: Option<MessageId>,
     limit: Option<u16>,
 ) -> Result<Handled> {
+    let reader = member.connection_id;
+    if let Admission::Wait { retry_after_ms } =
+        ports.admit(&member.user, "history", HISTORY_RATE).await?
+    {
+        let refusal = ServerFrame::retry_later(ErrorCode::RateLimited, None, retry_after_ms);
+        return refuse(ports, to_one(reader, refusal)).await;
+    }
     let limit = ClientFrame::history_limit(limit);
     let query = match after {
         Some(after) => HistoryQuery::After { after, limit },
         None => HistoryQuery::Before { before, limit },
     };
-    let page = ports.registry.history(room, query).await?;
-    let frame = history_frame(room.clone(), page, query);
-    queue_deliveries(ports.deliveries, vec![to_one(member.connection_id, frame)]).await?;
+    let frame = match ports.registry.history(&reader, room, query).await? {
+        Some(page) => history_frame(room.clone(), page, query),
+        None => ServerFrame::error(ErrorCode::NotAMember, None),
+    };
+    queue_deliveries(ports.deliveries, vec![to_one(reader, frame)]).await?;
+    Ok(Handled::Done)
+}
+
+/// Answers a refused action: the refusal goes to the connection alone, nothing else happens.
+async fn refuse(ports: Ports<'_>, refusal: Delivery) -> Result<Handled> {
+    queue_deliveries(ports.deliveries, vec![refusal]).await?;
     Ok(Handled::Done)
 }
 

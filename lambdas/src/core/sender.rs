@@ -6,7 +6,8 @@
 //!    got the frame do not get it twice), up to [`SendPolicy::requeues`] times; then they are given up on
 //!    and counted as abandoned.
 //!
-//! Rules: the frame is serialised once and the same bytes go to every recipient; posts run with bounded
+//! Rules: the frame is serialised once and the same bytes go to every recipient (then, for a closing
+//! delivery, each recipient's connection is closed); posts run with bounded
 //! concurrency; a `410 Gone` is not a failure but a stale connection, reported to the registry as a
 //! `forget` command for *that* connection. (The SQS adapter's own retries are of the transport: entries SQS
 //! failed on its side.)
@@ -84,7 +85,16 @@ pub async fn deliver(
     let payload = Bytes::from(delivery.frame.to_json());
     let recipients = &delivery.recipients;
     let outcomes: Vec<Outcome> = stream::iter(0..recipients.len())
-        .map(|i| post_with_retry(ports.pusher, recipients, i, payload.clone(), policy))
+        .map(|i| {
+            post_with_retry(
+                ports.pusher,
+                recipients,
+                i,
+                payload.clone(),
+                policy,
+                delivery.close,
+            )
+        })
         .buffer_unordered(policy.concurrency.max(1))
         .collect()
         .await;
@@ -125,6 +135,7 @@ pub async fn deliver(
             recipients: unreached.clone(),
             frame: delivery.frame.clone(),
             retries: delivery.retries + 1,
+            close: delivery.close,
         }])
         .await?;
     report.retried = unreached;
@@ -137,11 +148,18 @@ async fn post_with_retry(
     position: usize,
     payload: Bytes,
     policy: SendPolicy,
+    close: bool,
 ) -> Outcome {
     let recipient = &recipients[position];
     let mut backoff = policy.first_backoff;
     for attempt in 1..=policy.attempts.max(1) {
         match pusher.post(recipient, payload.clone()).await {
+            Ok(()) if close => {
+                if let Err(error) = pusher.close(recipient).await {
+                    tracing::warn!(connection_id = %recipient, %error, "closing failed");
+                }
+                return Outcome::Delivered;
+            }
             Ok(()) => return Outcome::Delivered,
             Err(PushError::Gone) => return Outcome::Gone(position),
             Err(PushError::Throttled) if attempt < policy.attempts => {
