@@ -1,7 +1,9 @@
 //! The chat client, shared as context: it owns the reactive copies of the [`ChatState`], the
 //! [`Outbox`], the [`Drafts`] and the [`ConnectionStatus`], runs the connection loop in [`crate::ws`],
-//! and turns what the person does (join, send, retry, scroll up) into frames. The pure rules live in
-//! `state` and `outbox`; this module only wires them to signals, storage and the socket.
+//! and turns what the person does (join, send, retry, scroll up) into frames. Components read its
+//! signals and change them only through its methods: those actions, and what the screen reports back
+//! (the room on screen, whether its bottom is seen, a notice dismissed). The pure rules live in `state`
+//! and `outbox`; this module only wires them to signals, storage and the socket.
 
 use futures::channel::mpsc::{self, UnboundedSender};
 use leptos::{prelude::*, task::spawn_local};
@@ -211,6 +213,22 @@ impl ChatClient {
         if let Some(frame) = self.state.try_update(|s| s.load_older(room)).flatten() {
             self.send_all(vec![frame]);
         }
+    }
+
+    /// The room on screen, or none once the room page is gone. The page's cleanup may run after the
+    /// state itself was disposed (the whole app torn down): then this does nothing.
+    pub fn set_active(&self, room: Option<RoomName>) {
+        self.state.try_update(|s| s.set_active(room));
+    }
+
+    /// Whether the reader sees the bottom of the room on screen (scrolled down, tab visible).
+    pub fn set_watching(&self, watching: bool) {
+        self.state.update(|s| s.set_watching(watching));
+    }
+
+    /// The person has read the server's notice: it goes.
+    pub fn dismiss_notice(&self) {
+        self.state.update(|s| s.notice = None);
     }
 
     pub fn set_draft(&self, room: &RoomName, text: &str) {

@@ -8,7 +8,8 @@
 //!   a room (`/rooms/:room`).
 //! - [`components`]: the pieces of the chat screen; each takes what it shows as props.
 //! - [`client`]: the chat client context: signals for the state, outbox, drafts and connection status,
-//!   and the actions (join, send, retry, load older) that turn into frames.
+//!   and the actions (join, send, retry, load older) that turn into frames; components change those
+//!   signals only through its methods.
 //! - [`ws`]: the only code that touches the WebSocket: connect, ping, rotate, reconnect with backoff.
 //! - [`auth_flow`]: the browser side of sign-in: redirects, token calls, session storage.
 //! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames), [`outbox`]

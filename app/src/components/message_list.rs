@@ -21,6 +21,20 @@ const BOTTOM_SLACK: i32 = 48;
 /// Closer than this to the top loads the previous page.
 const TOP_SLACK: i32 = 240;
 
+/// What the list shows around the messages: how far the room's history has loaded, and how many
+/// messages the reader has not seen.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct LogStatus {
+    /// The first page has arrived.
+    loaded: bool,
+    /// Older messages exist on the server.
+    has_older: bool,
+    /// A page of older messages is on its way.
+    loading_older: bool,
+    /// Messages that arrived while the reader was not looking at the bottom.
+    unread: u32,
+}
+
 #[component]
 pub fn MessageList(room: RoomName) -> impl IntoView {
     let client = expect_context::<ChatClient>();
@@ -43,12 +57,17 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
             })
         })
     };
-    let info = {
+    let log_status = {
         let room = room.clone();
         Memo::new(move |_| {
             client.state.with(|s| {
                 s.room(&room)
-                    .map(|r| (r.loaded, r.has_older, r.loading_older, r.unread))
+                    .map(|r| LogStatus {
+                        loaded: r.loaded,
+                        has_older: r.has_older,
+                        loading_older: r.loading_older,
+                        unread: r.unread,
+                    })
                     .unwrap_or_default()
             })
         })
@@ -76,9 +95,16 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
     let request_older = {
         let room = room.clone();
         move || {
-            let (loaded, has_older, loading, _) = info.get_untracked();
-            if let (true, true, false, Some(el)) = (loaded, has_older, loading, log.get_untracked())
-            {
+            let LogStatus {
+                loaded,
+                has_older,
+                loading_older,
+                ..
+            } = log_status.get_untracked();
+            if !loaded || !has_older || loading_older {
+                return;
+            }
+            if let Some(el) = log.get_untracked() {
                 anchor.set_value(Some(el.scroll_height() - el.scroll_top()));
                 client.load_older(&room);
             }
@@ -93,7 +119,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
             let bottom = el.scroll_height() - el.scroll_top() - el.client_height() < BOTTOM_SLACK;
             if bottom != at_bottom.get_untracked() {
                 at_bottom.set(bottom);
-                client.state.update(|s| s.set_watching(bottom));
+                client.set_watching(bottom);
             }
             if el.scroll_top() < TOP_SLACK {
                 request_older();
@@ -105,7 +131,11 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
     Effect::new(move |_| {
         rows.track();
         let pending_now = pending.with(Vec::len);
-        let (_, has_older, loading_older, _) = info.get();
+        let LogStatus {
+            has_older,
+            loading_older,
+            ..
+        } = log_status.get();
         let Some(el) = log.get() else { return };
         let sent_more = pending_now > pending_seen.get_value();
         pending_seen.set_value(pending_now);
@@ -132,9 +162,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
     // A hidden tab is not read: what arrives meanwhile counts as new, and gets the "new messages" line.
     let visibility = window_event_listener_untyped("visibilitychange", move |_| {
         let hidden = document().hidden();
-        client
-            .state
-            .update(|s| s.set_watching(!hidden && at_bottom.get_untracked()));
+        client.set_watching(!hidden && at_bottom.get_untracked());
     });
     on_cleanup(move || visibility.remove());
     let jump = move |_| {
@@ -150,7 +178,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
                 node_ref=log on:scroll=on_scroll>
                 <div class="log-top">
                     {move || {
-                        let (loaded, has_older, _, _) = info.get();
+                        let LogStatus { loaded, has_older, .. } = log_status.get();
                         if !loaded {
                             view! { <p class="muted" aria-busy="true">"Loading messages…"</p> }.into_any()
                         } else if has_older {
@@ -171,9 +199,9 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
                     <PendingRow message=item.0 first=item.1/>
                 </For>
             </div>
-            <Show when=move || { !at_bottom.get() && info.get().3 > 0 }>
+            <Show when=move || { !at_bottom.get() && log_status.get().unread > 0 }>
                 <button class="jump" on:click=jump>
-                    {move || match info.get().3 {
+                    {move || match log_status.get().unread {
                         1 => "1 new message ↓".to_owned(),
                         n => format!("{n} new messages ↓"),
                     }}

@@ -5,7 +5,11 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 use protocol::{RoomName, User};
 
-use crate::{auth_flow::Auth, client::ChatClient, components::avatar::Avatar, routes::room::Panel};
+use crate::{
+    auth_flow::Auth,
+    client::ChatClient,
+    components::{avatar::Avatar, panel::Panel},
+};
 
 #[component]
 pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl IntoView {

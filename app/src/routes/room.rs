@@ -10,21 +10,13 @@ use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::{
-        composer::Composer, members::Members, message_list::MessageList, sidebar::Sidebar,
-        sign_in::SignIn, status::StatusBadge, typing::TypingLine,
+        composer::Composer, members::Members, message_list::MessageList, panel::Panel,
+        sidebar::Sidebar, sign_in::SignIn, status::StatusBadge, typing::TypingLine,
     },
     connection::ConnectionStatus,
     routes::landing::LAST_ROOM_KEY,
     storage::{self, Area},
 };
-
-/// Which side panel is open on a narrow screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Panel {
-    None,
-    Rooms,
-    Members,
-}
 
 #[component]
 pub fn RoomPage() -> impl IntoView {
@@ -44,13 +36,11 @@ pub fn RoomPage() -> impl IntoView {
             return;
         };
         client.join(&room);
-        client.state.update(|s| s.set_active(Some(room.clone())));
+        client.set_active(Some(room.clone()));
         storage::save(Area::Local, LAST_ROOM_KEY, &room.to_string());
         panel.set(Panel::None);
     });
-    on_cleanup(move || {
-        client.state.try_update(|s| s.set_active(None));
-    });
+    on_cleanup(move || client.set_active(None));
     // The tab's title says where you are and how much is unread, for when the tab is in the background.
     Effect::new(move |_| {
         let unread: u32 = client
@@ -122,7 +112,7 @@ fn RoomView(room: RoomName, panel: RwSignal<Panel>) -> impl IntoView {
             <Show when=move || notice.get().is_some()>
                 <div class="notice" role="alert">
                     <span>{move || notice.get().unwrap_or_default()}</span>
-                    <button class="link-button" on:click=move |_| client.state.update(|s| s.notice = None)>
+                    <button class="link-button" on:click=move |_| client.dismiss_notice()>
                         "Dismiss"
                     </button>
                 </div>
