@@ -1,7 +1,8 @@
 //! ID-token verification: the authorizer's whole decision, shared by the `$connect` authorizer Lambda and
 //! the local gateway. RS256 only, against the issuer's JWKS; `iss`, `aud` (the app client id), `exp` and
 //! `nbf` (with a small leeway) and `token_use = id` must all hold. Signature checks are `jsonwebtoken`'s;
-//! nothing here parses a signature by hand. Tokens are never logged.
+//! nothing here parses a signature by hand. Tokens are never logged. The display name the verified token
+//! claims is cleaned here ([`protocol::display_name`]), so every path to a `User` gets the same rules.
 
 use std::time::{Duration, Instant};
 
@@ -48,7 +49,8 @@ impl KeySource for StaticKeys {
 }
 
 /// The claims of an ID token that Chatty reads. Cognito puts the display name in `name` for federated
-/// Google users; `email` and `cognito:username` are fallbacks.
+/// Google users. `email` and `cognito:username` are deliberately not read: an email must never be shown to
+/// a room, and a federated username (`Google_<account number>`) names the Google account.
 #[derive(Debug, Deserialize)]
 struct IdClaims {
     sub: String,
@@ -56,11 +58,7 @@ struct IdClaims {
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
-    email: Option<String>,
-    #[serde(default)]
     picture: Option<String>,
-    #[serde(default, rename = "cognito:username")]
-    username: Option<String>,
 }
 
 /// Settings for [`IdTokenVerifier`].
@@ -112,7 +110,9 @@ impl IdTokenVerifier {
         }
     }
 
-    /// The user a valid ID token names, or why it is refused.
+    /// The user a valid ID token names, or why it is refused. The name is the token's `name` as
+    /// [`protocol::display_name`] cleans it (whichever identity provider wrote it), so no direction
+    /// override, invisible character or email address reaches a room.
     pub async fn verify(&self, token: &str) -> Result<User, AuthError> {
         if token.is_empty() {
             return Err(AuthError::Missing);
@@ -136,14 +136,9 @@ impl IdTokenVerifier {
         if claims.token_use != "id" {
             return Err(AuthError::NotAnIdToken(claims.token_use));
         }
-        let name = [claims.name, claims.email, claims.username]
-            .into_iter()
-            .flatten()
-            .find(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| claims.sub.clone());
         Ok(User {
+            name: protocol::display_name(claims.name.as_deref(), &claims.sub),
             id: claims.sub,
-            name,
             picture: claims.picture,
         })
     }

@@ -10,6 +10,9 @@
 //!   ([`Settings::sqs`]) to run the production adapters end to end.
 //! - [`signin`]: the Cognito Hosted UI stand-in and `POST /dev/token`; never part of an AWS build.
 //! - [`spa`]: the built app, `/config.json`, and a helpful page when the app is not built.
+//! - [`security`]: what keeps the gateway to this machine: loopback only unless `--insecure-listen`, the
+//!   `Host` check every request passes first (DNS rebinding protection), and CloudFront's security headers
+//!   and Content-Security-Policy on every response.
 //!
 //! [`start`] takes a bound listener and its settings, and returns a handle to stop it: tests start as many
 //! gateways as they like on ephemeral ports.
@@ -17,6 +20,7 @@
 pub mod connections;
 pub mod management;
 pub mod pipeline;
+pub mod security;
 pub mod signin;
 pub mod spa;
 pub mod websocket;
@@ -24,6 +28,7 @@ pub mod websocket;
 use std::{net::SocketAddr, path::PathBuf, sync::Arc, time::Duration};
 
 use axum::{
+    middleware,
     routing::{get, post},
     Router,
 };
@@ -34,7 +39,11 @@ use lambdas::{
 use protocol::Command;
 use tokio::{net::TcpListener, task::JoinHandle};
 
-use crate::{connections::Connections, signin::SignIn};
+use crate::{
+    connections::Connections,
+    security::{AllowedHosts, Reach},
+    signin::SignIn,
+};
 
 /// API Gateway's connection limits, shortened by tests.
 #[derive(Debug, Clone, Copy)]
@@ -70,6 +79,9 @@ pub struct Settings {
     /// Turn the per-person rate limits off (the caps stay). For benchmarks only: one load generator
     /// speaks for many people from few accounts.
     pub no_rate_limits: bool,
+    /// Allow a listening address beyond loopback (`--insecure-listen`). Without it, [`start`] refuses one:
+    /// `POST /dev/token` mints a token for any name to anyone who can reach the gateway.
+    pub insecure_listen: bool,
 }
 
 /// The SQS pipeline: an SQS endpoint (an emulator, e.g. moto at `http://127.0.0.1:5000`; credentials and
@@ -126,9 +138,18 @@ impl Running {
     }
 }
 
-/// Starts the local gateway on `listener`.
+/// Starts the local gateway on `listener`, refusing a listener beyond loopback unless
+/// [`Settings::insecure_listen`] allows it ([`security::reach`]).
 pub async fn start(listener: TcpListener, settings: Settings) -> anyhow::Result<Running> {
     let addr = listener.local_addr()?;
+    let reach = security::reach(addr, settings.insecure_listen)?;
+    if reach == Reach::Network {
+        tracing::warn!(
+            "INSECURE: listening on {addr}, beyond this machine (--insecure-listen). Anyone who can reach \
+             it can mint a token for any name at POST /dev/token and chat as anyone; use it only on a \
+             network where you trust everyone."
+        );
+    }
     let issuer = format!("http://{addr}");
     let signin = Arc::new(match &settings.signing_key {
         Some(path) => SignIn::load_or_create(issuer, path)?,
@@ -156,7 +177,7 @@ pub async fn start(listener: TcpListener, settings: Settings) -> anyhow::Result<
         limits: settings.limits,
         dist: settings.dist,
     };
-    let router = router(state);
+    let router = router(state, AllowedHosts::new(addr, reach));
     let server = tokio::spawn(async move {
         let service = router.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(error) = axum::serve(listener, service).await {
@@ -172,7 +193,17 @@ pub async fn start(listener: TcpListener, settings: Settings) -> anyhow::Result<
     })
 }
 
-fn router(state: AppState) -> Router {
+/// Every route. Each request passes the `Host` check first, then gets the security headers on its way
+/// out; the sign-in's pages carry their own Content-Security-Policy.
+fn router(state: AppState, hosts: AllowedHosts) -> Router {
+    let sign_in_pages = Router::new()
+        .route(
+            "/oauth2/authorize",
+            get(signin::authorize_page).post(signin::authorize_submit),
+        )
+        .route("/oauth2/token", post(signin::token))
+        .route("/logout", get(signin::logout))
+        .layer(middleware::map_response(signin::with_sign_in_csp));
     Router::new()
         .route("/ws", get(websocket::upgrade))
         .route(
@@ -182,14 +213,14 @@ fn router(state: AppState) -> Router {
                 .delete(management::delete),
         )
         .route("/config.json", get(spa::config))
-        .route(
-            "/oauth2/authorize",
-            get(signin::authorize_page).post(signin::authorize_submit),
-        )
-        .route("/oauth2/token", post(signin::token))
-        .route("/logout", get(signin::logout))
+        .merge(sign_in_pages)
         .route("/.well-known/jwks.json", get(signin::jwks))
         .route("/dev/token", post(signin::dev_token))
         .fallback(spa::serve)
+        .layer(middleware::from_fn(security::security_headers))
+        .layer(middleware::from_fn_with_state(
+            Arc::new(hosts),
+            security::check_host,
+        ))
         .with_state(state)
 }

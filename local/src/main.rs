@@ -13,9 +13,14 @@ use tracing_subscriber::EnvFilter;
     about = "Chatty on one machine: the app, the WebSocket API and a local sign-in"
 )]
 struct Args {
-    /// Address to listen on.
+    /// Address to listen on. Loopback only (127.0.0.1, [::1]) unless --insecure-listen is given.
     #[arg(long, env = "CHATTY_ADDR", default_value = "127.0.0.1:8080")]
     addr: SocketAddr,
+    /// Allow an --addr beyond loopback (e.g. 0.0.0.0:8080). INSECURE: anyone who can reach the address can
+    /// mint a token for any name at POST /dev/token and chat as anyone; use it only on a network where you
+    /// trust everyone.
+    #[arg(long, env = "CHATTY_INSECURE_LISTEN")]
+    insecure_listen: bool,
     /// The built app (trunk's output).
     #[arg(long, env = "CHATTY_DIST", default_value = "app/dist")]
     dist: PathBuf,
@@ -57,6 +62,8 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    // Refused before binding, so a refused address is never open, even for a moment.
+    chatty_local::security::reach(args.addr, args.insecure_listen)?;
     let listener = tokio::net::TcpListener::bind(args.addr)
         .await
         .with_context(|| format!("binding {}", args.addr))?;
@@ -76,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
             }),
             signing_key: args.signing_key,
             no_rate_limits: args.no_rate_limits,
+            insecure_listen: args.insecure_listen,
         },
     )
     .await?;

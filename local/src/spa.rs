@@ -1,5 +1,9 @@
 //! The browser app: files from the built `dist` folder with a fallback to `index.html` for client-side
 //! routes, the runtime `/config.json`, and, when the app has not been built, a page that says how.
+//!
+//! Pages are served under CloudFront's Content-Security-Policy ([`security::app_csp`]). `trunk build`
+//! leaves an inline loader in `index.html`, which the deploy step moves into a file (`xtask`'s `site`);
+//! locally that loader, and nothing else inline, is allowed by its hash, read from `index.html` as served.
 
 use axum::{
     extract::{Request, State},
@@ -11,7 +15,7 @@ use protocol::{AppConfig, AuthConfig};
 use tower::ServiceExt;
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::{signin::LOCAL_CLIENT_ID, AppState};
+use crate::{security, signin::LOCAL_CLIENT_ID, AppState};
 
 /// `GET /config.json`: endpoints on the host the browser used, so the page works on any address.
 pub async fn config(headers: HeaderMap) -> Json<AppConfig> {
@@ -36,11 +40,25 @@ pub async fn config(headers: HeaderMap) -> Json<AppConfig> {
 pub async fn serve(State(app): State<AppState>, request: Request) -> Response {
     match app.dist.as_ref().filter(|dist| dist.join("index.html").is_file()) {
         Some(dist) => {
+            let host = request.headers().get(header::HOST).cloned();
             let index = ServeFile::new(dist.join("index.html"));
-            match ServeDir::new(dist).fallback(index).oneshot(request).await {
+            let mut response = match ServeDir::new(dist).fallback(index).oneshot(request).await {
                 Ok(response) => response.into_response(),
-                Err(error) => (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response(),
+                Err(error) => {
+                    return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response()
+                }
+            };
+            let is_html = response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|t| t.to_str().ok())
+                .is_some_and(|t| t.starts_with("text/html"));
+            if let (true, Some(host)) = (is_html, host.as_ref().and_then(|h| h.to_str().ok())) {
+                let index = std::fs::read_to_string(dist.join("index.html")).unwrap_or_default();
+                let loader = security::inline_hashes(&index, "script");
+                security::set_csp(response.headers_mut(), &security::app_csp(host, &loader));
             }
+            response
         }
         None => (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -8,6 +8,7 @@ use crate::{
     ids::{ClientId, IdError, MessageId, RoomName},
     limits::{DEFAULT_HISTORY_LIMIT, MAX_BODY_CHARS, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT},
     server::ErrorCode,
+    text::strip_bidi_overrides,
 };
 
 /// Every frame a client may send.
@@ -65,7 +66,8 @@ impl FrameError {
 
 impl ClientFrame {
     /// Parses and validates one frame as received. Checks, in order: size, JSON object, known `action`,
-    /// field shapes, then content rules (see [`ClientFrame::validate`]).
+    /// field shapes, then (once a `send` body has lost its bidi overrides) the content rules (see
+    /// [`ClientFrame::validate`]).
     pub fn parse(text: &str) -> Result<Self, FrameError> {
         if text.len() > MAX_FRAME_BYTES {
             return Err(FrameError::new(
@@ -115,8 +117,27 @@ impl ClientFrame {
         }
         let frame: ClientFrame = serde_json::from_value(value.clone())
             .map_err(|e| with_client_id(field_error(&value, e)))?;
+        let frame = frame.normalised();
         frame.validate().map_err(with_client_id)?;
         Ok(frame)
+    }
+
+    /// The frame as the server keeps it: a `send` body loses its bidi overrides
+    /// ([`strip_bidi_overrides`]), so it cannot turn around the text shown after it. Applied before the
+    /// content rules, so a body of nothing but overrides is refused as empty.
+    fn normalised(self) -> Self {
+        match self {
+            Self::Send {
+                room,
+                client_id,
+                body,
+            } => Self::Send {
+                room,
+                client_id,
+                body: strip_bidi_overrides(&body),
+            },
+            other => other,
+        }
     }
 
     /// The content rules that types alone do not carry: a body that is not blank and not too long, a
@@ -327,6 +348,21 @@ mod tests {
         };
         assert!(frame.to_json().len() <= MAX_FRAME_BYTES);
         assert!(frame.validate().is_ok());
+    }
+
+    /// A received body loses its bidi overrides before it is checked and passed on; one made of nothing
+    /// else is empty.
+    #[test]
+    fn received_bodies_lose_bidi_overrides() {
+        let frame = ClientFrame::parse(
+            r#"{"action":"send","room":"r","client_id":"c","body":"pay \u202egnp.exe"}"#,
+        )
+        .unwrap();
+        assert!(matches!(frame, ClientFrame::Send { body, .. } if body == "pay gnp.exe"));
+        assert_eq!(
+            code_of(r#"{"action":"send","room":"r","client_id":"c","body":"\u202e\u2066 \u2069"}"#),
+            ErrorCode::EmptyBody
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - [`server`]: [`ServerFrame`], server → browser, tagged by `"type"`, and the payload types it carries.
 //! - [`envelope`]: [`Command`] and [`Delivery`], the messages on the command and delivery queues.
 //! - [`config`]: [`AppConfig`], the runtime `/config.json` the app reads at start.
+//! - [`text`]: what text from people may carry: [`display_name`] cleans the name a token claims,
+//!   [`strip_bidi_overrides`] cleans a message body.
 //! - [`limits`]: every size and count limit, shared so both ends reject the same things.
 //!
 //! Every frame is documented with a JSON example in `PROTOCOL.md` beside this crate; the tests in
@@ -20,6 +22,7 @@ pub mod envelope;
 pub mod ids;
 pub mod limits;
 pub mod server;
+pub mod text;
 
 pub use client::{ClientFrame, FrameError};
 pub use config::{AppConfig, AuthConfig};
@@ -27,3 +30,4 @@ pub use envelope::{Command, Delivery};
 pub use ids::{ClientId, ConnectionId, IdError, MessageId, RoomName};
 pub use limits::json_len;
 pub use server::{ChatMessage, ErrorCode, ServerFrame, User};
+pub use text::{display_name, strip_bidi_overrides};

@@ -18,6 +18,9 @@ pub const MAX_QUEUE_BATCH: usize = 10;
 /// 4,000 characters stay under [`MAX_FRAME_BYTES`] even when every one is escaped in JSON.
 pub const MAX_BODY_CHARS: usize = 4_000;
 
+/// Longest display name, in Unicode scalar values; longer names are cut ([`crate::text::display_name`]).
+pub const MAX_NAME_CHARS: usize = 64;
+
 /// Longest room name, in bytes (room names are ASCII).
 pub const MAX_ROOM_NAME_LEN: usize = 64;
 

@@ -12,9 +12,11 @@
 //! - `tokens`: ID and access token claims and minting, refresh tokens, and what `/oauth2/token` grants
 //!   ([`TokenRequest`]).
 //! - `pkce`: authorization codes and the S256 code challenge that guards each one.
-//! - `pages`: the HTML the sign-in serves (the name form, its refusals), escaped.
+//! - `pages`: the HTML the sign-in serves (the name form, its refusals), escaped, and the
+//!   Content-Security-Policy those pages need.
 //! - `routes`: the axum handlers ([`authorize_page`], [`authorize_submit`], [`token`], [`logout`],
-//!   [`jwks`], [`dev_token`]) and the request rules they enforce (loopback redirects only, display names).
+//!   [`jwks`], [`dev_token`]), the request rules they enforce (loopback redirects only, display names),
+//!   and [`with_sign_in_csp`], which puts the pages' policy on their responses.
 
 mod keys;
 mod pages;
@@ -33,8 +35,8 @@ use rand::RngCore;
 use serde::Serialize;
 
 pub use routes::{
-    authorize_page, authorize_submit, dev_token, jwks, logout, token, AuthorizeParams,
-    DevTokenRequest, LogoutParams,
+    authorize_page, authorize_submit, dev_token, jwks, logout, token, with_sign_in_csp,
+    AuthorizeParams, DevTokenRequest, LogoutParams,
 };
 pub use tokens::{IdTokenClaims, TokenRequest};
 

@@ -1,5 +1,22 @@
 //! The HTML the sign-in serves: the display-name form (`signin.html`, carrying the authorization
-//! request through hidden fields) and the short pages that refuse a request, with every value escaped.
+//! request through hidden fields) and the short pages that refuse a request, with every value escaped;
+//! and the Content-Security-Policy they are served with, which allows the form's one inline `<style>` by
+//! its hash and nothing else inline.
+
+use std::sync::LazyLock;
+
+use crate::security;
+
+/// The sign-in pages' policy ([`security::sign_in_csp`] with `signin.html`'s style hash).
+pub(super) fn csp() -> &'static str {
+    static CSP: LazyLock<String> = LazyLock::new(|| {
+        security::sign_in_csp(&security::inline_hashes(
+            include_str!("signin.html"),
+            "style",
+        ))
+    });
+    &CSP
+}
 
 /// The page that refuses a display name outside the rules.
 pub(super) const NAME_REFUSED: &str = "<p>Choose a display name of 1 to 32 characters.</p>";
@@ -41,6 +58,19 @@ fn escape_html(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The form's style is allowed by its hash, and nothing in the page needs more: no inline script, no
+    /// style attribute, no event handler.
+    #[test]
+    fn the_policy_allows_exactly_the_pages_style() {
+        let page = sign_in(&[("state", "s")]);
+        assert_eq!(security::inline_hashes(&page, "style").len(), 1);
+        assert!(csp().contains(&security::inline_hashes(&page, "style")[0]));
+        assert!(!csp().contains("unsafe-inline"));
+        assert!(!page.contains("<script") && !page.contains(" style="));
+        let handler = |word: &str| word.starts_with("on") && word.contains('=');
+        assert!(!page.split_whitespace().any(handler));
+    }
 
     #[test]
     fn html_is_escaped() {

@@ -13,7 +13,7 @@ use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
 use super::{pages, pkce, TokenRequest, LOCAL_CLIENT_ID};
-use crate::AppState;
+use crate::{security, AppState};
 
 /// The display name rules of the local sign-in: 1 to 32 characters after trimming, no control characters.
 fn clean_name(name: &str) -> Option<String> {
@@ -22,16 +22,31 @@ fn clean_name(name: &str) -> Option<String> {
         .then(|| name.to_owned())
 }
 
-/// Only loopback pages may receive codes: the local sign-in must not become an open redirect.
+/// Only loopback pages may receive codes: the local sign-in must not become an open redirect. The URI is
+/// parsed as a browser parses it (WHATWG, the `url` crate), then must be http or https, carry no userinfo
+/// (`http://localhost@evil.example/` goes to evil.example), and name exactly `localhost`, an address in
+/// 127.0.0.0/8 or `[::1]`.
 fn allowed_redirect(uri: &str) -> bool {
-    [
-        "http://127.0.0.1:",
-        "http://localhost:",
-        "http://127.0.0.1/",
-        "http://localhost/",
-    ]
-    .iter()
-    .any(|prefix| uri.starts_with(prefix))
+    let Ok(url) = url::Url::parse(uri) else {
+        return false;
+    };
+    let loopback = match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    matches!(url.scheme(), "http" | "https")
+        && url.username().is_empty()
+        && url.password().is_none()
+        && loopback
+}
+
+/// Every response of the sign-in pages carries their own policy ([`pages::csp`]): the app's would
+/// block the form's inline style and its redirect to the app on another loopback port.
+pub async fn with_sign_in_csp(mut response: Response) -> Response {
+    security::set_csp(response.headers_mut(), pages::csp());
+    response
 }
 
 /// An OAuth error response, as Cognito shapes them.
@@ -185,11 +200,45 @@ mod tests {
         assert_eq!(clean_name("a\u{7}b"), None);
     }
 
+    /// Loopback pages on any port, over http or https, may receive codes.
     #[test]
-    fn only_loopback_redirects_are_allowed() {
-        assert!(allowed_redirect("http://127.0.0.1:8080/auth/callback"));
-        assert!(allowed_redirect("http://localhost:3000/auth/callback"));
-        assert!(!allowed_redirect("https://evil.example/auth/callback"));
-        assert!(!allowed_redirect("http://127.0.0.1.evil.example/"));
+    fn loopback_redirects_are_allowed() {
+        for good in [
+            "http://127.0.0.1:8080/auth/callback",
+            "http://localhost:3000/auth/callback",
+            "http://localhost/",
+            "https://localhost:8443/cb?x=1",
+            "http://127.0.0.2:8080/",
+            "http://[::1]:8080/auth/callback",
+            "http://LOCALHOST:8080/",
+        ] {
+            assert!(allowed_redirect(good), "{good}");
+        }
+    }
+
+    /// Anything that a browser would send elsewhere is refused, however much it looks like loopback.
+    #[test]
+    fn look_alike_redirects_are_refused() {
+        for bad in [
+            "https://evil.example/auth/callback",
+            "http://localhost:@evil.example/",
+            "http://localhost@evil.example/",
+            "http://127.0.0.1:8080@evil.example/",
+            "http://user:pass@localhost:8080/",
+            "http://127.0.0.1.evil.example/",
+            "http://localhost.evil.example/",
+            "http://evil.example/http://localhost/",
+            "javascript://localhost/%0aalert(1)",
+            "file://localhost/etc/passwd",
+            "ftp://127.0.0.1/",
+            "//localhost/cb",
+            "/auth/callback",
+            "http://[::2]/",
+            "http://192.168.1.5:8080/",
+            "not a url",
+            "",
+        ] {
+            assert!(!allowed_redirect(bad), "{bad}");
+        }
     }
 }
