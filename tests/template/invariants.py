@@ -543,9 +543,29 @@ def pinned_log_targets():
     return re.findall(r'"([^"]+)"', match.group(1))
 
 
+def account_settings_are_opt_in(template):
+    """`AWS::ApiGateway::Account` is one setting per account and region: creating it replaces the role someone
+    else set, and deleting the stack leaves it pointing at a deleted role. So it exists only under a condition
+    on a parameter that defaults to "false" (`cargo xtask deploy` sets it where nothing else provides a role)."""
+    problems = []
+    parameters = template.get("Parameters", {})
+    conditions = template.get("Conditions", {})
+    for name, account in resources(template, "AWS::ApiGateway::Account").items():
+        condition = account.get("Condition")
+        names = _names(conditions.get(condition)) if condition else set()
+        switches = [p for p in names if p in parameters]
+        if not switches or any(parameters[p].get("Default") != "false" for p in switches):
+            problems.append(f"{name}: the account's API Gateway role is set unless someone opts out")
+    return problems
+
+
 def sign_in_and_hosting(template):
     problems = []
     parameters = template.get("Parameters", {})
+    for name, domain in resources(template, "AWS::Cognito::UserPoolDomain").items():
+        default = domain["Properties"].get("Domain")
+        if not {"AWS::StackName", "AWS::AccountId"} <= _names(default):
+            problems.append(f"{name}: the default sign-in domain is not made of the stack name and the account id")
     if not parameters.get("GoogleClientSecret", {}).get("NoEcho"):
         problems.append("GoogleClientSecret is not NoEcho")
     for name, client in resources(template, "AWS::Cognito::UserPoolClient").items():
@@ -600,5 +620,6 @@ RULES = [
     the_edge_is_throttled,
     the_cache_is_watched,
     events_are_never_logged,
+    account_settings_are_opt_in,
     sign_in_and_hosting,
 ]

@@ -263,6 +263,21 @@ class EachRuleBites(unittest.TestCase):
         properties(t, "Stage")["AccessLogSettings"]["Format"] += ' "q":"$context.querystring"'
         self.assertCaught(inv.logs_and_alarms, t, "query string")
 
+    def test_account_setting_on_by_default(self):
+        t = self.broken()
+        t["Parameters"]["ConfigureApiGatewayLogging"]["Default"] = "true"
+        self.assertCaught(inv.account_settings_are_opt_in, t, "ApiGatewayAccount: the account's API Gateway role is set")
+
+    def test_account_setting_unconditional(self):
+        t = self.broken()
+        del resource(t, "ApiGatewayAccount")["Condition"]
+        self.assertCaught(inv.account_settings_are_opt_in, t, "ApiGatewayAccount: the account's API Gateway role is set")
+
+    def test_sign_in_domain_shared_by_every_stack(self):
+        t = self.broken()
+        properties(t, "UserPoolDomain")["Domain"]["Fn::If"][1] = {"Fn::Sub": "chatty-${AWS::AccountId}"}
+        self.assertCaught(inv.sign_in_and_hosting, t, "not made of the stack name and the account id")
+
     def test_secret_echoed(self):
         t = self.broken()
         del t["Parameters"]["GoogleClientSecret"]["NoEcho"]
