@@ -88,7 +88,7 @@ def main(app_dist):
         shutil.copytree(app_dist, prepared)
         shutil.copytree(app_dist, untouched)
         subprocess.run(
-            ["cargo", "xtask", "deploy", "--dry-run", "--no-build", "--outputs", str(FIXTURE), "--dist", prepared],
+            ["cargo", "xtask", "deploy", "--dry-run", "--outputs", str(FIXTURE), "--dist", prepared],
             check=True, stdout=subprocess.DEVNULL,
         )
         shutil.copy(os.path.join(prepared, "config.json"), untouched)

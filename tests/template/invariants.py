@@ -30,6 +30,14 @@ STAR_RESOURCE_ALLOWED_ACTIONS = {
 }
 # Lambda's advice for SQS event sources: the queue's visibility timeout at least six times the function's.
 VISIBILITY_FACTOR = 6
+# A new account may run 10 functions at once in all. The queue consumers' maximum concurrencies together must
+# leave this many of them to the authorizer and the gateway, who answer people directly.
+NEW_ACCOUNT_CONCURRENCY = 10
+KEPT_FOR_THE_EDGE = 2
+# The cache alarms: storage at 75 % of the cap; ECPUs between these fractions of the per-second cap.
+CACHE_STORAGE_ALARM_FRACTION = 0.75
+CACHE_ECPU_ALARM_FRACTIONS = (0.7, 0.9)
+BYTES_PER = {"GB": 10**9}
 
 
 # ----------------------------------------------------------------------------------------- loading
@@ -82,13 +90,22 @@ def resources(template, type_=None):
 
 
 def functions(template):
-    """Serverless functions with the Globals they inherit merged in (the resource's own value wins)."""
+    """Serverless functions with the Globals they inherit merged in as SAM does: maps (Environment.Variables)
+    key by key, anything else replaced by the resource's own value."""
     defaults = template.get("Globals", {}).get("Function", {})
     merged = {}
     for name, body in resources(template, "AWS::Serverless::Function").items():
-        properties = copy.deepcopy(defaults)
-        properties.update(body.get("Properties", {}))
-        merged[name] = {**body, "Properties": properties}
+        merged[name] = {**body, "Properties": _merge(defaults, body.get("Properties", {}))}
+    return merged
+
+
+def _merge(defaults, own):
+    merged = copy.deepcopy(defaults)
+    for key, value in own.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
     return merged
 
 
@@ -310,7 +327,8 @@ def queues_have_dead_letters(template):
 
 def consumers_match_their_queues(template):
     """SQS event sources report partial batch failures, and a message stays invisible long enough for the
-    consumer to finish (six times its timeout) so it is not handed to a second consumer mid-flight."""
+    consumer to finish (six times its timeout) so it is not handed to a second consumer mid-flight. Each event
+    source caps its concurrency, and together they leave the authorizer and gateway their share."""
     problems = []
     queues = resources(template, "AWS::SQS::Queue")
     consumed = set()
@@ -323,6 +341,18 @@ def consumers_match_their_queues(template):
         visibility = queues[queue]["Properties"].get("VisibilityTimeout", 30)
         if visibility < VISIBILITY_FACTOR * timeout:
             problems.append(f"{queue}: visibility timeout {visibility}s < {VISIBILITY_FACTOR} x {function}'s {timeout}s")
+    consumer_concurrency = 0
+    for function, queue, event in consumers(template):
+        maximum = event.get("ScalingConfig", {}).get("MaximumConcurrency")
+        if not isinstance(maximum, int) or maximum < 2:
+            problems.append(f"{function}: its {queue} event source has no MaximumConcurrency (2 or more)")
+        else:
+            consumer_concurrency += maximum
+    if consumer_concurrency > NEW_ACCOUNT_CONCURRENCY - KEPT_FOR_THE_EDGE:
+        problems.append(
+            f"the queue consumers may take {consumer_concurrency} concurrent executions; a new account has "
+            f"{NEW_ACCOUNT_CONCURRENCY} and the authorizer and gateway need {KEPT_FOR_THE_EDGE}"
+        )
     dead_letter_queues = {next(iter(refs(q["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]))) for q in queues.values() if q["Properties"].get("RedrivePolicy")}
     for name in sorted(set(queues) - dead_letter_queues - consumed):
         problems.append(f"{name}: no function consumes it")
@@ -432,9 +462,110 @@ def logs_and_alarms(template):
     return problems
 
 
+def the_edge_is_throttled(template):
+    """Every route has the stage's throttle, and `$connect` a bucket of its own below it, so junk handshakes
+    (each an authorizer and a gateway run) are refused before they crowd out the message routes."""
+    problems = []
+    route_keys = {r["Properties"].get("RouteKey") for r in resources(template, "AWS::ApiGatewayV2::Route").values()}
+    for stage_name, stage in resources(template, "AWS::ApiGatewayV2::Stage").items():
+        default = stage["Properties"].get("DefaultRouteSettings", {})
+        per_route = stage["Properties"].get("RouteSettings", {})
+        for key in sorted(set(per_route) - route_keys):
+            problems.append(f"{stage_name}: RouteSettings for {key!r}, which is no route of this API")
+        connect = per_route.get("$connect", {})
+        for limit in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+            own, shared = connect.get(limit), default.get(limit)
+            if not isinstance(own, (int, float)) or not isinstance(shared, (int, float)) or not 0 < own < shared:
+                problems.append(f"{stage_name}: $connect's {limit} ({own}) is not its own, below the routes' ({shared})")
+    return problems
+
+
+def the_cache_is_watched(template):
+    """Each serverless cache has alarms on the ceilings its CacheUsageLimits set, with thresholds taken from
+    them: storage at 75 % of the storage cap, ECPUs near the ECPU cap, and any throttled command."""
+    problems = []
+    alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
+
+    def alarm_on(cache, metric):
+        return [
+            a for a in alarms
+            if a.get("Namespace") == "AWS/ElastiCache" and a.get("MetricName") == metric
+            and any(d.get("Name") == "clusterId" and refs(d.get("Value")) == {cache} for d in a.get("Dimensions", []))
+        ]
+
+    for name, cache in resources(template, "AWS::ElastiCache::ServerlessCache").items():
+        limits = cache["Properties"].get("CacheUsageLimits", {})
+        storage = limits.get("DataStorage", {})
+        if not storage.get("Maximum") or storage.get("Unit") not in BYTES_PER:
+            problems.append(f"{name}: no storage cap (CacheUsageLimits.DataStorage) to bound the bill")
+        else:
+            cap = storage["Maximum"] * BYTES_PER[storage["Unit"]]
+            found = alarm_on(name, "BytesUsedForCache")
+            if not any(0 < a.get("Threshold", 0) <= CACHE_STORAGE_ALARM_FRACTION * cap for a in found):
+                problems.append(f"{name}: no BytesUsedForCache alarm at {CACHE_STORAGE_ALARM_FRACTION:.0%} of its {cap} byte cap")
+        ecpu_cap = limits.get("ECPUPerSecond", {}).get("Maximum")
+        if ecpu_cap:
+            low, high = (f * ecpu_cap for f in CACHE_ECPU_ALARM_FRACTIONS)
+            found = alarm_on(name, "ElastiCacheProcessingUnits")
+            if not any(a.get("Statistic") == "Sum" and low <= a.get("Threshold", 0) / a.get("Period", 1) <= high for a in found):
+                problems.append(f"{name}: no ElastiCacheProcessingUnits alarm near its {ecpu_cap} ECPU/s cap")
+        if not any(a.get("Threshold") == 0 for a in alarm_on(name, "ThrottledCmds")):
+            problems.append(f"{name}: no alarm on ThrottledCmds")
+    for name, alarm in resources(template, "AWS::CloudWatch::Alarm").items():
+        if not alarm["Properties"].get("AlarmActions"):
+            problems.append(f"{name}: an alarm that tells no one")
+    return problems
+
+
+def events_are_never_logged(template):
+    """lambda_runtime logs every raw event at TRACE, and a `$connect` event carries the ID token in its query
+    string: no function's configuration asks for TRACE, through RUST_LOG, AWS_LAMBDA_LOG_LEVEL or Lambda's
+    ApplicationLogLevel. (The binaries pin lambda_runtime at INFO whatever these say: lambda::PINNED_TARGETS.)"""
+    problems = []
+    for name, function in functions(template).items():
+        variables = function["Properties"].get("Environment", {}).get("Variables", {})
+        if "RUST_LOG" not in variables:
+            problems.append(f"{name}: no RUST_LOG (the level must be chosen, not inherited from a default)")
+        for variable in ("RUST_LOG", "AWS_LAMBDA_LOG_LEVEL"):
+            if "trace" in str(variables.get(variable, "")).lower():
+                problems.append(f"{name}: {variable}={variables[variable]} would log whole events, tokens included")
+        level = function["Properties"].get("LoggingConfig", {}).get("ApplicationLogLevel")
+        if str(level).upper() == "TRACE":
+            problems.append(f"{name}: ApplicationLogLevel TRACE would log whole events, tokens included")
+    return problems
+
+
+def pinned_log_targets():
+    """The targets lambdas/src/lambda/mod.rs keeps at INFO whatever RUST_LOG says, read from the source."""
+    source = (ROOT / "lambdas" / "src" / "lambda" / "mod.rs").read_text(encoding="utf-8")
+    match = re.search(r"pub const PINNED_TARGETS: \[&str; \d+\] = \[([^\]]*)\]", source)
+    assert match, "lambdas/src/lambda/mod.rs no longer declares PINNED_TARGETS"
+    return re.findall(r'"([^"]+)"', match.group(1))
+
+
+def account_settings_are_opt_in(template):
+    """`AWS::ApiGateway::Account` is one setting per account and region: creating it replaces the role someone
+    else set, and deleting the stack leaves it pointing at a deleted role. So it exists only under a condition
+    on a parameter that defaults to "false" (`cargo xtask deploy` sets it where nothing else provides a role)."""
+    problems = []
+    parameters = template.get("Parameters", {})
+    conditions = template.get("Conditions", {})
+    for name, account in resources(template, "AWS::ApiGateway::Account").items():
+        condition = account.get("Condition")
+        names = _names(conditions.get(condition)) if condition else set()
+        switches = [p for p in names if p in parameters]
+        if not switches or any(parameters[p].get("Default") != "false" for p in switches):
+            problems.append(f"{name}: the account's API Gateway role is set unless someone opts out")
+    return problems
+
+
 def sign_in_and_hosting(template):
     problems = []
     parameters = template.get("Parameters", {})
+    for name, domain in resources(template, "AWS::Cognito::UserPoolDomain").items():
+        default = domain["Properties"].get("Domain")
+        if not {"AWS::StackName", "AWS::AccountId"} <= _names(default):
+            problems.append(f"{name}: the default sign-in domain is not made of the stack name and the account id")
     if not parameters.get("GoogleClientSecret", {}).get("NoEcho"):
         problems.append("GoogleClientSecret is not NoEcho")
     for name, client in resources(template, "AWS::Cognito::UserPoolClient").items():
@@ -486,5 +617,9 @@ RULES = [
     least_privilege,
     roles_allow_what_functions_use,
     logs_and_alarms,
+    the_edge_is_throttled,
+    the_cache_is_watched,
+    events_are_never_logged,
+    account_settings_are_opt_in,
     sign_in_and_hosting,
 ]

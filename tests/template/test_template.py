@@ -44,6 +44,10 @@ class TheTemplate(unittest.TestCase):
         self.assertEqual(inv.refs(uri), {"GatewayFunction"})
         self.assertEqual(properties(self.template, "SenderFunction")["Role"], {"Fn::GetAtt": ["SenderRole", "Arn"]})
 
+    def test_the_binaries_pin_the_runtimes_log_target(self):
+        """events_are_never_logged leans on the binaries keeping lambda_runtime at INFO; the source must say so."""
+        self.assertIn("lambda_runtime", inv.pinned_log_targets())
+
     def test_protocol_actions_are_found(self):
         """The route rule reads protocol::ACTIONS; if it read nothing it would check nothing."""
         self.assertIn("send", inv.protocol_actions())
@@ -146,6 +150,66 @@ class EachRuleBites(unittest.TestCase):
         properties(t, "SenderFunction")["Timeout"] = 30
         self.assertCaught(inv.consumers_match_their_queues, t, "DeliveryQueue: visibility timeout")
 
+    def test_consumer_without_maximum_concurrency(self):
+        t = self.broken()
+        del properties(t, "SenderFunction")["Events"]["Deliveries"]["Properties"]["ScalingConfig"]
+        self.assertCaught(inv.consumers_match_their_queues, t, "SenderFunction: its DeliveryQueue event source has no MaximumConcurrency")
+
+    def test_consumers_take_the_edges_share(self):
+        t = self.broken()
+        properties(t, "SenderFunction")["Events"]["Deliveries"]["Properties"]["ScalingConfig"]["MaximumConcurrency"] = 5
+        self.assertCaught(inv.consumers_match_their_queues, t, "the queue consumers may take 10 concurrent executions")
+
+    def test_connect_shares_the_routes_throttle(self):
+        t = self.broken()
+        del properties(t, "Stage")["RouteSettings"]["$connect"]
+        self.assertCaught(inv.the_edge_is_throttled, t, "$connect's ThrottlingRateLimit (None)")
+
+    def test_connect_throttle_above_the_routes(self):
+        t = self.broken()
+        properties(t, "Stage")["RouteSettings"]["$connect"]["ThrottlingBurstLimit"] = 500
+        self.assertCaught(inv.the_edge_is_throttled, t, "$connect's ThrottlingBurstLimit (500)")
+
+    def test_route_settings_for_a_missing_route(self):
+        t = self.broken()
+        properties(t, "Stage")["RouteSettings"]["$conect"] = {"ThrottlingRateLimit": 1}
+        self.assertCaught(inv.the_edge_is_throttled, t, "'$conect', which is no route")
+
+    def test_storage_alarm_off_the_cap(self):
+        t = self.broken()
+        properties(t, "Cache")["CacheUsageLimits"]["DataStorage"]["Maximum"] = 0.5
+        self.assertCaught(inv.the_cache_is_watched, t, "no BytesUsedForCache alarm at 75% of its 500000000.0 byte cap")
+
+    def test_cache_alarm_on_a_node_dimension(self):
+        t = self.broken()
+        properties(t, "CacheStorageAlarm")["Dimensions"][0]["Name"] = "CacheClusterId"
+        self.assertCaught(inv.the_cache_is_watched, t, "Cache: no BytesUsedForCache alarm")
+
+    def test_ecpu_alarm_far_below_the_cap(self):
+        t = self.broken()
+        properties(t, "Cache")["CacheUsageLimits"]["ECPUPerSecond"]["Maximum"] = 50000
+        self.assertCaught(inv.the_cache_is_watched, t, "no ElastiCacheProcessingUnits alarm near its 50000 ECPU/s cap")
+
+    def test_no_throttled_commands_alarm(self):
+        t = self.broken()
+        del t["Resources"]["CacheThrottledAlarm"]
+        self.assertCaught(inv.the_cache_is_watched, t, "Cache: no alarm on ThrottledCmds")
+
+    def test_alarm_without_action(self):
+        t = self.broken()
+        del properties(t, "CacheThrottledAlarm")["AlarmActions"]
+        self.assertCaught(inv.the_cache_is_watched, t, "CacheThrottledAlarm: an alarm that tells no one")
+
+    def test_trace_logging_in_globals(self):
+        t = self.broken()
+        t["Globals"]["Function"]["Environment"]["Variables"]["RUST_LOG"] = "info,lambda_runtime=trace"
+        self.assertCaught(inv.events_are_never_logged, t, "AuthorizerFunction: RUST_LOG=info,lambda_runtime=trace")
+
+    def test_trace_through_lambdas_log_level(self):
+        t = self.broken()
+        properties(t, "AuthorizerFunction")["LoggingConfig"]["ApplicationLogLevel"] = "TRACE"
+        self.assertCaught(inv.events_are_never_logged, t, "AuthorizerFunction: ApplicationLogLevel TRACE")
+
     def test_gateway_gets_manage_connections(self):
         t = self.broken()
         properties(t, "GatewayRole")["Policies"].append(copy.deepcopy(properties(t, "SenderRole")["Policies"][-1]))
@@ -198,6 +262,21 @@ class EachRuleBites(unittest.TestCase):
         t = self.broken()
         properties(t, "Stage")["AccessLogSettings"]["Format"] += ' "q":"$context.querystring"'
         self.assertCaught(inv.logs_and_alarms, t, "query string")
+
+    def test_account_setting_on_by_default(self):
+        t = self.broken()
+        t["Parameters"]["ConfigureApiGatewayLogging"]["Default"] = "true"
+        self.assertCaught(inv.account_settings_are_opt_in, t, "ApiGatewayAccount: the account's API Gateway role is set")
+
+    def test_account_setting_unconditional(self):
+        t = self.broken()
+        del resource(t, "ApiGatewayAccount")["Condition"]
+        self.assertCaught(inv.account_settings_are_opt_in, t, "ApiGatewayAccount: the account's API Gateway role is set")
+
+    def test_sign_in_domain_shared_by_every_stack(self):
+        t = self.broken()
+        properties(t, "UserPoolDomain")["Domain"]["Fn::If"][1] = {"Fn::Sub": "chatty-${AWS::AccountId}"}
+        self.assertCaught(inv.sign_in_and_hosting, t, "not made of the stack name and the account id")
 
     def test_secret_echoed(self):
         t = self.broken()

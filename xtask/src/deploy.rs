@@ -3,17 +3,20 @@
 //!
 //! 1. [`build_app`]: `trunk build --release --offline` → `app/dist`, then (in `main.rs`) trunk's inline loader
 //!    is moved into a file ([`crate::site`]).
-//! 2. [`deploy_stack`]: `sam build` (cargo-lambda, arm64) and `sam deploy` (`--guided` the first time).
+//! 2. [`deploy_stack`]: `sam build` (cargo-lambda, arm64) and `sam deploy` (`--guided` the first time), with
+//!    `ConfigureApiGatewayLogging` as [`crate::account`] decided from [`describe_stack`] and [`get_account`].
+//!    With `--no-build`, [`require_build`] first checks there is a build to deploy.
 //! 3. [`describe_stack`]: the outputs, as JSON, from which `app/dist/config.json` is written
 //!    ([`crate::app_config`]).
 //! 4. [`publish`]: every file of `app/dist` to the site bucket with its caching and type, `index.html` last,
 //!    then a CloudFront invalidation of the two files that are not content-hashed.
 
-use std::fmt;
+use std::{fmt, path::Path};
 
-use anyhow::Result;
+use anyhow::{bail, Result};
 
 use crate::{
+    account,
     outputs::{StackOutputs, DISTRIBUTION_ID, SITE_BUCKET_NAME},
     site::{content_type, Caching, SiteFile},
 };
@@ -22,8 +25,13 @@ use crate::{
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     pub stack_name: String,
+    /// `--region`, else the one `sam deploy --guided` saved in samconfig.toml ([`crate::samconfig`]).
     pub region: Option<String>,
     pub profile: Option<String>,
+    /// SAM's `--config-file` (default: samconfig.toml at the root).
+    pub config_file: Option<String>,
+    /// SAM's `--build-dir` (default: [`DEFAULT_BUILD_DIR`]).
+    pub build_dir: Option<String>,
     /// `sam deploy --guided`: asks for the parameters (Google client id and secret) and saves all but the
     /// secret in samconfig.toml. Needed the first time.
     pub guided: bool,
@@ -37,9 +45,20 @@ impl Default for Options {
             stack_name: "chatty".to_owned(),
             region: None,
             profile: None,
+            config_file: None,
+            build_dir: None,
             guided: false,
             no_build: false,
         }
+    }
+}
+
+/// Where `sam build` puts the functions and the template `sam deploy` deploys.
+pub const DEFAULT_BUILD_DIR: &str = ".aws-sam/build";
+
+impl Options {
+    fn build_dir(&self) -> &str {
+        self.build_dir.as_deref().unwrap_or(DEFAULT_BUILD_DIR)
     }
 }
 
@@ -61,6 +80,13 @@ impl Step {
     fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
         self
+    }
+
+    fn arg_if(self, flag: &str, value: Option<&str>) -> Self {
+        match value {
+            Some(value) => self.arg(flag).arg(value),
+            None => self,
+        }
     }
 
     /// `--region`/`--profile`, for the SAM and AWS CLIs alike (both spell them the same).
@@ -102,18 +128,68 @@ pub fn build_app(options: &Options) -> Vec<Step> {
     vec![Step::new("trunk", &["build", "--release", "--offline"])]
 }
 
-/// The four functions (cargo-lambda through SAM, arm64) and the stack.
-pub fn deploy_stack(options: &Options) -> Vec<Step> {
+/// `--no-build` publishes what `sam build` left in the build directory; without it `sam deploy` would fall back
+/// to template.yaml at the root and upload the source tree as every function's code. `root` is where relative
+/// build directories start.
+pub fn require_build(options: &Options, root: &Path) -> Result<()> {
+    let template = root.join(options.build_dir()).join("template.yaml");
+    if options.no_build && !template.is_file() {
+        bail!(
+            "--no-build, but there is no build: {} does not exist. Run `cargo xtask deploy` without \
+             --no-build (or `sam build`) first",
+            template.display()
+        );
+    }
+    Ok(())
+}
+
+/// The four functions (cargo-lambda through SAM, arm64) and the stack. `saved_overrides` are samconfig.toml's
+/// parameter overrides; `logging` is what [`crate::account`] decided (`None`: not decided, e.g. a dry run).
+pub fn deploy_stack(
+    options: &Options,
+    saved_overrides: &[String],
+    logging: Option<&account::ApiGatewayLogging>,
+) -> Vec<Step> {
     let mut steps = Vec::new();
+    let build_dir = options.build_dir.as_deref();
     if !options.no_build {
-        steps.push(Step::new("sam", &["build"]));
+        steps.push(
+            Step::new("sam", &["build"])
+                .arg_if("--build-dir", build_dir)
+                .arg_if("--config-file", options.config_file.as_deref()),
+        );
     }
     let mut deploy = Step::new("sam", &["deploy", "--stack-name", &options.stack_name]);
     if options.guided {
         deploy = deploy.arg("--guided");
     }
+    deploy = deploy
+        .arg_if(
+            "--template-file",
+            build_dir
+                .map(|dir| format!("{dir}/template.yaml"))
+                .as_deref(),
+        )
+        .arg_if("--config-file", options.config_file.as_deref());
+    if let Some(logging) = logging {
+        // SAM takes these instead of the saved overrides, so those come first and this one wins.
+        deploy = deploy.arg("--parameter-overrides");
+        for saved in saved_overrides {
+            deploy = deploy.arg(saved);
+        }
+        deploy = deploy.arg(format!(
+            "{}={}",
+            account::PARAMETER,
+            logging.create_in_stack()
+        ));
+    }
     steps.push(deploy.account(options));
     steps
+}
+
+/// Whether API Gateway has a CloudWatch role in the region (read by [`account::ApiGatewayLogging::decide`]).
+pub fn get_account(options: &Options) -> Step {
+    Step::new("aws", &["apigateway", "get-account", "--output", "json"]).account(options)
 }
 
 /// The stack's outputs as JSON (parsed by [`StackOutputs::from_describe_stacks`]).
@@ -174,7 +250,7 @@ mod tests {
         let options = Options::default();
         let steps: Vec<String> = build_app(&options)
             .iter()
-            .chain(&deploy_stack(&options))
+            .chain(&deploy_stack(&options, &[], None))
             .map(ToString::to_string)
             .collect();
         assert_eq!(
@@ -196,9 +272,10 @@ mod tests {
             profile: Some("me".into()),
             guided: true,
             no_build: true,
+            ..Options::default()
         };
         assert!(build_app(&options).is_empty());
-        let steps: Vec<String> = deploy_stack(&options)
+        let steps: Vec<String> = deploy_stack(&options, &[], None)
             .iter()
             .map(ToString::to_string)
             .collect();
@@ -210,6 +287,57 @@ mod tests {
             describe_stack(&options).to_string(),
             "aws cloudformation describe-stacks --stack-name chat-test --output json --region eu-west-1 --profile me"
         );
+    }
+
+    /// The logging decision reaches `sam deploy` after the saved overrides (SAM's later value wins), so the
+    /// Google client id and the other saved answers are not dropped.
+    #[test]
+    fn the_logging_decision_follows_the_saved_overrides() {
+        let options = Options {
+            build_dir: Some("/tmp/build".into()),
+            config_file: Some("/tmp/samconfig.toml".into()),
+            ..Options::default()
+        };
+        let saved = [r#"GoogleClientId="id" ConfigureApiGatewayLogging="false""#.to_owned()];
+        let steps: Vec<String> =
+            deploy_stack(&options, &saved, Some(&account::ApiGatewayLogging::NotSet))
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+        assert_eq!(
+            steps,
+            [
+                "sam build --build-dir /tmp/build --config-file /tmp/samconfig.toml",
+                "sam deploy --stack-name chatty --template-file /tmp/build/template.yaml \
+                 --config-file /tmp/samconfig.toml --parameter-overrides \
+                 'GoogleClientId=\"id\" ConfigureApiGatewayLogging=\"false\"' ConfigureApiGatewayLogging=true"
+            ]
+        );
+    }
+
+    /// `--no-build` needs a build: a missing one is refused, naming where it was looked for.
+    #[test]
+    fn no_build_needs_a_build() {
+        let root = std::env::temp_dir().join(format!("xtask-require-build-{}", std::process::id()));
+        let options = Options {
+            no_build: true,
+            build_dir: Some("build".into()),
+            ..Options::default()
+        };
+        let _ = std::fs::remove_dir_all(&root);
+        let err = require_build(&options, &root).unwrap_err().to_string();
+        assert!(
+            err.contains("no build") && err.contains("build/template.yaml"),
+            "{err}"
+        );
+        std::fs::create_dir_all(root.join("build")).unwrap();
+        std::fs::write(root.join("build/template.yaml"), "Resources: {}").unwrap();
+        require_build(&options, &root).unwrap();
+        let building = Options {
+            no_build: false,
+            ..options
+        };
+        require_build(&building, &root.join("elsewhere")).unwrap();
     }
 
     #[test]

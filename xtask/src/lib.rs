@@ -1,6 +1,10 @@
 //! The project's commands, in Rust: `cargo xtask deploy` (see `docs/deploy.md`).
 //!
 //! # Layout
+//! - [`samconfig`]: what the deploy reads from samconfig.toml: the saved region, which every `aws` call uses,
+//!   and the saved parameter overrides.
+//! - [`account`]: whether the stack should set API Gateway's account-wide CloudWatch role (only if nothing
+//!   else does).
 //! - [`outputs`]: the stack's outputs, read from `aws cloudformation describe-stacks` JSON.
 //! - [`app_config`]: those outputs → the app's `/config.json` ([`protocol::AppConfig`]), the one place that knows
 //!   which output feeds which field.
@@ -11,7 +15,9 @@
 //!
 //! Nothing here talks to AWS itself: the SAM and AWS CLIs do, with the caller's credentials.
 
+pub mod account;
 pub mod app_config;
 pub mod deploy;
 pub mod outputs;
+pub mod samconfig;
 pub mod site;

@@ -7,22 +7,28 @@ use std::{
 
 use anyhow::{bail, Context, Result};
 use xtask::{
+    account::ApiGatewayLogging,
     app_config,
     deploy::{self, Options, Step},
     outputs::{StackOutputs, GOOGLE_REDIRECT_URI, SITE_URL},
-    site,
+    samconfig, site,
 };
 
 const USAGE: &str = "\
 usage: cargo xtask deploy [--guided] [--stack-name NAME] [--region REGION] [--profile PROFILE]
-                          [--no-build] [--dry-run] [--outputs DESCRIBE_STACKS_JSON] [--dist DIR]
+                          [--config-file SAMCONFIG] [--build-dir DIR] [--no-build] [--dry-run]
+                          [--outputs DESCRIBE_STACKS_JSON] [--dist DIR]
 
 Builds the app (trunk) and the functions (sam build), deploys the stack (sam deploy), writes
 app/dist/config.json from the stack's outputs and uploads app/dist to the site bucket.
 
   --guided        sam deploy --guided: asks for the Google client id and secret (the first deploy needs it)
   --stack-name    the CloudFormation stack (default: chatty)
-  --no-build      publish what is already built; skip trunk build and sam build
+  --region        the stack's region (default: the one sam deploy --guided saved in samconfig.toml; the
+                  first deploy needs it); every sam and aws command gets it
+  --config-file   SAM's settings (default: samconfig.toml)
+  --build-dir     where sam build puts the functions (default: .aws-sam/build)
+  --no-build      publish what is already built; skip trunk build and sam build (refused without a build)
   --dry-run       run nothing that needs AWS or a build: print the commands instead (local files in --dist
                   are still rewritten: the loader script and config.json)
   --outputs FILE  read the stack outputs from this `aws cloudformation describe-stacks` JSON instead of AWS
@@ -53,6 +59,12 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
             "--stack-name" => parsed.options.stack_name = value("--stack-name")?,
             "--region" => parsed.options.region = Some(value("--region")?),
             "--profile" => parsed.options.profile = Some(value("--profile")?),
+            "--config-file" => {
+                parsed.options.config_file = Some(path_text(absolute(value("--config-file")?)?));
+            }
+            "--build-dir" => {
+                parsed.options.build_dir = Some(path_text(absolute(value("--build-dir")?)?));
+            }
             "--outputs" => parsed.outputs = Some(absolute(value("--outputs")?)?),
             "--dist" => parsed.dist = Some(absolute(value("--dist")?)?),
             other => bail!("unknown option {other}\n\n{USAGE}"),
@@ -64,6 +76,10 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
 /// Paths given on the command line are relative to where the command was typed, not the repository root.
 fn absolute(path: String) -> Result<PathBuf> {
     Ok(std::env::current_dir()?.join(path))
+}
+
+fn path_text(path: PathBuf) -> String {
+    path.to_string_lossy().into_owned()
 }
 
 fn main() -> ExitCode {
@@ -86,7 +102,7 @@ fn main() -> ExitCode {
 }
 
 fn run_deploy(args: &Args) -> Result<()> {
-    let options = &args.options;
+    let mut options = args.options.clone();
     let runner = Runner {
         dry_run: args.dry_run,
     };
@@ -96,8 +112,28 @@ fn run_deploy(args: &Args) -> Result<()> {
         .expect("xtask/ is in the repository");
     std::env::set_current_dir(root)?;
     let dist = args.dist.clone().unwrap_or_else(|| root.join("app/dist"));
+    let samconfig_path = options
+        .config_file
+        .as_ref()
+        .map_or_else(|| root.join("samconfig.toml"), PathBuf::from);
 
-    runner.run_all(&deploy::build_app(options))?;
+    // Everything that can refuse does so before anything runs.
+    deploy::require_build(&options, root)?;
+    let saved = read_samconfig(&samconfig_path)?;
+    if options.region.is_none() {
+        options.region = samconfig::saved_region(&saved)?;
+    }
+    match &options.region {
+        Some(region) => say(&format!("region {region}")),
+        None if args.dry_run => say("no region saved yet: the commands below would need --region"),
+        None => bail!(
+            "no region: {} has none saved yet. The first deploy is \
+             `cargo xtask deploy --guided --region REGION`; sam deploy --guided saves it for later deploys",
+            samconfig_path.display()
+        ),
+    }
+
+    runner.run_all(&deploy::build_app(&options))?;
     let moved = site::externalize_in_dist(&dist)?;
     if !moved.is_empty() {
         say(&format!(
@@ -105,7 +141,33 @@ fn run_deploy(args: &Args) -> Result<()> {
             moved.join(", ")
         ));
     }
-    runner.run_all(&deploy::deploy_stack(options))?;
+    let logging = if args.dry_run {
+        say(&format!(
+            "would decide ConfigureApiGatewayLogging with: {} and {}",
+            deploy::describe_stack(&options),
+            deploy::get_account(&options)
+        ));
+        None
+    } else {
+        let stack = runner.capture_unless_missing(&deploy::describe_stack(&options))?;
+        let account = runner.capture(&deploy::get_account(&options))?;
+        let decided = ApiGatewayLogging::decide(stack.as_deref(), &account)?;
+        say(&decided.explain());
+        Some(decided)
+    };
+    let overrides = samconfig::saved_parameter_overrides(&saved)?;
+    runner.run_all(&deploy::deploy_stack(
+        &options,
+        &overrides,
+        logging.as_ref(),
+    ))?;
+    // A guided deploy may have saved another region than the one it was offered; the stack is there.
+    if options.guided && args.options.region.is_none() && !args.dry_run {
+        if let Some(region) = samconfig::saved_region(&read_samconfig(&samconfig_path)?)? {
+            options.region = Some(region);
+        }
+    }
+    let options = &options;
 
     let outputs = match &args.outputs {
         Some(file) => {
@@ -139,6 +201,14 @@ fn run_deploy(args: &Args) -> Result<()> {
     Ok(())
 }
 
+fn read_samconfig(path: &Path) -> Result<String> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(text),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(String::new()),
+        Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
 struct Runner {
     dry_run: bool,
 }
@@ -168,6 +238,24 @@ impl Runner {
             bail!("`{step}` failed ({})", output.status);
         }
         String::from_utf8(output.stdout).context("the command printed something other than UTF-8")
+    }
+
+    /// Like [`Runner::capture`], but a stack that does not exist (yet) is `None`, not a failure.
+    fn capture_unless_missing(&self, step: &Step) -> Result<Option<String>> {
+        say(&step.to_string());
+        let output = command(step).output().with_context(|| missing_tool(step))?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        if output.status.success() {
+            return Ok(Some(
+                String::from_utf8(output.stdout)
+                    .context("the command printed something other than UTF-8")?,
+            ));
+        }
+        if stderr.contains("does not exist") {
+            return Ok(None);
+        }
+        eprint!("{stderr}");
+        bail!("`{step}` failed ({})", output.status)
     }
 }
 

@@ -37,22 +37,62 @@ fn built_app(name: &str) -> PathBuf {
     dir
 }
 
-fn dry_run(dist: &Path) -> String {
-    let fixture = repo_root().join("xtask/tests/fixtures/describe-stacks.json");
+fn fixture(name: &str) -> PathBuf {
+    repo_root().join("xtask/tests/fixtures").join(name)
+}
+
+/// Runs `cargo xtask deploy` with `args`, with no program on `PATH`: nothing it could start would run.
+fn xtask(args: &[&std::ffi::OsStr]) -> (bool, String, String) {
     let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["deploy", "--dry-run", "--outputs"])
-        .arg(&fixture)
-        .arg("--dist")
-        .arg(dist)
+        .arg("deploy")
+        .args(args)
+        .env("PATH", "")
         .output()
         .unwrap();
-    let stdout = String::from_utf8(output.stdout).unwrap();
-    assert!(
+    (
         output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+        String::from_utf8(output.stdout).unwrap(),
+        String::from_utf8(output.stderr).unwrap(),
+    )
+}
+
+/// The plan `--dry-run` prints for a built app in `dist`, with the describe-stacks fixture, the committed
+/// samconfig.toml's settings (no region saved) unless `extra` says otherwise.
+fn dry_run_with(dist: &Path, extra: &[&str]) -> String {
+    let mut args: Vec<&std::ffi::OsStr> = vec!["--dry-run".as_ref(), "--outputs".as_ref()];
+    let outputs = fixture("describe-stacks.json");
+    let committed = repo_root().join("samconfig.toml");
+    args.push(outputs.as_os_str());
+    args.extend(["--dist".as_ref(), dist.as_os_str()]);
+    if !extra.contains(&"--config-file") {
+        args.extend(["--config-file".as_ref(), committed.as_os_str()]);
+    }
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    let (ok, stdout, stderr) = xtask(&args);
+    assert!(ok, "{stdout}\n{stderr}");
     stdout
+}
+
+fn dry_run(dist: &Path) -> String {
+    dry_run_with(dist, &[])
+}
+
+/// The commands a plan would run, in order.
+fn commands(stdout: &str) -> Vec<&str> {
+    stdout
+        .lines()
+        .filter_map(|l| l.split_once("[deploy]\x1b[0m ").map(|(_, c)| c))
+        .filter(|c| c.starts_with("trunk ") || c.starts_with("sam ") || c.starts_with("aws "))
+        .collect()
+}
+
+/// A directory standing in for `.aws-sam/build` after `sam build`.
+fn sam_build(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("xtask-build-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("template.yaml"), "Resources: {}\n").unwrap();
+    dir
 }
 
 /// The stack's outputs become the app's config.json, readable as the app's own `AppConfig`.
@@ -82,14 +122,15 @@ fn config_json_comes_from_the_stack_outputs() {
 fn the_plan_publishes_index_html_last() {
     let dist = built_app("plan");
     let stdout = dry_run(&dist);
-    let commands: Vec<&str> = stdout
-        .lines()
-        .filter_map(|l| l.split_once("[deploy]\x1b[0m ").map(|(_, c)| c))
-        .filter(|c| c.starts_with("trunk ") || c.starts_with("sam ") || c.starts_with("aws "))
-        .collect();
+    let commands = commands(&stdout);
+    let config = repo_root().join("samconfig.toml");
+    let config = config.display();
     assert_eq!(commands[0], "trunk build --release --offline");
-    assert_eq!(commands[1], "sam build");
-    assert_eq!(commands[2], "sam deploy --stack-name chatty");
+    assert_eq!(commands[1], format!("sam build --config-file {config}"));
+    assert_eq!(
+        commands[2],
+        format!("sam deploy --stack-name chatty --config-file {config}")
+    );
     let uploads: Vec<&str> = commands
         .iter()
         .copied()
@@ -167,4 +208,123 @@ fn fixture_maps_in_process() {
     let json = app_config::to_json(&config);
     let back: AppConfig = serde_json::from_str(&json).unwrap();
     assert_eq!(back, config);
+}
+
+/// Every `sam deploy` and `aws` command uses the region `sam deploy --guided` saved in samconfig.toml, not the
+/// environment's default (the child's AWS configuration is not even consulted: nothing runs).
+#[test]
+fn every_aws_command_uses_the_saved_region() {
+    let dist = built_app("region");
+    let guided = fixture("samconfig-guided.toml");
+    let stdout = dry_run_with(&dist, &["--config-file", guided.to_str().unwrap()]);
+    let account_commands: Vec<&str> = commands(&stdout)
+        .into_iter()
+        .filter(|c| c.starts_with("aws ") || c.starts_with("sam deploy"))
+        .collect();
+    assert!(account_commands.len() >= 8, "{stdout}");
+    for command in &account_commands {
+        assert!(command.ends_with("--region eu-west-1"), "{command}");
+    }
+    assert!(stdout.contains("aws apigateway get-account --output json --region eu-west-1"));
+}
+
+/// `--region` overrides the saved region, for every command.
+#[test]
+fn the_region_flag_wins() {
+    let dist = built_app("region-flag");
+    let guided = fixture("samconfig-guided.toml");
+    let stdout = dry_run_with(
+        &dist,
+        &[
+            "--config-file",
+            guided.to_str().unwrap(),
+            "--region",
+            "us-west-2",
+        ],
+    );
+    assert!(!stdout.contains("eu-west-1 "), "{stdout}");
+    for command in commands(&stdout)
+        .into_iter()
+        .filter(|c| c.starts_with("aws ") || c.starts_with("sam deploy"))
+    {
+        assert!(command.ends_with("--region us-west-2"), "{command}");
+    }
+}
+
+/// A real deploy with no region anywhere stops before running anything, and says how to give one.
+#[test]
+fn no_region_is_refused_before_anything_runs() {
+    let build = sam_build("no-region");
+    let committed = repo_root().join("samconfig.toml");
+    let (ok, stdout, stderr) = xtask(&[
+        "--no-build".as_ref(),
+        "--build-dir".as_ref(),
+        build.as_os_str(),
+        "--config-file".as_ref(),
+        committed.as_os_str(),
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("no region") && stderr.contains("--guided --region"),
+        "{stderr}"
+    );
+    assert!(commands(&stdout).is_empty(), "{stdout}");
+}
+
+/// `--no-build` without a build is refused, naming the missing template, before anything runs (a plain
+/// `sam deploy` would otherwise deploy template.yaml with the source tree as every function's code).
+#[test]
+fn no_build_without_a_build_is_refused() {
+    let dist = built_app("no-build-missing");
+    let missing = std::env::temp_dir().join(format!("xtask-no-such-build-{}", std::process::id()));
+    let guided = fixture("samconfig-guided.toml");
+    let (ok, stdout, stderr) = xtask(&[
+        "--dry-run".as_ref(),
+        "--no-build".as_ref(),
+        "--build-dir".as_ref(),
+        missing.as_os_str(),
+        "--config-file".as_ref(),
+        guided.as_os_str(),
+        "--dist".as_ref(),
+        dist.as_os_str(),
+    ]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("--no-build, but there is no build"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{}", missing.join("template.yaml").display())),
+        "{stderr}"
+    );
+    assert!(commands(&stdout).is_empty(), "{stdout}");
+}
+
+/// With a build, `--no-build` deploys that build's template and builds nothing.
+#[test]
+fn no_build_deploys_the_existing_build() {
+    let dist = built_app("no-build");
+    let build = sam_build("existing");
+    let guided = fixture("samconfig-guided.toml");
+    let stdout = dry_run_with(
+        &dist,
+        &[
+            "--no-build",
+            "--build-dir",
+            build.to_str().unwrap(),
+            "--config-file",
+            guided.to_str().unwrap(),
+        ],
+    );
+    let commands = commands(&stdout);
+    assert!(
+        commands[0].starts_with(&format!(
+            "sam deploy --stack-name chatty --template-file {}/template.yaml",
+            build.display()
+        )),
+        "{commands:#?}"
+    );
+    assert!(!commands
+        .iter()
+        .any(|c| c.starts_with("trunk ") || c.starts_with("sam build")));
 }

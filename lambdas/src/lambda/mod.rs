@@ -60,18 +60,50 @@ impl Env {
 }
 
 /// JSON logs on stdout (CloudWatch parses them), filtered by `RUST_LOG` (default `info`), without ANSI
-/// colours or the time (Lambda stamps every line).
+/// colours or the time (Lambda stamps every line). Whatever `RUST_LOG` says, [`PINNED_TARGETS`] stay at
+/// `info`.
 pub fn init_logs() {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+    use tracing_subscriber::util::SubscriberInitExt;
+    log_subscriber(std::env::var("RUST_LOG").ok().as_deref(), std::io::stdout).init();
+}
+
+/// Targets no setting may open below `info`. `lambda_runtime` logs every raw event at TRACE (target
+/// `lambda_runtime::layers::api_response`, "raw JSON event received from Lambda"), and a `$connect` event
+/// carries the ID token in its query string; its API client would log requests at that level too.
+pub const PINNED_TARGETS: [&str; 2] = ["lambda_runtime", "lambda_runtime_api_client"];
+
+/// The subscriber [`init_logs`] installs, writing to `writer`: `rust_log`'s filter (or `info`) and, as a
+/// second filter both must pass, [`PINNED_TARGETS`] at `info`. Two filters rather than one `EnvFilter` with
+/// `lambda_runtime=info` appended, because a more specific directive (`lambda_runtime::layers=trace`) or a
+/// span directive (`[Lambda runtime invoke]=trace`) in `RUST_LOG` would win inside one `EnvFilter`.
+pub fn log_subscriber<W>(
+    rust_log: Option<&str>,
+    writer: W,
+) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    use tracing_subscriber::{
+        filter::LevelFilter, filter::Targets, layer::SubscriberExt, EnvFilter,
+    };
+    let wanted = rust_log
+        .and_then(|directives| EnvFilter::try_new(directives).ok())
+        .unwrap_or_else(|| EnvFilter::new("info"));
+    let pinned = PINNED_TARGETS.into_iter().fold(
+        Targets::new().with_default(LevelFilter::TRACE),
+        |targets, target| targets.with_target(target, LevelFilter::INFO),
+    );
+    tracing_subscriber::registry()
+        .with(wanted)
+        .with(pinned)
+        .with(
+            tracing_subscriber::fmt::layer()
+                .json()
+                .with_current_span(false)
+                .with_ansi(false)
+                .without_time()
+                .with_writer(writer),
         )
-        .with_current_span(false)
-        .with_ansi(false)
-        .without_time()
-        .init();
 }
 
 /// Runs `consumer` over an SQS event's records, prints the batch's metrics (one EMF line; CloudWatch Logs
@@ -108,4 +140,98 @@ where
         })
         .collect();
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+
+    /// Everything the subscriber writes, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// What the logs say when `lambda_runtime` logs a raw `$connect` event the way it does (TRACE, its own
+    /// target, inside its invocation span) and Chatty logs at TRACE, under `RUST_LOG=rust_log`.
+    fn logged_under(rust_log: &str) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = log_subscriber(Some(rust_log), move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = tracing::info_span!(target: "lambda_runtime::layers::trace", "Lambda runtime invoke");
+            let _entered = span.enter();
+            tracing::trace!(
+                target: "lambda_runtime::layers::api_response",
+                body = "{\"queryStringParameters\":{\"token\":\"eyJ.secret\"}}",
+                "raw JSON event received from Lambda"
+            );
+            tracing::trace!(target: "lambda_runtime_api_client", "request with the event");
+            tracing::info!(target: "lambda_runtime::layers::api_response", "runtime info stays visible");
+            tracing::trace!(target: "lambdas::auth", "chatty's own trace");
+        });
+        let bytes = captured.0.lock().unwrap().clone();
+        String::from_utf8(bytes).unwrap()
+    }
+
+    /// No `RUST_LOG` a deployment could set lets `lambda_runtime` print a raw event (the ID token) or its
+    /// API client trace, while Chatty's own TRACE and the runtime's INFO still come through (so the filter
+    /// is not simply dropping everything).
+    #[test]
+    fn no_rust_log_opens_the_runtimes_event_trace() {
+        for rust_log in [
+            "trace",
+            "lambda_runtime=trace,lambdas=trace",
+            "lambda_runtime::layers::api_response=trace,lambdas=trace",
+            "lambda_runtime::layers=trace,lambda_runtime_api_client=trace,trace",
+            "[Lambda runtime invoke]=trace,trace",
+            "lambda_runtime[Lambda runtime invoke]=trace,trace",
+        ] {
+            let logged = logged_under(rust_log);
+            assert!(!logged.contains("eyJ.secret"), "{rust_log}: {logged}");
+            assert!(
+                !logged.contains("request with the event"),
+                "{rust_log}: {logged}"
+            );
+            assert!(
+                logged.contains("runtime info stays visible"),
+                "{rust_log}: {logged}"
+            );
+            assert!(
+                logged.contains("chatty's own trace"),
+                "{rust_log}: {logged}"
+            );
+        }
+    }
+
+    /// Without `RUST_LOG`, or with one that does not parse, the level is `info`.
+    #[test]
+    fn unset_or_unreadable_rust_log_means_info() {
+        for rust_log in [None, Some("lambdas=notalevel")] {
+            let captured = Captured::default();
+            let writer = captured.clone();
+            tracing::subscriber::with_default(
+                log_subscriber(rust_log, move || writer.clone()),
+                || {
+                    tracing::info!(target: "lambdas::auth", "shown");
+                    tracing::debug!(target: "lambdas::auth", "hidden");
+                },
+            );
+            let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+            assert!(
+                logged.contains("shown") && !logged.contains("hidden"),
+                "{rust_log:?}: {logged}"
+            );
+        }
+    }
 }
