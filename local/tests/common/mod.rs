@@ -106,6 +106,23 @@ impl Client {
         }
     }
 
+    /// The next server frame, or `None` if none comes within `wait` (a closed socket fails the test).
+    pub async fn try_recv(&mut self, wait: Duration) -> Option<ServerFrame> {
+        loop {
+            let next = tokio::time::timeout(wait, self.socket.next()).await.ok()?;
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(
+                        serde_json::from_str(&text)
+                            .unwrap_or_else(|e| panic!("bad frame {text}: {e}")),
+                    )
+                }
+                Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+                other => panic!("{}: expected a text frame, got {other:?}", self.name),
+            }
+        }
+    }
+
     /// Skips frames until one matches, failing if none does in time.
     pub async fn recv_until(
         &mut self,
