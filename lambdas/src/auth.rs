@@ -10,9 +10,12 @@ use std::{
 };
 
 use async_trait::async_trait;
-use jsonwebtoken::{decode, decode_header, jwk::JwkSet, Algorithm, DecodingKey, Validation};
+use jsonwebtoken::{
+    decode, decode_header, errors::ErrorKind, jwk::JwkSet, Algorithm, DecodingKey, Validation,
+};
 use protocol::User;
 use serde::Deserialize;
+use time::OffsetDateTime;
 
 /// Why a token was refused. Callers answer all of them the same way (401 / Deny); the variant is for logs.
 #[derive(Debug, thiserror::Error)]
@@ -58,11 +61,19 @@ impl KeySource for StaticKeys {
 #[derive(Debug, Deserialize)]
 struct IdClaims {
     sub: String,
+    exp: i64,
     token_use: String,
     #[serde(default)]
     name: Option<String>,
     #[serde(default)]
     picture: Option<String>,
+}
+
+/// A verified ID token: who it names and until when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    pub user: User,
+    pub expires_at: OffsetDateTime,
 }
 
 /// Settings for [`IdTokenVerifier`].
@@ -179,6 +190,11 @@ impl IdTokenVerifier {
     /// [`protocol::display_name`] cleans it (whichever identity provider wrote it), so no direction
     /// override, invisible character or email address reaches a room.
     pub async fn verify(&self, token: &str) -> Result<User, AuthError> {
+        Ok(self.verify_session(token).await?.user)
+    }
+
+    /// [`Self::verify`], with when the token expires: a connection opened with it lasts no longer.
+    pub async fn verify_session(&self, token: &str) -> Result<Session, AuthError> {
         if token.is_empty() {
             return Err(AuthError::Missing);
         }
@@ -201,10 +217,14 @@ impl IdTokenVerifier {
         if claims.token_use != "id" {
             return Err(AuthError::NotAnIdToken(claims.token_use));
         }
-        Ok(User {
-            name: protocol::display_name(claims.name.as_deref(), &claims.sub),
-            id: claims.sub,
-            picture: claims.picture,
+        Ok(Session {
+            expires_at: OffsetDateTime::from_unix_timestamp(claims.exp)
+                .map_err(|_| AuthError::Rejected(ErrorKind::InvalidToken.into()))?,
+            user: User {
+                name: protocol::display_name(claims.name.as_deref(), &claims.sub),
+                id: claims.sub,
+                picture: claims.picture,
+            },
         })
     }
 

@@ -547,9 +547,16 @@ async fn gateway_answers_bad_frames_and_queues_good_ones() {
     let alice = user("alice");
     let mut answers = Vec::new();
     for text in ["{", r#"{"action":"ping"}"#] {
-        let answer = gateway::on_frame(&commands, &FixedClock, conn("c1"), alice.clone(), text)
-            .await
-            .unwrap();
+        let answer = gateway::on_frame(
+            &commands,
+            &FixedClock,
+            conn("c1"),
+            alice.clone(),
+            None,
+            text,
+        )
+        .await
+        .unwrap();
         answers.push(answer.expect("an immediate answer"));
     }
     assert!(
@@ -570,6 +577,7 @@ async fn gateway_answers_bad_frames_and_queues_good_ones() {
         &FixedClock,
         conn("c1"),
         alice.clone(),
+        Some(FixedClock.now() + time::Duration::seconds(1)),
         r#"{"action":"join","room":"r"}"#,
     )
     .await
@@ -582,4 +590,40 @@ async fn gateway_answers_bad_frames_and_queues_good_ones() {
         queued.try_recv().unwrap(),
         frame("c1", "alice", r#"{"action":"join","room":"r"}"#)
     );
+}
+
+/// A session ends when its token does: once the token has expired, every frame (a ping too) is answered
+/// `token_expired` and nothing is queued, so an expired token cannot act, only reconnect with a fresh one.
+#[tokio::test]
+async fn frames_after_the_token_expired_are_refused() {
+    let (commands, mut queued) = memory_queue::<Command>();
+    let expired = Some(FixedClock.now());
+    for text in [
+        r#"{"action":"join","room":"r"}"#,
+        r#"{"action":"send","room":"r","client_id":"c-1","body":"hi"}"#,
+        r#"{"action":"ping"}"#,
+    ] {
+        let answer = gateway::on_frame(
+            &commands,
+            &FixedClock,
+            conn("c1"),
+            user("alice"),
+            expired,
+            text,
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(
+                answer,
+                Some(ServerFrame::Error {
+                    code: ErrorCode::TokenExpired,
+                    client_id: None,
+                    ..
+                })
+            ),
+            "{text}: {answer:?}"
+        );
+    }
+    assert!(queued.try_recv().is_err(), "nothing reaches the registry");
 }

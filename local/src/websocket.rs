@@ -1,7 +1,8 @@
 //! The WebSocket side of the API Gateway stand-in: `GET /ws?token=…`. It runs the authorizer before the
 //! upgrade (401 on a bad token, as API Gateway does), gives the socket a connection id, runs `$connect`,
 //! routes every text frame to the gateway handler, enforces API Gateway's limits (32 KB frames → close
-//! 1009; idle and maximum connection time → close 1001) and runs `$disconnect` when the socket ends.
+//! 1009; idle and maximum connection time → close 1001; a frame after the token expired → `token_expired`
+//! and close 1008) and runs `$disconnect` when the socket ends.
 
 use std::net::SocketAddr;
 
@@ -14,8 +15,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures_util::{SinkExt, StreamExt};
-use lambdas::core::gateway;
-use protocol::{limits::MAX_FRAME_BYTES, User};
+use lambdas::{auth::Session, core::gateway};
+use protocol::{limits::MAX_FRAME_BYTES, ErrorCode, ServerFrame};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
@@ -27,6 +28,8 @@ use crate::{
 /// Close codes API Gateway uses.
 const CLOSE_GOING_AWAY: u16 = 1001;
 const CLOSE_TOO_BIG: u16 = 1009;
+/// A frame after the connection's token expired (answered `token_expired`, then closed).
+const CLOSE_POLICY: u16 = 1008;
 
 /// Messages up to this size are read whole so that an oversized frame can be answered with 1009 rather
 /// than a dropped socket.
@@ -50,12 +53,12 @@ pub async fn upgrade(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let user = match app
+    let session = match app
         .verifier
-        .verify(params.token.as_deref().unwrap_or(""))
+        .verify_session(params.token.as_deref().unwrap_or(""))
         .await
     {
-        Ok(user) => user,
+        Ok(session) => session,
         Err(refusal) => {
             tracing::info!(reason = %refusal, "connection refused");
             return (StatusCode::UNAUTHORIZED, "Unauthorized").into_response();
@@ -69,16 +72,17 @@ pub async fn upgrade(
         .max_message_size(READ_LIMIT_BYTES)
         .max_frame_size(READ_LIMIT_BYTES)
         .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| run(app, socket, user, peer, user_agent))
+        .on_upgrade(move |socket| run(app, socket, session, peer, user_agent))
 }
 
 async fn run(
     app: AppState,
     socket: WebSocket,
-    user: User,
+    session: Session,
     peer: SocketAddr,
     user_agent: Option<String>,
 ) {
+    let Session { user, expires_at } = session;
     let id = new_connection_id();
     let (outbound_tx, outbound_rx) = mpsc::unbounded_channel();
     let (sink, mut stream) = socket.split();
@@ -126,10 +130,29 @@ async fn run(
             let _ = outbound_tx.send(Outbound::Close(CLOSE_TOO_BIG, "Message too big"));
             break;
         }
-        match gateway::on_frame(&*app.commands, &*app.clock, id.clone(), user.clone(), &text).await
-        {
+        let answer = gateway::on_frame(
+            &*app.commands,
+            &*app.clock,
+            id.clone(),
+            user.clone(),
+            Some(expires_at),
+            &text,
+        )
+        .await;
+        match answer {
             Ok(Some(answer)) => {
+                let expired = matches!(
+                    answer,
+                    ServerFrame::Error {
+                        code: ErrorCode::TokenExpired,
+                        ..
+                    }
+                );
                 let _ = outbound_tx.send(Outbound::Text(answer.to_json().into()));
+                if expired {
+                    let _ = outbound_tx.send(Outbound::Close(CLOSE_POLICY, "Token expired"));
+                    break;
+                }
             }
             Ok(None) => {}
             Err(error) => tracing::error!(connection_id = %id, %error, "frame handling failed"),

@@ -61,3 +61,33 @@ async fn connections_close_at_their_maximum_age() {
     };
     assert_eq!(u16::from(close.expect("a close frame").code), 1001);
 }
+
+/// A connection lasts no longer than its token: a frame after the token expired is answered
+/// `token_expired` and the connection closes with 1008, so the client reconnects with a fresh token.
+#[tokio::test]
+async fn a_frame_after_the_token_expired_closes_the_connection() {
+    let gw = common::gateway().await;
+    let claims = gw.signin.id_claims("brief", Duration::from_secs(2));
+    let token = gw.signin.sign(&claims);
+    let mut brief = common::connect_with_token(&gw, "brief", &token)
+        .await
+        .unwrap();
+    brief.join("general").await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    brief
+        .send_json(json!({"action": "send", "room": "general", "client_id": "late", "body": "hi"}))
+        .await;
+    let answer = brief.recv().await;
+    assert!(
+        matches!(
+            answer,
+            ServerFrame::Error {
+                code: protocol::ErrorCode::TokenExpired,
+                ..
+            }
+        ),
+        "{answer:?}"
+    );
+    let close = brief.expect_close(Duration::from_secs(5)).await;
+    assert_eq!(close.map(|c| u16::from(c.code)), Some(1008));
+}

@@ -14,8 +14,9 @@ use aws_lambda_events::{
 };
 use protocol::User;
 use serde_json::{json, Value};
+use time::OffsetDateTime;
 
-use crate::auth::IdTokenVerifier;
+use crate::auth::{IdTokenVerifier, Session};
 
 /// The query parameter holding the ID token (`wss://…/prod?token=…`); the browser cannot set headers on a
 /// WebSocket.
@@ -31,14 +32,19 @@ pub async fn authorize(
         .query_string_parameters
         .first(TOKEN_PARAMETER)
         .unwrap_or("");
-    match verifier.verify(token).await {
-        Ok(user) => {
+    match verifier.verify_session(token).await {
+        Ok(Session { user, expires_at }) => {
             tracing::info!(user = %user.id, "allowed");
             policy(
                 &user.id,
                 IamPolicyEffect::Allow,
                 resource,
-                json!({ "sub": user.id, "name": user.name, "picture": user.picture }),
+                json!({
+                    "sub": user.id,
+                    "name": user.name,
+                    "picture": user.picture,
+                    "exp": expires_at.unix_timestamp(),
+                }),
             )
         }
         Err(refusal) => {
@@ -72,6 +78,18 @@ fn policy(
         other => other,
     };
     response
+}
+
+/// When the connection's ID token expires (the `exp` the authorizer passed), as a number or its text.
+pub fn expiry_from_context(authorizer: &ApiGatewayRequestAuthorizer) -> Option<OffsetDateTime> {
+    let exp = authorizer
+        .other
+        .get("exp")
+        .or_else(|| authorizer.fields.get("exp"))?;
+    let secs = exp
+        .as_i64()
+        .or_else(|| exp.as_str().and_then(|s| s.parse().ok()))?;
+    OffsetDateTime::from_unix_timestamp(secs).ok()
 }
 
 /// The user the authorizer vouched for, from a WebSocket event's `requestContext.authorizer` (API Gateway

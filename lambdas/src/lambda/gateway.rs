@@ -17,7 +17,7 @@ use protocol::{Command, ConnectionId};
 
 use crate::{
     core::gateway,
-    lambda::authorizer::user_from_context,
+    lambda::authorizer::{expiry_from_context, user_from_context},
     ports::{Clock, Queue, QueueError},
 };
 
@@ -69,11 +69,13 @@ impl Gateway {
             _ => {
                 let user = user_from_context(&context.authorizer)
                     .ok_or(GatewayFunctionError::Incomplete("authorizer context"))?;
+                let expires_at = expiry_from_context(&context.authorizer);
                 let answer = gateway::on_frame(
                     &*self.commands,
                     &*self.clock,
                     connection_id,
                     user,
+                    expires_at,
                     event.body.as_deref().unwrap_or(""),
                 )
                 .await?;
