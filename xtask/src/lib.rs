@@ -1,4 +1,4 @@
-//! The project's commands, in Rust: `cargo xtask deploy` (see `docs/deploy.md`).
+//! The project's commands, in Rust: `cargo xtask deploy` and `cargo xtask smoke` (see `docs/deploy.md`).
 //!
 //! # Layout
 //! - [`samconfig`]: what the deploy reads from samconfig.toml: the saved region, which every `aws` call uses,
@@ -12,8 +12,11 @@
 //!   scripts from the app's origin), and the `Cache-Control`/`Content-Type` of each file.
 //! - [`deploy`]: the deploy as a list of [`deploy::Step`]s (commands) built from the options and the outputs, so
 //!   everything up to the AWS calls is tested here; `main.rs` runs them.
+//! - [`smoke`]: after a deploy (or against `chatty-local`), two test clients sign in and check the chat end to
+//!   end over the real WebSocket API, one line per check.
 //!
-//! Nothing here talks to AWS itself: the SAM and AWS CLIs do, with the caller's credentials.
+//! Nothing here calls AWS's APIs itself: the SAM and AWS CLIs do, with the caller's credentials. The smoke
+//! only opens WebSockets, with ID tokens it is given (or mints from the local gateway).
 
 pub mod account;
 pub mod app_config;
@@ -21,3 +24,4 @@ pub mod deploy;
 pub mod outputs;
 pub mod samconfig;
 pub mod site;
+pub mod smoke;

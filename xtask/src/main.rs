@@ -10,11 +10,17 @@ use xtask::{
     account::ApiGatewayLogging,
     app_config,
     deploy::{self, Options, Step},
-    outputs::{StackOutputs, GOOGLE_REDIRECT_URI, SITE_URL},
+    outputs::{StackOutputs, GOOGLE_REDIRECT_URI, SITE_URL, WEB_SOCKET_URL},
     samconfig, site,
+    smoke::{self, Check, IdToken, Outcome, Target, Tokens},
 };
 
 const USAGE: &str = "\
+usage: cargo xtask deploy [OPTIONS]   build, deploy and publish the stack (cargo xtask deploy --help)
+       cargo xtask smoke [OPTIONS]    check the deployed chat end to end (cargo xtask smoke --help)
+";
+
+const DEPLOY_USAGE: &str = "\
 usage: cargo xtask deploy [--guided] [--stack-name NAME] [--region REGION] [--profile PROFILE]
                           [--config-file SAMCONFIG] [--build-dir DIR] [--no-build] [--dry-run]
                           [--outputs DESCRIBE_STACKS_JSON] [--dist DIR]
@@ -33,6 +39,29 @@ app/dist/config.json from the stack's outputs and uploads app/dist to the site b
                   are still rewritten: the loader script and config.json)
   --outputs FILE  read the stack outputs from this `aws cloudformation describe-stacks` JSON instead of AWS
   --dist DIR      the built app (default: app/dist)
+";
+
+const SMOKE_USAGE: &str = "\
+usage: cargo xtask smoke [--stack-name NAME] [--region REGION] [--profile PROFILE] [--config-file SAMCONFIG]
+                         [--outputs DESCRIBE_STACKS_JSON] [--token-a ID_TOKEN --token-b ID_TOKEN]
+       cargo xtask smoke --url ws://127.0.0.1:8080/ws
+
+Two test clients sign in to the chat and check it end to end, one line per check with its time: both
+connect; both join a fresh room and see each other in presence; a message from A comes back to A (same
+client_id) and reaches B; history returns it; typing from A reaches B; ping gets pong; a bad frame gets an
+error frame and the socket stays usable; A disconnects and B's presence drops A. Empty text frames are
+noted, not failed. Ends within two minutes, non-zero if any check failed.
+
+  --url URL       test this WebSocket URL instead of the stack's: ws://HOST:PORT/ws for chatty-local, whose
+                  POST /dev/token gives the two tokens (a wss:// URL needs the tokens below)
+  --token-a TOKEN the ID token of test user A, --token-b of test user B (Cognito's: docs/deploy.md, \"After
+  --token-b TOKEN deploying\", shows how to get them). Better: set CHATTY_SMOKE_TOKEN_A and
+                  CHATTY_SMOKE_TOKEN_B, which keeps them out of shell history. Never printed or stored
+  --stack-name    the stack whose WebSocketURL output is tested (default: chatty)
+  --region        the stack's region (default: the one saved in samconfig.toml)
+  --profile       the AWS CLI profile that reads the stack's outputs
+  --config-file   SAM's settings, for the saved region (default: samconfig.toml)
+  --outputs FILE  read the stack outputs from this `aws cloudformation describe-stacks` JSON instead of AWS
 ";
 
 struct Args {
@@ -67,7 +96,43 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Args> {
             }
             "--outputs" => parsed.outputs = Some(absolute(value("--outputs")?)?),
             "--dist" => parsed.dist = Some(absolute(value("--dist")?)?),
-            other => bail!("unknown option {other}\n\n{USAGE}"),
+            other => bail!("unknown option {other}\n\n{DEPLOY_USAGE}"),
+        }
+    }
+    Ok(parsed)
+}
+
+struct SmokeArgs {
+    /// Only the stack's name, region, profile and SAM config file are used.
+    options: Options,
+    outputs: Option<PathBuf>,
+    url: Option<String>,
+    token_a: Option<String>,
+    token_b: Option<String>,
+}
+
+fn parse_smoke(mut args: impl Iterator<Item = String>) -> Result<SmokeArgs> {
+    let mut parsed = SmokeArgs {
+        options: Options::default(),
+        outputs: None,
+        url: None,
+        token_a: None,
+        token_b: None,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--stack-name" => parsed.options.stack_name = value("--stack-name")?,
+            "--region" => parsed.options.region = Some(value("--region")?),
+            "--profile" => parsed.options.profile = Some(value("--profile")?),
+            "--config-file" => {
+                parsed.options.config_file = Some(path_text(absolute(value("--config-file")?)?));
+            }
+            "--outputs" => parsed.outputs = Some(absolute(value("--outputs")?)?),
+            "--url" => parsed.url = Some(value("--url")?),
+            "--token-a" => parsed.token_a = Some(value("--token-a")?),
+            "--token-b" => parsed.token_b = Some(value("--token-b")?),
+            other => bail!("unknown option {other}\n\n{SMOKE_USAGE}"),
         }
     }
     Ok(parsed)
@@ -84,8 +149,20 @@ fn path_text(path: PathBuf) -> String {
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let result = match args.next().as_deref() {
-        Some("deploy") => parse(args).and_then(|args| run_deploy(&args)),
+    let command = args.next();
+    let args: Vec<String> = args.collect();
+    let wants_help = args.iter().any(|a| a == "-h" || a == "--help");
+    let result = match command.as_deref() {
+        Some("deploy") if wants_help => {
+            print!("{DEPLOY_USAGE}");
+            Ok(())
+        }
+        Some("smoke") if wants_help => {
+            print!("{SMOKE_USAGE}");
+            Ok(())
+        }
+        Some("deploy") => parse(args.into_iter()).and_then(|args| run_deploy(&args)),
+        Some("smoke") => parse_smoke(args.into_iter()).and_then(run_smoke),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -107,9 +184,7 @@ fn run_deploy(args: &Args) -> Result<()> {
         dry_run: args.dry_run,
     };
     // Everything runs from the repository root: Trunk.toml, template.yaml and samconfig.toml are there.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask/ is in the repository");
+    let root = repository_root();
     std::env::set_current_dir(root)?;
     let dist = args.dist.clone().unwrap_or_else(|| root.join("app/dist"));
     let samconfig_path = options
@@ -198,7 +273,109 @@ fn run_deploy(args: &Args) -> Result<()> {
         "Google's OAuth client must list this authorised redirect URI: {}",
         outputs.get(GOOGLE_REDIRECT_URI)?
     ));
+    say("check it end to end: cargo xtask smoke (docs/deploy.md, \"After deploying\")");
     Ok(())
+}
+
+/// The URL (given, or the stack's `WebSocketURL`), the tokens (given, from the environment, or the local
+/// gateway's), then every check, printed as it ends.
+fn run_smoke(args: SmokeArgs) -> Result<()> {
+    let ws_url = match &args.url {
+        Some(url) => url.clone(),
+        None => stack_ws_url(&args)?,
+    };
+    let given = |flag: &Option<String>, variable: &str| {
+        flag.clone()
+            .or_else(|| std::env::var(variable).ok())
+            .filter(|token| !token.is_empty())
+    };
+    let tokens = match (
+        given(&args.token_a, "CHATTY_SMOKE_TOKEN_A"),
+        given(&args.token_b, "CHATTY_SMOKE_TOKEN_B"),
+    ) {
+        (Some(a), Some(b)) => Tokens::Given {
+            a: IdToken::new(a),
+            b: IdToken::new(b),
+        },
+        (None, None) => Tokens::DevToken,
+        _ => bail!("give both tokens (--token-a and --token-b, or CHATTY_SMOKE_TOKEN_A and _B), or neither"),
+    };
+    let target = Target::new(&ws_url, tokens)?;
+    let smoke_say = |line: &str| announce("smoke", line);
+    smoke_say(&format!(
+        "{}, tokens from {}",
+        target.ws_url,
+        target.token_source()
+    ));
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let report = runtime.block_on(smoke::run(&target, |check| {
+        smoke_say(&check_line(check));
+    }));
+    for finding in &report.findings {
+        smoke_say(&format!("NOTE  {finding}"));
+    }
+    if !report.all_passed() {
+        let count = |wanted: fn(&Outcome) -> bool| {
+            report.checks.iter().filter(|c| wanted(&c.outcome)).count()
+        };
+        bail!(
+            "{} of {} checks failed, {} did not run",
+            count(|o| matches!(o, Outcome::Failed(_))),
+            report.checks.len(),
+            count(|o| matches!(o, Outcome::Skipped(_)))
+        );
+    }
+    smoke_say(&format!("all {} checks passed", report.checks.len()));
+    Ok(())
+}
+
+/// `PASS  both connect  412 ms  A and B`
+fn check_line(check: &Check) -> String {
+    let (status, detail) = match &check.outcome {
+        Outcome::Passed(detail) => ("PASS", detail),
+        Outcome::Failed(reason) => ("FAIL", reason),
+        Outcome::Skipped(reason) => ("SKIP", reason),
+    };
+    format!(
+        "{status}  {:<57} {:>6} ms  {detail}",
+        check.name,
+        check.elapsed.as_millis()
+    )
+}
+
+/// The stack's `WebSocketURL`, from `--outputs` or `aws cloudformation describe-stacks` in the stack's region.
+fn stack_ws_url(args: &SmokeArgs) -> Result<String> {
+    let outputs = match &args.outputs {
+        Some(file) => {
+            std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
+        }
+        None => {
+            let mut options = args.options.clone();
+            if options.region.is_none() {
+                let samconfig_path = options
+                    .config_file
+                    .as_ref()
+                    .map_or_else(|| repository_root().join("samconfig.toml"), PathBuf::from);
+                options.region = samconfig::saved_region(&read_samconfig(&samconfig_path)?)?;
+            }
+            if options.region.is_none() {
+                bail!("no region: pass --region (or --url), or deploy first so samconfig.toml has one");
+            }
+            Runner { dry_run: false }.capture(&deploy::describe_stack(&options))?
+        }
+    };
+    Ok(StackOutputs::from_describe_stacks(&outputs)?
+        .get(WEB_SOCKET_URL)?
+        .to_owned())
+}
+
+fn repository_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ is in the repository")
 }
 
 fn read_samconfig(path: &Path) -> Result<String> {
@@ -273,5 +450,9 @@ fn missing_tool(step: &Step) -> String {
 }
 
 fn say(line: &str) {
-    println!("\x1b[1;34m[deploy]\x1b[0m {line}");
+    announce("deploy", line);
+}
+
+fn announce(tag: &str, line: &str) {
+    println!("\x1b[1;34m[{tag}]\x1b[0m {line}");
 }
