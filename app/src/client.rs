@@ -6,8 +6,9 @@
 //! and `outbox`; this module only wires them to signals, storage and the socket.
 
 use futures::channel::mpsc::{self, UnboundedSender};
+use gloo_timers::future::TimeoutFuture;
 use leptos::{prelude::*, task::spawn_local};
-use protocol::{ClientFrame, ClientId, RoomName};
+use protocol::{ClientFrame, ClientId, ErrorCode, RoomName, ServerFrame};
 
 use crate::{
     auth_flow::Auth,
@@ -113,6 +114,20 @@ impl ChatClient {
                 self.flush_outbox();
             }
             SocketEvent::Frame(frame) => {
+                if let ServerFrame::Error {
+                    code: ErrorCode::RateLimited,
+                    client_id: Some(_),
+                    retry_after_ms: Some(wait_ms),
+                    ..
+                } = frame
+                {
+                    // The message is queued again (see `Outbox::on_frame`); send it once it fits.
+                    let wait_ms = u32::try_from(wait_ms).unwrap_or(u32::MAX);
+                    spawn_local(async move {
+                        TimeoutFuture::new(wait_ms).await;
+                        self.flush_outbox();
+                    });
+                }
                 let now = js_sys::Date::now();
                 let follow_ups = self
                     .state

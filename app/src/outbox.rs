@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use protocol::{ClientFrame, ClientId, FrameError, RoomName, ServerFrame};
+use protocol::{ClientFrame, ClientId, ErrorCode, FrameError, RoomName, ServerFrame};
 use serde::{Deserialize, Serialize};
 
 /// Where a pending message stands.
@@ -95,10 +95,26 @@ impl Outbox {
         }
     }
 
-    /// Reconciles with a server frame: an echoed message confirms (removes) its pending copy; an error
-    /// naming a pending `client_id` marks it failed. Returns whether anything changed.
+    /// Reconciles with a server frame: an echoed message confirms (removes) its pending copy; a rate limit
+    /// naming a pending `client_id` queues it again (the client sends it after `retry_after_ms`); any other
+    /// error naming one marks it failed. Returns whether anything changed.
     pub fn on_frame(&mut self, frame: &ServerFrame) -> bool {
         match frame {
+            ServerFrame::Error {
+                code: ErrorCode::RateLimited,
+                client_id: Some(client_id),
+                ..
+            } => match self
+                .messages
+                .iter_mut()
+                .find(|m| m.client_id.as_str() == client_id)
+            {
+                Some(pending) => {
+                    pending.status = PendingStatus::Queued;
+                    true
+                }
+                None => false,
+            },
             ServerFrame::Message(message) => {
                 let before = self.messages.len();
                 self.messages.retain(|m| m.client_id != message.client_id);
@@ -266,6 +282,24 @@ mod tests {
         );
         outbox.discard(&cid("b"));
         assert_eq!(statuses(&outbox), vec![("a".into(), PendingStatus::Sent)]);
+    }
+
+    #[test]
+    fn a_rate_limited_message_waits_in_the_outbox_and_goes_again() {
+        let mut outbox = two_pushed();
+        outbox.take_queued();
+        let refusal = ServerFrame::retry_later(ErrorCode::RateLimited, Some("b".into()), 200);
+        assert!(outbox.on_frame(&refusal));
+        assert_eq!(
+            statuses(&outbox),
+            vec![
+                ("a".into(), PendingStatus::Sent),
+                ("b".into(), PendingStatus::Queued)
+            ]
+        );
+        let again = outbox.take_queued();
+        assert_eq!(again.len(), 1, "only the refused message goes again");
+        assert!(outbox.on_frame(&echo("b")));
     }
 
     #[test]

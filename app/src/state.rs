@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use protocol::{ChatMessage, ClientFrame, MessageId, RoomName, ServerFrame, User};
+use protocol::{ChatMessage, ClientFrame, ErrorCode, MessageId, RoomName, ServerFrame, User};
 
 /// Messages asked for when a room is first shown, and per older page.
 pub const PAGE: u16 = 50;
@@ -242,9 +242,14 @@ impl ChatState {
                 Vec::new()
             }
             ServerFrame::Error {
-                message, client_id, ..
+                code,
+                message,
+                client_id,
+                ..
             } => {
-                if client_id.is_none() {
+                // Errors about one message are the outbox's to show, except a rate limit: the message
+                // waits and goes again by itself, and the person is told to slow down.
+                if client_id.is_none() || *code == ErrorCode::RateLimited {
                     self.notice = Some(message.clone());
                 }
                 Vec::new()
@@ -591,6 +596,13 @@ mod tests {
         assert_eq!(
             state.notice.as_deref(),
             Some(ErrorCode::Internal.describe().as_str())
+        );
+        let slow_down = ServerFrame::retry_later(ErrorCode::RateLimited, Some("c-2".into()), 200);
+        state.apply(&slow_down, 0.0);
+        assert_eq!(
+            state.notice.as_deref(),
+            Some(ErrorCode::RateLimited.describe().as_str()),
+            "a rate limit tells the person to slow down, though the outbox keeps the message"
         );
     }
 

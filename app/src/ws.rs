@@ -1,7 +1,8 @@
 //! The only code that touches the WebSocket. [`run`] keeps one connection to the chat server alive for as
 //! long as there is a session: it opens the socket with a fresh ID token, forwards outgoing frames,
 //! parses incoming ones, pings to stay inside the idle timeout, replaces the connection before the
-//! 2-hour cap or the token's expiry, and after a drop retries with backoff. Everything it learns goes
+//! 2-hour cap or the token's expiry (and at once, with a refreshed token, if the server says the token
+//! expired), and after a drop retries with backoff. Everything it learns goes
 //! out as [`SocketEvent`]s; what to do about them is the chat client's business.
 
 use std::task::Poll;
@@ -11,7 +12,7 @@ use futures::{
 };
 use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
 use gloo_timers::future::{IntervalStream, TimeoutFuture};
-use protocol::{ClientFrame, ServerFrame};
+use protocol::{ClientFrame, ErrorCode, ServerFrame};
 
 use crate::{
     backoff::Backoff,
@@ -44,6 +45,8 @@ enum End {
     /// connection worked and the next try starts the backoff afresh; a socket that opens and closes
     /// without a word (a proxy in the way, a server refusing late) keeps backing off.
     Dropped { answered: bool },
+    /// The server refused the token as expired: reconnect at once with a refreshed one.
+    Expired,
     /// The client went away (signed out): stop.
     Stopped,
 }
@@ -61,9 +64,12 @@ pub async fn run(
 ) {
     let backoff = Backoff::default();
     let mut failures: u32 = 0;
+    let mut expired = false;
     on_event(SocketEvent::Status(ConnectionStatus::Connecting));
     loop {
-        let Some(creds) = credentials(failures >= 2 && failures.is_multiple_of(2)).await else {
+        let refresh = expired || (failures >= 2 && failures.is_multiple_of(2));
+        expired = false;
+        let Some(creds) = credentials(refresh).await else {
             on_event(SocketEvent::Status(ConnectionStatus::SignedOut));
             return;
         };
@@ -81,6 +87,10 @@ pub async fn run(
             on_event(SocketEvent::Closed);
             match end {
                 End::Rotate => continue,
+                End::Expired => {
+                    expired = true;
+                    continue;
+                }
                 End::Stopped => return,
                 End::Dropped { answered: true } => failures = 0,
                 End::Dropped { answered: false } => {}
@@ -145,8 +155,12 @@ async fn serve(
                 Some(Ok(Message::Text(text))) => {
                     answered = true;
                     // A frame this build does not know (a newer server) is skipped, not fatal.
-                    if let Ok(frame) = serde_json::from_str::<ServerFrame>(&text) {
-                        on_event(SocketEvent::Frame(frame));
+                    match serde_json::from_str::<ServerFrame>(&text) {
+                        Ok(ServerFrame::Error { code: ErrorCode::TokenExpired, .. }) => {
+                            return close(sink, stream.into_inner(), End::Expired);
+                        }
+                        Ok(frame) => on_event(SocketEvent::Frame(frame)),
+                        Err(_) => {}
                     }
                     continue;
                 }
