@@ -74,6 +74,18 @@ impl Server {
         }
     }
 
+    /// Freezes the process (SIGSTOP) or thaws it (SIGCONT): a frozen server keeps its connections open
+    /// and its port bound but answers nothing, as a hung node would.
+    pub fn freeze(&self, frozen: bool) {
+        let child = self.child.as_ref().expect("the process is not running");
+        let signal = if frozen { "-STOP" } else { "-CONT" };
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill {signal} {}", self.what);
+    }
+
     /// Starts the process again with the same command line, once it is killed; returns once it listens.
     pub fn start_again(&mut self) {
         assert!(self.child.is_none(), "{} is still running", self.what);
