@@ -14,7 +14,7 @@ use lambdas::{
         redis::{RedisRegistry, Topology},
     },
     core::registry,
-    ports::{Appended, HistoryQuery, Member, NewMessage, Registry, SystemClock},
+    ports::{Appended, HistoryQuery, Joined, Member, NewMessage, Registry, SystemClock},
 };
 use protocol::limits::{
     Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION,
@@ -519,6 +519,55 @@ async fn forgetting_a_connection_leaves_no_keys_behind_on_a_cluster() {
     let cluster = common::redis_cluster();
     let ports: Vec<u16> = cluster.nodes.iter().map(|node| node.port).collect();
     forget_a_connection(&redis_cluster(&cluster, 3).await, &ports).await;
+}
+
+/// The crash points of the cross-slot operations, made by hand on a cluster: a join that stopped after the
+/// connection's side, and a disconnect that stopped after leaving one room. Each retry repairs what the
+/// first attempt left: the disconnect still finds every room (the connection's rooms set goes last), and the
+/// join completes.
+#[tokio::test]
+async fn a_retry_repairs_a_half_done_cross_slot_operation() {
+    let cluster = common::redis_cluster();
+    let store = redis_cluster(&cluster, 10).await;
+    let port = cluster.nodes[0].port;
+    let c1 = ConnectionId("c1".into());
+    store.connect(&c1, &user("amy"), T0_MS).await.unwrap();
+    for name in ["a", "b", "c"] {
+        store
+            .join(&room(name), &member("c1", "amy"), true, T0_MS)
+            .await
+            .unwrap();
+    }
+    // A join of room d that stopped after its first step: d is in the connection's set, not in the room.
+    ask(port, &["sadd", "chatty:{conn:c1}:rooms", "d"]);
+    assert_eq!(store.members(&room("d")).await.unwrap(), []);
+    let joined = store
+        .join(&room("d"), &member("c1", "amy"), true, T0_MS)
+        .await
+        .unwrap();
+    assert_eq!(joined, Joined::Joined);
+    assert_eq!(
+        store.members(&room("d")).await.unwrap(),
+        [member("c1", "amy")]
+    );
+
+    // A disconnect that stopped after leaving room a: the retry leaves the others and deletes everything.
+    ask(port, &["hdel", "chatty:{room:a}:members", "c1"]);
+    assert_eq!(
+        store.disconnect(&c1).await.unwrap(),
+        [room("a"), room("b"), room("c"), room("d")]
+    );
+    for name in ["a", "b", "c", "d"] {
+        assert_eq!(store.members(&room(name)).await.unwrap(), [], "{name}");
+    }
+    let ports: Vec<u16> = cluster.nodes.iter().map(|node| node.port).collect();
+    assert!(
+        keys_on(&ports)
+            .iter()
+            .all(|key| !key.contains("conn:c1") && !key.contains("user:amy")),
+        "{:?}",
+        keys_on(&ports)
+    );
 }
 
 fn join_command(connection: &str, who: &str, room_name: &str) -> Command {
