@@ -1,15 +1,20 @@
-//! The Redis registry adapter against a real `redis-server`: it behaves exactly like the in-memory
-//! reference registry (membership, presence, history paging and capping, idempotent sends, forgetting a
-//! connection), keeps no garbage, a send costs the same number of Redis commands whatever the room size, and
-//! it speaks TLS with AUTH as ElastiCache with encryption in transit requires.
+//! The Redis registry adapter against a real `redis-server` and a real three-master Redis Cluster: it
+//! behaves exactly like the in-memory reference registry on both (membership, presence, history paging and
+//! capping, idempotent sends, forgetting a connection), keeps no garbage, spreads its keys over the
+//! cluster's nodes, a send costs the same number of Redis commands whatever the room size, and it speaks
+//! TLS with AUTH as ElastiCache with encryption in transit requires.
 
 mod common;
 
 use lambdas::{
     adapters::memory::MemoryQueue,
-    adapters::{memory::memory_queue, memory::MemoryRegistry, redis::RedisRegistry},
+    adapters::{
+        memory::memory_queue,
+        memory::MemoryRegistry,
+        redis::{RedisRegistry, Topology},
+    },
     core::registry,
-    ports::{Appended, HistoryQuery, Member, NewMessage, Registry, SystemClock},
+    ports::{Appended, HistoryQuery, Joined, Member, NewMessage, Registry, SystemClock},
 };
 use protocol::limits::{
     Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION,
@@ -75,6 +80,38 @@ async fn redis(server: &common::Server, cap: usize) -> RedisRegistry {
         .await
         .expect("connecting to redis-server")
         .with_history_cap(cap)
+}
+
+async fn redis_cluster(cluster: &common::RedisCluster, cap: usize) -> RedisRegistry {
+    RedisRegistry::open_with(&cluster.seed_url(), Topology::Cluster)
+        .await
+        .expect("connecting to the cluster")
+        .with_history_cap(cap)
+}
+
+/// Every key on every node of `ports`, sorted.
+fn keys_on(ports: &[u16]) -> Vec<String> {
+    let mut keys: Vec<String> = ports
+        .iter()
+        .flat_map(|port| {
+            common::redis_cli(*port, &["--raw", "keys", "*"])
+                .lines()
+                .filter(|key| !key.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    keys.sort();
+    keys
+}
+
+/// One command's answer lines, through `redis-cli -c` (which follows a cluster's redirections).
+fn ask(port: u16, args: &[&str]) -> Vec<String> {
+    let args: Vec<&str> = ["-c", "--raw"].iter().chain(args).copied().collect();
+    common::redis_cli(port, &args)
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Runs the same sequence of operations on a registry and returns everything observable, so the Redis
@@ -335,6 +372,13 @@ async fn limits_scenario(store: &dyn Registry) -> Vec<String> {
     seen
 }
 
+fn assert_same_answers(expected: &[String], actual: &[String]) {
+    for (i, (want, got)) in expected.iter().zip(actual).enumerate() {
+        assert_eq!(want, got, "step {i} differs");
+    }
+    assert_eq!(expected.len(), actual.len());
+}
+
 /// Every observable answer of the Redis registry — membership, history pages, ids, retries, trimming,
 /// disconnects — equals the in-memory reference registry's for the same operations.
 #[tokio::test]
@@ -342,10 +386,28 @@ async fn behaves_exactly_like_the_memory_registry() {
     let server = common::redis_server();
     let expected = scenario(&MemoryRegistry::with_history_cap(8)).await;
     let actual = scenario(&redis(&server, 8).await).await;
-    for (i, (want, got)) in expected.iter().zip(&actual).enumerate() {
-        assert_eq!(want, got, "step {i} differs");
-    }
-    assert_eq!(expected.len(), actual.len());
+    assert_same_answers(&expected, &actual);
+}
+
+/// On a three-master Redis Cluster the same scenario gives the same answers (so every script's keys share a
+/// slot: Redis refuses a cross-slot script), and its many rooms, connections and people spread their keys
+/// over more than one node.
+#[tokio::test]
+async fn behaves_exactly_like_the_memory_registry_on_a_cluster() {
+    let cluster = common::redis_cluster();
+    let expected = scenario(&MemoryRegistry::with_history_cap(8)).await;
+    let actual = scenario(&redis_cluster(&cluster, 8).await).await;
+    assert_same_answers(&expected, &actual);
+    let nodes_with_keys: Vec<u16> = cluster
+        .nodes
+        .iter()
+        .map(|node| node.port)
+        .filter(|port| !keys_on(&[*port]).is_empty())
+        .collect();
+    assert!(
+        nodes_with_keys.len() > 1,
+        "keys must spread over the cluster, but only {nodes_with_keys:?} hold any"
+    );
 }
 
 /// Joining and leaving through the registry handler produces presence frames that name each person once,
@@ -386,12 +448,8 @@ async fn presence_comes_from_redis() {
     );
 }
 
-/// Forgetting a connection (410 Gone or `$disconnect`) removes it from every room and deletes every key
-/// that was about it, and the idempotency index never outgrows the capped history.
-#[tokio::test]
-async fn forgetting_a_connection_leaves_no_keys_behind() {
-    let server = common::redis_server();
-    let store = redis(&server, 3).await;
+/// Forgets a connection in three rooms on `store` (over the Redis nodes `ports`) and checks what is left.
+async fn forget_a_connection(store: &RedisRegistry, ports: &[u16]) {
     let gone = ConnectionId("gone".into());
     store.connect(&gone, &user("zed"), T0_MS).await.unwrap();
     for name in ["a", "b", "c"] {
@@ -423,45 +481,93 @@ async fn forgetting_a_connection_leaves_no_keys_behind() {
         [room("a"), room("b"), room("c")]
     );
 
-    let mut raw = redis::Client::open(server.redis_url())
-        .unwrap()
-        .get_multiplexed_async_connection()
-        .await
-        .unwrap();
-    let mut keys: Vec<String> = redis::cmd("KEYS")
-        .arg("*")
-        .query_async(&mut raw)
-        .await
-        .unwrap();
-    keys.sort();
     assert_eq!(
-        keys,
+        keys_on(ports),
         [
-            "{chatty}:conn:stays:rooms",
-            "{chatty}:room:a:history",
-            "{chatty}:room:a:members",
-            "{chatty}:room:a:sent",
-            "{chatty}:room:b:members",
-            "{chatty}:room:c:members",
+            "chatty:{conn:stays}:rooms",
+            "chatty:{room:a}:history",
+            "chatty:{room:a}:members",
+            "chatty:{room:a}:sent",
+            "chatty:{room:b}:members",
+            "chatty:{room:c}:members",
         ]
     );
     for name in ["a", "b", "c"] {
-        let members: Vec<String> = redis::cmd("HKEYS")
-            .arg(format!("{{chatty}}:room:{name}:members"))
-            .query_async(&mut raw)
-            .await
-            .unwrap();
+        let members = ask(
+            ports[0],
+            &["hkeys", &format!("chatty:{{room:{name}}}:members")],
+        );
         assert_eq!(members, ["stays"]);
     }
-    let (history, sent): (usize, usize) = redis::pipe()
-        .cmd("XLEN")
-        .arg("{chatty}:room:a:history")
-        .cmd("HLEN")
-        .arg("{chatty}:room:a:sent")
-        .query_async(&mut raw)
+    let history = ask(ports[0], &["xlen", "chatty:{room:a}:history"]);
+    let sent = ask(ports[0], &["hlen", "chatty:{room:a}:sent"]);
+    assert_eq!((history, sent), (vec!["3".into()], vec!["3".into()]));
+}
+
+/// Forgetting a connection (410 Gone or `$disconnect`) removes it from every room and deletes every key
+/// that was about it, and the idempotency index never outgrows the capped history.
+#[tokio::test]
+async fn forgetting_a_connection_leaves_no_keys_behind() {
+    let server = common::redis_server();
+    forget_a_connection(&redis(&server, 3).await, &[server.port]).await;
+}
+
+/// The same on a cluster, where the connection's keys, its person's and each room's live on different
+/// slots: the disconnect's single-slot steps together leave nothing behind either.
+#[tokio::test]
+async fn forgetting_a_connection_leaves_no_keys_behind_on_a_cluster() {
+    let cluster = common::redis_cluster();
+    let ports: Vec<u16> = cluster.nodes.iter().map(|node| node.port).collect();
+    forget_a_connection(&redis_cluster(&cluster, 3).await, &ports).await;
+}
+
+/// The crash points of the cross-slot operations, made by hand on a cluster: a join that stopped after the
+/// connection's side, and a disconnect that stopped after leaving one room. Each retry repairs what the
+/// first attempt left: the disconnect still finds every room (the connection's rooms set goes last), and the
+/// join completes.
+#[tokio::test]
+async fn a_retry_repairs_a_half_done_cross_slot_operation() {
+    let cluster = common::redis_cluster();
+    let store = redis_cluster(&cluster, 10).await;
+    let port = cluster.nodes[0].port;
+    let c1 = ConnectionId("c1".into());
+    store.connect(&c1, &user("amy"), T0_MS).await.unwrap();
+    for name in ["a", "b", "c"] {
+        store
+            .join(&room(name), &member("c1", "amy"), true, T0_MS)
+            .await
+            .unwrap();
+    }
+    // A join of room d that stopped after its first step: d is in the connection's set, not in the room.
+    ask(port, &["sadd", "chatty:{conn:c1}:rooms", "d"]);
+    assert_eq!(store.members(&room("d")).await.unwrap(), []);
+    let joined = store
+        .join(&room("d"), &member("c1", "amy"), true, T0_MS)
         .await
         .unwrap();
-    assert_eq!((history, sent), (3, 3));
+    assert_eq!(joined, Joined::Joined);
+    assert_eq!(
+        store.members(&room("d")).await.unwrap(),
+        [member("c1", "amy")]
+    );
+
+    // A disconnect that stopped after leaving room a: the retry leaves the others and deletes everything.
+    ask(port, &["hdel", "chatty:{room:a}:members", "c1"]);
+    assert_eq!(
+        store.disconnect(&c1).await.unwrap(),
+        [room("a"), room("b"), room("c"), room("d")]
+    );
+    for name in ["a", "b", "c", "d"] {
+        assert_eq!(store.members(&room(name)).await.unwrap(), [], "{name}");
+    }
+    let ports: Vec<u16> = cluster.nodes.iter().map(|node| node.port).collect();
+    assert!(
+        keys_on(&ports)
+            .iter()
+            .all(|key| !key.contains("conn:c1") && !key.contains("user:amy")),
+        "{:?}",
+        keys_on(&ports)
+    );
 }
 
 fn join_command(connection: &str, who: &str, room_name: &str) -> Command {
@@ -655,7 +761,7 @@ async fn message_ids_are_stream_ids() {
         .await
         .unwrap();
     let ids: Vec<(String, Vec<String>)> = redis::cmd("XRANGE")
-        .arg("{chatty}:room:general:history")
+        .arg("chatty:{room:general}:history")
         .arg("-")
         .arg("+")
         .query_async(&mut raw)

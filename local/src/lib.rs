@@ -33,6 +33,7 @@ use axum::{
     Router,
 };
 use lambdas::{
+    adapters::redis::Topology,
     auth::{IdTokenVerifier, StaticKeys, VerifierConfig},
     ports::{Clock, Queue, SystemClock},
 };
@@ -71,6 +72,9 @@ pub struct Settings {
     pub limits: ConnectionLimits,
     /// Keep the registry in Redis (`redis://…` or `rediss://…`) instead of in memory.
     pub redis_url: Option<String>,
+    /// [`Settings::redis_url`] is a seed node of a Redis Cluster (as ElastiCache Serverless is), not one
+    /// server.
+    pub redis_cluster: bool,
     /// Run the queues through SQS and post through the SDK's management API client, as on AWS.
     pub sqs: Option<SqsSettings>,
     /// Keep the local sign-in's signing key in this file (created if missing), so a restart on the same
@@ -82,6 +86,17 @@ pub struct Settings {
     /// Allow a listening address beyond loopback (`--insecure-listen`). Without it, [`start`] refuses one:
     /// `POST /dev/token` mints a token for any name to anyone who can reach the gateway.
     pub insecure_listen: bool,
+}
+
+impl Settings {
+    /// What [`Settings::redis_url`] points at.
+    pub fn redis_topology(&self) -> Topology {
+        if self.redis_cluster {
+            Topology::Cluster
+        } else {
+            Topology::Standalone
+        }
+    }
 }
 
 /// The SQS pipeline: an SQS endpoint (an emulator, e.g. moto at `http://127.0.0.1:5000`; credentials and

@@ -33,6 +33,10 @@ struct Args {
     /// Keep the registry in Redis (`redis://host:port`, `rediss://…` for TLS) instead of in memory.
     #[arg(long, env = "REDIS_URL")]
     redis_url: Option<String>,
+    /// --redis-url is a seed node of a Redis Cluster (cluster mode, as ElastiCache Serverless is): the
+    /// client learns the slots from it and follows them.
+    #[arg(long, env = "CHATTY_REDIS_CLUSTER", requires = "redis_url")]
+    redis_cluster: bool,
     /// Run the queues through SQS at this endpoint (e.g. moto: `http://127.0.0.1:5000`) and post through the
     /// AWS SDK's management API client to this gateway's `@connections`, as on AWS. Credentials and region
     /// come from the usual `AWS_*` variables.
@@ -76,6 +80,7 @@ async fn main() -> anyhow::Result<()> {
                 max_connection: Duration::from_secs(args.max_connection_secs),
             },
             redis_url: args.redis_url,
+            redis_cluster: args.redis_cluster,
             sqs: args.aws_endpoint.map(|endpoint| SqsSettings {
                 endpoint,
                 command_queue_url: args.command_queue_url,

@@ -57,7 +57,7 @@ impl Pipeline {
         management_url: &str,
     ) -> anyhow::Result<Self> {
         let registry: Arc<dyn Registry> = match &settings.redis_url {
-            Some(url) => Arc::new(RedisRegistry::open(url).await?),
+            Some(url) => Arc::new(RedisRegistry::open_with(url, settings.redis_topology()).await?),
             None => Arc::new(MemoryRegistry::default()),
         };
         let rate_limits = !settings.no_rate_limits;

@@ -142,13 +142,13 @@ async fn chat_through_redis_sqs_and_the_management_api() {
     };
     assert_eq!(names(&members), ["alice", "bob"]);
     let stored: Vec<String> = redis::cmd("HKEYS")
-        .arg("{chatty}:room:general:members")
+        .arg("chatty:{room:general}:members")
         .query_async(&mut stack.redis)
         .await
         .unwrap();
     assert!(!stored.contains(&"GhostConnId=".to_owned()), "{stored:?}");
     let ghost_keys: Vec<String> = redis::cmd("KEYS")
-        .arg("{chatty}:conn:GhostConnId=*")
+        .arg("chatty:{conn:GhostConnId=}*")
         .query_async(&mut stack.redis)
         .await
         .unwrap();
@@ -206,9 +206,59 @@ async fn chat_through_redis_sqs_and_the_management_api() {
     assert!(!bob_rest.is_empty());
 
     let history: usize = redis::cmd("XLEN")
-        .arg("{chatty}:room:general:history")
+        .arg("chatty:{room:general}:history")
         .query_async(&mut stack.redis)
         .await
         .unwrap();
     assert_eq!(history, 2, "m1 and b1 are each stored once");
+}
+
+/// `--redis-cluster`: the gateway keeps its registry on a three-master Redis Cluster (as ElastiCache
+/// Serverless is cluster mode): people join, see each other and chat in rooms whose keys live on different
+/// masters, and a disconnect reaches every room.
+#[tokio::test]
+async fn chat_over_a_redis_cluster() {
+    let cluster = servers::redis_cluster();
+    let gw = gateway_on(Settings {
+        redis_url: Some(cluster.seed_url()),
+        redis_cluster: true,
+        ..Settings::default()
+    })
+    .await;
+    let mut alice = connect(&gw, "alice").await;
+    let mut bob = connect(&gw, "bob").await;
+    let rooms = ["general", "rust", "random", "music"];
+    for room in rooms {
+        alice.join(room).await;
+        let members = bob.join(room).await;
+        assert_eq!(names(&members), ["alice", "bob"], "{room}");
+    }
+    for room in rooms {
+        bob.say(room, &format!("hi-{room}"), "hello").await;
+        let seen = alice
+            .recv_until(|f| matches!(f, ServerFrame::Message(m) if m.room.as_str() == room))
+            .await;
+        assert!(
+            matches!(seen, ServerFrame::Message(m) if m.client_id.as_str() == format!("hi-{room}"))
+        );
+    }
+    let holding: Vec<u16> = cluster
+        .nodes
+        .iter()
+        .map(|node| node.port)
+        .filter(|port| servers::redis_cli(*port, &["dbsize"]).trim() != "0")
+        .collect();
+    assert!(holding.len() > 1, "keys on {holding:?} only");
+
+    bob.close().await;
+    for _ in rooms {
+        let left = alice
+            .recv_until(
+                |f| matches!(f, ServerFrame::Presence { members, .. } if members.len() == 1),
+            )
+            .await;
+        assert!(
+            matches!(left, ServerFrame::Presence { members, .. } if names(&members) == ["alice"])
+        );
+    }
 }

@@ -143,11 +143,11 @@ expect "gateway queued connect, send and disconnect, in the vouched-for user's n
 response=$(invoke registry "$FIXTURES/registry-batch.json")
 expect "registry reports only the unreadable message" \
   '.batchItemFailures == [{"itemIdentifier": "4d3a1f3e-0004-4c1e-9a53-2f9d3c1e0b11"}]' "$response"
-[ "$(rcli XLEN '{chatty}:room:general:history')" = 1 ] || fail "the send was not stored in Redis"
-[ "$(rcli HKEYS '{chatty}:room:general:members')" = "Cj3sIfRRIAMCJgw=" ] || fail "the join was not stored in Redis"
+[ "$(rcli XLEN 'chatty:{room:general}:history')" = 1 ] || fail "the send was not stored in Redis"
+[ "$(rcli HKEYS 'chatty:{room:general}:members')" = "Cj3sIfRRIAMCJgw=" ] || fail "the join was not stored in Redis"
 say "ok: Redis holds the member and the message"
 response=$(invoke registry "$FIXTURES/registry-batch.json")
-[ "$(rcli XLEN '{chatty}:room:general:history')" = 1 ] || fail "a redelivered send was stored twice"
+[ "$(rcli XLEN 'chatty:{room:general}:history')" = 1 ] || fail "a redelivered send was stored twice"
 say "ok: the redelivered batch stored nothing twice"
 queued=$(received "$DELIVERIES")
 expect "registry queued the presence and the message for the member" \

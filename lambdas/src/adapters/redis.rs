@@ -1,34 +1,68 @@
-//! The production registry: Redis (ElastiCache Valkey/Redis in the VPC), behaving exactly like
-//! [`super::memory::MemoryRegistry`].
+//! The production registry: Redis (ElastiCache Serverless, which is cluster mode; or one `redis-server`),
+//! behaving exactly like [`super::memory::MemoryRegistry`].
 //!
-//! # Keys (all under one prefix, `{chatty}:` by default), and what bounds each
-//! - `conn:<connection id>`: the user holding an open connection (JSON). Expires with the connection
-//!   ([`CONNECTION_TTL_MS`]: API Gateway's two-hour maximum plus a margin).
-//! - `conn:<connection id>:rooms`: SET of the rooms the connection is in, so a disconnect finds them; at
+//! # Keys, sharded by hash tag, and what bounds each
+//! Every key starts with a configurable prefix (`chatty:` by default; it must hold no `{`), then one hash tag
+//! naming what the key is about, so a cluster spreads rooms, connections and people over its slots:
+//! - `{conn:<connection id>}`: the user holding an open connection (JSON), read by a disconnect to find the
+//!   person. Expires with the connection ([`CONNECTION_TTL_MS`]: API Gateway's two-hour maximum plus a margin).
+//! - `{conn:<connection id>}:rooms`: SET of the rooms the connection is in, so a disconnect finds them; at
 //!   most [`MAX_ROOMS_PER_CONNECTION`]; expires with the connection.
-//! - `user:<user id>:conns`: ZSORTED SET connection id → expiry (ms), the person's live connections, at
+//! - `{user:<user id>}:conns`: ZSORTED SET connection id → expiry (ms), the person's live connections, at
 //!   most [`MAX_CONNECTIONS_PER_PERSON`]; expired entries are dropped on every connect; expires with the
 //!   newest connection.
-//! - `rate:<user id>:<bucket>`: HASH `t` (tokens), `at` (ms): one token bucket; expires when it would be
-//!   full again.
-//! - `room:<room>:members`: HASH connection id → user JSON; membership and presence in one key; at most
+//! - `{user:<user id>}:rate:<bucket>`: HASH `t` (tokens), `at` (ms): one token bucket; expires when it would
+//!   be full again.
+//! - `{room:<room>}:members`: HASH connection id → user JSON; membership and presence in one key; at most
 //!   [`MAX_MEMBERS_PER_ROOM`]. A member whose disconnect was lost is forgotten when a post to it answers
 //!   410 (the sender's `forget`).
-//! - `room:<room>:history`: the room's history, a STREAM capped exactly at the history cap. Stream ids are
+//! - `{room:<room>}:history`: the room's history, a STREAM capped exactly at the history cap. Stream ids are
 //!   [`MessageId`]s (`<ms>-<seq>`), so Redis assigns and orders them and paging is `XRANGE`/`XREVRANGE` with
 //!   exclusive bounds. Each entry holds `k` (its idempotency key) and `m` (the message as JSON).
-//! - `room:<room>:sent`: HASH idempotency key (`<client id> <author id>`; client ids hold no spaces) →
+//! - `{room:<room>}:sent`: HASH idempotency key (`<client id> <author id>`; client ids hold no spaces) →
 //!   `<fanned out 0|1> <message id>`, for the messages still in the history.
 //!
 //! A room's three keys expire [`ROOM_RETENTION_SECS`] after its last message or join.
 //!
-//! The default prefix is a hash tag, so every key lives in one cluster slot: the multi-key scripts below run
-//! unchanged on a cluster-mode endpoint (ElastiCache Serverless) as on a single node.
+//! Keys about one thing share its hash tag, hence one slot (even when an id holds a `}`: the tag ends at
+//! the first one, the same in each key). Every Lua script declares every key it touches in `KEYS`, all
+//! about one thing, so each script runs on one node. The same layout serves a standalone server unchanged
+//! ([`Topology`]).
 //!
-//! Every operation is one round trip: single commands, or a Lua script where several keys must change
-//! together. A send costs two round trips however many members the room has: the append script (membership
+//! # Operations that cross slots, and why a retry repairs a half-done one
+//! Sending, reading history and rate limiting touch one room or one person: one script, atomic. Connecting,
+//! joining, leaving and disconnecting touch a connection and a room or a person, so they run as several
+//! single-slot steps. A step may fail (a node restarting, a Lambda stopped mid-invocation) and the command
+//! is then retried whole (SQS redelivers it). The steps keep one invariant at every moment:
+//!
+//! **a connection's rooms set holds every room whose members hash holds the connection** (it may hold
+//! more), and its record names its person whenever the person's live set holds it.
+//!
+//! - `connect`: the record first, then the person's live set (the cap decides there); a refused
+//!   connection's record is deleted after. Half-done: a record without a live entry, which counts against
+//!   no cap and expires; the retry finishes it.
+//! - `join`: the connection's rooms set first (the rooms cap decides there), then the room (the members cap
+//!   and "would create" decide there); a refusal takes the room back out of the set. Half-done: a room in
+//!   the set the connection is not in — harmless to a disconnect (removing a member that is not there is a
+//!   no-op) and finished by the retry.
+//! - `leave`: the room first, then the set. Half-done: the same harmless extra room in the set.
+//! - `disconnect`: read the record and the rooms set, remove the connection from each room, then from its
+//!   person's live set, and delete the record and the set last. Half-done: the set still names every room,
+//!   so the retry finds them all again; it answers the rooms the first attempt saw.
+//!
+//! A join racing a disconnect of the same connection (queues reorder) can leave the connection in a room
+//! after the disconnect: the room's first post to it answers 410 and the sender forgets it, as for any lost
+//! disconnect.
+//!
+//! # Cost, and a node that restarts
+//! A send costs the same round trips however many members the room has: the append script (membership
 //! check, idempotent append, trim, and the room's connection ids) and, once the delivery is queued, the
-//! fan-out mark.
+//! fan-out mark (the handler adds the sender's rate bucket). A disconnect costs one round trip per room it
+//! was in, run concurrently.
+//!
+//! The connection reconnects by itself when a server restarts or a cluster's slots move, and every request
+//! is bounded by a response timeout ([`RESPONSE_TIMEOUT`]): during an outage calls fail within seconds
+//! with [`RegistryError::Backend`] (the command is retried by its queue) and never hang.
 
 use async_trait::async_trait;
 use protocol::{
@@ -38,9 +72,14 @@ use protocol::{
     },
     ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User,
 };
+use std::time::Duration;
+
+use futures_util::future::try_join_all;
 use redis::{
-    aio::{ConnectionManager, ConnectionManagerConfig},
-    AsyncCommands, Script,
+    aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig},
+    cluster::ClusterClient,
+    cluster_async::ClusterConnection,
+    AsyncCommands, Cmd, Pipeline, RedisFuture, Script, Value,
 };
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -55,29 +94,41 @@ use crate::{
 
 const ROOM_RETENTION_MS: u64 = ROOM_RETENTION_SECS * 1000;
 
-/// Records a connection unless its person holds the cap of live connections already; 1 if recorded.
-const CONNECT: &str = r"
-local conn, live = KEYS[1], KEYS[2]
-local id, user, now, ttl, cap = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+/// Counts a connection among its person's live ones (`KEYS[1]`) unless the person holds the cap already;
+/// 1 if counted. Expired entries are dropped first.
+const ADMIT_CONNECTION: &str = r"
+local live = KEYS[1]
+local id, now, ttl, cap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
 if not redis.call('ZSCORE', live, id) and redis.call('ZCARD', live) >= cap then
   return 0
 end
 redis.call('ZADD', live, now + ttl, id)
 redis.call('PEXPIRE', live, ttl)
-redis.call('SET', conn, user, 'PX', ttl)
 return 1
 ";
 
-/// Puts a connection in a room within the caps; answers `joined`, `would_create`, `too_many_rooms` or
-/// `room_full`. Refreshes the room's and the connection's expiry.
-const JOIN: &str = r"
-local members, history, sent, rooms = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local id, user, room, new_room = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local retention, conn_ttl = tonumber(ARGV[5]), tonumber(ARGV[6])
-local max_rooms, max_members = tonumber(ARGV[7]), tonumber(ARGV[8])
+/// A join's first step, on the connection's side: adds the room to the connection's rooms set
+/// (`KEYS[1]`) unless it is there already or the set holds the cap; 1 if the room is in the set now.
+/// Refreshes the set's expiry.
+const JOIN_CONNECTION: &str = r"
+local rooms = KEYS[1]
+local room, max_rooms, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+if redis.call('SISMEMBER', rooms, room) == 0 and redis.call('SCARD', rooms) >= max_rooms then
+  return 0
+end
+redis.call('SADD', rooms, room)
+redis.call('PEXPIRE', rooms, ttl)
+return 1
+";
+
+/// A join's second step, on the room's side: puts the connection in the room within the members cap;
+/// answers `joined`, `would_create` or `room_full`. Refreshes the room's expiry.
+const JOIN_ROOM: &str = r"
+local members, history, sent = KEYS[1], KEYS[2], KEYS[3]
+local id, user, new_room = ARGV[1], ARGV[2], ARGV[3]
+local retention, max_members = tonumber(ARGV[4]), tonumber(ARGV[5])
 if redis.call('HEXISTS', members, id) == 0 then
-  if redis.call('SCARD', rooms) >= max_rooms then return 'too_many_rooms' end
   local count = redis.call('HLEN', members)
   if count >= max_members then return 'room_full' end
   if count == 0 and redis.call('EXISTS', history) == 0 and new_room ~= '1' then
@@ -85,8 +136,6 @@ if redis.call('HEXISTS', members, id) == 0 then
   end
 end
 redis.call('HSET', members, id, user)
-redis.call('SADD', rooms, room)
-redis.call('PEXPIRE', rooms, conn_ttl)
 for _, key in ipairs({members, history, sent}) do redis.call('PEXPIRE', key, retention) end
 return 'joined'
 ";
@@ -141,8 +190,11 @@ redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
 return 0
 ";
 
-/// The key prefix when none is configured; the braces make it a cluster hash tag.
-pub const DEFAULT_KEY_PREFIX: &str = "{chatty}:";
+/// The key prefix when none is configured. It stays outside the hash tags, so it does not decide the slot.
+pub const DEFAULT_KEY_PREFIX: &str = "chatty:";
+
+/// How long one request may wait for its answer, and a connection for its handshake, before failing.
+pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Stores a message from a member of the room once per idempotency key, trimming the history to its cap and
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
@@ -195,22 +247,7 @@ end
 return 1
 ";
 
-/// Forgets a connection everywhere at once; returns the rooms it was in.
-/// ARGV[2] and ARGV[3] are the members key around the room name (see `Keys::members`); KEYS[3] is its
-/// person's live connections.
-const DISCONNECT: &str = r"
-local rooms = redis.call('SMEMBERS', KEYS[1])
-for _, room in ipairs(rooms) do
-  redis.call('HDEL', ARGV[2] .. room .. ARGV[3], ARGV[1])
-end
-redis.call('DEL', KEYS[1], KEYS[2])
-redis.call('ZREM', KEYS[3], ARGV[1])
-return rooms
-";
-
-const MEMBERS_SUFFIX: &str = ":members";
-
-/// Key names, in one place.
+/// Key names, in one place: the prefix, then the hash tag of what the key is about.
 #[derive(Debug, Clone)]
 struct Keys {
     prefix: String,
@@ -218,28 +255,72 @@ struct Keys {
 
 impl Keys {
     fn connection(&self, id: &ConnectionId) -> String {
-        format!("{}conn:{id}", self.prefix)
+        format!("{}{{conn:{id}}}", self.prefix)
     }
     fn connection_rooms(&self, id: &ConnectionId) -> String {
-        format!("{}conn:{id}:rooms", self.prefix)
+        format!("{}{{conn:{id}}}:rooms", self.prefix)
     }
     fn live_connections(&self, user_id: &str) -> String {
-        format!("{}user:{user_id}:conns", self.prefix)
+        format!("{}{{user:{user_id}}}:conns", self.prefix)
     }
     fn bucket(&self, user_id: &str, bucket: &str) -> String {
-        format!("{}rate:{user_id}:{bucket}", self.prefix)
-    }
-    fn room_prefix(&self) -> String {
-        format!("{}room:", self.prefix)
+        format!("{}{{user:{user_id}}}:rate:{bucket}", self.prefix)
     }
     fn members(&self, room: &RoomName) -> String {
-        format!("{}{room}{MEMBERS_SUFFIX}", self.room_prefix())
+        format!("{}{{room:{room}}}:members", self.prefix)
     }
     fn history(&self, room: &RoomName) -> String {
-        format!("{}{room}:history", self.room_prefix())
+        format!("{}{{room:{room}}}:history", self.prefix)
     }
     fn sent(&self, room: &RoomName) -> String {
-        format!("{}{room}:sent", self.room_prefix())
+        format!("{}{{room:{room}}}:sent", self.prefix)
+    }
+}
+
+/// What the URL given to [`RedisRegistry::open_with`] is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Topology {
+    /// One server (or a primary with replicas behind one endpoint): `redis-server`, a non-cluster
+    /// ElastiCache.
+    #[default]
+    Standalone,
+    /// A seed node of a Redis Cluster (ElastiCache Serverless): the client learns the slots from it and
+    /// follows them as they move.
+    Cluster,
+}
+
+/// One multiplexed connection, to a server or to a cluster; both reconnect by themselves.
+#[derive(Clone)]
+enum Connection {
+    Standalone(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Standalone(connection) => connection.req_packed_command(cmd),
+            Self::Cluster(connection) => connection.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Standalone(connection) => connection.req_packed_commands(pipeline, offset, count),
+            Self::Cluster(connection) => connection.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Standalone(connection) => connection.get_db(),
+            Self::Cluster(connection) => connection.get_db(),
+        }
     }
 }
 
@@ -258,14 +339,14 @@ struct StoredMessage {
 /// process (a Lambda's cold start) and share it: every invocation reuses the connection.
 #[derive(Clone)]
 pub struct RedisRegistry {
-    connection: ConnectionManager,
+    connection: Connection,
     keys: Keys,
     history_cap: usize,
     append: Script,
     mark_fanned_out: Script,
-    disconnect: Script,
-    connect: Script,
-    join: Script,
+    admit_connection: Script,
+    join_connection: Script,
+    join_room: Script,
     history: Script,
     admit: Script,
 }
@@ -285,18 +366,47 @@ fn corrupt(what: &'static str, error: impl Into<BoxError>) -> RegistryError {
 }
 
 impl RedisRegistry {
-    /// Connects to `url`: `redis://[user:password@]host:port[/db]`, or `rediss://…` for TLS (ElastiCache
-    /// with encryption in transit). Fails if the server cannot be reached now.
+    /// Connects to one server at `url`: `redis://[user:password@]host:port[/db]`, or `rediss://…` for TLS
+    /// (ElastiCache with encryption in transit). Fails if the server cannot be reached now.
     pub async fn open(url: &str) -> Result<Self, RegistryError> {
-        let client = redis::Client::open(url).map_err(failed("url"))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(std::time::Duration::from_secs(5)))
-            .set_response_timeout(Some(std::time::Duration::from_secs(5)))
-            .set_number_of_retries(3);
-        let connection = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(failed("connect"))?;
+        Self::open_with(url, Topology::Standalone).await
+    }
+
+    /// Connects to `url` as `topology` says: one server, or a seed node of a cluster (same URL forms).
+    /// Fails if the server cannot be reached now. Later outages are retried a few times with a short
+    /// backoff, then answered with an error; each request waits at most [`RESPONSE_TIMEOUT`] per try.
+    pub async fn open_with(url: &str, topology: Topology) -> Result<Self, RegistryError> {
+        let connection = match topology {
+            Topology::Standalone => {
+                let client = redis::Client::open(url).map_err(failed("url"))?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_response_timeout(Some(RESPONSE_TIMEOUT))
+                    .set_number_of_retries(3)
+                    .set_max_delay(Duration::from_secs(1));
+                let manager = client
+                    .get_connection_manager_with_config(config)
+                    .await
+                    .map_err(failed("connect"))?;
+                Connection::Standalone(manager)
+            }
+            Topology::Cluster => {
+                let client = ClusterClient::builder([url])
+                    .connection_timeout(RESPONSE_TIMEOUT)
+                    .response_timeout(RESPONSE_TIMEOUT)
+                    .overall_response_timeout(Some(RESPONSE_TIMEOUT * 2))
+                    .retries(3)
+                    .min_retry_wait(100)
+                    .max_retry_wait(1000)
+                    .build()
+                    .map_err(failed("url"))?;
+                let cluster = client
+                    .get_async_connection()
+                    .await
+                    .map_err(failed("connect"))?;
+                Connection::Cluster(cluster)
+            }
+        };
         Ok(Self {
             connection,
             keys: Keys {
@@ -305,16 +415,16 @@ impl RedisRegistry {
             history_cap: protocol::limits::ROOM_HISTORY_CAP,
             append: Script::new(APPEND),
             mark_fanned_out: Script::new(MARK_FANNED_OUT),
-            disconnect: Script::new(DISCONNECT),
-            connect: Script::new(CONNECT),
-            join: Script::new(JOIN),
+            admit_connection: Script::new(ADMIT_CONNECTION),
+            join_connection: Script::new(JOIN_CONNECTION),
+            join_room: Script::new(JOIN_ROOM),
             history: Script::new(HISTORY),
             admit: Script::new(ADMIT),
         })
     }
 
     /// Puts every key under `prefix` instead of [`DEFAULT_KEY_PREFIX`] (several deployments, or tests, on
-    /// one server).
+    /// one server). The prefix must hold no `{`, or it would become every key's hash tag.
     pub fn with_key_prefix(mut self, prefix: impl Into<String>) -> Self {
         self.keys.prefix = prefix.into();
         self
@@ -326,7 +436,7 @@ impl RedisRegistry {
         self
     }
 
-    fn connection(&self) -> ConnectionManager {
+    fn connection(&self) -> Connection {
         self.connection.clone()
     }
 }
@@ -350,6 +460,7 @@ fn message_from(room: &RoomName, id: &str, json: &str) -> Result<ChatMessage, Re
 
 #[async_trait]
 impl Registry for RedisRegistry {
+    /// The record, then the live set where the cap decides; a refused connection's record is deleted.
     async fn connect(
         &self,
         connection_id: &ConnectionId,
@@ -357,47 +468,43 @@ impl Registry for RedisRegistry {
         now_ms: u64,
     ) -> Result<Connected, RegistryError> {
         let json = serde_json::to_string(user).map_err(|e| corrupt("user", e))?;
-        let recorded: u8 = self
-            .connect
-            .key(self.keys.connection(connection_id))
+        let record = self.keys.connection(connection_id);
+        self.connection()
+            .pset_ex::<_, _, ()>(&record, json, CONNECTION_TTL_MS)
+            .await
+            .map_err(failed("connect"))?;
+        let counted: u8 = self
+            .admit_connection
             .key(self.keys.live_connections(&user.id))
             .arg(connection_id.as_str())
-            .arg(json)
             .arg(now_ms)
             .arg(CONNECTION_TTL_MS)
             .arg(MAX_CONNECTIONS_PER_PERSON)
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("connect"))?;
-        Ok(if recorded == 1 {
-            Connected::Recorded
-        } else {
-            Connected::TooManyConnections
-        })
+        if counted == 1 {
+            return Ok(Connected::Recorded);
+        }
+        self.connection()
+            .del::<_, ()>(&record)
+            .await
+            .map_err(failed("connect"))?;
+        Ok(Connected::TooManyConnections)
     }
 
+    /// Reads the record and the rooms set, leaves each room, drops the connection from its person's live
+    /// set, and deletes the record and the rooms set last, so a retry after a failure finds every room.
     async fn disconnect(
         &self,
         connection_id: &ConnectionId,
     ) -> Result<Vec<RoomName>, RegistryError> {
-        let holder: Option<String> = self
-            .connection()
-            .get(self.keys.connection(connection_id))
-            .await
-            .map_err(failed("disconnect"))?;
-        let holder: Option<User> = holder
-            .map(|json| serde_json::from_str(&json).map_err(|e| corrupt("user", e)))
-            .transpose()?;
-        let user_id = holder.map_or_else(String::new, |user| user.id);
-        let rooms: Vec<String> = self
-            .disconnect
-            .key(self.keys.connection_rooms(connection_id))
-            .key(self.keys.connection(connection_id))
-            .key(self.keys.live_connections(&user_id))
-            .arg(connection_id.as_str())
-            .arg(self.keys.room_prefix())
-            .arg(MEMBERS_SUFFIX)
-            .invoke_async(&mut self.connection())
+        let record = self.keys.connection(connection_id);
+        let rooms_key = self.keys.connection_rooms(connection_id);
+        let (holder, rooms): (Option<String>, Vec<String>) = redis::pipe()
+            .get(&record)
+            .smembers(&rooms_key)
+            .query_async(&mut self.connection())
             .await
             .map_err(failed("disconnect"))?;
         let mut rooms: Vec<RoomName> = rooms
@@ -405,9 +512,32 @@ impl Registry for RedisRegistry {
             .map(|room| RoomName::new(room).map_err(|e| corrupt("room", e)))
             .collect::<Result<_, _>>()?;
         rooms.sort();
+        try_join_all(rooms.iter().map(|room| async move {
+            self.connection()
+                .hdel::<_, _, ()>(self.keys.members(room), connection_id.as_str())
+                .await
+                .map_err(failed("disconnect"))
+        }))
+        .await?;
+        if let Some(json) = holder {
+            let holder: User = serde_json::from_str(&json).map_err(|e| corrupt("user", e))?;
+            self.connection()
+                .zrem::<_, _, ()>(
+                    self.keys.live_connections(&holder.id),
+                    connection_id.as_str(),
+                )
+                .await
+                .map_err(failed("disconnect"))?;
+        }
+        self.connection()
+            .del::<_, ()>(&[record, rooms_key])
+            .await
+            .map_err(failed("disconnect"))?;
         Ok(rooms)
     }
 
+    /// The connection's rooms set (where the rooms cap decides), then the room (where the members cap and
+    /// "would create" decide); a refusal by the room takes it back out of the set.
     async fn join(
         &self,
         room: &RoomName,
@@ -416,42 +546,58 @@ impl Registry for RedisRegistry {
         _now_ms: u64,
     ) -> Result<Joined, RegistryError> {
         let user = serde_json::to_string(&member.user).map_err(|e| corrupt("user", e))?;
+        let rooms_key = self.keys.connection_rooms(&member.connection_id);
+        let in_set: u8 = self
+            .join_connection
+            .key(&rooms_key)
+            .arg(room.as_str())
+            .arg(MAX_ROOMS_PER_CONNECTION)
+            .arg(CONNECTION_TTL_MS)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("join"))?;
+        if in_set == 0 {
+            return Ok(Joined::TooManyRooms);
+        }
         let outcome: String = self
-            .join
+            .join_room
             .key(self.keys.members(room))
             .key(self.keys.history(room))
             .key(self.keys.sent(room))
-            .key(self.keys.connection_rooms(&member.connection_id))
             .arg(member.connection_id.as_str())
             .arg(user)
-            .arg(room.as_str())
             .arg(u8::from(new_room))
             .arg(ROOM_RETENTION_MS)
-            .arg(CONNECTION_TTL_MS)
-            .arg(MAX_ROOMS_PER_CONNECTION)
             .arg(MAX_MEMBERS_PER_ROOM)
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("join"))?;
-        match outcome.as_str() {
-            "joined" => Ok(Joined::Joined),
-            "would_create" => Ok(Joined::WouldCreate),
-            "too_many_rooms" => Ok(Joined::TooManyRooms),
-            "room_full" => Ok(Joined::RoomFull),
-            other => Err(corrupt("join outcome", other.to_owned())),
-        }
+        let refused = match outcome.as_str() {
+            "joined" => return Ok(Joined::Joined),
+            "would_create" => Joined::WouldCreate,
+            "room_full" => Joined::RoomFull,
+            other => return Err(corrupt("join outcome", other.to_owned())),
+        };
+        self.connection()
+            .srem::<_, _, ()>(&rooms_key, room.as_str())
+            .await
+            .map_err(failed("join"))?;
+        Ok(refused)
     }
 
+    /// The room first, then the connection's rooms set.
     async fn leave(
         &self,
         room: &RoomName,
         connection_id: &ConnectionId,
     ) -> Result<bool, RegistryError> {
-        let (removed, _): (u32, u32) = redis::pipe()
-            .atomic()
+        let removed: u32 = self
+            .connection()
             .hdel(self.keys.members(room), connection_id.as_str())
-            .srem(self.keys.connection_rooms(connection_id), room.as_str())
-            .query_async(&mut self.connection())
+            .await
+            .map_err(failed("leave"))?;
+        self.connection()
+            .srem::<_, _, ()>(self.keys.connection_rooms(connection_id), room.as_str())
             .await
             .map_err(failed("leave"))?;
         Ok(removed == 1)

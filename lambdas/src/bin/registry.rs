@@ -1,12 +1,17 @@
-//! The registry Lambda (inside the VPC, the only function that reaches Redis). Reads `REDIS_URL` and
-//! `DELIVERY_QUEUE_URL`, connects once per cold start, then serves SQS batches of commands with
+//! The registry Lambda (inside the VPC, the only function that reaches Redis). Reads `REDIS_URL`,
+//! `REDIS_CLUSTER` (`true` when `REDIS_URL` is a cluster's endpoint, as ElastiCache Serverless's is;
+//! default `false`) and `DELIVERY_QUEUE_URL`, connects once per cold start, then serves SQS batches of commands with
 //! [`lambdas::consumer::RegistryConsumer`].
 
 use std::sync::Arc;
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use lambdas::{
-    adapters::{aws::sdk_config, redis::RedisRegistry, sqs::SqsQueue},
+    adapters::{
+        aws::sdk_config,
+        redis::{RedisRegistry, Topology},
+        sqs::SqsQueue,
+    },
     consumer::RegistryConsumer,
     lambda::{consume_sqs_event, init_logs, Env},
     ports::SystemClock,
@@ -17,7 +22,12 @@ use protocol::Delivery;
 async fn main() -> Result<(), Error> {
     init_logs();
     let env = Env;
-    let registry = RedisRegistry::open(&env.required("REDIS_URL")?).await?;
+    let topology = if env.parsed("REDIS_CLUSTER", false)? {
+        Topology::Cluster
+    } else {
+        Topology::Standalone
+    };
+    let registry = RedisRegistry::open_with(&env.required("REDIS_URL")?, topology).await?;
     let sdk = sdk_config(None).await;
     let deliveries = SqsQueue::<Delivery>::new(
         aws_sdk_sqs::Client::new(&sdk),
