@@ -57,7 +57,7 @@ fn server_examples_parse() {
         .collect();
     assert_eq!(
         types,
-        ["message", "history", "presence", "typing", "error", "pong"]
+        ["message", "history", "presence", "typing", "error", "error", "pong"]
     );
 }
 
