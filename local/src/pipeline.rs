@@ -18,8 +18,8 @@
 //!   apply in arrival order and every connection receives frames in the order the registry produced them;
 //! - AWS's ([`Settings::consumers`](crate::Settings::consumers) above 1, or
 //!   [`Settings::chaos`](crate::Settings::chaos)): each queue runs up to N batches at once. The queues then
-//!   hand out messages by group, as an SQS FIFO queue does: a command's group is its connection, a
-//!   delivery's is its room (or its one recipient). A batch holds at most one message of a group, and a
+//!   hand out messages by group ([`MessageGroup`]), as an SQS FIFO queue does: a command's group is its
+//!   connection, a delivery's is its room (or its one recipient). A batch holds at most one message of a group, and a
 //!   group's next message is handed out only once its previous one settled (a failed one comes back first,
 //!   after the visibility timeout), so a connection's commands apply in the order it sent them — its `send`
 //!   never before its `join` — while different connections' commands apply concurrently. Under chaos the
@@ -43,9 +43,9 @@ use lambdas::{
     },
     consumer::{consume_batch, Body, Consumer, RegistryConsumer, SenderConsumer},
     core::sender::SendPolicy,
-    ports::{Clock, Pusher, Queue, Registry},
+    ports::{Clock, MessageGroup, Pusher, Queue, Registry},
 };
-use protocol::{limits::MAX_QUEUE_BATCH, Command, Delivery, ServerFrame};
+use protocol::{limits::MAX_QUEUE_BATCH, Command, Delivery};
 use serde::de::DeserializeOwned;
 use tokio::{
     sync::{mpsc, Notify},
@@ -110,26 +110,6 @@ impl Topology {
     }
 }
 
-/// A command's group: its connection, so one connection's commands apply in order.
-fn command_group(command: &Command) -> String {
-    command.connection_id().0.clone()
-}
-
-/// A delivery's group: its room, so a room's frames reach each member in the order the registry queued
-/// them; a frame without a room (an error, a refusal) goes with its first recipient.
-fn delivery_group(delivery: &Delivery) -> String {
-    match &delivery.frame {
-        ServerFrame::Message(message) => format!("room:{}", message.room),
-        ServerFrame::History { room, .. }
-        | ServerFrame::Presence { room, .. }
-        | ServerFrame::Typing { room, .. } => format!("room:{room}"),
-        _ => match delivery.recipients.first() {
-            Some(recipient) => format!("to:{recipient}"),
-            None => String::new(),
-        },
-    }
-}
-
 pub struct Pipeline {
     commands: Arc<dyn Queue<Command>>,
     tasks: Vec<JoinHandle<()>>,
@@ -189,10 +169,8 @@ impl Pipeline {
             deliveries: Arc::new(deliveries.clone()),
             policy: SendPolicy::default(),
         };
-        let (command_source, command_pump) =
-            MemorySource::start(command_rx, command_group, topology, 1);
-        let (delivery_source, delivery_pump) =
-            MemorySource::start(delivery_rx, delivery_group, topology, 2);
+        let (command_source, command_pump) = MemorySource::start(command_rx, topology, 1);
+        let (delivery_source, delivery_pump) = MemorySource::start(delivery_rx, topology, 2);
         let mut tasks = vec![command_pump, delivery_pump];
         tasks.extend(run(command_source, registry_consumer, topology.consumers));
         tasks.extend(run(delivery_source, sender_consumer, topology.consumers));
@@ -298,7 +276,7 @@ trait Source<T>: Send + Sync + 'static {
 /// runs: one task is today's in-order consumer; several are AWS's concurrent invocations.
 fn run<T, S, C>(source: Arc<S>, consumer: C, consumers: usize) -> Vec<JoinHandle<()>>
 where
-    T: DeserializeOwned + Send + Sync + 'static,
+    T: DeserializeOwned + MessageGroup + Send + Sync + 'static,
     S: Source<T>,
     C: Consumer<T> + 'static,
 {
@@ -328,7 +306,6 @@ struct MemorySource<T> {
     state: Mutex<Waiting<T>>,
     /// Woken whenever a message arrives or a group is free again.
     changed: Notify,
-    group_of: fn(&T) -> String,
     topology: Topology,
     faults: Option<Faults>,
 }
@@ -352,11 +329,10 @@ enum Taken<T> {
     Wait(Option<Instant>),
 }
 
-impl<T: Clone + Send + Sync + 'static> MemorySource<T> {
+impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
     /// The source for the queue `receiver` reads, and the task moving queued items into it.
     fn start(
         mut receiver: mpsc::UnboundedReceiver<T>,
-        group_of: fn(&T) -> String,
         topology: Topology,
         stream: u64,
     ) -> (Arc<Self>, JoinHandle<()>) {
@@ -367,7 +343,6 @@ impl<T: Clone + Send + Sync + 'static> MemorySource<T> {
                 busy: HashSet::new(),
             }),
             changed: Notify::new(),
-            group_of,
             topology,
             faults: topology.faults(stream),
         });
@@ -412,7 +387,7 @@ impl<T: Clone + Send + Sync + 'static> MemorySource<T> {
         let mut seen = HashSet::new();
         let mut picked = Vec::new();
         for (position, queued) in waiting.queue.iter().enumerate() {
-            let group = (self.group_of)(&queued.item);
+            let group = queued.item.message_group();
             if waiting.busy.contains(&group) || !seen.insert(group) {
                 continue;
             }
@@ -440,7 +415,7 @@ impl<T: Clone + Send + Sync + 'static> MemorySource<T> {
             faults.shuffle(&mut batch);
         }
         for item in &batch {
-            waiting.busy.insert((self.group_of)(item));
+            waiting.busy.insert(item.message_group());
         }
         Taken::Batch(batch)
     }
@@ -452,7 +427,7 @@ impl<T: Clone + Send + Sync + 'static> MemorySource<T> {
         let mut waiting = self.waiting();
         if self.topology.grouped {
             for item in items.into_iter().rev() {
-                waiting.busy.remove(&(self.group_of)(&item));
+                waiting.busy.remove(&item.message_group());
                 waiting.queue.push_front(Queued {
                     item,
                     visible_at: now,
@@ -475,7 +450,7 @@ impl<T: Clone + Send + Sync + 'static> MemorySource<T> {
         }
         let mut waiting = self.waiting();
         for item in items {
-            waiting.busy.remove(&(self.group_of)(item));
+            waiting.busy.remove(&item.message_group());
         }
         drop(waiting);
         self.changed.notify_waiters();
@@ -483,7 +458,7 @@ impl<T: Clone + Send + Sync + 'static> MemorySource<T> {
 }
 
 #[async_trait]
-impl<T: Clone + Send + Sync + 'static> Source<T> for MemorySource<T> {
+impl<T: MessageGroup + Clone + Send + Sync + 'static> Source<T> for MemorySource<T> {
     type Lease = ();
 
     async fn next_batch(&self) -> (Vec<Body<T>>, ()) {
@@ -603,6 +578,124 @@ impl<T: Send + Sync + 'static> Source<T> for SqsSource<T> {
             .collect();
         if let Err(error) = self.queue.delete(done).await {
             tracing::error!(queue = %self.queue.url(), %error, "deleting handled messages failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A queue item of group `.0`, numbered `.1`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Item(&'static str, u32);
+
+    impl MessageGroup for Item {
+        fn message_group(&self) -> String {
+            self.0.to_owned()
+        }
+    }
+
+    fn topology(consumers: usize, chaos: Option<u64>) -> Topology {
+        Topology {
+            visibility_timeout: Duration::from_millis(50),
+            ..Topology::of(&Settings {
+                consumers,
+                chaos,
+                ..Settings::default()
+            })
+        }
+    }
+
+    async fn source(topology: Topology, items: &[Item]) -> Arc<MemorySource<Item>> {
+        let (queue, receiver) = memory_queue();
+        let (source, _pump) = MemorySource::start(receiver, topology, 1);
+        queue.send_all(items.to_vec()).await.unwrap();
+        // Let the pump move them in.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        source
+    }
+
+    async fn next(source: &MemorySource<Item>) -> Vec<Item> {
+        let (batch, ()) = tokio::time::timeout(Duration::from_secs(2), source.next_batch())
+            .await
+            .expect("a batch");
+        batch
+            .into_iter()
+            .map(|body| match body {
+                Body::Item(item) => item,
+                Body::Json(_) => unreachable!(),
+            })
+            .collect()
+    }
+
+    fn bodies(items: &[Item]) -> Vec<Body<Item>> {
+        items.iter().cloned().map(Body::Item).collect()
+    }
+
+    /// The default topology is today's: one consumer, ungrouped, batches of up to ten in arrival order
+    /// (several of one connection together), failed messages back at the end.
+    #[tokio::test]
+    async fn the_default_topology_hands_out_in_order() {
+        let topology = topology(1, None);
+        assert_eq!((topology.consumers, topology.grouped), (1, false));
+        let items: Vec<Item> = (0..12).map(|n| Item("a", n)).collect();
+        let source = source(topology, &items).await;
+        let first = next(&source).await;
+        assert_eq!(first, items[..10]);
+        source.settle(bodies(&first), (), &[0]).await;
+        assert_eq!(next(&source).await, items[10..]);
+        assert_eq!(next(&source).await, [Item("a", 0)]);
+    }
+
+    /// With several consumers a batch holds at most one message of a group, a group's next message waits
+    /// until its previous one settled, and a failed one comes back, after the visibility timeout, before
+    /// its group's later ones; other groups go on meanwhile.
+    #[tokio::test]
+    async fn several_consumers_take_one_message_of_a_group_at_a_time() {
+        let topology = topology(5, None);
+        assert!(topology.grouped);
+        let items = [Item("a", 1), Item("a", 2), Item("b", 1), Item("b", 2)];
+        let source = source(topology, &items).await;
+        let first = next(&source).await;
+        assert_eq!(first, [Item("a", 1), Item("b", 1)]);
+        assert!(matches!(source.take(), Taken::Wait(_)), "a and b are busy");
+        // a's first message fails; b's succeeds.
+        source.settle(bodies(&first), (), &[0]).await;
+        assert_eq!(next(&source).await, [Item("b", 2)]);
+        assert_eq!(next(&source).await, [Item("a", 1)], "the failed one first");
+        assert!(matches!(source.take(), Taken::Wait(_)));
+        source.settle(bodies(&[Item("a", 1)]), (), &[]).await;
+        assert_eq!(next(&source).await, [Item("a", 2)]);
+    }
+
+    /// Under chaos a group's messages still come in order, one at a time, whatever else is reordered,
+    /// duplicated or failed.
+    #[tokio::test]
+    async fn chaos_keeps_each_group_in_order() {
+        let groups = ["a", "b", "c", "d"];
+        let items: Vec<Item> = (0..40).map(|n| Item(groups[n as usize % 4], n)).collect();
+        let source = source(topology(5, Some(13)), &items).await;
+        let mut last: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        while seen.len() < items.len() {
+            let batch = next(&source).await;
+            let mut batch_groups = HashSet::new();
+            for item in &batch {
+                assert!(
+                    batch_groups.insert(item.0),
+                    "two of {} in one batch",
+                    item.0
+                );
+                // A duplicate or a redelivery repeats the last one; nothing goes back further.
+                let previous = last.insert(item.0, item.1);
+                assert!(
+                    previous.is_none_or(|p| p <= item.1),
+                    "{item:?} after {previous:?}"
+                );
+                seen.insert(item.1);
+            }
+            source.settle(bodies(&batch), (), &[]).await;
         }
     }
 }

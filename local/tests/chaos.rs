@@ -14,8 +14,10 @@ mod servers;
 
 use std::collections::BTreeMap;
 
-use chatty_local::{Running, Settings};
+use aws_sdk_sqs::types::QueueAttributeName;
+use chatty_local::{Running, Settings, SqsSettings};
 use common::{connect, gateway_on, Client};
+use lambdas::adapters::aws::sdk_config;
 use protocol::{ChatMessage, ErrorCode, MessageId, ServerFrame};
 use serde_json::json;
 
@@ -115,6 +117,39 @@ async fn join_then_send_is_never_refused_under_chaos_on_redis() {
     }))
     .await;
     join_then_send(&gw, 8, 5).await;
+}
+
+/// The same over SQS FIFO queues (moto) and Redis, the production adapters end to end: five pollers per
+/// queue, and the FIFO queue's message groups (set by the SQS adapter) keep each connection's commands in
+/// order. Batches failed by chaos stay on the queue and come back after its visibility timeout (1 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn join_then_send_is_never_refused_over_sqs_fifo() {
+    let redis = servers::redis_server();
+    let moto = servers::moto_server();
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(Some(&moto.http_url())).await);
+    let mut urls = Vec::new();
+    for name in ["chaos-commands.fifo", "chaos-deliveries.fifo"] {
+        let created = sqs
+            .create_queue()
+            .queue_name(name)
+            .attributes(QueueAttributeName::FifoQueue, "true")
+            .attributes(QueueAttributeName::VisibilityTimeout, "1")
+            .send()
+            .await
+            .unwrap();
+        urls.push(created.queue_url.unwrap());
+    }
+    let gw = gateway_on(chaos(Settings {
+        redis_url: Some(redis.redis_url()),
+        sqs: Some(SqsSettings {
+            endpoint: moto.http_url(),
+            command_queue_url: Some(urls[0].clone()),
+            delivery_queue_url: Some(urls[1].clone()),
+        }),
+        ..Settings::default()
+    }))
+    .await;
+    join_then_send(&gw, 4, 3).await;
 }
 
 /// Several people sending in one room under chaos: nobody loses a message; each person's view, after
