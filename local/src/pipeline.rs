@@ -64,6 +64,11 @@ const REDELIVERY_DELAY: Duration = Duration::from_secs(1);
 /// The same under chaos, where failures are common and tests wait for them.
 const CHAOS_REDELIVERY_DELAY: Duration = Duration::from_millis(500);
 
+/// Each faulty part's own stream of chaos draws (see [`Faults::new`]).
+const COMMAND_FAULTS: u64 = 1;
+const DELIVERY_FAULTS: u64 = 2;
+const POST_FAULTS: u64 = 3;
+
 /// How long an SQS poll waits for messages.
 const POLL_WAIT: Duration = Duration::from_secs(1);
 
@@ -103,7 +108,7 @@ impl Topology {
 
     /// Posts through `pusher`, failing some posts under chaos.
     fn pusher(&self, pusher: Arc<dyn Pusher>) -> Arc<dyn Pusher> {
-        match self.faults(3) {
+        match self.faults(POST_FAULTS) {
             Some(faults) => Arc::new(ChaosPusher::new(pusher, faults)),
             None => pusher,
         }
@@ -169,8 +174,10 @@ impl Pipeline {
             deliveries: Arc::new(deliveries.clone()),
             policy: SendPolicy::default(),
         };
-        let (command_source, command_pump) = MemorySource::start(command_rx, topology, 1);
-        let (delivery_source, delivery_pump) = MemorySource::start(delivery_rx, topology, 2);
+        let (command_source, command_pump) =
+            MemorySource::start(command_rx, topology, COMMAND_FAULTS);
+        let (delivery_source, delivery_pump) =
+            MemorySource::start(delivery_rx, topology, DELIVERY_FAULTS);
         let mut tasks = vec![command_pump, delivery_pump];
         tasks.extend(run(command_source, registry_consumer, topology.consumers));
         tasks.extend(run(delivery_source, sender_consumer, topology.consumers));
@@ -210,12 +217,15 @@ impl Pipeline {
             policy: SendPolicy::default(),
         };
         let mut tasks = run(
-            Arc::new(SqsSource::new(commands.clone(), topology.faults(1))),
+            Arc::new(SqsSource::new(
+                commands.clone(),
+                topology.faults(COMMAND_FAULTS),
+            )),
             registry_consumer,
             topology.consumers,
         );
         tasks.extend(run(
-            Arc::new(SqsSource::new(deliveries, topology.faults(2))),
+            Arc::new(SqsSource::new(deliveries, topology.faults(DELIVERY_FAULTS))),
             sender_consumer,
             topology.consumers,
         ));
