@@ -7,7 +7,7 @@
 //! alone and only it is retried; what the batch did is counted for [`crate::metrics`]. The two consumers
 //! are [`RegistryConsumer`] (commands) and [`SenderConsumer`] (deliveries).
 
-use std::sync::Arc;
+use std::{collections::HashSet, sync::Arc};
 
 use async_trait::async_trait;
 use protocol::{Command, Delivery};
@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use crate::{
     core::{registry, sender},
     metrics::{self, Counts},
-    ports::{Clock, Pusher, Queue, QueueError, Registry},
+    ports::{Clock, MessageGroup, Pusher, Queue, QueueError, Registry},
 };
 
 /// One queue message's body: JSON as SQS carries it, or the item itself from an in-process queue.
@@ -54,23 +54,41 @@ pub trait Consumer<T>: Send + Sync {
     async fn consume(&self, item: &T, counts: &mut Counts) -> Result<(), ConsumeError>;
 }
 
-/// Hands each message of the batch to `consumer`, in order, and reports the ones that failed.
+/// Hands each message of the batch to `consumer`, in order, and reports the ones that failed. Once a
+/// message of a [`MessageGroup`] failed, the group's later messages in the batch are reported failed
+/// without being applied, so they come back after it and in order: what a FIFO queue's consumer must do
+/// (a connection's `send` never applies before its failed `join`), and harmless on a standard queue.
 pub async fn consume_batch<T>(consumer: &dyn Consumer<T>, batch: &[Body<T>]) -> BatchReport
 where
-    T: DeserializeOwned + Send + Sync,
+    T: DeserializeOwned + MessageGroup + Send + Sync,
 {
     let mut report = BatchReport::default();
+    let mut failed_groups = HashSet::new();
     for (position, body) in batch.iter().enumerate() {
-        let outcome = match body {
-            Body::Item(item) => consumer.consume(item, &mut report.counts).await,
+        let parsed;
+        let item = match body {
+            Body::Item(item) => item,
             Body::Json(json) => match serde_json::from_str::<T>(json) {
-                Ok(item) => consumer.consume(&item, &mut report.counts).await,
-                Err(error) => Err(error.into()),
+                Ok(item) => {
+                    parsed = item;
+                    &parsed
+                }
+                Err(error) => {
+                    tracing::error!(position, %error, "queue message unreadable");
+                    report.failed.push(position);
+                    continue;
+                }
             },
         };
-        if let Err(error) = outcome {
+        let group = item.message_group();
+        if failed_groups.contains(&group) {
+            report.failed.push(position);
+            continue;
+        }
+        if let Err(error) = consumer.consume(item, &mut report.counts).await {
             tracing::error!(position, %error, "queue message failed");
             report.failed.push(position);
+            failed_groups.insert(group);
         }
     }
     report
@@ -136,5 +154,65 @@ impl Consumer<Delivery> for SenderConsumer {
         counts.add(metrics::RETRIED, report.retried.len());
         counts.add(metrics::ABANDONED, report.abandoned.len());
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use protocol::ConnectionId;
+
+    use super::*;
+
+    /// Records what it applied; fails the commands of `failing` connections.
+    struct Recorder {
+        failing: &'static str,
+        applied: Mutex<Vec<Command>>,
+    }
+
+    #[async_trait]
+    impl Consumer<Command> for Recorder {
+        async fn consume(&self, command: &Command, _: &mut Counts) -> Result<(), ConsumeError> {
+            if command.connection_id().0 == self.failing {
+                return Err(QueueError::Closed.into());
+            }
+            self.applied.lock().unwrap().push(command.clone());
+            Ok(())
+        }
+    }
+
+    fn forget(id: &str) -> Body<Command> {
+        Body::Item(Command::Forget {
+            connection_id: ConnectionId(id.into()),
+        })
+    }
+
+    fn disconnect(id: &str) -> Body<Command> {
+        Body::Item(Command::Disconnect {
+            connection_id: ConnectionId(id.into()),
+        })
+    }
+
+    /// Once a connection's command failed, its later commands in the batch fail unapplied (they come back
+    /// after it, in order); other connections' commands apply, and an unreadable body fails alone.
+    #[tokio::test]
+    async fn a_failed_command_holds_back_its_connections_later_ones() {
+        let consumer = Recorder {
+            failing: "a",
+            applied: Mutex::new(Vec::new()),
+        };
+        let batch = [
+            forget("a"),
+            forget("b"),
+            Body::Json("not json".into()),
+            disconnect("a"),
+            disconnect("b"),
+        ];
+        let report = consume_batch(&consumer, &batch).await;
+        assert_eq!(report.failed, [0, 2, 3]);
+        let applied = consumer.applied.into_inner().unwrap();
+        assert_eq!(applied.len(), 2);
+        assert!(applied.iter().all(|c| c.connection_id().0 == "b"));
     }
 }

@@ -3,7 +3,10 @@
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use protocol::{limits::Rate, ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User};
+use protocol::{
+    limits::Rate, ChatMessage, ClientId, Command, ConnectionId, Delivery, MessageId, RoomName,
+    ServerFrame, User,
+};
 use time::OffsetDateTime;
 
 /// A connection in a room, with the person holding it.
@@ -203,6 +206,38 @@ pub enum QueueError {
 #[async_trait]
 pub trait Queue<T: Send + 'static>: Send + Sync {
     async fn send_all(&self, items: Vec<T>) -> Result<(), QueueError>;
+}
+
+/// What keeps queue items in order, as an SQS FIFO queue's `MessageGroupId`: items of one group are handed
+/// out in the order they were queued, one group's items after another's failed one only once it succeeded;
+/// items of different groups in any order, at once.
+pub trait MessageGroup {
+    fn message_group(&self) -> String;
+}
+
+/// A command's group is its connection: a connection's `join`, `send`s and `$disconnect` apply in the order
+/// it sent them (never a `send` before its `join`), while different connections' commands apply at once.
+impl MessageGroup for Command {
+    fn message_group(&self) -> String {
+        self.connection_id().0.clone()
+    }
+}
+
+/// A delivery's group is its room: a room's frames reach each member in the order the registry queued
+/// them. A frame about no room (an error, a refusal) goes with its first recipient.
+impl MessageGroup for Delivery {
+    fn message_group(&self) -> String {
+        match &self.frame {
+            ServerFrame::Message(message) => format!("room:{}", message.room),
+            ServerFrame::History { room, .. }
+            | ServerFrame::Presence { room, .. }
+            | ServerFrame::Typing { room, .. } => format!("room:{room}"),
+            _ => match self.recipients.first() {
+                Some(recipient) => format!("to:{recipient}"),
+                None => String::new(),
+            },
+        }
+    }
 }
 
 /// Why a post to a connection failed.

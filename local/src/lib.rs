@@ -3,6 +3,8 @@
 //! # Layout
 //! - [`websocket`]: `GET /ws?token=…`, the API Gateway WebSocket stand-in (authorizer, connection ids,
 //!   `$connect`/`$disconnect`, routing frames to the gateway handler, API Gateway's limits).
+//! - [`chaos`]: `--chaos SEED`, deterministic faults (reordered, duplicated and failed queue messages,
+//!   failed posts) to run the chat as AWS runs it.
 //! - [`connections`]: the connection table; the in-process [`lambdas::ports::Pusher`].
 //! - [`management`]: the `@connections` HTTP API in API Gateway's shape.
 //! - [`pipeline`]: the command and delivery queues and their consumers (registry and sender handlers): in
@@ -17,6 +19,7 @@
 //! [`start`] takes a bound listener and its settings, and returns a handle to stop it: tests start as many
 //! gateways as they like on ephemeral ports.
 
+pub mod chaos;
 pub mod connections;
 pub mod management;
 pub mod pipeline;
@@ -83,6 +86,17 @@ pub struct Settings {
     /// Turn the per-person rate limits off (the caps stay). For benchmarks only: one load generator
     /// speaks for many people from few accounts.
     pub no_rate_limits: bool,
+    /// Batches each queue's consumers run at once (`--consumers`): 0 or 1 is one in-order consumer per
+    /// queue; more is AWS's topology, several registry and sender invocations at once, with the queues
+    /// handing out messages by group as SQS FIFO queues do (see [`pipeline`]).
+    pub consumers: usize,
+    /// Deterministic faults from this seed (`--chaos`): queue messages reordered within a window, about 2 %
+    /// handed out twice, about 1 % of batches failing, about 1 % of posts answering 429 or 500 (see
+    /// [`chaos`]). Implies grouped queues, as with several consumers.
+    pub chaos: Option<u64>,
+    /// How long a failed queue message stays away before it comes back (`--visibility-timeout-ms`);
+    /// default 1 s, 500 ms under chaos. In-memory queues only: SQS queues keep their own.
+    pub visibility_timeout: Option<Duration>,
     /// Allow a listening address beyond loopback (`--insecure-listen`). Without it, [`start`] refuses one:
     /// `POST /dev/token` mints a token for any name to anyone who can reach the gateway.
     pub insecure_listen: bool,

@@ -56,6 +56,21 @@ struct Args {
     /// benchmarks only: never on a chat people use.
     #[arg(long, env = "CHATTY_NO_RATE_LIMITS")]
     no_rate_limits: bool,
+    /// Run up to this many batches (of up to 10 messages) at once on each queue, as AWS runs several
+    /// registry and sender invocations at once. Above 1 the queues hand out messages by group, as SQS FIFO
+    /// queues do (a connection's commands in order; a room's deliveries in order). 1 is one in-order
+    /// consumer per queue. Over SQS (--aws-endpoint), order per group needs FIFO queues.
+    #[arg(long, env = "CHATTY_CONSUMERS", default_value_t = 1)]
+    consumers: usize,
+    /// Deterministic faults from this seed: queue messages reordered within a window, about 2 % handed out
+    /// twice, about 1 % of batches failing and coming back after --visibility-timeout-ms, about 1 % of
+    /// posts answering 429 or 500. For testing the chat as AWS runs it; never on a chat people use.
+    #[arg(long, env = "CHATTY_CHAOS", value_name = "SEED")]
+    chaos: Option<u64>,
+    /// How long a failed queue message stays away before it is handed out again (default 1000, 500 under
+    /// --chaos). In-memory queues only: SQS queues keep their own visibility timeout.
+    #[arg(long, env = "CHATTY_VISIBILITY_TIMEOUT_MS")]
+    visibility_timeout_ms: Option<u64>,
 }
 
 #[tokio::main]
@@ -88,6 +103,9 @@ async fn main() -> anyhow::Result<()> {
             }),
             signing_key: args.signing_key,
             no_rate_limits: args.no_rate_limits,
+            consumers: args.consumers,
+            chaos: args.chaos,
+            visibility_timeout: args.visibility_timeout_ms.map(Duration::from_millis),
             insecure_listen: args.insecure_listen,
         },
     )

@@ -5,46 +5,119 @@
 //! back on the queue after a visibility timeout). The one place the pipeline is wired, in one of three
 //! shapes:
 //!
-//! - in memory (the default): in-memory registry and queues, posting straight to the connection table.
-//!   Each queue has one consumer task taking batches of what is queued, so commands apply in arrival order
-//!   and every connection receives frames in the order the registry produced them;
+//! - in memory (the default): in-memory registry and queues, posting straight to the connection table;
 //! - with [`Settings::redis_url`](crate::Settings::redis_url): the same, over the production Redis
 //!   registry;
 //! - with [`Settings::sqs`](crate::Settings::sqs): the production adapters end to end — SQS queues (an
 //!   emulator such as moto), long-polled, and posts through the SDK's management API client to this
 //!   gateway's own `@connections` API.
+//!
+//! And in one of two topologies ([`Topology`]):
+//!
+//! - one consumer per queue (the default): batches of what is queued, in order, one at a time, so commands
+//!   apply in arrival order and every connection receives frames in the order the registry produced them;
+//! - AWS's ([`Settings::consumers`](crate::Settings::consumers) above 1, or
+//!   [`Settings::chaos`](crate::Settings::chaos)): each queue runs up to N batches at once. The queues then
+//!   hand out messages by group ([`MessageGroup`]), as an SQS FIFO queue does: a command's group is its
+//!   connection, a delivery's is its room (or its one recipient). A batch holds at most one message of a group, and a
+//!   group's next message is handed out only once its previous one settled (a failed one comes back first,
+//!   after the visibility timeout), so a connection's commands apply in the order it sent them — its `send`
+//!   never before its `join` — while different connections' commands apply concurrently. Under chaos the
+//!   in-memory queues also reorder groups within a window, hand out some messages twice and fail some
+//!   batches ([`crate::chaos`]).
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    collections::{HashSet, VecDeque},
+    sync::{Arc, Mutex, Weak},
+    time::{Duration, Instant},
+};
 
 use async_trait::async_trait;
 use lambdas::{
     adapters::{
         apigw::ManagementApiPusher,
         aws::sdk_config,
-        memory::{memory_queue, MemoryQueue, MemoryRegistry},
+        memory::{memory_queue, MemoryRegistry},
         redis::RedisRegistry,
         sqs::SqsQueue,
     },
     consumer::{consume_batch, Body, Consumer, RegistryConsumer, SenderConsumer},
     core::sender::SendPolicy,
-    ports::{Clock, Pusher, Queue, Registry},
+    ports::{Clock, MessageGroup, Pusher, Queue, Registry},
 };
 use protocol::{limits::MAX_QUEUE_BATCH, Command, Delivery};
 use serde::de::DeserializeOwned;
-use tokio::{sync::mpsc, task::JoinHandle};
+use tokio::{
+    sync::{mpsc, Notify},
+    task::JoinHandle,
+};
 
-use crate::{connections::Connections, Settings, SqsSettings};
+use crate::{
+    chaos::{self, ChaosPusher, Faults},
+    connections::Connections,
+    Settings, SqsSettings,
+};
 
-/// How long a failed in-memory queue message stays away before it is handed over again (SQS's visibility
-/// timeout, shortened: nothing here waits on a slow Lambda).
+/// How long a failed queue message stays away before it is handed over again (SQS's visibility timeout,
+/// shortened: nothing here waits on a slow Lambda), unless [`Settings::visibility_timeout`] says.
 const REDELIVERY_DELAY: Duration = Duration::from_secs(1);
+/// The same under chaos, where failures are common and tests wait for them.
+const CHAOS_REDELIVERY_DELAY: Duration = Duration::from_millis(500);
+
+/// Each faulty part's own stream of chaos draws (see [`Faults::new`]).
+const COMMAND_FAULTS: u64 = 1;
+const DELIVERY_FAULTS: u64 = 2;
+const POST_FAULTS: u64 = 3;
 
 /// How long an SQS poll waits for messages.
 const POLL_WAIT: Duration = Duration::from_secs(1);
 
+/// How the queues are consumed: by one in-order consumer each, or by several at once as on AWS.
+#[derive(Debug, Clone, Copy)]
+pub struct Topology {
+    /// Batches each queue runs at once.
+    pub consumers: usize,
+    /// Messages are handed out by group (connection, room), as from an SQS FIFO queue.
+    pub grouped: bool,
+    /// How long a failed message stays away.
+    pub visibility_timeout: Duration,
+    /// Deterministic faults from this seed.
+    pub chaos: Option<u64>,
+}
+
+impl Topology {
+    pub fn of(settings: &Settings) -> Self {
+        let consumers = settings.consumers.max(1);
+        let default_delay = if settings.chaos.is_some() {
+            CHAOS_REDELIVERY_DELAY
+        } else {
+            REDELIVERY_DELAY
+        };
+        Self {
+            consumers,
+            grouped: consumers > 1 || settings.chaos.is_some(),
+            visibility_timeout: settings.visibility_timeout.unwrap_or(default_delay),
+            chaos: settings.chaos,
+        }
+    }
+
+    /// The faults for one part (`stream`), under chaos.
+    fn faults(&self, stream: u64) -> Option<Faults> {
+        self.chaos.map(|seed| Faults::new(seed, stream))
+    }
+
+    /// Posts through `pusher`, failing some posts under chaos.
+    fn pusher(&self, pusher: Arc<dyn Pusher>) -> Arc<dyn Pusher> {
+        match self.faults(POST_FAULTS) {
+            Some(faults) => Arc::new(ChaosPusher::new(pusher, faults)),
+            None => pusher,
+        }
+    }
+}
+
 pub struct Pipeline {
     commands: Arc<dyn Queue<Command>>,
-    consumers: Vec<JoinHandle<()>>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Pipeline {
@@ -66,6 +139,14 @@ impl Pipeline {
                 "per-person rate limits are off (--no-rate-limits): for benchmarks only"
             );
         }
+        let topology = Topology::of(settings);
+        if let Some(seed) = topology.chaos {
+            tracing::warn!(
+                seed,
+                consumers = topology.consumers,
+                "chaos is on: queue messages reordered and duplicated, batches and posts failing"
+            );
+        }
         let registry_consumer = |deliveries: Arc<dyn Queue<Delivery>>| RegistryConsumer {
             registry,
             deliveries,
@@ -73,8 +154,8 @@ impl Pipeline {
             rate_limits,
         };
         Ok(match &settings.sqs {
-            Some(sqs) => Self::over_sqs(registry_consumer, sqs, management_url).await?,
-            None => Self::in_memory(registry_consumer, connections),
+            Some(sqs) => Self::over_sqs(registry_consumer, sqs, management_url, topology).await?,
+            None => Self::in_memory(registry_consumer, connections, topology),
         })
     }
 
@@ -82,28 +163,27 @@ impl Pipeline {
     fn in_memory(
         registry_consumer: impl FnOnce(Arc<dyn Queue<Delivery>>) -> RegistryConsumer,
         pusher: Arc<dyn Pusher>,
+        topology: Topology,
     ) -> Self {
         let (commands, command_rx) = memory_queue::<Command>();
         let (deliveries, delivery_rx) = memory_queue::<Delivery>();
         let registry_consumer = registry_consumer(Arc::new(deliveries.clone()));
         let sender_consumer = SenderConsumer {
-            pusher,
+            pusher: topology.pusher(pusher),
             commands: Arc::new(commands.clone()),
             deliveries: Arc::new(deliveries.clone()),
             policy: SendPolicy::default(),
         };
+        let (command_source, command_pump) =
+            MemorySource::start(command_rx, topology, COMMAND_FAULTS);
+        let (delivery_source, delivery_pump) =
+            MemorySource::start(delivery_rx, topology, DELIVERY_FAULTS);
+        let mut tasks = vec![command_pump, delivery_pump];
+        tasks.extend(run(command_source, registry_consumer, topology.consumers));
+        tasks.extend(run(delivery_source, sender_consumer, topology.consumers));
         Self {
-            commands: Arc::new(commands.clone()),
-            consumers: vec![
-                tokio::spawn(run(
-                    MemorySource::new(commands, command_rx),
-                    registry_consumer,
-                )),
-                tokio::spawn(run(
-                    MemorySource::new(deliveries, delivery_rx),
-                    sender_consumer,
-                )),
-            ],
+            commands: Arc::new(commands),
+            tasks,
         }
     }
 
@@ -112,6 +192,7 @@ impl Pipeline {
         registry_consumer: impl FnOnce(Arc<dyn Queue<Delivery>>) -> RegistryConsumer,
         sqs: &SqsSettings,
         management_url: &str,
+        topology: Topology,
     ) -> anyhow::Result<Self> {
         let sdk = sdk_config(Some(&sqs.endpoint)).await;
         let client = aws_sdk_sqs::Client::new(&sdk);
@@ -130,17 +211,27 @@ impl Pipeline {
         );
         let registry_consumer = registry_consumer(Arc::new(deliveries.clone()));
         let sender_consumer = SenderConsumer {
-            pusher: Arc::new(ManagementApiPusher::new(&sdk, management_url)),
+            pusher: topology.pusher(Arc::new(ManagementApiPusher::new(&sdk, management_url))),
             commands: Arc::new(commands.clone()),
             deliveries: Arc::new(deliveries.clone()),
             policy: SendPolicy::default(),
         };
+        let mut tasks = run(
+            Arc::new(SqsSource::new(
+                commands.clone(),
+                topology.faults(COMMAND_FAULTS),
+            )),
+            registry_consumer,
+            topology.consumers,
+        );
+        tasks.extend(run(
+            Arc::new(SqsSource::new(deliveries, topology.faults(DELIVERY_FAULTS))),
+            sender_consumer,
+            topology.consumers,
+        ));
         Ok(Self {
-            commands: Arc::new(commands.clone()),
-            consumers: vec![
-                tokio::spawn(run(SqsSource::new(commands), registry_consumer)),
-                tokio::spawn(run(SqsSource::new(deliveries), sender_consumer)),
-            ],
+            commands: Arc::new(commands),
+            tasks,
         })
     }
 
@@ -150,8 +241,8 @@ impl Pipeline {
     }
 
     pub fn stop(&self) {
-        for consumer in &self.consumers {
-            consumer.abort();
+        for task in &self.tasks {
+            task.abort();
         }
     }
 }
@@ -180,101 +271,289 @@ async fn queue_url(
 }
 
 /// Where a consumer's batches come from, and where their outcome goes: an SQS event source mapping in
-/// miniature.
+/// miniature. Shared by every consumer of the queue.
 #[async_trait]
-trait Source<T>: Send + 'static {
+trait Source<T>: Send + Sync + 'static {
+    /// What settling a batch needs besides its messages (SQS: their receipt handles).
+    type Lease: Send;
     /// The next batch of at most [`MAX_QUEUE_BATCH`] messages, waiting until there is one.
-    async fn next_batch(&mut self) -> Vec<Body<T>>;
+    async fn next_batch(&self) -> (Vec<Body<T>>, Self::Lease);
     /// Removes the batch's handled messages; the `failed` positions come back after a visibility timeout.
-    async fn settle(&mut self, batch: Vec<Body<T>>, failed: &[usize]);
+    async fn settle(&self, batch: Vec<Body<T>>, lease: Self::Lease, failed: &[usize]);
 }
 
-/// Hands every batch from `source` to `consumer`, for as long as the process runs.
-async fn run<T, C>(mut source: impl Source<T>, consumer: C)
+/// Starts `consumers` tasks, each handing batches from `source` to `consumer` for as long as the process
+/// runs: one task is today's in-order consumer; several are AWS's concurrent invocations.
+fn run<T, S, C>(source: Arc<S>, consumer: C, consumers: usize) -> Vec<JoinHandle<()>>
 where
-    T: DeserializeOwned + Send + Sync,
-    C: Consumer<T>,
+    T: DeserializeOwned + MessageGroup + Send + Sync + 'static,
+    S: Source<T>,
+    C: Consumer<T> + 'static,
 {
-    loop {
-        let batch = source.next_batch().await;
-        let report = consume_batch(&consumer, &batch).await;
-        source.settle(batch, &report.failed).await;
-    }
+    let consumer = Arc::new(consumer);
+    (0..consumers.max(1))
+        .map(|_| {
+            let (source, consumer) = (source.clone(), consumer.clone());
+            tokio::spawn(async move {
+                loop {
+                    let (batch, lease) = source.next_batch().await;
+                    let report = consume_batch(&*consumer, &batch).await;
+                    source.settle(batch, lease, &report.failed).await;
+                }
+            })
+        })
+        .collect()
 }
 
-/// An in-memory queue's consuming side: takes what is queued, up to a batch, in order.
+/// An in-memory queue's consuming side. Without grouping (the default topology) it hands out what is
+/// queued, up to a batch, in order. With grouping it hands out messages as an SQS FIFO queue does: per
+/// group in order, one message of a group at a time (see the module docs). Under chaos each message shows
+/// up after a random delay within [`chaos::REORDER_WINDOW`], so messages of different groups overtake one
+/// another as on SQS; a group's messages never do.
 struct MemorySource<T> {
-    queue: MemoryQueue<T>,
-    receiver: mpsc::UnboundedReceiver<T>,
+    /// Itself, for the redeliveries it schedules.
+    me: Weak<Self>,
+    state: Mutex<Waiting<T>>,
+    /// Woken whenever a message arrives or a group is free again.
+    changed: Notify,
+    topology: Topology,
+    faults: Option<Faults>,
 }
 
-impl<T> MemorySource<T> {
-    fn new(queue: MemoryQueue<T>, receiver: mpsc::UnboundedReceiver<T>) -> Self {
-        Self { queue, receiver }
-    }
+/// The messages waiting to be handed out, oldest first, and the groups that have one out.
+struct Waiting<T> {
+    queue: VecDeque<Queued<T>>,
+    busy: HashSet<String>,
 }
 
-#[async_trait]
-impl<T: Send + Sync + 'static> Source<T> for MemorySource<T> {
-    async fn next_batch(&mut self) -> Vec<Body<T>> {
-        let mut batch = Vec::with_capacity(MAX_QUEUE_BATCH);
-        // The source holds a sender itself, so the queue never closes while it runs.
-        let Some(first) = self.receiver.recv().await else {
-            return std::future::pending().await;
+struct Queued<T> {
+    item: T,
+    /// Not handed out before this.
+    visible_at: Instant,
+}
+
+/// What [`MemorySource::take`] found.
+enum Taken<T> {
+    Batch(Vec<T>),
+    /// Nothing to hand out before this instant (or, without one, before something changes).
+    Wait(Option<Instant>),
+}
+
+impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
+    /// The source for the queue `receiver` reads, and the task moving queued items into it.
+    fn start(
+        mut receiver: mpsc::UnboundedReceiver<T>,
+        topology: Topology,
+        stream: u64,
+    ) -> (Arc<Self>, JoinHandle<()>) {
+        let source = Arc::new_cyclic(|me| Self {
+            me: me.clone(),
+            state: Mutex::new(Waiting {
+                queue: VecDeque::new(),
+                busy: HashSet::new(),
+            }),
+            changed: Notify::new(),
+            topology,
+            faults: topology.faults(stream),
+        });
+        let pump = {
+            let source = source.clone();
+            tokio::spawn(async move {
+                while let Some(item) = receiver.recv().await {
+                    let delay = match &source.faults {
+                        Some(faults) => faults.up_to(chaos::REORDER_WINDOW),
+                        None => Duration::ZERO,
+                    };
+                    source.waiting().queue.push_back(Queued {
+                        item,
+                        visible_at: Instant::now() + delay,
+                    });
+                    source.changed.notify_waiters();
+                }
+            })
         };
-        batch.push(Body::Item(first));
-        while batch.len() < MAX_QUEUE_BATCH {
-            match self.receiver.try_recv() {
-                Ok(next) => batch.push(Body::Item(next)),
-                Err(_) => break,
+        (source, pump)
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Waiting<T>> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A batch, if one can be handed out now.
+    fn take(&self) -> Taken<T> {
+        let mut waiting = self.waiting();
+        if !self.topology.grouped {
+            let n = waiting.queue.len().min(MAX_QUEUE_BATCH);
+            return match n {
+                0 => Taken::Wait(None),
+                n => Taken::Batch(waiting.queue.drain(..n).map(|q| q.item).collect()),
+            };
+        }
+        // The oldest message of each free group, if it is visible yet; under chaos in random order.
+        let now = Instant::now();
+        let mut next_visible: Option<Instant> = None;
+        let mut seen = HashSet::new();
+        let mut picked = Vec::new();
+        for (position, queued) in waiting.queue.iter().enumerate() {
+            let group = queued.item.message_group();
+            if waiting.busy.contains(&group) || !seen.insert(group) {
+                continue;
+            }
+            if queued.visible_at > now {
+                next_visible =
+                    Some(next_visible.map_or(queued.visible_at, |t| t.min(queued.visible_at)));
+                continue;
+            }
+            picked.push(position);
+            if picked.len() == MAX_QUEUE_BATCH {
+                break;
             }
         }
-        batch
+        if picked.is_empty() {
+            return Taken::Wait(next_visible);
+        }
+        let mut batch: Vec<T> = picked
+            .into_iter()
+            .rev()
+            .filter_map(|position| waiting.queue.remove(position))
+            .map(|queued| queued.item)
+            .collect();
+        batch.reverse();
+        if let Some(faults) = &self.faults {
+            faults.shuffle(&mut batch);
+        }
+        for item in &batch {
+            waiting.busy.insert(item.message_group());
+        }
+        Taken::Batch(batch)
     }
 
-    async fn settle(&mut self, batch: Vec<Body<T>>, failed: &[usize]) {
-        if failed.is_empty() {
+    /// Puts `items` back to be handed out now, ahead of their groups' later messages, and frees their
+    /// groups (an unordered queue puts them at the end).
+    fn put_back(&self, items: Vec<T>) {
+        let now = Instant::now();
+        let mut waiting = self.waiting();
+        if self.topology.grouped {
+            for item in items.into_iter().rev() {
+                waiting.busy.remove(&item.message_group());
+                waiting.queue.push_front(Queued {
+                    item,
+                    visible_at: now,
+                });
+            }
+        } else {
+            waiting.queue.extend(items.into_iter().map(|item| Queued {
+                item,
+                visible_at: now,
+            }));
+        }
+        drop(waiting);
+        self.changed.notify_waiters();
+    }
+
+    /// Frees the groups of `items`, settled for good.
+    fn release(&self, items: &[T]) {
+        if !self.topology.grouped || items.is_empty() {
             return;
         }
-        let again: Vec<T> = batch
-            .into_iter()
-            .enumerate()
-            .filter(|(position, _)| failed.contains(position))
-            .filter_map(|(_, body)| match body {
-                Body::Item(item) => Some(item),
-                Body::Json(_) => None,
-            })
-            .collect();
-        let queue = self.queue.clone();
+        let mut waiting = self.waiting();
+        for item in items {
+            waiting.busy.remove(&item.message_group());
+        }
+        drop(waiting);
+        self.changed.notify_waiters();
+    }
+}
+
+#[async_trait]
+impl<T: MessageGroup + Clone + Send + Sync + 'static> Source<T> for MemorySource<T> {
+    type Lease = ();
+
+    async fn next_batch(&self) -> (Vec<Body<T>>, ()) {
+        loop {
+            let changed = self.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            match self.take() {
+                Taken::Batch(batch) => return (batch.into_iter().map(Body::Item).collect(), ()),
+                Taken::Wait(None) => changed.await,
+                Taken::Wait(Some(visible_at)) => {
+                    tokio::select! {
+                        () = changed => {}
+                        () = tokio::time::sleep_until(visible_at.into()) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    async fn settle(&self, batch: Vec<Body<T>>, (): (), failed: &[usize]) {
+        // Chaos: the whole batch fails after its consumer ran (a Lambda timing out after the work).
+        let all_failed = self
+            .faults
+            .as_ref()
+            .is_some_and(|f| f.chance(chaos::FAILED_BATCH));
+        let (mut again, mut done) = (Vec::new(), Vec::new());
+        for (position, body) in batch.into_iter().enumerate() {
+            let Body::Item(item) = body else { continue };
+            if all_failed || failed.contains(&position) {
+                again.push(item);
+            } else {
+                done.push(item);
+            }
+        }
+        // Chaos: a done message handed out again (its deletion lost), before its group's later messages.
+        let twice: Vec<T> = match &self.faults {
+            Some(faults) => done
+                .iter()
+                .filter(|_| faults.chance(chaos::DUPLICATE))
+                .cloned()
+                .collect(),
+            None => Vec::new(),
+        };
+        self.release(&done);
+        if !twice.is_empty() {
+            self.put_back(twice);
+        }
+        if again.is_empty() {
+            return;
+        }
+        // Failed messages keep their groups busy until they are back, so nothing of the group overtakes
+        // them.
+        let source = self.me.clone();
+        let delay = self.topology.visibility_timeout;
         tokio::spawn(async move {
-            tokio::time::sleep(REDELIVERY_DELAY).await;
-            if let Err(error) = queue.send_all(again).await {
-                tracing::error!(%error, "redelivering failed queue messages");
+            tokio::time::sleep(delay).await;
+            if let Some(source) = source.upgrade() {
+                source.put_back(again);
             }
         });
     }
 }
 
 /// An SQS queue's consumer side: long-polls, and deletes what succeeded. Failed messages stay on the queue
-/// and come back when their visibility timeout ends, as on AWS.
+/// and come back when their visibility timeout ends, as on AWS. Under chaos some batches fail as a whole.
+/// SQS itself decides the order: a FIFO queue (`.fifo`) hands out messages by group, a standard one in
+/// no promised order.
 struct SqsSource<T> {
     queue: SqsQueue<T>,
-    /// The receipt handles of the batch being consumed, by position.
-    receipts: Vec<String>,
+    faults: Option<Faults>,
 }
 
 impl<T> SqsSource<T> {
-    fn new(queue: SqsQueue<T>) -> Self {
-        Self {
-            queue,
-            receipts: Vec::new(),
-        }
+    fn new(queue: SqsQueue<T>, faults: Option<Faults>) -> Self {
+        Self { queue, faults }
     }
 }
 
 #[async_trait]
 impl<T: Send + Sync + 'static> Source<T> for SqsSource<T> {
-    async fn next_batch(&mut self) -> Vec<Body<T>> {
+    /// The receipt handles of the batch, by position.
+    type Lease = Vec<String>;
+
+    async fn next_batch(&self) -> (Vec<Body<T>>, Vec<String>) {
         loop {
             match self.queue.receive(MAX_QUEUE_BATCH, POLL_WAIT).await {
                 Ok(received) if received.is_empty() => {}
@@ -283,8 +562,7 @@ impl<T: Send + Sync + 'static> Source<T> for SqsSource<T> {
                         .into_iter()
                         .map(|r| (r.receipt_handle, Body::Json(r.body)))
                         .unzip();
-                    self.receipts = receipts;
-                    return batch;
+                    return (batch, receipts);
                 }
                 Err(error) => {
                     tracing::error!(queue = %self.queue.url(), %error, "polling failed");
@@ -294,8 +572,15 @@ impl<T: Send + Sync + 'static> Source<T> for SqsSource<T> {
         }
     }
 
-    async fn settle(&mut self, _batch: Vec<Body<T>>, failed: &[usize]) {
-        let done = std::mem::take(&mut self.receipts)
+    async fn settle(&self, _batch: Vec<Body<T>>, receipts: Vec<String>, failed: &[usize]) {
+        if self
+            .faults
+            .as_ref()
+            .is_some_and(|f| f.chance(chaos::FAILED_BATCH))
+        {
+            return;
+        }
+        let done = receipts
             .into_iter()
             .enumerate()
             .filter(|(position, _)| !failed.contains(position))
@@ -303,6 +588,124 @@ impl<T: Send + Sync + 'static> Source<T> for SqsSource<T> {
             .collect();
         if let Err(error) = self.queue.delete(done).await {
             tracing::error!(queue = %self.queue.url(), %error, "deleting handled messages failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A queue item of group `.0`, numbered `.1`.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Item(&'static str, u32);
+
+    impl MessageGroup for Item {
+        fn message_group(&self) -> String {
+            self.0.to_owned()
+        }
+    }
+
+    fn topology(consumers: usize, chaos: Option<u64>) -> Topology {
+        Topology {
+            visibility_timeout: Duration::from_millis(50),
+            ..Topology::of(&Settings {
+                consumers,
+                chaos,
+                ..Settings::default()
+            })
+        }
+    }
+
+    async fn source(topology: Topology, items: &[Item]) -> Arc<MemorySource<Item>> {
+        let (queue, receiver) = memory_queue();
+        let (source, _pump) = MemorySource::start(receiver, topology, 1);
+        queue.send_all(items.to_vec()).await.unwrap();
+        // Let the pump move them in.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        source
+    }
+
+    async fn next(source: &MemorySource<Item>) -> Vec<Item> {
+        let (batch, ()) = tokio::time::timeout(Duration::from_secs(2), source.next_batch())
+            .await
+            .expect("a batch");
+        batch
+            .into_iter()
+            .map(|body| match body {
+                Body::Item(item) => item,
+                Body::Json(_) => unreachable!(),
+            })
+            .collect()
+    }
+
+    fn bodies(items: &[Item]) -> Vec<Body<Item>> {
+        items.iter().cloned().map(Body::Item).collect()
+    }
+
+    /// The default topology is today's: one consumer, ungrouped, batches of up to ten in arrival order
+    /// (several of one connection together), failed messages back at the end.
+    #[tokio::test]
+    async fn the_default_topology_hands_out_in_order() {
+        let topology = topology(1, None);
+        assert_eq!((topology.consumers, topology.grouped), (1, false));
+        let items: Vec<Item> = (0..12).map(|n| Item("a", n)).collect();
+        let source = source(topology, &items).await;
+        let first = next(&source).await;
+        assert_eq!(first, items[..10]);
+        source.settle(bodies(&first), (), &[0]).await;
+        assert_eq!(next(&source).await, items[10..]);
+        assert_eq!(next(&source).await, [Item("a", 0)]);
+    }
+
+    /// With several consumers a batch holds at most one message of a group, a group's next message waits
+    /// until its previous one settled, and a failed one comes back, after the visibility timeout, before
+    /// its group's later ones; other groups go on meanwhile.
+    #[tokio::test]
+    async fn several_consumers_take_one_message_of_a_group_at_a_time() {
+        let topology = topology(5, None);
+        assert!(topology.grouped);
+        let items = [Item("a", 1), Item("a", 2), Item("b", 1), Item("b", 2)];
+        let source = source(topology, &items).await;
+        let first = next(&source).await;
+        assert_eq!(first, [Item("a", 1), Item("b", 1)]);
+        assert!(matches!(source.take(), Taken::Wait(_)), "a and b are busy");
+        // a's first message fails; b's succeeds.
+        source.settle(bodies(&first), (), &[0]).await;
+        assert_eq!(next(&source).await, [Item("b", 2)]);
+        assert_eq!(next(&source).await, [Item("a", 1)], "the failed one first");
+        assert!(matches!(source.take(), Taken::Wait(_)));
+        source.settle(bodies(&[Item("a", 1)]), (), &[]).await;
+        assert_eq!(next(&source).await, [Item("a", 2)]);
+    }
+
+    /// Under chaos a group's messages still come in order, one at a time, whatever else is reordered,
+    /// duplicated or failed.
+    #[tokio::test]
+    async fn chaos_keeps_each_group_in_order() {
+        let groups = ["a", "b", "c", "d"];
+        let items: Vec<Item> = (0..40).map(|n| Item(groups[n as usize % 4], n)).collect();
+        let source = source(topology(5, Some(13)), &items).await;
+        let mut last: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        while seen.len() < items.len() {
+            let batch = next(&source).await;
+            let mut batch_groups = HashSet::new();
+            for item in &batch {
+                assert!(
+                    batch_groups.insert(item.0),
+                    "two of {} in one batch",
+                    item.0
+                );
+                // A duplicate or a redelivery repeats the last one; nothing goes back further.
+                let previous = last.insert(item.0, item.1);
+                assert!(
+                    previous.is_none_or(|p| p <= item.1),
+                    "{item:?} after {previous:?}"
+                );
+                seen.insert(item.1);
+            }
+            source.settle(bodies(&batch), (), &[]).await;
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The production queues: SQS, through `aws-sdk-sqs`. Items travel as their `protocol` JSON, sent in
 //! `SendMessageBatch` calls of at most [`MAX_QUEUE_BATCH`] entries and [`MAX_QUEUE_MESSAGE_BYTES`] in total.
 //! A body over the limit is refused loudly (an error, nothing sent) rather than cut; entries SQS reports as
-//! failed through no fault of ours are retried, with backoff, and only they.
+//! failed through no fault of ours are retried, with backoff, and only they. A FIFO queue (a `.fifo` URL)
+//! gets each item's [`MessageGroup`] as its `MessageGroupId` and a fresh deduplication id.
 //!
 //! Consuming is the Lambda event source mapping's job in production; [`SqsQueue::receive`] and
 //! [`SqsQueue::delete`] let the local gateway (and the tests) poll a queue the same way.
@@ -13,7 +14,7 @@ use aws_sdk_sqs::{types::SendMessageBatchRequestEntry, Client};
 use protocol::limits::{MAX_QUEUE_BATCH, MAX_QUEUE_MESSAGE_BYTES};
 use serde::Serialize;
 
-use crate::ports::{BoxError, Queue, QueueError};
+use crate::ports::{BoxError, MessageGroup, Queue, QueueError};
 
 /// Attempts per batch entry that SQS failed on its side (the first included).
 const ATTEMPTS: u32 = 4;
@@ -57,6 +58,11 @@ impl<T> SqsQueue<T> {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// A FIFO queue (its name ends in `.fifo`): every message carries its group and a deduplication id.
+    pub fn is_fifo(&self) -> bool {
+        self.url.ends_with(".fifo")
     }
 
     /// Long-polls for up to `max` messages (1 to 10), waiting at most `wait`.
@@ -123,18 +129,27 @@ impl<T> SqsQueue<T> {
     }
 
     /// Sends one batch, retrying the entries SQS failed on its side; errors on a sender fault at once.
-    async fn send_batch(&self, bodies: &[String]) -> Result<(), QueueError> {
+    async fn send_batch(&self, bodies: &[String], fifo: Option<&[Fifo]>) -> Result<(), QueueError> {
         let mut pending: Vec<usize> = (0..bodies.len()).collect();
         let mut backoff = FIRST_BACKOFF;
         for attempt in 1..=ATTEMPTS {
             let entries = pending
                 .iter()
                 .map(|&i| {
-                    SendMessageBatchRequestEntry::builder()
+                    let entry = SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
-                        .message_body(&bodies[i])
-                        .build()
-                        .map_err(|e| backend("build a send entry", e))
+                        .message_body(&bodies[i]);
+                    match fifo.map(|f| &f[i]) {
+                        Some(Fifo {
+                            group,
+                            deduplication,
+                        }) => entry
+                            .message_group_id(group)
+                            .message_deduplication_id(deduplication),
+                        None => entry,
+                    }
+                    .build()
+                    .map_err(|e| backend("build a send entry", e))
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let output = self
@@ -224,7 +239,7 @@ fn batches(bodies: &[String]) -> Vec<&[String]> {
 }
 
 #[async_trait]
-impl<T: Serialize + Send + 'static> Queue<T> for SqsQueue<T> {
+impl<T: Serialize + MessageGroup + Send + 'static> Queue<T> for SqsQueue<T> {
     async fn send_all(&self, items: Vec<T>) -> Result<(), QueueError> {
         let bodies = items
             .iter()
@@ -242,11 +257,50 @@ impl<T: Serialize + Send + 'static> Queue<T> for SqsQueue<T> {
                 limit: MAX_QUEUE_MESSAGE_BYTES,
             });
         }
+        // A FIFO queue orders by group and drops a second message with the same deduplication id within
+        // five minutes: each item gets a fresh one, kept across this call's retries of its entry, so a
+        // retried entry is stored once while two equal items (the same presence twice) both arrive.
+        let fifo = self.is_fifo().then(|| {
+            items
+                .iter()
+                .map(|item| Fifo {
+                    group: item.message_group(),
+                    deduplication: deduplication_id(),
+                })
+                .collect::<Vec<_>>()
+        });
+        let mut start = 0;
         for batch in batches(&bodies) {
-            self.send_batch(batch).await?;
+            let fifo = fifo.as_deref().map(|f| &f[start..start + batch.len()]);
+            start += batch.len();
+            self.send_batch(batch, fifo).await?;
         }
         Ok(())
     }
+}
+
+/// A FIFO queue's ordering attributes for one entry.
+struct Fifo {
+    group: String,
+    deduplication: String,
+}
+
+/// A deduplication id no other item gets: this process's random key, the time and a counter.
+fn deduplication_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::{atomic::AtomicU64, OnceLock};
+    static PROCESS: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let process = *PROCESS.get_or_init(|| {
+        std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish()
+    });
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{process:016x}-{nanos:x}-{count:x}")
 }
 
 #[cfg(test)]

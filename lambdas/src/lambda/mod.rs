@@ -110,7 +110,7 @@ where
 /// extracts them) and answers `ReportBatchItemFailures`: only the failed messages are retried.
 pub async fn consume_sqs_event<T>(consumer: &dyn Consumer<T>, event: SqsEvent) -> SqsBatchResponse
 where
-    T: DeserializeOwned + Send + Sync,
+    T: DeserializeOwned + crate::ports::MessageGroup + Send + Sync,
 {
     let (ids, bodies): (Vec<String>, Vec<Body<T>>) = event
         .records

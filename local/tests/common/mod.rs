@@ -10,7 +10,7 @@ use protocol::{ServerFrame, User};
 use serde_json::{json, Value};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::{
-    connect_async,
+    connect_async_with_config,
     tungstenite::{self, protocol::CloseFrame, Message},
     MaybeTlsStream, WebSocketStream,
 };
@@ -69,7 +69,11 @@ pub async fn connect_with_token(
     name: &str,
     token: &str,
 ) -> Result<Client, tungstenite::Error> {
-    let (socket, _) = connect_async(format!("{}?token={token}", gateway.ws_url())).await?;
+    // Without Nagle's algorithm, as browsers connect: frames sent back to back reach the gateway back to
+    // back, rather than the second waiting for the first's (delayed) ACK.
+    let (socket, _) =
+        connect_async_with_config(format!("{}?token={token}", gateway.ws_url()), None, true)
+            .await?;
     Ok(Client {
         name: name.to_owned(),
         socket,
