@@ -174,7 +174,7 @@ mod tests {
     #[async_trait]
     impl Consumer<Command> for Recorder {
         async fn consume(&self, command: &Command, _: &mut Counts) -> Result<(), ConsumeError> {
-            if command.connection_id().0 == self.failing {
+            if command.connection_id().is_some_and(|c| c.0 == self.failing) {
                 return Err(QueueError::Closed.into());
             }
             self.applied.lock().unwrap().push(command.clone());
@@ -213,6 +213,8 @@ mod tests {
         assert_eq!(report.failed, [0, 2, 3]);
         let applied = consumer.applied.into_inner().unwrap();
         assert_eq!(applied.len(), 2);
-        assert!(applied.iter().all(|c| c.connection_id().0 == "b"));
+        assert!(applied
+            .iter()
+            .all(|c| c.connection_id().is_some_and(|c| c.0 == "b")));
     }
 }

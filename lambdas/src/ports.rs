@@ -46,6 +46,9 @@ pub enum Appended {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connected {
     Recorded,
+    /// The person was signed out by an operator ([`Registry::kick`]) and is kept out for now: this
+    /// connection was not recorded.
+    SignedOut,
     /// The person holds [`protocol::limits::MAX_CONNECTIONS_PER_PERSON`] live connections already: this one
     /// was not recorded.
     TooManyConnections,
@@ -172,6 +175,14 @@ pub trait Registry: Send + Sync {
         room: &RoomName,
         query: HistoryQuery,
     ) -> Result<Option<HistoryPage>, RegistryError>;
+    /// Signs a person out: keeps them out of [`Registry::connect`] until `until_ms`, and answers their live
+    /// connections (for the caller to close).
+    async fn kick(
+        &self,
+        user_id: &str,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<ConnectionId>, RegistryError>;
     /// Takes one token from the person's bucket `bucket` (e.g. `send`, `typing:general`), refilled at
     /// `rate`; atomic, so the limit holds across every process sharing the store. An unused bucket is
     /// forgotten once it would be full again.
@@ -219,7 +230,13 @@ pub trait MessageGroup {
 /// it sent them (never a `send` before its `join`), while different connections' commands apply at once.
 impl MessageGroup for Command {
     fn message_group(&self) -> String {
-        self.connection_id().0.clone()
+        match self {
+            Self::Kick { user_id, .. } => format!("user:{user_id}"),
+            _ => self
+                .connection_id()
+                .map(|c| c.0.clone())
+                .unwrap_or_default(),
+        }
     }
 }
 

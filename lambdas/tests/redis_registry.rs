@@ -369,6 +369,21 @@ async fn limits_scenario(store: &dyn Registry) -> Vec<String> {
     seen.push(format!("gina join: {other:?}"));
     let someone_else = store.admit("hal", "send", rate, T0_MS).await.unwrap();
     seen.push(format!("hal send: {someone_else:?}"));
+
+    // An operator's kick: answers the person's live connections and keeps them out until it ends.
+    store
+        .connect(&ConnectionId("i1".into()), &user("ivan"), T0_MS)
+        .await
+        .unwrap();
+    let live = store.kick("ivan", T0_MS + 1_000, T0_MS).await.unwrap();
+    seen.push(format!("kick ivan: {live:?}"));
+    for at in [T0_MS + 500, T0_MS + 1_500] {
+        let connected = store
+            .connect(&ConnectionId(format!("i-{at}")), &user("ivan"), at)
+            .await
+            .unwrap();
+        seen.push(format!("ivan connects at {at}: {connected:?}"));
+    }
     seen
 }
 

@@ -139,7 +139,7 @@ async fn receive_all(queue: &SqsQueue<Command>, count: usize) -> Vec<Command> {
 fn sorted(mut commands: Vec<Command>) -> Vec<String> {
     let mut ids: Vec<String> = commands
         .drain(..)
-        .map(|c| c.connection_id().to_string())
+        .map(|c| c.connection_id().expect("connection commands").to_string())
         .collect();
     ids.sort();
     ids

@@ -11,6 +11,7 @@
 //!   memory by default, over Redis ([`Settings::redis_url`]) and SQS + the management API
 //!   ([`Settings::sqs`]) to run the production adapters end to end.
 //! - [`signin`]: the Cognito Hosted UI stand-in and `POST /dev/token`; never part of an AWS build.
+//! - [`kick`]: `POST /dev/kick`, signing a person out everywhere (the local `cargo xtask kick`).
 //! - [`spa`]: the built app, `/config.json`, and a helpful page when the app is not built.
 //! - [`security`]: what keeps the gateway to this machine: loopback only unless `--insecure-listen`, the
 //!   `Host` check every request passes first (DNS rebinding protection), and CloudFront's security headers
@@ -21,6 +22,7 @@
 
 pub mod chaos;
 pub mod connections;
+pub mod kick;
 pub mod management;
 pub mod pipeline;
 pub mod security;
@@ -245,6 +247,7 @@ fn router(state: AppState, hosts: AllowedHosts) -> Router {
         .merge(sign_in_pages)
         .route("/.well-known/jwks.json", get(signin::jwks))
         .route("/dev/token", post(signin::dev_token))
+        .route("/dev/kick", post(kick::kick))
         .fallback(spa::serve)
         .layer(middleware::from_fn(security::security_headers))
         .layer(middleware::from_fn_with_state(

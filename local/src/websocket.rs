@@ -102,10 +102,18 @@ async fn run(
 
     let deadline = tokio::time::sleep(app.limits.max_connection);
     tokio::pin!(deadline);
+    // The writer ends when the socket is closed from this side (`DELETE @connections/{id}`): the
+    // connection is over then, as on API Gateway, whether or not the client answers the close.
+    let mut writer = writer;
+    let mut writer_done = false;
     loop {
         let next = tokio::select! {
             () = &mut deadline => {
                 let _ = outbound_tx.send(Outbound::Close(CLOSE_GOING_AWAY, "Connection duration exceeded"));
+                break;
+            }
+            _ = &mut writer => {
+                writer_done = true;
                 break;
             }
             next = tokio::time::timeout(app.limits.idle, stream.next()) => next,
@@ -161,7 +169,9 @@ async fn run(
 
     app.connections.remove(&id);
     drop(outbound_tx);
-    let _ = writer.await;
+    if !writer_done {
+        let _ = writer.await;
+    }
     if let Err(error) = gateway::on_disconnect(&*app.commands, id.clone()).await {
         tracing::error!(connection_id = %id, %error, "$disconnect failed");
     }

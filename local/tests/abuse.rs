@@ -246,3 +246,65 @@ async fn connections_per_person_are_capped() {
         open[0].next_message().await;
     }
 }
+
+/// There is a way to remove a person: an operator's kick (`POST /dev/kick` here, `cargo xtask kick` on
+/// AWS) tells every connection of theirs `signed_out` and closes it, refuses their next connection the
+/// same way, and leaves everyone else connected; the room sees them go.
+#[tokio::test]
+async fn a_kicked_person_is_signed_out_everywhere_and_kept_out() {
+    for store in Store::both() {
+        let store = store();
+        let gw = store.gateway().await;
+        let token = common::token(&gw, "mallory").await;
+        let mut tabs = Vec::new();
+        for _ in 0..2 {
+            let mut tab = common::connect_with_token(&gw, "mallory", &token)
+                .await
+                .unwrap();
+            tab.join("general").await;
+            tabs.push(tab);
+        }
+        let mut bob = connect(&gw, "bob").await;
+        let present = bob.join("general").await;
+        let mallory_id = present
+            .iter()
+            .find(|u| u.name == "mallory")
+            .expect("mallory is in the room")
+            .id
+            .clone();
+
+        let kicked = reqwest::Client::new()
+            .post(format!("{}/dev/kick", gw.http_url()))
+            .json(&json!({ "user_id": mallory_id }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(kicked.status(), 202, "{}", store.name());
+        for tab in &mut tabs {
+            let told = tab
+                .recv_until(|f| matches!(f, ServerFrame::Error { .. }))
+                .await;
+            assert_eq!(
+                error_code(&told),
+                Some(ErrorCode::SignedOut),
+                "{}",
+                store.name()
+            );
+            tab.expect_close(Duration::from_secs(5)).await;
+        }
+        let after = bob
+            .recv_until(
+                |f| matches!(f, ServerFrame::Presence { members, .. } if members.len() == 1),
+            )
+            .await;
+        assert!(matches!(after, ServerFrame::Presence { .. }));
+
+        let mut again = common::connect_with_token(&gw, "mallory", &token)
+            .await
+            .unwrap();
+        assert_eq!(error_code(&again.recv().await), Some(ErrorCode::SignedOut));
+        again.expect_close(Duration::from_secs(5)).await;
+        bob.say("general", "still-here", "still talking").await;
+        bob.next_message().await;
+    }
+}

@@ -29,16 +29,24 @@ pub enum Command {
     },
     /// Posting to this connection answered 410 Gone: it is stale, forget it as if it had disconnected.
     Forget { connection_id: ConnectionId },
+    /// An operator signs a person out everywhere (`cargo xtask kick`): every connection of theirs is told
+    /// `signed_out` and closed, and new ones are refused until `until` (when their last ID token expires).
+    Kick {
+        user_id: String,
+        #[serde(with = "time::serde::rfc3339")]
+        until: OffsetDateTime,
+    },
 }
 
 impl Command {
-    /// The connection the command is about.
-    pub fn connection_id(&self) -> &ConnectionId {
+    /// The connection the command is about (a `kick` is about a person, not one connection).
+    pub fn connection_id(&self) -> Option<&ConnectionId> {
         match self {
             Self::Connect { connection_id, .. }
             | Self::Disconnect { connection_id }
             | Self::Frame { connection_id, .. }
-            | Self::Forget { connection_id } => connection_id,
+            | Self::Forget { connection_id } => Some(connection_id),
+            Self::Kick { .. } => None,
         }
     }
 }

@@ -123,6 +123,9 @@ pub enum ErrorCode {
     TooManyConnections,
     /// The connection's ID token has expired: reconnect with a fresh one. Nothing was done.
     TokenExpired,
+    /// An operator signed this person out everywhere; the connection is closed, and new ones are refused
+    /// until their sign-in expires.
+    SignedOut,
     /// The server failed; the frame may be retried.
     Internal,
 }
@@ -163,6 +166,7 @@ impl ErrorCode {
                 "You have {MAX_CONNECTIONS_PER_PERSON} connections open already; close a tab or device."
             ),
             Self::TokenExpired => "Your sign-in expired; reconnecting.".to_owned(),
+            Self::SignedOut => "You were signed out. Sign in again later.".to_owned(),
             Self::Internal => "Something went wrong on our side; try again.".to_owned(),
         }
     }

@@ -48,6 +48,8 @@ struct State {
     rooms: HashMap<RoomName, Room>,
     /// (user id, bucket) → the bucket's tokens at a time.
     buckets: HashMap<(String, String), Bucket>,
+    /// People signed out by an operator, until when.
+    signed_out: HashMap<String, u64>,
     last_sweep_ms: u64,
 }
 
@@ -127,6 +129,7 @@ impl State {
             !connections.is_empty()
         });
         self.rooms.retain(|_, room| room.expires_ms > now_ms);
+        self.signed_out.retain(|_, until| *until > now_ms);
         // A bucket that would be full again is the same as no bucket; the slowest rate refills in an hour.
         self.buckets
             .retain(|_, bucket| bucket.at_ms + BUCKET_LIFETIME_MS > now_ms);
@@ -194,6 +197,12 @@ impl Registry for MemoryRegistry {
     ) -> Result<Connected, RegistryError> {
         Ok(self.with_state(|s| {
             s.sweep(now_ms);
+            if s.signed_out
+                .get(&user.id)
+                .is_some_and(|until| *until > now_ms)
+            {
+                return Connected::SignedOut;
+            }
             let live = s.people.entry(user.id.clone()).or_default();
             live.retain(|_, expires| *expires > now_ms);
             if !live.contains_key(connection_id) && live.len() >= MAX_CONNECTIONS_PER_PERSON {
@@ -383,6 +392,23 @@ impl Registry for MemoryRegistry {
                     let (messages, has_more) = take_page(newer, limit);
                     HistoryPage { messages, has_more }
                 }
+            })
+        }))
+    }
+
+    async fn kick(
+        &self,
+        user_id: &str,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<ConnectionId>, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.signed_out.insert(user_id.to_owned(), until_ms);
+            s.people.get(user_id).map_or_else(Vec::new, |live| {
+                live.iter()
+                    .filter(|(_, expires)| **expires > now_ms)
+                    .map(|(id, _)| id.clone())
+                    .collect()
             })
         }))
     }

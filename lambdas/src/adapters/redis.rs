@@ -13,6 +13,7 @@
 //!   newest connection.
 //! - `{user:<user id>}:rate:<bucket>`: HASH `t` (tokens), `at` (ms): one token bucket; expires when it would
 //!   be full again.
+//! - `{user:<user id>}:signed-out`: until when (ms) an operator's kick keeps the person out; expires then.
 //! - `{room:<room>}:members`: HASH connection id → user JSON; membership and presence in one key; at most
 //!   [`MAX_MEMBERS_PER_ROOM`]. A member whose disconnect was lost is forgotten when a post to it answers
 //!   410 (the sender's `forget`).
@@ -97,8 +98,12 @@ const ROOM_RETENTION_MS: u64 = ROOM_RETENTION_SECS * 1000;
 /// Counts a connection among its person's live ones (`KEYS[1]`) unless the person holds the cap already;
 /// 1 if counted. Expired entries are dropped first.
 const ADMIT_CONNECTION: &str = r"
-local live = KEYS[1]
+local live, signed_out = KEYS[1], KEYS[2]
 local id, now, ttl, cap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local ends = tonumber(redis.call('GET', signed_out))
+if ends and ends > now then
+  return 2
+end
 redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
 if not redis.call('ZSCORE', live, id) and redis.call('ZCARD', live) >= cap then
   return 0
@@ -106,6 +111,18 @@ end
 redis.call('ZADD', live, now + ttl, id)
 redis.call('PEXPIRE', live, ttl)
 return 1
+";
+
+/// Signs a person out until `ARGV[1]` (ms): records when in `KEYS[2]` (which expires then) and answers
+/// the live connections in `KEYS[1]`.
+const KICK: &str = r"
+local live, signed_out = KEYS[1], KEYS[2]
+local ends, now = tonumber(ARGV[1]), tonumber(ARGV[2])
+if ends > now then
+  redis.call('SET', signed_out, ends, 'PX', ends - now)
+end
+redis.call('ZREMRANGEBYSCORE', live, '-inf', now)
+return redis.call('ZRANGE', live, 0, -1)
 ";
 
 /// A join's first step, on the connection's side: adds the room to the connection's rooms set
@@ -263,6 +280,9 @@ impl Keys {
     fn live_connections(&self, user_id: &str) -> String {
         format!("{}{{user:{user_id}}}:conns", self.prefix)
     }
+    fn signed_out(&self, user_id: &str) -> String {
+        format!("{}{{user:{user_id}}}:signed-out", self.prefix)
+    }
     fn bucket(&self, user_id: &str, bucket: &str) -> String {
         format!("{}{{user:{user_id}}}:rate:{bucket}", self.prefix)
     }
@@ -345,6 +365,7 @@ pub struct RedisRegistry {
     append: Script,
     mark_fanned_out: Script,
     admit_connection: Script,
+    kick: Script,
     join_connection: Script,
     join_room: Script,
     history: Script,
@@ -416,6 +437,7 @@ impl RedisRegistry {
             append: Script::new(APPEND),
             mark_fanned_out: Script::new(MARK_FANNED_OUT),
             admit_connection: Script::new(ADMIT_CONNECTION),
+            kick: Script::new(KICK),
             join_connection: Script::new(JOIN_CONNECTION),
             join_room: Script::new(JOIN_ROOM),
             history: Script::new(HISTORY),
@@ -476,6 +498,7 @@ impl Registry for RedisRegistry {
         let counted: u8 = self
             .admit_connection
             .key(self.keys.live_connections(&user.id))
+            .key(self.keys.signed_out(&user.id))
             .arg(connection_id.as_str())
             .arg(now_ms)
             .arg(CONNECTION_TTL_MS)
@@ -490,7 +513,29 @@ impl Registry for RedisRegistry {
             .del::<_, ()>(&record)
             .await
             .map_err(failed("connect"))?;
-        Ok(Connected::TooManyConnections)
+        Ok(if counted == 2 {
+            Connected::SignedOut
+        } else {
+            Connected::TooManyConnections
+        })
+    }
+
+    async fn kick(
+        &self,
+        user_id: &str,
+        until_ms: u64,
+        now_ms: u64,
+    ) -> Result<Vec<ConnectionId>, RegistryError> {
+        let live: Vec<String> = self
+            .kick
+            .key(self.keys.live_connections(user_id))
+            .key(self.keys.signed_out(user_id))
+            .arg(until_ms)
+            .arg(now_ms)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("kick"))?;
+        Ok(live.into_iter().map(ConnectionId).collect())
     }
 
     /// Reads the record and the rooms set, leaves each room, drops the connection from its person's live

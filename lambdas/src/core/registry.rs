@@ -83,6 +83,7 @@ pub async fn apply(ports: Ports<'_>, command: &Command) -> Result<Handled> {
         Command::Disconnect { connection_id } | Command::Forget { connection_id } => {
             return on_disconnect(ports, connection_id).await
         }
+        Command::Kick { user_id, until } => return on_kick(ports, user_id, *until).await,
         Command::Frame {
             connection_id,
             user,
@@ -129,7 +130,26 @@ async fn on_connect(ports: Ports<'_>, connection: &ConnectionId, user: &User) ->
             let delivery = to_one(connection.clone(), refusal).and_close();
             queue_deliveries(ports.deliveries, vec![delivery]).await?;
         }
+        Connected::SignedOut => {
+            let refusal = ServerFrame::error(ErrorCode::SignedOut, None);
+            let delivery = to_one(connection.clone(), refusal).and_close();
+            queue_deliveries(ports.deliveries, vec![delivery]).await?;
+        }
     }
+    Ok(Handled::Done)
+}
+
+/// `kick` (an operator, `cargo xtask kick`): every live connection of the person is told `signed_out` and
+/// closed (their `$disconnect`s then update the rooms), and new connections are refused the same way
+/// until `until`. Idempotent: a redelivered kick closes what is already closed.
+async fn on_kick(ports: Ports<'_>, user_id: &str, until: OffsetDateTime) -> Result<Handled> {
+    let until_ms = u64::try_from(until.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    let live = ports
+        .registry
+        .kick(user_id, until_ms, ports.now_ms())
+        .await?;
+    let notice = Delivery::new(live, ServerFrame::error(ErrorCode::SignedOut, None)).and_close();
+    queue_deliveries(ports.deliveries, vec![notice]).await?;
     Ok(Handled::Done)
 }
 
