@@ -100,43 +100,36 @@ impl Outbox {
     /// error naming one marks it failed. Returns whether anything changed.
     pub fn on_frame(&mut self, frame: &ServerFrame) -> bool {
         match frame {
-            ServerFrame::Error {
-                code: ErrorCode::RateLimited,
-                client_id: Some(client_id),
-                ..
-            } => match self
-                .messages
-                .iter_mut()
-                .find(|m| m.client_id.as_str() == client_id)
-            {
-                Some(pending) => {
-                    pending.status = PendingStatus::Queued;
-                    true
-                }
-                None => false,
-            },
             ServerFrame::Message(message) => {
                 let before = self.messages.len();
                 self.messages.retain(|m| m.client_id != message.client_id);
                 self.messages.len() != before
             }
             ServerFrame::Error {
+                code,
                 message,
                 client_id: Some(client_id),
                 ..
-            } => match self
-                .messages
-                .iter_mut()
-                .find(|m| m.client_id.as_str() == client_id)
-            {
-                Some(pending) => {
-                    pending.status = PendingStatus::Failed {
+            } => {
+                let status = if *code == ErrorCode::RateLimited {
+                    PendingStatus::Queued
+                } else {
+                    PendingStatus::Failed {
                         reason: message.clone(),
-                    };
-                    true
+                    }
+                };
+                match self
+                    .messages
+                    .iter_mut()
+                    .find(|m| m.client_id.as_str() == client_id)
+                {
+                    Some(pending) => {
+                        pending.status = status;
+                        true
+                    }
+                    None => false,
                 }
-                None => false,
-            },
+            }
             _ => false,
         }
     }
