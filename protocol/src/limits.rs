@@ -75,9 +75,10 @@ pub const HISTORY_RATE: Rate = Rate {
     per_second: 5.0,
 };
 
-/// `typing`, per person and room: at most one fan-out every two seconds; extra ones are dropped silently.
+/// `typing`, per person and room: one fan-out every two seconds, extra ones dropped silently. The burst of
+/// two lets the keystroke right after a send announce typing afresh (the app does, as a message ends it).
 pub const TYPING_RATE: Rate = Rate {
-    burst: 1,
+    burst: 2,
     per_second: 0.5,
 };
 

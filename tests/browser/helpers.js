@@ -126,11 +126,19 @@ export async function wsClient(name, baseUrl = BASE_URL) {
       this.send({ action: 'join', room });
       await this.next((f) => f.type === 'presence' && f.room === room);
     },
-    /** Sends a message and waits for the server's echo. */
+    /**
+     * Sends a message and waits for the server's echo. Like the app, it waits out a `rate_limited` answer
+     * (`retry_after_ms`) and sends the same message again, so seeding a room keeps to the send rate.
+     */
     async say(room, body) {
       const clientId = `n-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-      this.send({ action: 'send', room, client_id: clientId, body });
-      return this.next((f) => f.type === 'message' && f.client_id === clientId);
+      for (;;) {
+        this.send({ action: 'send', room, client_id: clientId, body });
+        const answer = await this.next((f) => ['message', 'error'].includes(f.type) && f.client_id === clientId);
+        if (answer.type === 'message') return answer;
+        if (answer.code !== 'rate_limited') throw new Error(`the server refused ${body}: ${answer.code}`);
+        await new Promise((resolve) => setTimeout(resolve, answer.retry_after_ms));
+      }
     },
     close: () => socket.close(),
   };
