@@ -48,12 +48,9 @@ pub async fn serve(State(app): State<AppState>, request: Request) -> Response {
                     return (StatusCode::INTERNAL_SERVER_ERROR, error.to_string()).into_response()
                 }
             };
-            let is_html = response
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|t| t.to_str().ok())
-                .is_some_and(|t| t.starts_with("text/html"));
-            if let (true, Some(host)) = (is_html, host.as_ref().and_then(|h| h.to_str().ok())) {
+            // Every answer carries the page's policy, a `304 Not Modified` too: its headers replace the
+            // cached page's, so a reload would otherwise run the cached page without the loader's hash.
+            if let Some(host) = host.as_ref().and_then(|h| h.to_str().ok()) {
                 let index = std::fs::read_to_string(dist.join("index.html")).unwrap_or_default();
                 let loader = security::inline_hashes(&index, "script");
                 security::set_csp(response.headers_mut(), &security::app_csp(host, &loader));

@@ -246,6 +246,30 @@ async fn the_app_is_served_under_cloudfronts_headers() {
         }
     }
 
+    // A reload revalidates: the `304 Not Modified` carries the same policy, since its headers replace the
+    // cached page's (without the loader's hash there, the reloaded app would not start).
+    let first = reqwest::get(format!("{}/rooms/general", gw.http_url()))
+        .await
+        .unwrap();
+    let last_modified = first.headers()["last-modified"].clone();
+    let revalidated = reqwest::Client::new()
+        .get(format!("{}/rooms/general", gw.http_url()))
+        .header("if-modified-since", last_modified)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), StatusCode::NOT_MODIFIED);
+    let hash = STANDARD.encode(Sha256::digest(loader.as_bytes()));
+    let policy = directives(
+        revalidated.headers()["content-security-policy"]
+            .to_str()
+            .unwrap(),
+    );
+    assert!(
+        policy["script-src"].ends_with(&format!("'sha256-{hash}'")),
+        "{policy:?}"
+    );
+
     let sign_in = client()
         .get(format!("{}/oauth2/authorize", gw.http_url()))
         .query(&[
