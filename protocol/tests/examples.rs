@@ -65,7 +65,7 @@ fn server_examples_parse() {
 #[test]
 fn envelope_and_config_examples_parse() {
     let commands = examples("command");
-    assert_eq!(commands.len(), 4);
+    assert_eq!(commands.len(), 5);
     for text in &commands {
         round_trips::<Command>("command", text);
     }
