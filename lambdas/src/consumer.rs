@@ -80,15 +80,15 @@ where
                 }
             },
         };
-        let group = item.message_group();
-        if failed_groups.contains(&group) {
+        // A group is named (an allocation) only once something in the batch has failed.
+        if !failed_groups.is_empty() && failed_groups.contains(&item.message_group()) {
             report.failed.push(position);
             continue;
         }
         if let Err(error) = consumer.consume(item, &mut report.counts).await {
             tracing::error!(position, %error, "queue message failed");
             report.failed.push(position);
-            failed_groups.insert(group);
+            failed_groups.insert(item.message_group());
         }
     }
     report
