@@ -294,3 +294,8 @@ impl Clock for SystemClock {
         OffsetDateTime::now_utc()
     }
 }
+
+/// `time` in Unix milliseconds, the unit the store keeps times in (0 before 1970).
+pub fn unix_millis(time: OffsetDateTime) -> u64 {
+    u64::try_from(time.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}

@@ -15,8 +15,8 @@ use protocol::{
 use tokio::sync::mpsc;
 
 use crate::ports::{
-    Admission, Appended, Connected, HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue,
-    QueueError, Registry, RegistryError,
+    unix_millis, Admission, Appended, Connected, HistoryPage, HistoryQuery, Joined, Member,
+    NewMessage, Queue, QueueError, Registry, RegistryError,
 };
 
 /// How long a connection's records live: API Gateway's two-hour maximum plus a margin.
@@ -326,8 +326,7 @@ impl Registry for MemoryRegistry {
                     };
                 }
             }
-            let millis =
-                u64::try_from(message.sent_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+            let millis = unix_millis(message.sent_at);
             let id = next_message_id(room.last_id, millis);
             room.last_id = Some(id);
             room.expires_ms = room.expires_ms.max(millis + ROOM_RETENTION_MS);

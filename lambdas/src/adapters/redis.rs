@@ -88,8 +88,8 @@ use time::OffsetDateTime;
 use crate::{
     adapters::memory::CONNECTION_TTL_MS,
     ports::{
-        Admission, Appended, BoxError, Connected, HistoryPage, HistoryQuery, Joined, Member,
-        NewMessage, Registry, RegistryError,
+        unix_millis, Admission, Appended, BoxError, Connected, HistoryPage, HistoryQuery, Joined,
+        Member, NewMessage, Registry, RegistryError,
     },
 };
 
@@ -673,7 +673,7 @@ impl Registry for RedisRegistry {
         message: NewMessage,
     ) -> Result<Appended, RegistryError> {
         let key = idempotency_key(&message.client_id, &message.author);
-        let millis = u64::try_from(message.sent_at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+        let millis = unix_millis(message.sent_at);
         let stored = serde_json::to_string(&StoredMessage {
             client_id: message.client_id,
             author: message.author,

@@ -22,8 +22,8 @@ use protocol::{
 use time::OffsetDateTime;
 
 use crate::ports::{
-    Admission, Appended, Clock, Connected, HistoryPage, HistoryQuery, Joined, Member, NewMessage,
-    Queue, QueueError, Registry, RegistryError,
+    unix_millis, Admission, Appended, Clock, Connected, HistoryPage, HistoryQuery, Joined, Member,
+    NewMessage, Queue, QueueError, Registry, RegistryError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -57,19 +57,36 @@ pub struct Ports<'a> {
 
 impl Ports<'_> {
     fn now_ms(&self) -> u64 {
-        u64::try_from(self.clock.now().unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+        unix_millis(self.clock.now())
     }
 
-    /// Takes one token of `user`'s `bucket` at `rate`, or says how long to wait. Always admits when rates
-    /// are off.
-    async fn admit(&self, user: &User, bucket: &str, rate: Rate) -> Result<Admission> {
+    /// Takes one token of the member's `bucket` at `rate` (always, when rates are off); past the rate,
+    /// the `rate_limited` refusal for the member's connection, echoing `client_id`.
+    async fn over_rate(
+        &self,
+        member: &Member,
+        bucket: &str,
+        rate: Rate,
+        client_id: Option<&ClientId>,
+    ) -> Result<Option<Delivery>> {
         if !self.rate_limits {
-            return Ok(Admission::Admitted);
+            return Ok(None);
         }
-        Ok(self
+        let admitted = self
             .registry
-            .admit(&user.id, bucket, rate, self.now_ms())
-            .await?)
+            .admit(&member.user.id, bucket, rate, self.now_ms())
+            .await?;
+        Ok(match admitted {
+            Admission::Admitted => None,
+            Admission::Wait { retry_after_ms } => Some(to_one(
+                member.connection_id.clone(),
+                ServerFrame::retry_later(
+                    ErrorCode::RateLimited,
+                    client_id.map(ToString::to_string),
+                    retry_after_ms,
+                ),
+            )),
+        })
     }
 }
 
@@ -119,34 +136,26 @@ pub async fn apply(ports: Ports<'_>, command: &Command) -> Result<Handled> {
 /// Rule: a person holds at most [`protocol::limits::MAX_CONNECTIONS_PER_PERSON`] connections; past it the
 /// new one is told `too_many_connections` and closed.
 async fn on_connect(ports: Ports<'_>, connection: &ConnectionId, user: &User) -> Result<Handled> {
-    match ports
+    let refusal = match ports
         .registry
         .connect(connection, user, ports.now_ms())
         .await?
     {
-        Connected::Recorded => {}
-        Connected::TooManyConnections => {
-            let refusal = ServerFrame::error(ErrorCode::TooManyConnections, None);
-            let delivery = to_one(connection.clone(), refusal).and_close();
-            queue_deliveries(ports.deliveries, vec![delivery]).await?;
-        }
-        Connected::SignedOut => {
-            let refusal = ServerFrame::error(ErrorCode::SignedOut, None);
-            let delivery = to_one(connection.clone(), refusal).and_close();
-            queue_deliveries(ports.deliveries, vec![delivery]).await?;
-        }
-    }
-    Ok(Handled::Done)
+        Connected::Recorded => return Ok(Handled::Done),
+        Connected::TooManyConnections => ErrorCode::TooManyConnections,
+        Connected::SignedOut => ErrorCode::SignedOut,
+    };
+    let refusal = to_one(connection.clone(), ServerFrame::error(refusal, None)).and_close();
+    answer(ports, refusal).await
 }
 
 /// `kick` (an operator, `cargo xtask kick`): every live connection of the person is told `signed_out` and
 /// closed (their `$disconnect`s then update the rooms), and new connections are refused the same way
 /// until `until`. Idempotent: a redelivered kick closes what is already closed.
 async fn on_kick(ports: Ports<'_>, user_id: &str, until: OffsetDateTime) -> Result<Handled> {
-    let until_ms = u64::try_from(until.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
     let live = ports
         .registry
-        .kick(user_id, until_ms, ports.now_ms())
+        .kick(user_id, unix_millis(until), ports.now_ms())
         .await?;
     let notice = Delivery::new(live, ServerFrame::error(ErrorCode::SignedOut, None)).and_close();
     queue_deliveries(ports.deliveries, vec![notice]).await?;
@@ -170,12 +179,10 @@ async fn on_disconnect(ports: Ports<'_>, connection: &ConnectionId) -> Result<Ha
 /// per connection and connections per room; joining a room that does not exist yet brings it into being,
 /// which takes a token of the person's new-room rate (a cap: it holds even with rates off).
 async fn on_join(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<Handled> {
-    let to_joiner = |frame| to_one(member.connection_id.clone(), frame);
-    if let Admission::Wait { retry_after_ms } = ports.admit(&member.user, "join", JOIN_RATE).await?
-    {
-        let refusal = ServerFrame::retry_later(ErrorCode::RateLimited, None, retry_after_ms);
-        return refuse(ports, to_joiner(refusal)).await;
+    if let Some(refusal) = ports.over_rate(member, "join", JOIN_RATE, None).await? {
+        return answer(ports, refusal).await;
     }
+    let to_joiner = |frame| to_one(member.connection_id.clone(), frame);
     let now_ms = ports.now_ms();
     let mut joined = ports.registry.join(room, member, false, now_ms).await?;
     if joined == Joined::WouldCreate {
@@ -186,7 +193,7 @@ async fn on_join(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<H
         if let Admission::Wait { retry_after_ms } = admitted {
             let refusal =
                 ServerFrame::retry_later(ErrorCode::TooManyNewRooms, None, retry_after_ms);
-            return refuse(ports, to_joiner(refusal)).await;
+            return answer(ports, to_joiner(refusal)).await;
         }
         joined = ports.registry.join(room, member, true, now_ms).await?;
     }
@@ -201,16 +208,14 @@ async fn on_join(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<H
         // Only if the room vanished between the two calls; the client may join again.
         Joined::WouldCreate => ErrorCode::Internal,
     };
-    refuse(ports, to_joiner(ServerFrame::error(refusal, None))).await
+    answer(ports, to_joiner(ServerFrame::error(refusal, None))).await
 }
 
 /// `leave`: takes the connection out of the room; if it was in it, the members left are told. Rule: the
 /// join rate (joins and leaves share it).
 async fn on_leave(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<Handled> {
-    if let Admission::Wait { retry_after_ms } = ports.admit(&member.user, "join", JOIN_RATE).await?
-    {
-        let refusal = ServerFrame::retry_later(ErrorCode::RateLimited, None, retry_after_ms);
-        return refuse(ports, to_one(member.connection_id.clone(), refusal)).await;
+    if let Some(refusal) = ports.over_rate(member, "join", JOIN_RATE, None).await? {
+        return answer(ports, refusal).await;
     }
     if ports.registry.leave(room, &member.connection_id).await? {
         let members = ports.registry.members(room).await?;
@@ -231,14 +236,11 @@ async fn on_send(
     body: &str,
     received_at: OffsetDateTime,
 ) -> Result<Handled> {
-    if let Admission::Wait { retry_after_ms } = ports.admit(&member.user, "send", SEND_RATE).await?
+    if let Some(refusal) = ports
+        .over_rate(&member, "send", SEND_RATE, Some(client_id))
+        .await?
     {
-        let refusal = ServerFrame::retry_later(
-            ErrorCode::RateLimited,
-            Some(client_id.to_string()),
-            retry_after_ms,
-        );
-        return refuse(ports, to_one(member.connection_id, refusal)).await;
+        return answer(ports, refusal).await;
     }
     let sender = member.connection_id;
     let message = NewMessage {
@@ -248,10 +250,10 @@ async fn on_send(
         body: body.to_owned(),
         sent_at: received_at,
     };
-    let (delivery, handled) = match ports.registry.append(&sender, message).await? {
+    // What the sender alone is answered: a refusal, or a retry's confirmation.
+    let to_sender = match ports.registry.append(&sender, message).await? {
         Appended::NotAMember => {
-            let refusal = ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()));
-            (to_one(sender, refusal), Handled::Done)
+            ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()))
         }
         Appended::FanOut {
             message,
@@ -262,12 +264,9 @@ async fn on_send(
             ports.registry.mark_fanned_out(&message).await?;
             return Ok(Handled::MessageSent);
         }
-        Appended::AlreadySent { message } => {
-            (to_one(sender, ServerFrame::Message(message)), Handled::Done)
-        }
+        Appended::AlreadySent { message } => ServerFrame::Message(message),
     };
-    queue_deliveries(ports.deliveries, vec![delivery]).await?;
-    Ok(handled)
+    answer(ports, to_one(sender, to_sender)).await
 }
 
 /// `typing`: tells the room's other people (not the typist's own other tabs) that this person is typing.
@@ -275,7 +274,11 @@ async fn on_send(
 /// room per [`TYPING_RATE`], extra ones dropped silently (a typing indicator needs no more).
 async fn on_typing(ports: Ports<'_>, member: Member, room: &RoomName) -> Result<Handled> {
     let bucket = format!("typing:{room}");
-    if let Admission::Wait { .. } = ports.admit(&member.user, &bucket, TYPING_RATE).await? {
+    if ports
+        .over_rate(&member, &bucket, TYPING_RATE, None)
+        .await?
+        .is_some()
+    {
         return Ok(Handled::Done);
     }
     let members = ports.registry.members(room).await?;
@@ -314,13 +317,13 @@ async fn on_history(
     after: Option<MessageId>,
     limit: Option<u16>,
 ) -> Result<Handled> {
-    let reader = member.connection_id;
-    if let Admission::Wait { retry_after_ms } =
-        ports.admit(&member.user, "history", HISTORY_RATE).await?
+    if let Some(refusal) = ports
+        .over_rate(&member, "history", HISTORY_RATE, None)
+        .await?
     {
-        let refusal = ServerFrame::retry_later(ErrorCode::RateLimited, None, retry_after_ms);
-        return refuse(ports, to_one(reader, refusal)).await;
+        return answer(ports, refusal).await;
     }
+    let reader = member.connection_id;
     let limit = ClientFrame::history_limit(limit);
     let query = match after {
         Some(after) => HistoryQuery::After { after, limit },
@@ -330,13 +333,13 @@ async fn on_history(
         Some(page) => history_frame(room.clone(), page, query),
         None => ServerFrame::error(ErrorCode::NotAMember, None),
     };
-    queue_deliveries(ports.deliveries, vec![to_one(reader, frame)]).await?;
-    Ok(Handled::Done)
+    answer(ports, to_one(reader, frame)).await
 }
 
-/// Answers a refused action: the refusal goes to the connection alone, nothing else happens.
-async fn refuse(ports: Ports<'_>, refusal: Delivery) -> Result<Handled> {
-    queue_deliveries(ports.deliveries, vec![refusal]).await?;
+/// Answers one connection alone (a refusal, a page of history, a retry's confirmation); nothing else
+/// happens.
+async fn answer(ports: Ports<'_>, delivery: Delivery) -> Result<Handled> {
+    queue_deliveries(ports.deliveries, vec![delivery]).await?;
     Ok(Handled::Done)
 }
 
