@@ -117,7 +117,7 @@ impl Settings {
 
 /// The SQS pipeline: an SQS endpoint (an emulator, e.g. moto at `http://127.0.0.1:5000`; credentials and
 /// region come from the usual `AWS_*` variables) and the two queues, created by name
-/// (`chatty-commands`, `chatty-deliveries`) when their URLs are not given.
+/// (`chatty-commands.fifo`, `chatty-deliveries.fifo`, FIFO like production) when their URLs are not given.
 #[derive(Debug, Clone)]
 pub struct SqsSettings {
     pub endpoint: String,

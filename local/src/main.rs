@@ -42,10 +42,10 @@ struct Args {
     /// come from the usual `AWS_*` variables.
     #[arg(long, env = "CHATTY_AWS_ENDPOINT")]
     aws_endpoint: Option<String>,
-    /// The command queue's URL (with --aws-endpoint); created as `chatty-commands` when not given.
+    /// The command queue's URL (with --aws-endpoint); created as the FIFO queue `chatty-commands.fifo` when not given.
     #[arg(long, env = "COMMAND_QUEUE_URL", requires = "aws_endpoint")]
     command_queue_url: Option<String>,
-    /// The delivery queue's URL (with --aws-endpoint); created as `chatty-deliveries` when not given.
+    /// The delivery queue's URL (with --aws-endpoint); created as the FIFO queue `chatty-deliveries.fifo` when not given.
     #[arg(long, env = "DELIVERY_QUEUE_URL", requires = "aws_endpoint")]
     delivery_queue_url: Option<String>,
     /// Keep the sign-in's signing key in this PEM file (created, owner-only, if missing), so restarting on

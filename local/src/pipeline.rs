@@ -33,6 +33,7 @@ use std::{
 };
 
 use async_trait::async_trait;
+use aws_sdk_sqs::types::QueueAttributeName;
 use lambdas::{
     adapters::{
         apigw::ManagementApiPusher,
@@ -198,14 +199,14 @@ impl Pipeline {
         let client = aws_sdk_sqs::Client::new(&sdk);
         let commands = SqsQueue::<Command>::new(
             client.clone(),
-            queue_url(&client, sqs.command_queue_url.as_deref(), "chatty-commands").await?,
+            queue_url(&client, sqs.command_queue_url.as_deref(), "chatty-commands.fifo").await?,
         );
         let deliveries = SqsQueue::<Delivery>::new(
             client.clone(),
             queue_url(
                 &client,
                 sqs.delivery_queue_url.as_deref(),
-                "chatty-deliveries",
+                "chatty-deliveries.fifo",
             )
             .await?,
         );
@@ -247,7 +248,7 @@ impl Pipeline {
     }
 }
 
-/// The queue's URL: `given`, or that of the queue `name`, created if missing.
+/// The queue's URL: `given`, or that of the FIFO queue `name`, created if missing.
 async fn queue_url(
     client: &aws_sdk_sqs::Client,
     given: Option<&str>,
@@ -256,9 +257,15 @@ async fn queue_url(
     if let Some(url) = given {
         return Ok(url.to_owned());
     }
+    // FIFO queues as template.yaml makes them: ordered per message group, high throughput mode, and
+    // deduplication ids from the SQS adapter rather than from the content.
     let created = client
         .create_queue()
         .queue_name(name)
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::ContentBasedDeduplication, "false")
+        .attributes(QueueAttributeName::DeduplicationScope, "messageGroup")
+        .attributes(QueueAttributeName::FifoThroughputLimit, "perMessageGroupId")
         .send()
         .await
         .map_err(|e| {

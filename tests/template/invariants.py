@@ -359,6 +359,35 @@ def consumers_match_their_queues(template):
     return problems
 
 
+def queues_keep_each_groups_order(template):
+    """Both queues are FIFO, ordered by message group (docs/aws.md, "Order under concurrency"): a
+    connection's send never applies before its join. The SQS adapter sets MessageGroupId and a fresh
+    deduplication id only on a URL ending in `.fifo`, so the name must end so; content-based deduplication
+    would drop two equal frames a minute apart; high throughput mode (per group) lifts the 300 sends a second
+    of a plain FIFO queue; a FIFO queue's dead-letter queue is FIFO; Lambda refuses a batching window and
+    batches over 10 on FIFO event sources."""
+    problems = []
+    queues = resources(template, "AWS::SQS::Queue")
+    for name, queue in queues.items():
+        props = queue["Properties"]
+        queue_name = props.get("QueueName")
+        text = queue_name.get("Fn::Sub", "") if isinstance(queue_name, dict) else str(queue_name or "")
+        if props.get("FifoQueue") is not True or not text.endswith(".fifo"):
+            problems.append(f"{name}: not a FIFO queue named *.fifo")
+        if not props.get("RedrivePolicy"):
+            continue
+        if props.get("ContentBasedDeduplication") is not False:
+            problems.append(f"{name}: content-based deduplication drops equal frames sent apart")
+        if props.get("DeduplicationScope") != "messageGroup" or props.get("FifoThroughputLimit") != "perMessageGroupId":
+            problems.append(f"{name}: not in high throughput mode (deduplication and limit per message group)")
+    for function, queue, event in consumers(template):
+        if "MaximumBatchingWindowInSeconds" in event:
+            problems.append(f"{function}: a batching window on the FIFO {queue}")
+        if event.get("BatchSize", 10) > 10:
+            problems.append(f"{function}: batches over 10 from the FIFO {queue}")
+    return problems
+
+
 def least_privilege(template):
     """Explicit roles only; ManageConnections for the sender alone, on this API's @connections; queue actions
     only on this template's queues; no Resource "*" except the VPC-attachment statement."""
@@ -614,6 +643,7 @@ RULES = [
     only_registry_in_vpc,
     queues_have_dead_letters,
     consumers_match_their_queues,
+    queues_keep_each_groups_order,
     least_privilege,
     roles_allow_what_functions_use,
     logs_and_alarms,

@@ -145,6 +145,36 @@ class EachRuleBites(unittest.TestCase):
         del properties(t, "RegistryFunction")["Events"]["Commands"]["Properties"]["FunctionResponseTypes"]
         self.assertCaught(inv.consumers_match_their_queues, t, "does not report batch item failures")
 
+    def test_standard_command_queue(self):
+        t = self.broken()
+        del properties(t, "CommandQueue")["FifoQueue"]
+        self.assertCaught(inv.queues_keep_each_groups_order, t, "CommandQueue: not a FIFO queue")
+
+    def test_fifo_queue_not_named_fifo(self):
+        t = self.broken()
+        properties(t, "DeliveryQueue")["QueueName"] = {"Fn::Sub": "${AWS::StackName}-deliveries"}
+        self.assertCaught(inv.queues_keep_each_groups_order, t, "DeliveryQueue: not a FIFO queue")
+
+    def test_standard_dead_letter_queue(self):
+        t = self.broken()
+        del properties(t, "CommandDeadLetterQueue")["FifoQueue"]
+        self.assertCaught(inv.queues_keep_each_groups_order, t, "CommandDeadLetterQueue: not a FIFO queue")
+
+    def test_content_based_deduplication(self):
+        t = self.broken()
+        properties(t, "DeliveryQueue")["ContentBasedDeduplication"] = True
+        self.assertCaught(inv.queues_keep_each_groups_order, t, "DeliveryQueue: content-based deduplication")
+
+    def test_plain_fifo_throughput(self):
+        t = self.broken()
+        del properties(t, "CommandQueue")["FifoThroughputLimit"]
+        self.assertCaught(inv.queues_keep_each_groups_order, t, "CommandQueue: not in high throughput mode")
+
+    def test_batching_window_on_fifo(self):
+        t = self.broken()
+        properties(t, "SenderFunction")["Events"]["Deliveries"]["Properties"]["MaximumBatchingWindowInSeconds"] = 1
+        self.assertCaught(inv.queues_keep_each_groups_order, t, "SenderFunction: a batching window")
+
     def test_visibility_shorter_than_consumer(self):
         t = self.broken()
         properties(t, "SenderFunction")["Timeout"] = 30
