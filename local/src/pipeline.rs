@@ -199,7 +199,12 @@ impl Pipeline {
         let client = aws_sdk_sqs::Client::new(&sdk);
         let commands = SqsQueue::<Command>::new(
             client.clone(),
-            queue_url(&client, sqs.command_queue_url.as_deref(), "chatty-commands.fifo").await?,
+            queue_url(
+                &client,
+                sqs.command_queue_url.as_deref(),
+                "chatty-commands.fifo",
+            )
+            .await?,
         );
         let deliveries = SqsQueue::<Delivery>::new(
             client.clone(),

@@ -1,4 +1,4 @@
-//! The project's commands, in Rust: `cargo xtask deploy` and `cargo xtask smoke` (see `docs/deploy.md`).
+//! The project's commands, in Rust: `cargo xtask deploy`, `cargo xtask smoke` and `cargo xtask kick` (see `docs/deploy.md`).
 //!
 //! # Layout
 //! - [`samconfig`]: what the deploy reads from samconfig.toml: the saved region, which every `aws` call uses,
@@ -12,15 +12,19 @@
 //!   scripts from the app's origin), and the `Cache-Control`/`Content-Type` of each file.
 //! - [`deploy`]: the deploy as a list of [`deploy::Step`]s (commands) built from the options and the outputs, so
 //!   everything up to the AWS calls is tested here; `main.rs` runs them.
+//! - [`kick`]: signs a person out everywhere: Cognito's global sign-out, then the registry's `kick` command on
+//!   the stack's command queue.
 //! - [`smoke`]: after a deploy (or against `chatty-local`), two test clients sign in and check the chat end to
 //!   end over the real WebSocket API, one line per check.
 //!
-//! Nothing here calls AWS's APIs itself: the SAM and AWS CLIs do, with the caller's credentials. The smoke
-//! only opens WebSockets, with ID tokens it is given (or mints from the local gateway).
+//! The deploy calls no AWS API itself: the SAM and AWS CLIs do, with the caller's credentials. The kick calls
+//! Cognito and SQS through the SDK (with the same credentials and region), since it is tested against moto.
+//! The smoke only opens WebSockets, with ID tokens it is given (or mints from the local gateway).
 
 pub mod account;
 pub mod app_config;
 pub mod deploy;
+pub mod kick;
 pub mod outputs;
 pub mod samconfig;
 pub mod site;

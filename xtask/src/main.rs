@@ -6,11 +6,17 @@ use std::{
 };
 
 use anyhow::{bail, Context, Result};
+use lambdas::adapters::sqs::SqsQueue;
+use time::OffsetDateTime;
 use xtask::{
     account::ApiGatewayLogging,
     app_config,
     deploy::{self, Options, Step},
-    outputs::{StackOutputs, GOOGLE_REDIRECT_URI, SITE_URL, WEB_SOCKET_URL},
+    kick,
+    outputs::{
+        StackOutputs, COMMAND_QUEUE_URL, GOOGLE_REDIRECT_URI, SITE_URL, USER_POOL_ID,
+        WEB_SOCKET_URL,
+    },
     samconfig, site,
     smoke::{self, Check, IdToken, Outcome, Target, Tokens},
 };
@@ -18,6 +24,7 @@ use xtask::{
 const USAGE: &str = "\
 usage: cargo xtask deploy [OPTIONS]   build, deploy and publish the stack (cargo xtask deploy --help)
        cargo xtask smoke [OPTIONS]    check the deployed chat end to end (cargo xtask smoke --help)
+       cargo xtask kick USER          sign a person out everywhere (cargo xtask kick --help)
 ";
 
 const DEPLOY_USAGE: &str = "\
@@ -60,6 +67,23 @@ noted, not failed. Ends within two minutes, non-zero if any check failed.
   --stack-name    the stack whose WebSocketURL output is tested (default: chatty)
   --region        the stack's region (default: the one saved in samconfig.toml)
   --profile       the AWS CLI profile that reads the stack's outputs
+  --config-file   SAM's settings, for the saved region (default: samconfig.toml)
+  --outputs FILE  read the stack outputs from this `aws cloudformation describe-stacks` JSON instead of AWS
+";
+
+const KICK_USAGE: &str = "\
+usage: cargo xtask kick USER [--stack-name NAME] [--region REGION] [--profile PROFILE]
+                             [--config-file SAMCONFIG] [--outputs DESCRIBE_STACKS_JSON]
+
+Signs a person out of the deployed chat everywhere: Cognito's global sign-out revokes their refresh
+tokens, and the registry's kick command (queued on the stack's command queue) closes every connection
+they have with `signed_out` and refuses new ones until the ID tokens issued before it have expired
+(60 minutes). USER is their Cognito username (Google_...) or their email.
+
+  --stack-name    the stack (default: chatty)
+  --region        the stack's region (default: the one saved in samconfig.toml)
+  --profile       the AWS profile to act with (it needs cognito-idp:AdminGetUser, ListUsers,
+                  AdminUserGlobalSignOut on the pool and sqs:SendMessage on the command queue)
   --config-file   SAM's settings, for the saved region (default: samconfig.toml)
   --outputs FILE  read the stack outputs from this `aws cloudformation describe-stacks` JSON instead of AWS
 ";
@@ -138,6 +162,40 @@ fn parse_smoke(mut args: impl Iterator<Item = String>) -> Result<SmokeArgs> {
     Ok(parsed)
 }
 
+struct KickArgs {
+    /// Only the stack's name, region, profile and SAM config file are used.
+    options: Options,
+    outputs: Option<PathBuf>,
+    user: String,
+}
+
+fn parse_kick(mut args: impl Iterator<Item = String>) -> Result<KickArgs> {
+    let mut options = Options::default();
+    let mut outputs = None;
+    let mut user = None;
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--stack-name" => options.stack_name = value("--stack-name")?,
+            "--region" => options.region = Some(value("--region")?),
+            "--profile" => options.profile = Some(value("--profile")?),
+            "--config-file" => {
+                options.config_file = Some(path_text(absolute(value("--config-file")?)?));
+            }
+            "--outputs" => outputs = Some(absolute(value("--outputs")?)?),
+            other if other.starts_with('-') => bail!("unknown option {other}\n\n{KICK_USAGE}"),
+            other if user.is_none() => user = Some(other.to_owned()),
+            other => bail!("one person at a time ({other} is a second)\n\n{KICK_USAGE}"),
+        }
+    }
+    let user = user.with_context(|| format!("name the person\n\n{KICK_USAGE}"))?;
+    Ok(KickArgs {
+        options,
+        outputs,
+        user,
+    })
+}
+
 /// Paths given on the command line are relative to where the command was typed, not the repository root.
 fn absolute(path: String) -> Result<PathBuf> {
     Ok(std::env::current_dir()?.join(path))
@@ -161,7 +219,12 @@ fn main() -> ExitCode {
             print!("{SMOKE_USAGE}");
             Ok(())
         }
+        Some("kick") if wants_help => {
+            print!("{KICK_USAGE}");
+            Ok(())
+        }
         Some("deploy") => parse(args.into_iter()).and_then(|args| run_deploy(&args)),
+        Some("kick") => parse_kick(args.into_iter()).and_then(run_kick),
         Some("smoke") => parse_smoke(args.into_iter()).and_then(run_smoke),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
@@ -346,30 +409,84 @@ fn check_line(check: &Check) -> String {
     )
 }
 
-/// The stack's `WebSocketURL`, from `--outputs` or `aws cloudformation describe-stacks` in the stack's region.
+/// The stack's `WebSocketURL`.
 fn stack_ws_url(args: &SmokeArgs) -> Result<String> {
-    let outputs = match &args.outputs {
+    Ok(stack_outputs(&args.options, args.outputs.as_deref())?
+        .get(WEB_SOCKET_URL)?
+        .to_owned())
+}
+
+/// The stack's outputs, from `outputs` (a describe-stacks JSON file) or `aws cloudformation
+/// describe-stacks` in the stack's region (given, or saved in samconfig.toml).
+fn stack_outputs(options: &Options, outputs: Option<&Path>) -> Result<StackOutputs> {
+    let json = match outputs {
         Some(file) => {
             std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?
         }
         None => {
-            let mut options = args.options.clone();
-            if options.region.is_none() {
-                let samconfig_path = options
-                    .config_file
-                    .as_ref()
-                    .map_or_else(|| repository_root().join("samconfig.toml"), PathBuf::from);
-                options.region = samconfig::saved_region(&read_samconfig(&samconfig_path)?)?;
-            }
+            let options = with_saved_region(options)?;
             if options.region.is_none() {
                 bail!("no region: pass --region (or --url), or deploy first so samconfig.toml has one");
             }
             Runner { dry_run: false }.capture(&deploy::describe_stack(&options))?
         }
     };
-    Ok(StackOutputs::from_describe_stacks(&outputs)?
-        .get(WEB_SOCKET_URL)?
-        .to_owned())
+    StackOutputs::from_describe_stacks(&json)
+}
+
+/// `options` with the region samconfig.toml saved when none was given.
+fn with_saved_region(options: &Options) -> Result<Options> {
+    let mut options = options.clone();
+    if options.region.is_none() {
+        let samconfig_path = options
+            .config_file
+            .as_ref()
+            .map_or_else(|| repository_root().join("samconfig.toml"), PathBuf::from);
+        options.region = samconfig::saved_region(&read_samconfig(&samconfig_path)?)?;
+    }
+    Ok(options)
+}
+
+/// The stack's pool and command queue, then [`kick::kick`] with the operator's credentials.
+fn run_kick(args: KickArgs) -> Result<()> {
+    let outputs = stack_outputs(&args.options, args.outputs.as_deref())?;
+    let pool = outputs.get(USER_POOL_ID)?.to_owned();
+    let queue_url = outputs.get(COMMAND_QUEUE_URL)?.to_owned();
+    let options = with_saved_region(&args.options)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let kicked = runtime.block_on(async {
+        let mut loader = lambdas::adapters::aws::sdk_loader();
+        if let Some(region) = options.region.clone() {
+            loader = loader.region(aws_config::Region::new(region));
+        }
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        let sdk = loader.load().await;
+        let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+        let commands = SqsQueue::new(aws_sdk_sqs::Client::new(&sdk), queue_url);
+        kick::kick(
+            &cognito,
+            &commands,
+            &pool,
+            &args.user,
+            OffsetDateTime::now_utc(),
+        )
+        .await
+    })?;
+    let until = kicked
+        .until
+        .format(&time::format_description::well_known::Rfc3339)?;
+    announce(
+        "kick",
+        &format!(
+            "{} (user id {}) is signed out: refresh tokens revoked, connections closing, new ones refused until {until}",
+            kicked.person.username, kicked.person.user_id
+        ),
+    );
+    Ok(())
 }
 
 fn repository_root() -> &'static Path {

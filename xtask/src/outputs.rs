@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-/// Output keys the deploy reads; each is declared in template.yaml's `Outputs:` (a test checks).
+/// Output keys the commands read; each is declared in template.yaml's `Outputs:` (a test checks).
 pub const WEB_SOCKET_URL: &str = "WebSocketURL";
 pub const SITE_URL: &str = "SiteURL";
 pub const SITE_BUCKET_NAME: &str = "SiteBucketName";
@@ -13,9 +13,12 @@ pub const DISTRIBUTION_ID: &str = "DistributionId";
 pub const AUTH_BASE_URL: &str = "AuthBaseURL";
 pub const USER_POOL_CLIENT_ID: &str = "UserPoolClientId";
 pub const GOOGLE_REDIRECT_URI: &str = "GoogleRedirectURI";
+/// Read by `cargo xtask kick`.
+pub const USER_POOL_ID: &str = "UserPoolId";
+pub const COMMAND_QUEUE_URL: &str = "CommandQueueURL";
 
 /// Every key above, for the check that the template declares them.
-pub const READ_KEYS: [&str; 7] = [
+pub const READ_KEYS: [&str; 9] = [
     WEB_SOCKET_URL,
     SITE_URL,
     SITE_BUCKET_NAME,
@@ -23,6 +26,8 @@ pub const READ_KEYS: [&str; 7] = [
     AUTH_BASE_URL,
     USER_POOL_CLIENT_ID,
     GOOGLE_REDIRECT_URI,
+    USER_POOL_ID,
+    COMMAND_QUEUE_URL,
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
