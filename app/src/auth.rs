@@ -104,6 +104,14 @@ pub fn refresh_body(config: &AuthConfig, refresh_token: &str) -> String {
         .finish()
 }
 
+/// The form that revokes a refresh token at `/oauth2/revoke` (a public client: no secret).
+pub fn revoke_body(config: &AuthConfig, refresh_token: &str) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .append_pair("token", refresh_token)
+        .append_pair("client_id", &config.client_id)
+        .finish()
+}
+
 /// Cognito's `/logout`: ends the Hosted UI's own session too, then returns to `logout_uri`.
 pub fn logout_url(config: &AuthConfig, logout_uri: &str) -> String {
     let query = form_urlencoded::Serializer::new(String::new())
@@ -237,6 +245,7 @@ mod tests {
         AuthConfig {
             authorize_url: "https://auth.example.com/oauth2/authorize".into(),
             token_url: "https://auth.example.com/oauth2/token".into(),
+            revoke_url: "https://auth.example.com/oauth2/revoke".into(),
             logout_url: "https://auth.example.com/logout".into(),
             client_id: "abc123".into(),
             identity_provider: Some("Google".into()),
@@ -314,6 +323,10 @@ mod tests {
         assert_eq!(
             refresh_body(&config(), "r+t"),
             "grant_type=refresh_token&client_id=abc123&refresh_token=r%2Bt"
+        );
+        assert_eq!(
+            revoke_body(&config(), "r+t"),
+            "token=r%2Bt&client_id=abc123"
         );
         assert_eq!(
             logout_url(&config(), "https://chat.example.com/"),

@@ -1,6 +1,6 @@
 //! The browser half of sign-in, shared as the [`Auth`] context: sending the person to the authorize
 //! page, finishing on the callback route, refreshing the ID token before it expires, and signing out
-//! through the identity provider's `/logout`.
+//! (the refresh token revoked at `/oauth2/revoke`, then the identity provider's `/logout`).
 //!
 //! Storage decision: the session (ID and refresh tokens) lives in `sessionStorage`, never in
 //! `localStorage`. It survives a reload of the tab, which a chat needs, but ends with the tab, is not
@@ -133,13 +133,32 @@ impl Auth {
         Ok(fresh)
     }
 
-    /// Ends the session here and at the identity provider, which then sends the browser back to `/`.
+    /// Ends the session here and at the identity provider: the refresh token is revoked (so a copy of it
+    /// is worth nothing), then the provider's `/logout` ends its own session and sends the browser back to
+    /// `/`. A revocation that fails (offline) does not keep the person signed in here.
     pub fn sign_out(&self) {
+        let refresh_token = self
+            .session
+            .with_untracked(|s| s.as_ref().and_then(|s| s.refresh_token.clone()));
         self.forget();
-        let url = self
-            .config
-            .with_value(|c| auth::logout_url(&c.auth, &format!("{}/", origin())));
-        go_to(&url);
+        let (revoke_url, logout_url) = self.config.with_value(|c| {
+            (
+                c.auth.revoke_url.clone(),
+                auth::logout_url(&c.auth, &format!("{}/", origin())),
+            )
+        });
+        let body = refresh_token.map(|token| {
+            self.config
+                .with_value(|c| auth::revoke_body(&c.auth, &token))
+        });
+        leptos::task::spawn_local(async move {
+            if let Some(body) = body {
+                if let Err(error) = post_form(&revoke_url, body).await {
+                    leptos::logging::warn!("revoking the refresh token failed: {error}");
+                }
+            }
+            go_to(&logout_url);
+        });
     }
 
     fn keep(&self, session: Session) {
@@ -155,6 +174,12 @@ impl Auth {
 
 /// POSTs a form to the token endpoint and reads the tokens.
 async fn post_token(url: &str, body: String) -> Result<TokenResponse, AuthError> {
+    let response = post_form(url, body).await?;
+    response.json().await.map_err(|_| AuthError::MalformedToken)
+}
+
+/// POSTs a form to one of the provider's OAuth endpoints; a refusal comes back with its OAuth `error`.
+async fn post_form(url: &str, body: String) -> Result<gloo_net::http::Response, AuthError> {
     let response = Request::post(url)
         .header("Content-Type", "application/x-www-form-urlencoded")
         .body(body)
@@ -173,7 +198,7 @@ async fn post_token(url: &str, body: String) -> Result<TokenResponse, AuthError>
             .unwrap_or_else(|| format!("HTTP {}", response.status()));
         return Err(AuthError::Rejected(reason));
     }
-    response.json().await.map_err(|_| AuthError::MalformedToken)
+    Ok(response)
 }
 
 fn origin() -> String {

@@ -93,7 +93,19 @@ impl ChatClient {
         });
     }
 
-    /// Stops (signed out): closes the connection; what is stored stays for the next sign-in.
+    /// The person signs out: stops, and forgets what they wrote but had not sent (drafts and outbox), here
+    /// and in storage, so whoever uses this browser next finds none of it. Their room list stays.
+    pub fn sign_out(self) {
+        if let Some(user) = self.user() {
+            storage::remove(Area::Local, &key(&user, "drafts"));
+            storage::remove(Area::Local, &key(&user, "outbox"));
+        }
+        self.drafts.set(Default::default());
+        self.outbox.set(Outbox::default());
+        self.stop();
+    }
+
+    /// Stops (the session ended): closes the connection; what is stored stays for the next sign-in.
     pub fn stop(self) {
         self.sender.set_value(None);
         self.retry.set_value(None);

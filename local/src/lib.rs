@@ -233,6 +233,7 @@ fn router(state: AppState, hosts: AllowedHosts) -> Router {
             get(signin::authorize_page).post(signin::authorize_submit),
         )
         .route("/oauth2/token", post(signin::token))
+        .route("/oauth2/revoke", post(signin::revoke))
         .route("/logout", get(signin::logout))
         .layer(middleware::map_response(signin::with_sign_in_csp));
     Router::new()

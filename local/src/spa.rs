@@ -28,6 +28,7 @@ pub async fn config(headers: HeaderMap) -> Json<AppConfig> {
         auth: AuthConfig {
             authorize_url: format!("http://{host}/oauth2/authorize"),
             token_url: format!("http://{host}/oauth2/token"),
+            revoke_url: format!("http://{host}/oauth2/revoke"),
             logout_url: format!("http://{host}/logout"),
             client_id: LOCAL_CLIENT_ID.to_owned(),
             identity_provider: None,

@@ -18,6 +18,8 @@ pub struct AuthConfig {
     pub authorize_url: String,
     /// `…/oauth2/token`
     pub token_url: String,
+    /// `…/oauth2/revoke`: sign-out revokes the refresh token here.
+    pub revoke_url: String,
     /// `…/logout`
     pub logout_url: String,
     /// The public app client's id (no secret).

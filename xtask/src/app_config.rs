@@ -19,6 +19,7 @@ pub fn from_outputs(outputs: &StackOutputs) -> Result<AppConfig> {
         auth: AuthConfig {
             authorize_url: format!("{auth_base}/oauth2/authorize"),
             token_url: format!("{auth_base}/oauth2/token"),
+            revoke_url: format!("{auth_base}/oauth2/revoke"),
             logout_url: format!("{auth_base}/logout"),
             client_id: outputs.get(USER_POOL_CLIENT_ID)?.to_owned(),
             identity_provider: Some(IDENTITY_PROVIDER.to_owned()),

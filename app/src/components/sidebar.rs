@@ -76,7 +76,7 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
                     <span class="me-name" title=user.name.clone()>{user.name.clone()}</span>
                 })}
                 <button class="link-button" on:click=move |_| {
-                    client.stop();
+                    client.sign_out();
                     auth.sign_out();
                 }>"Sign out"</button>
             </div>

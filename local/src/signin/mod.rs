@@ -1,5 +1,5 @@
 //! The local stand-in for Cognito's Hosted UI: `/oauth2/authorize` (a page to pick a display name),
-//! `/oauth2/token` (authorization code + PKCE S256, and refresh tokens), `/logout`,
+//! `/oauth2/token` (authorization code + PKCE S256, and refresh tokens), `/oauth2/revoke`, `/logout`,
 //! `/.well-known/jwks.json`, and the tools-only shortcut `POST /dev/token`. It issues RS256 ID tokens
 //! with Cognito's claim shape, which the production verifier ([`lambdas::auth`]) checks. This module
 //! exists only in the local gateway; no Lambda links it.
@@ -10,11 +10,11 @@
 //! - `keys`: the RS256 signing key (generated, or loaded from / created in a PEM file), its `kid`
 //!   (derived from the key), the JWKS, and signing.
 //! - `tokens`: ID and access token claims and minting, refresh tokens, and what `/oauth2/token` grants
-//!   ([`TokenRequest`]).
+//!   ([`TokenRequest`]) and what `/oauth2/revoke` forgets ([`RevokeRequest`]).
 //! - `pkce`: authorization codes and the S256 code challenge that guards each one.
 //! - `pages`: the HTML the sign-in serves (the name form, its refusals), escaped, and the
 //!   Content-Security-Policy those pages need.
-//! - `routes`: the axum handlers ([`authorize_page`], [`authorize_submit`], [`token`], [`logout`],
+//! - `routes`: the axum handlers ([`authorize_page`], [`authorize_submit`], [`token`], [`revoke`], [`logout`],
 //!   [`jwks`], [`dev_token`]), the request rules they enforce (loopback redirects only, display names),
 //!   and [`with_sign_in_csp`], which puts the pages' policy on their responses.
 
@@ -35,10 +35,10 @@ use rand::RngCore;
 use serde::Serialize;
 
 pub use routes::{
-    authorize_page, authorize_submit, dev_token, jwks, logout, token, with_sign_in_csp,
+    authorize_page, authorize_submit, dev_token, jwks, logout, revoke, token, with_sign_in_csp,
     AuthorizeParams, DevTokenRequest, LogoutParams,
 };
-pub use tokens::{IdTokenClaims, TokenRequest};
+pub use tokens::{IdTokenClaims, RevokeRequest, TokenRequest};
 
 /// The app client id the local sign-in knows.
 pub const LOCAL_CLIENT_ID: &str = "chatty-local";

@@ -12,7 +12,7 @@ use axum::{
 use jsonwebtoken::jwk::JwkSet;
 use serde::Deserialize;
 
-use super::{pages, pkce, TokenRequest, LOCAL_CLIENT_ID};
+use super::{pages, pkce, RevokeRequest, TokenRequest, LOCAL_CLIENT_ID};
 use crate::{security, AppState};
 
 /// The display name rules of the local sign-in: 1 to 32 characters after trimming, no control characters.
@@ -143,6 +143,15 @@ pub async fn authorize_submit(
 pub async fn token(State(app): State<AppState>, Form(request): Form<TokenRequest>) -> Response {
     match app.signin.grant(request) {
         Ok(tokens) => ([(header::CACHE_CONTROL, "no-store")], Json(tokens)).into_response(),
+        Err(error) => oauth_error(StatusCode::BAD_REQUEST, error),
+    }
+}
+
+/// `POST /oauth2/revoke` (`token`, `client_id`): the refresh token stops working, as at Cognito. Like
+/// Cognito (and RFC 7009), an unknown token is not an error: the answer is 200 either way.
+pub async fn revoke(State(app): State<AppState>, Form(request): Form<RevokeRequest>) -> Response {
+    match app.signin.revoke(request) {
+        Ok(()) => StatusCode::OK.into_response(),
         Err(error) => oauth_error(StatusCode::BAD_REQUEST, error),
     }
 }

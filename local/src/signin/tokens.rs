@@ -51,6 +51,13 @@ pub struct TokenRequest {
     refresh_token: Option<String>,
 }
 
+/// The form `POST /oauth2/revoke` takes.
+#[derive(Debug, Deserialize)]
+pub struct RevokeRequest {
+    token: String,
+    client_id: String,
+}
+
 /// What `POST /oauth2/token` answers on success.
 #[derive(Debug, Serialize)]
 pub(super) struct TokenResponse {
@@ -122,6 +129,15 @@ impl SignIn {
         let refresh = random_token(32);
         lock(&self.refresh_tokens).insert(refresh.clone(), name.to_owned());
         refresh
+    }
+
+    /// The revocation endpoint's decision: the refresh token is forgotten (whether it was known or not).
+    pub(super) fn revoke(&self, request: RevokeRequest) -> Result<(), &'static str> {
+        if request.client_id != LOCAL_CLIENT_ID {
+            return Err("invalid_client");
+        }
+        lock(&self.refresh_tokens).remove(&request.token);
+        Ok(())
     }
 
     /// The token endpoint's decision: tokens for a redeemed code (with a new refresh token) or a known
