@@ -64,7 +64,7 @@ async fn exchange(gw: &chatty_local::Running, form: &[(&str, &str)]) -> (StatusC
 }
 
 /// The whole flow: the page, the code, the token exchange with the verifier, a socket with the ID token,
-/// and a refresh.
+/// a refresh, and the refresh token's revocation.
 #[tokio::test]
 async fn code_flow_with_pkce_signs_in() {
     let gw = gateway().await;
@@ -120,6 +120,42 @@ async fn code_flow_with_pkce_signs_in() {
             .await
             .is_ok()
     );
+
+    // Revoked (sign-out), the refresh token gets nothing more; revoking needs the right client, and an
+    // unknown token is no error (as at Cognito).
+    let revoke = |form: Vec<(&'static str, String)>| {
+        client()
+            .post(format!("{}/oauth2/revoke", gw.http_url()))
+            .form(&form)
+            .send()
+    };
+    let wrong_client = revoke(vec![
+        ("token", refresh.into()),
+        ("client_id", "other".into()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(wrong_client.status(), 400);
+    for _ in 0..2 {
+        let revoked = revoke(vec![
+            ("token", refresh.into()),
+            ("client_id", "chatty-local".into()),
+        ])
+        .await
+        .unwrap();
+        assert_eq!(revoked.status(), 200);
+    }
+    let (status, error) = exchange(
+        &gw,
+        &[
+            ("grant_type", "refresh_token"),
+            ("client_id", "chatty-local"),
+            ("refresh_token", refresh),
+        ],
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error"], "invalid_grant");
 
     // A code works once.
     let (status, error) = exchange(
