@@ -23,7 +23,7 @@ enum Page {
     Latest,
     /// Older than what we have (the reader scrolled up).
     Before,
-    /// Newer than what we have (catching up after a reconnect).
+    /// Newer than what is known complete (catching up after a reconnect).
     After,
 }
 
@@ -32,6 +32,10 @@ enum Page {
 pub struct RoomState {
     messages: BTreeMap<MessageId, ChatMessage>,
     requests: VecDeque<Page>,
+    /// The newest id up to which this room is known complete: the newest of the history pages (which the
+    /// server answers whole), never of live frames, which may arrive out of order (5 before 4, and the
+    /// connection dropped before 4 came). A reconnect catches up from here, so no gap survives it.
+    synced: Option<MessageId>,
     /// The first page has arrived.
     pub loaded: bool,
     /// Older messages exist on the server.
@@ -66,7 +70,7 @@ impl RoomState {
         let (before, after, limit) = match page {
             Page::Latest => (None, None, PAGE),
             Page::Before => (self.oldest_id(), None, PAGE),
-            Page::After => (None, self.newest_id(), CATCH_UP_PAGE),
+            Page::After => (None, self.synced, CATCH_UP_PAGE),
         };
         ClientFrame::History {
             room: room.clone(),
@@ -142,7 +146,7 @@ impl ChatState {
             state.loading_older = false;
             state.typing.clear();
             frames.push(ClientFrame::Join { room: room.clone() });
-            let page = if state.newest_id().is_some() {
+            let page = if state.synced.is_some() {
                 Page::After
             } else {
                 Page::Latest
@@ -268,6 +272,11 @@ impl ChatState {
             return Vec::new();
         };
         let page = state.requests.pop_front().unwrap_or(Page::Latest);
+        if page != Page::Before {
+            // A newest or catch-up page is the whole room up to its last message.
+            let newest = messages.iter().map(|m| m.id).max();
+            state.synced = state.synced.max(newest);
+        }
         match page {
             Page::Latest => {
                 state.loaded = true;
@@ -477,6 +486,32 @@ mod tests {
             .apply(&history("general", &[23], false), 0.0)
             .is_empty());
         assert_eq!(ids(&state, "general"), vec![10, 20, 21, 22, 23]);
+    }
+
+    #[test]
+    fn a_reconnect_catches_up_from_the_last_complete_page_not_the_newest_live_frame() {
+        let mut state = joined("general");
+        state.apply(&history("general", &[10, 20], false), 0.0);
+        state.set_watching(false);
+        // Two senders: 40 arrives live, 30 was on its way when the connection dropped.
+        state.apply(&ServerFrame::Message(message("general", 40, "bob")), 0.0);
+        let frames = state.on_open();
+        assert!(frames.contains(&ClientFrame::History {
+            room: room("general"),
+            before: None,
+            after: Some(MessageId::new(20, 0)),
+            limit: Some(CATCH_UP_PAGE)
+        }));
+        state.apply(&history("general", &[30, 40], false), 0.0);
+        assert_eq!(ids(&state, "general"), vec![10, 20, 30, 40]);
+        assert_eq!(state.room(&room("general")).unwrap().unread, 2, "40 counted once");
+        // Caught up: the next reconnect starts after 40.
+        assert!(state.on_open().contains(&ClientFrame::History {
+            room: room("general"),
+            before: None,
+            after: Some(MessageId::new(40, 0)),
+            limit: Some(CATCH_UP_PAGE)
+        }));
     }
 
     #[test]
