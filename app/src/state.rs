@@ -504,7 +504,11 @@ mod tests {
         }));
         state.apply(&history("general", &[30, 40], false), 0.0);
         assert_eq!(ids(&state, "general"), vec![10, 20, 30, 40]);
-        assert_eq!(state.room(&room("general")).unwrap().unread, 2, "40 counted once");
+        assert_eq!(
+            state.room(&room("general")).unwrap().unread,
+            2,
+            "40 counted once"
+        );
         // Caught up: the next reconnect starts after 40.
         assert!(state.on_open().contains(&ClientFrame::History {
             room: room("general"),

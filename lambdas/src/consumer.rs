@@ -103,8 +103,8 @@ pub struct RegistryConsumer {
     pub registry: Arc<dyn Registry>,
     pub deliveries: Arc<dyn Queue<Delivery>>,
     pub clock: Arc<dyn Clock>,
-    /// Per-person rates on (always, except for benchmarks; see [`registry::Ports::rate_limits`]).
-    pub rate_limits: bool,
+    /// Which per-person rates apply (enforced, except for benchmarks).
+    pub rate_limits: registry::RateLimits,
 }
 
 #[async_trait]

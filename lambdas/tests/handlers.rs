@@ -86,7 +86,7 @@ async fn apply(
         registry,
         deliveries,
         clock,
-        rate_limits: true,
+        rate_limits: lambdas::core::registry::RateLimits::Enforced,
     };
     registry::apply(ports, &command).await
 }
@@ -507,7 +507,7 @@ async fn the_registry_batch_counts_messages_sent_and_failures() {
         registry: Arc::new(MemoryRegistry::default()),
         deliveries: Arc::new(deliveries),
         clock: Arc::new(TestClock::new()),
-        rate_limits: true,
+        rate_limits: lambdas::core::registry::RateLimits::Enforced,
     };
     let send = frame(
         "c1",

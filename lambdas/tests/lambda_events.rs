@@ -92,7 +92,7 @@ async fn the_registry_function_reports_only_failed_messages() {
         registry: store.clone(),
         deliveries: Arc::new(deliveries),
         clock: Arc::new(SystemClock),
-        rate_limits: true,
+        rate_limits: lambdas::core::registry::RateLimits::Enforced,
     };
     for _ in 0..2 {
         let response = consume_sqs_event(&consumer, fixture("registry-batch.json")).await;

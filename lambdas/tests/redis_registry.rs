@@ -34,7 +34,7 @@ async fn apply(
         registry: store,
         deliveries,
         clock: &SystemClock,
-        rate_limits: true,
+        rate_limits: lambdas::core::registry::RateLimits::Enforced,
     };
     registry::apply(ports, &command).await
 }

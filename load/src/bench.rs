@@ -24,6 +24,8 @@ use tokio::{
     process::{Child, Command},
 };
 
+use chatty_local::RateLimits;
+
 use crate::{
     generator::{self, IdlePool, LoadConfig},
     relay,
@@ -40,6 +42,9 @@ const WARM_UP_CONNECTIONS: usize = 50;
 const SETTLE: Duration = Duration::from_millis(500);
 /// Bound on a child server announcing its address.
 const START_TIMEOUT: Duration = Duration::from_secs(20);
+/// How many times over the rates are checked in the "rate checks" run: far above any scenario's load, so
+/// nothing is refused and the run measures the checks alone.
+pub const CHECKS_SCALE: u32 = 1_000_000;
 /// The line a server child prints once it listens.
 const LISTENING: &str = "listening on ";
 
@@ -48,11 +53,11 @@ const LISTENING: &str = "listening on ";
 pub enum ServerKind {
     /// `chatty_local::start`, the full handler pipeline; the registry in memory, or in the Redis at
     /// this URL.
-    /// Chatty's local gateway; `rate_limits: false` serves with `--no-rate-limits` (one load generator
-    /// speaks for many people, far faster than any person).
+    /// Chatty's local gateway, with its rates off (`--no-rate-limits`: one load generator speaks for many
+    /// people, far faster than any person) or checked [`CHECKS_SCALE`] times over.
     Chatty {
         redis_url: Option<String>,
-        rate_limits: bool,
+        rate_limits: RateLimits,
     },
     /// The baseline relay ([`crate::relay`]).
     Relay,
@@ -84,7 +89,7 @@ pub async fn serve(kind: ServerKind, addr: SocketAddr, max_time: Duration) -> an
         } => {
             let settings = chatty_local::Settings {
                 redis_url,
-                no_rate_limits: !rate_limits,
+                rate_limits,
                 ..chatty_local::Settings::default()
             };
             let running = chatty_local::start(listener, settings).await?;
@@ -128,7 +133,7 @@ impl ChildServer {
                 redis_url,
                 rate_limits,
             } => ("gateway", redis_url.as_deref(), *rate_limits),
-            ServerKind::Relay => ("relay", None, true),
+            ServerKind::Relay => ("relay", None, RateLimits::Enforced),
         };
         let mut command = Command::new(program);
         command
@@ -137,8 +142,14 @@ impl ChildServer {
         if let Some(url) = redis {
             command.args(["--redis-url", url]);
         }
-        if !rate_limits {
-            command.arg("--no-rate-limits");
+        match rate_limits {
+            RateLimits::Enforced => {}
+            RateLimits::Scaled(factor) => {
+                command.args(["--rate-limit-scale", &factor.to_string()]);
+            }
+            RateLimits::Off => {
+                command.arg("--no-rate-limits");
+            }
         }
         let mut child = command
             .stdin(Stdio::piped())
@@ -317,6 +328,9 @@ pub struct Measured {
 pub struct Row {
     pub scenario: String,
     pub chatty: Measured,
+    /// Chatty with the rates checked [`CHECKS_SCALE`] times over: `checked ÷ chatty` is what the checks
+    /// cost.
+    pub checked: Measured,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<Measured>,
     pub baseline: Measured,
@@ -399,8 +413,9 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
             continue;
         }
         // Each Chatty build gets a fresh redis-server, so neither inherits the other's keys.
-        // This build serves with `--no-rate-limits`; an earlier build (`--before`) may not know the flag.
-        let measure_chatty = |program: PathBuf, label: &'static str, rate_limits: bool| {
+        // This build serves with `--no-rate-limits`, and again with the rates checked far above the load
+        // (what the checks cost); an earlier build (`--before`) may not know either flag.
+        let measure_chatty = |program: PathBuf, label: &'static str, rate_limits: RateLimits| {
             let scenario = scenario.clone();
             async move {
                 eprintln!("{}: {label}…", scenario.name);
@@ -416,9 +431,17 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
                 measure(&program, &kind, &scenario, options.progress).await
             }
         };
-        let chatty = measure_chatty(this.clone(), "Chatty", false).await?;
+        let chatty = measure_chatty(this.clone(), "Chatty", RateLimits::Off).await?;
+        let checked = measure_chatty(
+            this.clone(),
+            "Chatty with rate checks",
+            RateLimits::Scaled(CHECKS_SCALE),
+        )
+        .await?;
         let before = match &options.before {
-            Some(program) => Some(measure_chatty(program.clone(), "before", true).await?),
+            Some(program) => {
+                Some(measure_chatty(program.clone(), "before", RateLimits::Enforced).await?)
+            }
             None => None,
         };
         eprintln!("{}: baseline…", scenario.name);
@@ -426,6 +449,7 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
         rows.push(Row {
             scenario: scenario.name.to_owned(),
             chatty,
+            checked,
             before,
             baseline,
         });
@@ -441,6 +465,7 @@ impl BenchReport {
     pub fn is_clean(&self) -> bool {
         self.rows.iter().all(|r| {
             r.chatty.report.is_clean()
+                && r.checked.report.is_clean()
                 && r.baseline.report.is_clean()
                 && r.before.as_ref().is_none_or(|b| b.report.is_clean())
         })
@@ -498,22 +523,30 @@ impl fmt::Display for BenchReport {
                 "-".to_owned()
             }
         };
-        write!(f, "{:<42} {:<22} {:>12}", "scenario", "metric", "Chatty")?;
+        write!(
+            f,
+            "{:<42} {:<22} {:>12} {:>12}",
+            "scenario", "metric", "Chatty", "rate checks"
+        )?;
         if with_before {
             write!(f, " {:>12}", "before")?;
         }
-        write!(f, " {:>12} {:>8}", "baseline", "ratio")?;
+        write!(f, " {:>12} {:>8} {:>8}", "baseline", "ratio", "checks")?;
         if with_before {
             write!(f, " {:>10}", "vs before")?;
         }
         writeln!(f)?;
-        writeln!(f, "{}", "-".repeat(if with_before { 124 } else { 100 }))?;
+        writeln!(f, "{}", "-".repeat(if with_before { 146 } else { 122 }))?;
         for row in &self.rows {
-            let servers: Vec<&Measured> =
-                [Some(&row.chatty), row.before.as_ref(), Some(&row.baseline)]
-                    .into_iter()
-                    .flatten()
-                    .collect();
+            let servers: Vec<&Measured> = [
+                Some(&row.chatty),
+                Some(&row.checked),
+                row.before.as_ref(),
+                Some(&row.baseline),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
             let mut first = true;
             for &Metric {
                 name: metric,
@@ -536,8 +569,9 @@ impl fmt::Display for BenchReport {
                 }
                 let (chatty, baseline) = (values[0], values[values.len() - 1]);
                 write!(f, " {:>8}", ratio(chatty, baseline))?;
+                write!(f, " {:>8}", ratio(values[1], chatty))?;
                 if row.before.is_some() {
-                    write!(f, " {:>10}", ratio(chatty, values[1]))?;
+                    write!(f, " {:>10}", ratio(chatty, values[2]))?;
                 }
                 writeln!(f)?;
             }
@@ -555,7 +589,9 @@ impl fmt::Display for BenchReport {
         writeln!(
             f,
             "\nratio = Chatty ÷ baseline{} (higher is better for deliveries/s, lower for the rest); Chatty serves \
-             with --no-rate-limits (a load generator is many people at a script's pace; the caps stay)\n",
+             with --no-rate-limits (a load generator is many people at a script's pace; the caps stay); \
+             checks = rate checks ÷ Chatty, the same build checking every rate {CHECKS_SCALE} times over \
+             (--rate-limit-scale): what the checks cost\n",
             if with_before { "; vs before = Chatty ÷ before" } else { "" }
         )?;
         write!(f, "{}", self.sizes)

@@ -9,6 +9,7 @@ use chatty_load::{
     target::Target,
     tokens::TokenSource,
 };
+use chatty_local::RateLimits;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -91,8 +92,11 @@ struct GatewayArgs {
     #[arg(long)]
     redis_url: Option<String>,
     /// Serve without the per-person rate limits (the caps stay), as `bench` does.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "rate_limit_scale")]
     no_rate_limits: bool,
+    /// Check the rates this many times over, as `bench`'s "rate checks" run does.
+    #[arg(long)]
+    rate_limit_scale: Option<u32>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -124,7 +128,7 @@ async fn main() -> anyhow::Result<ExitCode> {
         Commands::Gateway(args) => {
             let kind = ServerKind::Chatty {
                 redis_url: args.redis_url,
-                rate_limits: !args.no_rate_limits,
+                rate_limits: RateLimits::from_flags(args.no_rate_limits, args.rate_limit_scale),
             };
             serve(kind, args.serve).await?
         }

@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 async fn gateway() -> (chatty_local::Running, Target) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let settings = chatty_local::Settings {
-        no_rate_limits: true,
+        rate_limits: chatty_local::RateLimits::Off,
         ..chatty_local::Settings::default()
     };
     let running = chatty_local::start(listener, settings).await.unwrap();

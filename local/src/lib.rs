@@ -45,6 +45,8 @@ use lambdas::{
 use protocol::Command;
 use tokio::{net::TcpListener, task::JoinHandle};
 
+pub use lambdas::core::registry::RateLimits;
+
 use crate::{
     connections::Connections,
     security::{AllowedHosts, Reach},
@@ -85,9 +87,9 @@ pub struct Settings {
     /// Keep the local sign-in's signing key in this file (created if missing), so a restart on the same
     /// address does not sign everyone out. `None`: a fresh key for every start.
     pub signing_key: Option<PathBuf>,
-    /// Turn the per-person rate limits off (the caps stay). For benchmarks only: one load generator
-    /// speaks for many people from few accounts.
-    pub no_rate_limits: bool,
+    /// Which per-person rates apply: enforced, except for benchmarks (`--no-rate-limits`,
+    /// `--rate-limit-scale`), where one load generator speaks for many people from few accounts.
+    pub rate_limits: RateLimits,
     /// Batches each queue's consumers run at once (`--consumers`): 0 or 1 is one in-order consumer per
     /// queue; more is AWS's topology, several registry and sender invocations at once, with the queues
     /// handing out messages by group as SQS FIFO queues do (see [`pipeline`]).

@@ -3,7 +3,7 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use anyhow::Context;
-use chatty_local::{start, ConnectionLimits, Settings, SqsSettings};
+use chatty_local::{start, ConnectionLimits, RateLimits, Settings, SqsSettings};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -54,8 +54,16 @@ struct Args {
     signing_key: Option<PathBuf>,
     /// Turn the per-person rate limits off (the caps on rooms, connections and members stay). For
     /// benchmarks only: never on a chat people use.
-    #[arg(long, env = "CHATTY_NO_RATE_LIMITS")]
+    #[arg(
+        long,
+        env = "CHATTY_NO_RATE_LIMITS",
+        conflicts_with = "rate_limit_scale"
+    )]
     no_rate_limits: bool,
+    /// Check the per-person rates as always, but each this many times over (burst and refill), so a
+    /// benchmark measures what the checks cost without being refused. For benchmarks only.
+    #[arg(long, env = "CHATTY_RATE_LIMIT_SCALE", value_name = "FACTOR", value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit_scale: Option<u32>,
     /// Run up to this many batches (of up to 10 messages) at once on each queue, as AWS runs several
     /// registry and sender invocations at once. Above 1 the queues hand out messages by group, as SQS FIFO
     /// queues do (a connection's commands in order; a room's deliveries in order). 1 is one in-order
@@ -102,7 +110,7 @@ async fn main() -> anyhow::Result<()> {
                 delivery_queue_url: args.delivery_queue_url,
             }),
             signing_key: args.signing_key,
-            no_rate_limits: args.no_rate_limits,
+            rate_limits: RateLimits::from_flags(args.no_rate_limits, args.rate_limit_scale),
             consumers: args.consumers,
             chaos: args.chaos,
             visibility_timeout: args.visibility_timeout_ms.map(Duration::from_millis),

@@ -43,7 +43,7 @@ use lambdas::{
         sqs::SqsQueue,
     },
     consumer::{consume_batch, Body, Consumer, RegistryConsumer, SenderConsumer},
-    core::sender::SendPolicy,
+    core::{registry::RateLimits, sender::SendPolicy},
     ports::{Clock, MessageGroup, Pusher, Queue, Registry},
 };
 use protocol::{limits::MAX_QUEUE_BATCH, Command, Delivery};
@@ -134,11 +134,16 @@ impl Pipeline {
             Some(url) => Arc::new(RedisRegistry::open_with(url, settings.redis_topology()).await?),
             None => Arc::new(MemoryRegistry::default()),
         };
-        let rate_limits = !settings.no_rate_limits;
-        if !rate_limits {
-            tracing::warn!(
+        let rate_limits = settings.rate_limits;
+        match rate_limits {
+            RateLimits::Enforced => {}
+            RateLimits::Scaled(factor) => tracing::warn!(
+                factor,
+                "per-person rates are {factor} times over (--rate-limit-scale): for benchmarks only"
+            ),
+            RateLimits::Off => tracing::warn!(
                 "per-person rate limits are off (--no-rate-limits): for benchmarks only"
-            );
+            ),
         }
         let topology = Topology::of(settings);
         if let Some(seed) = topology.chaos {

@@ -160,7 +160,7 @@ async fn every_message_reaches_everyone_once_under_chaos() {
     const PEOPLE: usize = 5;
     const SENDS: usize = 20;
     let gw = gateway_on(chaos(Settings {
-        no_rate_limits: true,
+        rate_limits: chatty_local::RateLimits::Off,
         ..Settings::default()
     }))
     .await;
@@ -213,7 +213,7 @@ async fn every_message_reaches_everyone_once_under_chaos() {
 #[tokio::test]
 async fn the_default_topology_delivers_in_order_once() {
     let gw = gateway_on(Settings {
-        no_rate_limits: true,
+        rate_limits: chatty_local::RateLimits::Off,
         ..Settings::default()
     })
     .await;

@@ -61,7 +61,7 @@ async fn every_member_sees_the_same_order() {
 async fn history_pages_in_both_directions() {
     // 25 messages at a script's pace: this test is about paging, not the send rate.
     let gw = gateway_on(Settings {
-        no_rate_limits: true,
+        rate_limits: chatty_local::RateLimits::Off,
         ..Settings::default()
     })
     .await;

@@ -37,7 +37,7 @@ async fn main() -> Result<(), Error> {
         registry: Arc::new(registry),
         deliveries: Arc::new(deliveries),
         clock: Arc::new(SystemClock),
-        rate_limits: true,
+        rate_limits: lambdas::core::registry::RateLimits::Enforced,
     };
     let consumer = &consumer;
     lambda_runtime::run(service_fn(|event: LambdaEvent<_>| async move {

@@ -45,14 +45,38 @@ pub enum Handled {
     Done,
 }
 
-/// The ports every action works with, and whether per-person rates apply.
+/// The ports every action works with, and which per-person rates apply.
 #[derive(Clone, Copy)]
 pub struct Ports<'a> {
     pub registry: &'a dyn Registry,
     pub deliveries: &'a dyn Queue<Delivery>,
     pub clock: &'a dyn Clock,
-    /// `false` only for benchmarks (`chatty-local --no-rate-limits`): the rates are skipped; the caps stay.
-    pub rate_limits: bool,
+    pub rate_limits: RateLimits,
+}
+
+/// Which per-person rates the registry enforces. Everything but [`RateLimits::Enforced`] is for
+/// benchmarks, where one load generator speaks for many people at a script's pace; the caps stay in all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RateLimits {
+    /// The rates of [`protocol::limits`]: always, on a chat people use.
+    #[default]
+    Enforced,
+    /// Checked exactly as enforced ones, each rate this many times over, so a benchmark measures what the
+    /// checks cost without being refused (`chatty-local --rate-limit-scale`).
+    Scaled(u32),
+    /// Not checked (`chatty-local --no-rate-limits`).
+    Off,
+}
+
+impl RateLimits {
+    /// From a command line's `--no-rate-limits` and `--rate-limit-scale FACTOR`.
+    pub fn from_flags(off: bool, scale: Option<u32>) -> Self {
+        match (off, scale) {
+            (true, _) => Self::Off,
+            (false, Some(factor)) => Self::Scaled(factor),
+            (false, None) => Self::Enforced,
+        }
+    }
 }
 
 impl Ports<'_> {
@@ -69,9 +93,11 @@ impl Ports<'_> {
         rate: Rate,
         client_id: Option<&ClientId>,
     ) -> Result<Option<Delivery>> {
-        if !self.rate_limits {
-            return Ok(None);
-        }
+        let rate = match self.rate_limits {
+            RateLimits::Enforced => rate,
+            RateLimits::Scaled(factor) => rate.scaled(factor),
+            RateLimits::Off => return Ok(None),
+        };
         let admitted = self
             .registry
             .admit(&member.user.id, bucket, rate, self.now_ms())
