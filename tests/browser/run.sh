@@ -3,7 +3,14 @@
 # on a free loopback port serving app/dist, runs the Node tests against it in headless Chromium, and
 # always stops the gateway. Tests that need a gateway with other limits start their own from the same
 # binary. CHATTY_LOCAL_BIN, when set, names an already built gateway to use instead of building one.
+# Arguments, when given, name the test files to run instead of all of them.
 set -euo pipefail
+
+TESTS=("$@")
+if [ ${#TESTS[@]} -eq 0 ]; then
+  TESTS=(chat.test.js history.test.js reconnect.test.js refusal.test.js limits.test.js formatting.test.js
+    send-states.test.js screenshots.test.js)
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -39,5 +46,4 @@ done
 cd "$ROOT/tests/browser"
 [ -d node_modules ] || npm ci --no-audit --no-fund
 CHATTY_URL="http://127.0.0.1:$PORT" CHATTY_LOCAL_BIN="$BIN" CHATTY_DIST="$ROOT/app/dist" \
-  node --test --test-concurrency=1 --test-force-exit --test-timeout=180000 \
-    chat.test.js history.test.js reconnect.test.js refusal.test.js limits.test.js screenshots.test.js
+  node --test --test-concurrency=1 --test-force-exit --test-timeout=180000 "${TESTS[@]}"
