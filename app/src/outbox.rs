@@ -22,10 +22,12 @@ pub enum PendingStatus {
     Queued,
     /// Sent at `since_ms` (milliseconds since the epoch); waiting for the server's answer.
     Sent {
+        /// Absent in an outbox saved by an app from before send timeouts; it is requeued on load anyway.
         #[serde(default)]
         since_ms: u64,
     },
-    /// Refused by the server; waits for the person to retry or discard it.
+    /// Refused by the server, or unanswered for [`SEND_TIMEOUT_MS`]; waits for the person to retry or
+    /// discard it.
     Failed { reason: String },
 }
 

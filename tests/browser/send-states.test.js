@@ -70,14 +70,24 @@ function rows(page, text) {
   };
 }
 
+/** Waits (up to 15 s) until `check()` holds: what the test sees of the socket arrives on its own time. */
+async function until(check, what) {
+  const deadline = Date.now() + 15_000;
+  while (!check()) {
+    assert.ok(Date.now() < deadline, what);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/** How many of the held answers are for `text`. */
+function heldFor(text) {
+  return held.filter((data) => JSON.parse(data).body === text).length;
+}
+
 /** Waits until the server's echo of `text` is held back (the server did store and answer it). */
 async function answerHeld(text) {
   await lin.page.locator('.msg .body', { hasText: text }).waitFor({ timeout: 10_000 });
-  const deadline = Date.now() + 10_000;
-  while (!held.some((data) => JSON.parse(data).body === text)) {
-    assert.ok(Date.now() < deadline, `the answer to "${text}" reached the test`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await until(() => heldFor(text) === 1, `the answer to "${text}" reached the test`);
 }
 
 test('an unanswered send turns "Not sent", and the late answer confirms it once', async () => {
@@ -112,15 +122,11 @@ test('Retry after a timeout sends the same message, and the room holds it once',
 
   await pending.getByRole('button', { name: 'Retry' }).click();
   await pending.locator('.pending-status', { hasText: 'Sending…' }).waitFor();
+  await until(() => sends.filter((f) => f.body === text).length === 2, 'Retry sent it again');
   const attempts = sends.filter((f) => f.body === text);
-  assert.equal(attempts.length, 2, 'Retry sent it again');
   assert.equal(attempts[1].client_id, attempts[0].client_id, 'with the same client id');
   // The server confirms the repeat to its sender only; wait for that answer too, then let both through.
-  const deadline = Date.now() + 10_000;
-  while (held.filter((data) => JSON.parse(data).body === text).length < 2) {
-    assert.ok(Date.now() < deadline, 'the server answered the retry');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  await until(() => heldFor(text) === 2, 'the server answered the retry');
   release();
   await pending.waitFor({ state: 'detached', timeout: 10_000 });
   assert.equal(await confirmed.count(), 1, 'the sender sees it once');
