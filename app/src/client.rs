@@ -13,7 +13,7 @@ use protocol::{ClientFrame, ClientId, ErrorCode, RoomName, ServerFrame};
 use crate::{
     auth_flow::Auth,
     connection::ConnectionStatus,
-    outbox::{Drafts, Outbox},
+    outbox::{Drafts, Outbox, SEND_TIMEOUT_MS},
     state::ChatState,
     storage::{self, Area},
     ws::{self, SocketEvent},
@@ -168,14 +168,26 @@ impl ChatClient {
         });
     }
 
-    /// Sends every queued message, if online (otherwise the next `Opened` does).
-    fn flush_outbox(&self) {
+    /// Sends every queued message, if online (otherwise the next `Opened` does), and checks for an
+    /// answer to each once [`SEND_TIMEOUT_MS`] have passed.
+    fn flush_outbox(self) {
         if self.status.get_untracked().is_online() {
+            let now = js_sys::Date::now() as u64;
             let frames = self
                 .outbox
-                .try_update(Outbox::take_queued)
+                .try_update(|o| o.take_queued(now))
                 .unwrap_or_default();
-            self.send_all(frames);
+            if !frames.is_empty() {
+                self.send_all(frames);
+                spawn_local(async move {
+                    // A timer never fires early, but `Date.now()` may read a millisecond behind it.
+                    TimeoutFuture::new(SEND_TIMEOUT_MS as u32 + 20).await;
+                    let now = js_sys::Date::now() as u64;
+                    if self.outbox.try_update(|o| o.time_out(now)) == Some(true) {
+                        self.save_outbox();
+                    }
+                });
+            }
         }
         self.save_outbox();
     }

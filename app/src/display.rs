@@ -1,6 +1,6 @@
 //! How messages are laid out for reading: consecutive messages of one author grouped under one header,
-//! day separators, the "new messages" line, local times, initials avatars, and message text cut into
-//! plain text and links. Pure: the caller passes the time zone offset and today's date.
+//! day separators, the "new messages" line, local times and initials avatars (message text itself is
+//! [`crate::markup`]'s). Pure: the caller passes the time zone offset and today's date.
 
 use protocol::{ChatMessage, MessageId};
 use time::{Date, Duration, OffsetDateTime, UtcOffset};
@@ -99,61 +99,6 @@ pub fn typing_sentence(names: &[String]) -> Option<String> {
         [one, two] => Some(format!("{one} and {two} are typing…")),
         _ => Some("Several people are typing…".into()),
     }
-}
-
-/// A piece of message text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Segment {
-    Text(String),
-    /// An `http(s)://` address, safe to put in an `href`.
-    Link(String),
-}
-
-/// Cuts message text into plain text and links. Only `http://` and `https://` addresses become links
-/// (never `javascript:` or `data:`); trailing punctuation stays text ("see https://x.org.").
-pub fn segments(body: &str) -> Vec<Segment> {
-    let mut out: Vec<Segment> = Vec::new();
-    let mut text = String::new();
-    let mut rest = body;
-    while let Some(start) = find_link_start(rest) {
-        let tail = &rest[start..];
-        let end = tail.find(char::is_whitespace).unwrap_or(tail.len());
-        let link = tail[..end].trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'']);
-        let scheme_len = if link.starts_with("https://") { 8 } else { 7 };
-        if link.len() <= scheme_len {
-            text.push_str(&rest[..start + end]);
-            rest = &rest[start + end..];
-            continue;
-        }
-        text.push_str(&rest[..start]);
-        if !text.is_empty() {
-            out.push(Segment::Text(std::mem::take(&mut text)));
-        }
-        out.push(Segment::Link(link.to_owned()));
-        rest = &rest[start + link.len()..];
-    }
-    text.push_str(rest);
-    if !text.is_empty() {
-        out.push(Segment::Text(text));
-    }
-    out
-}
-
-/// Where the next `http://` or `https://` starting a word begins.
-fn find_link_start(text: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(found) = text[from..].find("http").map(|i| i + from) {
-        let at_word_start = text[..found]
-            .chars()
-            .next_back()
-            .is_none_or(|c| c.is_whitespace() || matches!(c, '(' | '"' | '\''));
-        let tail = &text[found..];
-        if at_word_start && (tail.starts_with("http://") || tail.starts_with("https://")) {
-            return Some(found);
-        }
-        from = found + 4;
-    }
-    None
 }
 
 #[cfg(test)]
@@ -270,41 +215,5 @@ mod tests {
             typing_sentence(&names(&["A", "B", "C"])).unwrap(),
             "Several people are typing…"
         );
-    }
-
-    #[test]
-    fn only_http_addresses_become_links() {
-        assert_eq!(
-            segments("see https://example.com/a?b=1. and http://x.org"),
-            vec![
-                Segment::Text("see ".into()),
-                Segment::Link("https://example.com/a?b=1".into()),
-                Segment::Text(". and ".into()),
-                Segment::Link("http://x.org".into()),
-            ]
-        );
-        assert_eq!(
-            segments("javascript:alert(1) <script>x</script>"),
-            vec![Segment::Text(
-                "javascript:alert(1) <script>x</script>".into()
-            )]
-        );
-        assert_eq!(
-            segments("xhttps://a.b"),
-            vec![Segment::Text("xhttps://a.b".into())]
-        );
-        assert_eq!(
-            segments("https:// nothing"),
-            vec![Segment::Text("https:// nothing".into())]
-        );
-        assert_eq!(
-            segments("(https://a.b)"),
-            vec![
-                Segment::Text("(".into()),
-                Segment::Link("https://a.b".into()),
-                Segment::Text(")".into()),
-            ]
-        );
-        assert!(segments("").is_empty());
     }
 }

@@ -14,7 +14,8 @@
 //! - [`auth_flow`]: the browser side of sign-in: redirects, token calls, session storage.
 //! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames), [`outbox`]
 //!   (pending messages and drafts), [`auth`] (PKCE, token bodies, claims), [`backoff`], [`connection`]
-//!   (status and keep-alive timing), [`display`] (grouping, times, initials, links).
+//!   (status and keep-alive timing), [`display`] (grouping, times, initials),
+//!   [`markup`] (message formatting: code, bold, italic, links).
 //! - [`config`] fetches the runtime configuration; [`storage`] wraps the browser's storage.
 
 pub mod auth;
@@ -25,6 +26,7 @@ pub mod components;
 pub mod config;
 pub mod connection;
 pub mod display;
+pub mod markup;
 pub mod outbox;
 pub mod routes;
 pub mod state;

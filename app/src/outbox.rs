@@ -1,7 +1,9 @@
 //! Messages on their way out, and drafts not yet sent. A sent message stays in the [`Outbox`] as
 //! pending until the server echoes it back (matched by `client_id`: confirmed, it leaves the outbox and
 //! appears in the room), or refuses it with an `error` frame naming that `client_id` (failed, with a
-//! retry). Both the outbox and the [`Drafts`] are plain serde values the client persists to
+//! retry). A send with no answer after [`SEND_TIMEOUT_MS`] is failed too ("Not sent", with a retry);
+//! an answer that comes later still confirms it, once, and a retry sends the same `client_id`, which the
+//! server stores once. Both the outbox and the [`Drafts`] are plain serde values the client persists to
 //! `localStorage`, so they survive a reload and a room switch. Pure: no browser calls.
 
 use std::collections::BTreeMap;
@@ -9,15 +11,23 @@ use std::collections::BTreeMap;
 use protocol::{ClientFrame, ClientId, ErrorCode, FrameError, RoomName, ServerFrame};
 use serde::{Deserialize, Serialize};
 
+/// A send not answered (echoed or refused) within this many milliseconds shows as "Not sent".
+pub const SEND_TIMEOUT_MS: u64 = 10_000;
+
 /// Where a pending message stands.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum PendingStatus {
     /// Not yet sent on the current connection (typed offline, or the connection dropped since).
     Queued,
-    /// Sent; waiting for the server's echo.
-    Sent,
-    /// Refused by the server; waits for the person to retry or discard it.
+    /// Sent at `since_ms` (milliseconds since the epoch); waiting for the server's answer.
+    Sent {
+        /// Absent in an outbox saved by an app from before send timeouts; it is requeued on load anyway.
+        #[serde(default)]
+        since_ms: u64,
+    },
+    /// Refused by the server, or unanswered for [`SEND_TIMEOUT_MS`]; waits for the person to retry or
+    /// discard it.
     Failed { reason: String },
 }
 
@@ -74,13 +84,13 @@ impl Outbox {
         Ok(())
     }
 
-    /// Marks every queued message sent and returns their frames, oldest first.
-    pub fn take_queued(&mut self) -> Vec<ClientFrame> {
+    /// Marks every queued message sent at `now_ms` and returns their frames, oldest first.
+    pub fn take_queued(&mut self, now_ms: u64) -> Vec<ClientFrame> {
         self.messages
             .iter_mut()
             .filter(|m| m.status == PendingStatus::Queued)
             .map(|m| {
-                m.status = PendingStatus::Sent;
+                m.status = PendingStatus::Sent { since_ms: now_ms };
                 m.frame()
             })
             .collect()
@@ -89,10 +99,30 @@ impl Outbox {
     /// The connection dropped: what was sent but not echoed may be lost, so it goes out again.
     pub fn requeue(&mut self) {
         for message in &mut self.messages {
-            if message.status == PendingStatus::Sent {
+            if matches!(message.status, PendingStatus::Sent { .. }) {
                 message.status = PendingStatus::Queued;
             }
         }
+    }
+
+    /// Fails every message sent at least [`SEND_TIMEOUT_MS`] before `now_ms` and still unanswered.
+    /// Returns whether anything changed.
+    pub fn time_out(&mut self, now_ms: u64) -> bool {
+        let mut changed = false;
+        for message in &mut self.messages {
+            if let PendingStatus::Sent { since_ms } = message.status {
+                if now_ms.saturating_sub(since_ms) >= SEND_TIMEOUT_MS {
+                    message.status = PendingStatus::Failed {
+                        reason: format!(
+                            "No answer from the server in {} seconds.",
+                            SEND_TIMEOUT_MS / 1_000
+                        ),
+                    };
+                    changed = true;
+                }
+            }
+        }
+        changed
     }
 
     /// Reconciles with a server frame: an echoed message confirms (removes) its pending copy; a rate limit
@@ -222,6 +252,8 @@ mod tests {
         outbox
     }
 
+    const SENT: PendingStatus = PendingStatus::Sent { since_ms: 0 };
+
     fn statuses(outbox: &Outbox) -> Vec<(String, PendingStatus)> {
         outbox
             .messages
@@ -233,17 +265,17 @@ mod tests {
     #[test]
     fn queued_messages_go_out_once_in_order_and_the_echo_confirms_them() {
         let mut outbox = two_pushed();
-        let frames = outbox.take_queued();
+        let frames = outbox.take_queued(0);
         assert_eq!(frames.len(), 2);
         assert!(
             matches!(&frames[0], ClientFrame::Send { client_id, body, .. } if client_id.as_str() == "a" && body == "one")
         );
         assert!(
-            outbox.take_queued().is_empty(),
+            outbox.take_queued(0).is_empty(),
             "sent messages are not sent twice on one connection"
         );
         assert!(outbox.on_frame(&echo("a")));
-        assert_eq!(statuses(&outbox), vec![("b".into(), PendingStatus::Sent)]);
+        assert_eq!(statuses(&outbox), vec![("b".into(), SENT)]);
         assert!(
             !outbox.on_frame(&echo("a")),
             "a repeated echo changes nothing"
@@ -255,7 +287,7 @@ mod tests {
     #[test]
     fn an_error_naming_the_client_id_fails_that_message_and_retry_requeues_it() {
         let mut outbox = two_pushed();
-        outbox.take_queued();
+        outbox.take_queued(0);
         let refusal = ServerFrame::error(ErrorCode::NotAMember, Some("b".into()));
         assert!(outbox.on_frame(&refusal));
         assert_eq!(
@@ -267,49 +299,97 @@ mod tests {
         assert!(!outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, None)));
         assert!(!outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, Some("zzz".into()))));
         outbox.retry(&cid("b"));
-        let frames = outbox.take_queued();
+        let frames = outbox.take_queued(0);
         assert_eq!(
             frames.len(),
             1,
             "only the retried message goes out: {frames:?}"
         );
         outbox.discard(&cid("b"));
-        assert_eq!(statuses(&outbox), vec![("a".into(), PendingStatus::Sent)]);
+        assert_eq!(statuses(&outbox), vec![("a".into(), SENT)]);
     }
 
     #[test]
     fn a_rate_limited_message_waits_in_the_outbox_and_goes_again() {
         let mut outbox = two_pushed();
-        outbox.take_queued();
+        outbox.take_queued(0);
         let refusal = ServerFrame::retry_later(ErrorCode::RateLimited, Some("b".into()), 200);
         assert!(outbox.on_frame(&refusal));
         assert_eq!(
             statuses(&outbox),
-            vec![
-                ("a".into(), PendingStatus::Sent),
-                ("b".into(), PendingStatus::Queued)
-            ]
+            vec![("a".into(), SENT), ("b".into(), PendingStatus::Queued)]
         );
-        let again = outbox.take_queued();
+        let again = outbox.take_queued(0);
         assert_eq!(again.len(), 1, "only the refused message goes again");
         assert!(outbox.on_frame(&echo("b")));
     }
 
     #[test]
+    fn a_send_unanswered_for_too_long_fails_and_a_late_echo_still_confirms_it_once() {
+        let mut outbox = two_pushed();
+        outbox.take_queued(1_000);
+        outbox.retry(&cid("b"));
+        assert_eq!(outbox.take_queued(5_000).len(), 1, "b went again later");
+        assert!(!outbox.time_out(1_000 + SEND_TIMEOUT_MS - 1));
+        assert!(outbox.time_out(1_000 + SEND_TIMEOUT_MS));
+        assert!(matches!(
+            statuses(&outbox)[0].1,
+            PendingStatus::Failed { ref reason } if reason.contains("No answer")
+        ));
+        assert_eq!(
+            statuses(&outbox)[1].1,
+            PendingStatus::Sent { since_ms: 5_000 },
+            "each send has its own deadline"
+        );
+        assert!(!outbox.time_out(1_000 + SEND_TIMEOUT_MS), "once");
+
+        // The person retries the timed-out message: it goes with the same id, so the server stores it once.
+        outbox.retry(&cid("a"));
+        let again = outbox.take_queued(20_000);
+        assert!(
+            matches!(&again[..], [ClientFrame::Send { client_id, .. }] if client_id.as_str() == "a")
+        );
+        // The first send's answer arrives late: it confirms; the retry's answer then changes nothing.
+        assert!(outbox.on_frame(&echo("a")));
+        assert!(!outbox.on_frame(&echo("a")));
+        assert_eq!(
+            statuses(&outbox),
+            vec![("b".into(), PendingStatus::Sent { since_ms: 5_000 })]
+        );
+    }
+
+    #[test]
+    fn a_timed_out_message_confirmed_by_a_late_echo_leaves_the_outbox() {
+        let mut outbox = two_pushed();
+        outbox.take_queued(0);
+        assert!(outbox.time_out(SEND_TIMEOUT_MS));
+        assert!(outbox.on_frame(&echo("a")));
+        assert_eq!(statuses(&outbox).len(), 1);
+    }
+
+    #[test]
     fn a_dropped_connection_or_a_reload_sends_unconfirmed_messages_again() {
         let mut outbox = two_pushed();
-        outbox.take_queued();
+        outbox.take_queued(0);
         outbox.on_frame(&ServerFrame::error(ErrorCode::Internal, Some("b".into())));
         outbox.requeue();
         assert_eq!(
-            outbox.take_queued().len(),
+            outbox.take_queued(0).len(),
             1,
             "failed messages wait for an explicit retry"
         );
 
         let saved = serde_json::to_string(&outbox).unwrap();
+        let before_timeouts =
+            r#"{"messages":[{"client_id":"a","room":"general","body":"x","status":"sent"}]}"#;
+        let older: Outbox = serde_json::from_str(before_timeouts).unwrap();
+        assert_eq!(
+            older.restored().messages[0].status,
+            PendingStatus::Queued,
+            "an outbox saved by an older app loads"
+        );
         let mut reloaded = serde_json::from_str::<Outbox>(&saved).unwrap().restored();
-        assert_eq!(reloaded.take_queued().len(), 1);
+        assert_eq!(reloaded.take_queued(0).len(), 1);
         assert!(matches!(
             statuses(&reloaded)[1].1,
             PendingStatus::Failed { .. }

@@ -9,7 +9,18 @@
 # three-master Redis cluster, five concurrent consumers per queue, and deterministic chaos (reordered and
 # repeated queue messages, failed batches, failing posts). The gateways the tests start themselves inherit
 # that shape through the environment (REDIS_URL, CHATTY_REDIS_CLUSTER, CHATTY_CONSUMERS, CHATTY_CHAOS).
+#
+# Arguments, when given, name the test files to run (first pass only) instead of all of them.
 set -euo pipefail
+
+TESTS=("$@")
+if [ ${#TESTS[@]} -eq 0 ]; then
+  TESTS=(chat.test.js history.test.js reconnect.test.js refusal.test.js limits.test.js signout.test.js
+    formatting.test.js send-states.test.js screenshots.test.js)
+  PRODUCTION_SHAPE=(chat.test.js reconnect.test.js refusal.test.js limits.test.js send-states.test.js)
+else
+  PRODUCTION_SHAPE=()
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$ROOT"
@@ -103,11 +114,12 @@ run_tests() {
 
 echo "browser tests, default gateway (in memory, one in-order consumer)"
 start_gateway ""
-run_tests chat.test.js history.test.js reconnect.test.js refusal.test.js limits.test.js signout.test.js screenshots.test.js
+run_tests "${TESTS[@]}"
 stop_all
+[ ${#PRODUCTION_SHAPE[@]} -gt 0 ] || exit 0
 
 echo "browser tests, production shape (3-master Redis cluster, --consumers 5, --chaos 7)"
 start_cluster
 export REDIS_URL="$CLUSTER_SEED" CHATTY_REDIS_CLUSTER=true CHATTY_CONSUMERS=5 CHATTY_CHAOS=7
 start_gateway "-production-shape"
-run_tests chat.test.js reconnect.test.js refusal.test.js limits.test.js
+run_tests "${PRODUCTION_SHAPE[@]}"

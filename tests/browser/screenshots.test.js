@@ -1,14 +1,23 @@
 // Screenshots of the chat as a person sees it, in light and dark theme, at phone and desktop widths, saved
 // to tests/browser/screenshots/ to be looked at. The test also checks the layout holds at each size.
+// The README's two pictures (light desktop, dark phone) are these same screenshots: with
+// CHATTY_README_SCREENSHOTS=1 (what scripts/screenshots sets) they are copied to docs/screenshots/, and
+// every run checks the committed ones are the right size and small.
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { launch, openRoom, send, signIn, startGateway, wsClient } from './helpers.js';
 
-const OUT = path.join(path.dirname(fileURLToPath(import.meta.url)), 'screenshots');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const OUT = path.join(HERE, 'screenshots');
 const SIZES = { phone: { width: 390, height: 844 }, desktop: { width: 1280, height: 800 } };
+/** The README's pictures, committed: theme and size of each. */
+const README_DIR = path.join(HERE, '..', '..', 'docs', 'screenshots');
+const README_SHOTS = [['light', 'desktop'], ['dark', 'phone']];
+/** Largest a committed picture may be, so the repository stays small. */
+const README_MAX_BYTES = 150 * 1024;
 // A gateway of its own, so the room holds exactly this conversation however often the suite runs.
 const room = 'design-review';
 let gateway;
@@ -26,10 +35,12 @@ before(async () => {
   }
   maya = people['Maya Chen'];
   await maya.say(room, 'Morning all! Standup notes are in the doc: https://example.com/notes');
-  await maya.say(room, 'Short one today: we ship the reconnect work.');
-  await people.Theo.say(room, 'Nice. I tested it on the train. It dropped twice and every message came through.');
-  await people['Priya Natarajan'].say(room, 'Same here. Seeing queued messages marked as pending is a great touch.');
-  await people.Theo.say(room, 'Can someone review the paging change before lunch?');
+  await maya.say(room, 'Short one today: we ship the **reconnect** work.');
+  await maya.say(room, 'Design review moved to **15:00**, agenda here: https://example.com/agenda');
+  await people['Priya Natarajan'].say(room, 'I will bring the phone layout *and* the dark theme.');
+  await people.Theo.say(room, 'Nice. I tested it on the train: it dropped *twice* and every message came through.');
+  await people['Priya Natarajan'].say(room, 'Same here. To try it on your machine:\n```\n./scripts/dev --addr 127.0.0.1:9000\n```');
+  await people.Theo.say(room, 'Can someone review the paging change before lunch? It is `load_older` in `client.rs`.');
   browser = await launch();
   viewer = await signIn(browser, 'Jordan Lee', { baseUrl: gateway.url });
   await openRoom(viewer.page, room, { baseUrl: gateway.url });
@@ -64,11 +75,36 @@ for (const scheme of ['light', 'dark']) {
       assert.ok(overflow <= 0, `no sideways scrolling (${overflow}px)`);
       const box = await page.locator('.composer').boundingBox();
       assert.ok(box.y + box.height <= viewport.height + 1, 'the composer is on screen');
+      // The reader was at the bottom, and stays there at every size: the newest message is in full view.
+      await page.waitForFunction(() => {
+        const log = document.querySelector('[role="log"]').getBoundingClientRect();
+        const last = [...document.querySelectorAll('[role="log"] .msg')].at(-1).getBoundingClientRect();
+        return last.top >= log.top && last.bottom <= log.bottom + 1;
+      }, null, { timeout: 10_000 });
       await settled(page);
-      await page.screenshot({ path: path.join(OUT, `${scheme}-${size}.png`) });
+      const file = path.join(OUT, `${scheme}-${size}.png`);
+      await page.screenshot({ path: file });
+      if (process.env.CHATTY_README_SCREENSHOTS && README_SHOTS.some(([s, w]) => s === scheme && w === size)) {
+        await mkdir(README_DIR, { recursive: true });
+        await copyFile(file, path.join(README_DIR, `${scheme}-${size}.png`));
+      }
     });
   }
 }
+
+/** The README's pictures are committed, PNGs of the screen sizes above, and small. */
+test('the README pictures are there and small', async () => {
+  const readme = await readFile(path.join(HERE, '..', '..', 'README.md'), 'utf8');
+  for (const [scheme, size] of README_SHOTS) {
+    const name = `${scheme}-${size}.png`;
+    assert.ok(readme.includes(`docs/screenshots/${name}`), `README.md shows ${name}`);
+    const png = await readFile(path.join(README_DIR, name));
+    assert.ok(png.length < README_MAX_BYTES, `${name} is ${png.length} bytes`);
+    assert.equal(png.subarray(1, 4).toString(), 'PNG');
+    // The IHDR chunk: width and height, big-endian, at bytes 16 and 20.
+    assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [SIZES[size].width, SIZES[size].height]);
+  }
+});
 
 /** On a phone the room list is a drawer behind the menu button. */
 test('rooms drawer on a phone', async () => {

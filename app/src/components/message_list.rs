@@ -1,18 +1,19 @@
 //! The conversation (`role="log"`): messages grouped by author with day separators and the "new
 //! messages" line, then this person's pending messages (sending, or failed with Retry). It follows new
 //! messages only while the reader is at the bottom; a reader who scrolled up keeps their place and gets
-//! a "new messages" button instead. Scrolling near the top loads the previous page, keeping the view
-//! where it was.
+//! a "new messages" button instead, and one at the bottom stays there when the screen changes size.
+//! Scrolling near the top loads the previous page, keeping the view where it was.
 
 use leptos::{html::Div, prelude::*};
-use protocol::{ChatMessage, RoomName};
+use protocol::RoomName;
 use time::{format_description::well_known::Rfc3339, OffsetDateTime, UtcOffset};
 
 use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::avatar::Avatar,
-    display::{clock, rows, segments, Row, Segment},
+    display::{clock, rows, Row},
+    markup::{self, Emphasis, Span},
     outbox::{PendingMessage, PendingStatus},
 };
 
@@ -165,11 +166,19 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
         client.set_watching(!hidden && at_bottom.get_untracked());
     });
     on_cleanup(move || visibility.remove());
-    let jump = move |_| {
+    let to_bottom = move || {
         if let Some(el) = log.get_untracked() {
             el.set_scroll_top(el.scroll_height());
         }
     };
+    // A reader at the bottom stays there when the screen changes size (a phone turned, a window narrowed).
+    let resize = window_event_listener_untyped("resize", move |_| {
+        if at_bottom.get_untracked() {
+            to_bottom();
+        }
+    });
+    on_cleanup(move || resize.remove());
+    let jump = move |_| to_bottom();
     let room_label = format!("Messages in #{room}");
     let beginning = format!("This is the very beginning of #{room}.");
     view! {
@@ -238,30 +247,44 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
                         <time datetime=stamp>{time}</time>
                     </div>
                 })}
-                <Body message/>
+                <Body body=message.body/>
             </div>
         </article>
     }
 }
 
-/// Message text: always text nodes, never HTML; `http(s)` addresses become links.
+/// Message text, formatted ([`markup`]): always elements and text nodes, never HTML; only `http(s)`
+/// addresses become links, opening in a new tab without access to this one.
 #[component]
-fn Body(message: ChatMessage) -> impl IntoView {
-    view! { <p class="body">{body_view(&message.body)}</p> }
+fn Body(body: String) -> impl IntoView {
+    let spans = markup::parse(&body)
+        .into_iter()
+        .map(|span| match span {
+            Span::Text(text, emphasis) => emphasized(text.into_any(), emphasis),
+            Span::Code(code, emphasis) => emphasized(view! { <code>{code}</code> }.into_any(), emphasis),
+            Span::Link(url, emphasis) => {
+                let text = url.clone();
+                let link = view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{text}</a> };
+                emphasized(link.into_any(), emphasis)
+            }
+            Span::CodeBlock(code) => view! { <pre><code>{code}</code></pre> }.into_any(),
+        })
+        .collect::<Vec<_>>();
+    view! { <div class="body">{spans}</div> }
 }
 
-fn body_view(body: &str) -> Vec<AnyView> {
-    segments(body)
-        .into_iter()
-        .map(|segment| match segment {
-            Segment::Text(text) => text.into_any(),
-            Segment::Link(url) => {
-                let text = url.clone();
-                view! { <a href=url target="_blank" rel="noopener noreferrer nofollow">{text}</a> }
-            }
-            .into_any(),
-        })
-        .collect()
+/// Wraps a piece in `<strong>` and/or `<em>`.
+fn emphasized(piece: AnyView, emphasis: Emphasis) -> AnyView {
+    let piece = if emphasis.italic {
+        view! { <em>{piece}</em> }.into_any()
+    } else {
+        piece
+    };
+    if emphasis.bold {
+        view! { <strong>{piece}</strong> }.into_any()
+    } else {
+        piece
+    }
 }
 
 /// A message not yet confirmed by the server: sending, waiting for the connection, or failed.
@@ -303,7 +326,7 @@ fn PendingRow(message: PendingMessage, first: bool) -> impl IntoView {
                         <span class="author">{me.map(|u| u.name).unwrap_or_default()}</span>
                     </div>
                 })}
-                <p class="body">{body_view(&message.body)}</p>
+                <Body body=message.body.clone()/>
                 <div class="pending-status" role="status">{status}</div>
             </div>
         </article>
