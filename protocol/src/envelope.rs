@@ -96,17 +96,18 @@ impl Delivery {
         serde_json::to_string(self).expect("deliveries always serialise")
     }
 
-    /// Splits the delivery into as few deliveries as possible whose JSON is at most `max_bytes` each,
-    /// dividing the recipients. A frame that does not fit even with one recipient is returned whole, one
-    /// recipient per delivery, for the queue adapter to refuse loudly. Measures the frame once and each
-    /// recipient once; serialises nothing.
-    pub fn split_to_fit(mut self, max_bytes: usize) -> Vec<Delivery> {
+    /// Splits the delivery into as few deliveries as possible whose JSON is at most `max_bytes` each and
+    /// that name at most `max_recipients` each, dividing the recipients. A frame that does not fit even with
+    /// one recipient is returned whole, one recipient per delivery, for the queue adapter to refuse loudly.
+    /// Measures the frame once and each recipient once; serialises nothing.
+    pub fn split_to_fit(mut self, max_bytes: usize, max_recipients: usize) -> Vec<Delivery> {
+        let max_recipients = max_recipients.max(1);
         let recipients = std::mem::take(&mut self.recipients);
         let frame_only = json_len(&self);
         // Each recipient's share: its JSON string and a separating comma (n ids have n - 1 commas).
         let costs: Vec<usize> = recipients.iter().map(|id| json_len(id) + 1).collect();
         let whole = frame_only + costs.iter().sum::<usize>() - usize::from(!costs.is_empty());
-        if whole <= max_bytes || recipients.len() <= 1 {
+        if (whole <= max_bytes && recipients.len() <= max_recipients) || recipients.len() <= 1 {
             self.recipients = recipients;
             return vec![self];
         }
@@ -114,7 +115,7 @@ impl Delivery {
         let mut current = Vec::new();
         let mut size = frame_only - 1;
         for (recipient, cost) in recipients.into_iter().zip(costs) {
-            if !current.is_empty() && size + cost > max_bytes {
+            if !current.is_empty() && (size + cost > max_bytes || current.len() == max_recipients) {
                 parts.push(std::mem::take(&mut current));
                 size = frame_only - 1;
             }
@@ -135,7 +136,10 @@ impl Delivery {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{limits::MAX_QUEUE_MESSAGE_BYTES, server::ErrorCode};
+    use crate::{
+        limits::{MAX_QUEUE_MESSAGE_BYTES, MAX_RECIPIENTS_PER_DELIVERY},
+        server::ErrorCode,
+    };
 
     #[test]
     fn large_fan_outs_split_under_the_queue_limit_without_losing_anyone() {
@@ -147,7 +151,7 @@ mod tests {
             ServerFrame::error(ErrorCode::Internal, None),
         );
         assert!(delivery.to_json().len() > MAX_QUEUE_MESSAGE_BYTES);
-        let parts = delivery.split_to_fit(MAX_QUEUE_MESSAGE_BYTES);
+        let parts = delivery.split_to_fit(MAX_QUEUE_MESSAGE_BYTES, usize::MAX);
         assert!(parts.len() > 1);
         for part in &parts {
             assert!(part.to_json().len() <= MAX_QUEUE_MESSAGE_BYTES);
@@ -166,14 +170,30 @@ mod tests {
             )
         };
         let exact = delivery.to_json().len();
-        assert_eq!(delivery.clone().split_to_fit(exact), vec![delivery.clone()]);
+        assert_eq!(
+            delivery.clone().split_to_fit(exact, usize::MAX),
+            vec![delivery.clone()]
+        );
         let limit = exact - 1;
-        let parts = delivery.split_to_fit(limit);
+        let parts = delivery.split_to_fit(limit, usize::MAX);
         assert_eq!(parts.len(), 2);
         assert!(parts.iter().all(|p| p.to_json().len() <= limit));
         assert!(parts.iter().all(|p| p.retries == 3));
         // The first part is filled as far as the limit allows: one more id (8 bytes) would not fit.
         assert!(parts[0].to_json().len() + 8 > limit);
+    }
+
+    #[test]
+    fn a_big_room_splits_into_bounded_recipient_lists() {
+        let recipients: Vec<_> = (0..1_000).map(|i| ConnectionId(format!("c{i}"))).collect();
+        let delivery = Delivery::new(recipients.clone(), ServerFrame::Pong);
+        let parts = delivery.split_to_fit(MAX_QUEUE_MESSAGE_BYTES, MAX_RECIPIENTS_PER_DELIVERY);
+        assert_eq!(parts.len(), 4);
+        assert!(parts
+            .iter()
+            .all(|p| p.recipients.len() == MAX_RECIPIENTS_PER_DELIVERY));
+        let rejoined: Vec<_> = parts.into_iter().flat_map(|p| p.recipients).collect();
+        assert_eq!(rejoined, recipients);
     }
 
     #[test]
@@ -183,7 +203,9 @@ mod tests {
             ServerFrame::Pong,
         );
         assert_eq!(
-            delivery.clone().split_to_fit(MAX_QUEUE_MESSAGE_BYTES),
+            delivery
+                .clone()
+                .split_to_fit(MAX_QUEUE_MESSAGE_BYTES, usize::MAX),
             vec![delivery]
         );
     }

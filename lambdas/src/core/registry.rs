@@ -13,8 +13,8 @@
 
 use protocol::{
     limits::{
-        Rate, HISTORY_RATE, JOIN_RATE, MAX_QUEUE_MESSAGE_BYTES, MAX_SERVER_FRAME_BYTES,
-        NEW_ROOM_RATE, SEND_RATE, TYPING_RATE,
+        Rate, HISTORY_RATE, JOIN_RATE, MAX_QUEUE_MESSAGE_BYTES, MAX_RECIPIENTS_PER_DELIVERY,
+        MAX_SERVER_FRAME_BYTES, NEW_ROOM_RATE, SEND_RATE, TYPING_RATE,
     },
     ClientFrame, ClientId, Command, ConnectionId, Delivery, ErrorCode, MessageId, RoomName,
     ServerFrame, User,
@@ -445,7 +445,7 @@ async fn queue_deliveries(
     let out: Vec<Delivery> = out
         .into_iter()
         .filter(|d| !d.recipients.is_empty())
-        .flat_map(|d| d.split_to_fit(MAX_QUEUE_MESSAGE_BYTES))
+        .flat_map(|d| d.split_to_fit(MAX_QUEUE_MESSAGE_BYTES, MAX_RECIPIENTS_PER_DELIVERY))
         .collect();
     if out.is_empty() {
         return Ok(());
