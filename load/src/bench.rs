@@ -57,6 +57,10 @@ pub enum ServerKind {
     /// people, far faster than any person) or checked [`CHECKS_SCALE`] times over.
     Chatty {
         redis_url: Option<String>,
+        /// `redis_url` is a seed node of a Redis Cluster.
+        redis_cluster: bool,
+        /// Batches each queue's consumers run at once (`--consumers`).
+        consumers: usize,
         rate_limits: RateLimits,
     },
     /// The baseline relay ([`crate::relay`]).
@@ -85,10 +89,14 @@ pub async fn serve(kind: ServerKind, addr: SocketAddr, max_time: Duration) -> an
     match kind {
         ServerKind::Chatty {
             redis_url,
+            redis_cluster,
+            consumers,
             rate_limits,
         } => {
             let settings = chatty_local::Settings {
                 redis_url,
+                redis_cluster,
+                consumers,
                 rate_limits,
                 ..chatty_local::Settings::default()
             };
@@ -132,6 +140,7 @@ impl ChildServer {
             ServerKind::Chatty {
                 redis_url,
                 rate_limits,
+                ..
             } => ("gateway", redis_url.as_deref(), *rate_limits),
             ServerKind::Relay => ("relay", None, RateLimits::Enforced),
         };
@@ -141,6 +150,19 @@ impl ChildServer {
             .arg(max_time.as_secs().to_string());
         if let Some(url) = redis {
             command.args(["--redis-url", url]);
+        }
+        if let ServerKind::Chatty {
+            redis_cluster,
+            consumers,
+            ..
+        } = kind
+        {
+            if *redis_cluster {
+                command.arg("--redis-cluster");
+            }
+            if *consumers > 1 {
+                command.args(["--consumers", &consumers.to_string()]);
+            }
         }
         match rate_limits {
             RateLimits::Enforced => {}
@@ -223,21 +245,160 @@ impl RedisServer {
             .kill_on_drop(true)
             .spawn()
             .context("starting redis-server (scripts/setup test installs it)")?;
-        let ready = async {
-            while tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_err()
-            {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        };
-        tokio::time::timeout(START_TIMEOUT, ready)
-            .await
-            .context("redis-server did not start in time")?;
+        wait_for_port(port).await?;
         Ok(Self {
             _child: child,
             url: format!("redis://127.0.0.1:{port}"),
         })
+    }
+}
+
+/// A three-master Redis Cluster on loopback (`redis-server --cluster-enabled yes` three times, joined by
+/// `redis-cli --cluster create`), as ElastiCache Serverless speaks it.
+pub struct RedisCluster {
+    _masters: Vec<Child>,
+    dir: PathBuf,
+    /// A seed node.
+    pub url: String,
+}
+
+impl RedisCluster {
+    pub async fn start() -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!(
+            "chatty-bench-cluster-{}-{}",
+            std::process::id(),
+            cluster_port()?
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let mut masters = Vec::new();
+        let mut nodes = Vec::new();
+        for _ in 0..3 {
+            let port = cluster_port()?;
+            masters.push(
+                Command::new("redis-server")
+                    .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                    .args(["--cluster-enabled", "yes", "--cluster-config-file"])
+                    .arg(format!("nodes-{port}.conf"))
+                    .args(["--save", "", "--appendonly", "no"])
+                    .current_dir(&dir)
+                    .stdout(Stdio::null())
+                    .kill_on_drop(true)
+                    .spawn()
+                    .context("starting redis-server (scripts/setup test installs it)")?,
+            );
+            wait_for_port(port).await?;
+            nodes.push(format!("127.0.0.1:{port}"));
+        }
+        let created = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&nodes)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .status()
+            .await
+            .context("running redis-cli --cluster create")?;
+        if !created.success() {
+            bail!("redis-cli --cluster create failed ({created})");
+        }
+        let seed_port = nodes[0].rsplit(':').next().unwrap_or_default().to_owned();
+        let ready = async {
+            loop {
+                let info = Command::new("redis-cli")
+                    .args(["-p", &seed_port, "cluster", "info"])
+                    .output()
+                    .await?;
+                if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                    return anyhow::Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        tokio::time::timeout(START_TIMEOUT, ready)
+            .await
+            .context("the cluster did not come up in time")??;
+        Ok(Self {
+            _masters: masters,
+            dir,
+            url: format!("redis://{}", nodes[0]),
+        })
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A free loopback port whose cluster bus port (10,000 higher) is free too.
+fn cluster_port() -> anyhow::Result<u16> {
+    for _ in 0..100 {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let port = probe.local_addr()?.port();
+        if port <= 55_535 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no free port pair for a cluster node")
+}
+
+async fn wait_for_port(port: u16) -> anyhow::Result<()> {
+    let ready = async {
+        while tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(START_TIMEOUT, ready)
+        .await
+        .context("redis-server did not start in time")
+}
+
+/// Where Chatty keeps its registry in a scenario, and how its queues are consumed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// In memory; one in-order consumer per queue.
+    Memory,
+    /// One `redis-server`; one in-order consumer per queue.
+    Redis,
+    /// A three-master Redis Cluster and [`PRODUCTION_CONSUMERS`] consumers per queue: the production shape.
+    RedisCluster,
+}
+
+/// Consumers per queue in the production shape: the registry's `MaximumConcurrency` in template.yaml.
+pub const PRODUCTION_CONSUMERS: usize = 5;
+
+/// A store started for one measurement, stopped when dropped.
+enum RunningStore {
+    Memory,
+    Redis(RedisServer),
+    Cluster(RedisCluster),
+}
+
+impl RunningStore {
+    async fn start(store: Store) -> anyhow::Result<Self> {
+        Ok(match store {
+            Store::Memory => Self::Memory,
+            Store::Redis => Self::Redis(RedisServer::start().await?),
+            Store::RedisCluster => Self::Cluster(RedisCluster::start().await?),
+        })
+    }
+
+    /// The gateway serving on this store.
+    fn chatty(&self, rate_limits: RateLimits) -> ServerKind {
+        let (redis_url, redis_cluster, consumers) = match self {
+            Self::Memory => (None, false, 1),
+            Self::Redis(server) => (Some(server.url.clone()), false, 1),
+            Self::Cluster(cluster) => (Some(cluster.url.clone()), true, PRODUCTION_CONSUMERS),
+        };
+        ServerKind::Chatty {
+            redis_url,
+            redis_cluster,
+            consumers,
+            rate_limits,
+        }
     }
 }
 
@@ -249,8 +410,8 @@ pub struct Scenario {
     pub rate: Option<f64>,
     /// Idle connections held open (and measured) while the plan runs.
     pub idle: usize,
-    /// Chatty keeps its registry in a real `redis-server` (the baseline has no store either way).
-    pub redis: bool,
+    /// Where Chatty keeps its registry (the baseline has no store either way).
+    pub store: Store,
 }
 
 /// The scenarios of issue 7. `quick` cuts messages and idle connections tenfold for a trial run.
@@ -268,7 +429,7 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
             plan: room_of_100,
             rate: None,
             idle: 0,
-            redis: false,
+            store: Store::Memory,
         },
         Scenario {
             name: "1 room of 100 at 1,000 deliveries/s",
@@ -278,7 +439,7 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
             },
             rate: Some(10.0),
             idle: 0,
-            redis: false,
+            store: Store::Memory,
         },
         Scenario {
             name: "100 rooms of 10, all sending, unlimited",
@@ -289,28 +450,35 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
             },
             rate: None,
             idle: 0,
-            redis: false,
+            store: Store::Memory,
         },
         Scenario {
             name: "2,000 idle + 1 room of 100, unlimited",
             plan: room_of_100,
             rate: None,
             idle,
-            redis: false,
+            store: Store::Memory,
         },
         Scenario {
             name: "Redis: 1 room of 100, unlimited",
             plan: room_of_100,
             rate: None,
             idle: 0,
-            redis: true,
+            store: Store::Redis,
+        },
+        Scenario {
+            name: "Redis cluster, 5 consumers: 1 room of 100, unlimited",
+            plan: room_of_100,
+            rate: None,
+            idle: 0,
+            store: Store::RedisCluster,
         },
         Scenario {
             name: "Redis: 2,000 idle + 1 room of 100",
             plan: room_of_100,
             rate: None,
             idle,
-            redis: true,
+            store: Store::Redis,
         },
     ]
 }
@@ -412,22 +580,15 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
         {
             continue;
         }
-        // Each Chatty build gets a fresh redis-server, so neither inherits the other's keys.
+        // Each measurement gets a fresh store, so none inherits another's keys.
         // This build serves with `--no-rate-limits`, and again with the rates checked far above the load
         // (what the checks cost); an earlier build (`--before`) may not know either flag.
         let measure_chatty = |program: PathBuf, label: &'static str, rate_limits: RateLimits| {
             let scenario = scenario.clone();
             async move {
                 eprintln!("{}: {label}…", scenario.name);
-                let redis = if scenario.redis {
-                    Some(RedisServer::start().await?)
-                } else {
-                    None
-                };
-                let kind = ServerKind::Chatty {
-                    redis_url: redis.as_ref().map(|r| r.url.clone()),
-                    rate_limits,
-                };
+                let store = RunningStore::start(scenario.store).await?;
+                let kind = store.chatty(rate_limits);
                 measure(&program, &kind, &scenario, options.progress).await
             }
         };

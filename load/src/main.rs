@@ -91,6 +91,12 @@ struct GatewayArgs {
     /// Keep the registry in this Redis (`redis://127.0.0.1:6379`) instead of in memory.
     #[arg(long)]
     redis_url: Option<String>,
+    /// `--redis-url` is a seed node of a Redis Cluster.
+    #[arg(long, requires = "redis_url")]
+    redis_cluster: bool,
+    /// Batches each queue's consumers run at once, as chatty-local's `--consumers`.
+    #[arg(long, default_value_t = 1)]
+    consumers: usize,
     /// Serve without the per-person rate limits (the caps stay), as `bench` does.
     #[arg(long, conflicts_with = "rate_limit_scale")]
     no_rate_limits: bool,
@@ -128,6 +134,8 @@ async fn main() -> anyhow::Result<ExitCode> {
         Commands::Gateway(args) => {
             let kind = ServerKind::Chatty {
                 redis_url: args.redis_url,
+                redis_cluster: args.redis_cluster,
+                consumers: args.consumers,
                 rate_limits: RateLimits::from_flags(args.no_rate_limits, args.rate_limit_scale),
             };
             serve(kind, args.serve).await?
