@@ -7,9 +7,10 @@
 //! alone and only it is retried; what the batch did is counted for [`crate::metrics`]. The two consumers
 //! are [`RegistryConsumer`] (commands) and [`SenderConsumer`] (deliveries).
 
-use std::{collections::HashSet, sync::Arc};
+use std::sync::Arc;
 
 use async_trait::async_trait;
+use futures_util::future::join_all;
 use protocol::{Command, Delivery};
 use serde::de::DeserializeOwned;
 
@@ -54,47 +55,80 @@ pub trait Consumer<T>: Send + Sync {
     async fn consume(&self, item: &T, counts: &mut Counts) -> Result<(), ConsumeError>;
 }
 
-/// Hands each message of the batch to `consumer`, in order, and reports the ones that failed. Once a
-/// message of a [`MessageGroup`] failed, the group's later messages in the batch are reported failed
-/// without being applied, so they come back after it and in order: what a FIFO queue's consumer must do
-/// (a connection's `send` never applies before its failed `join`), and harmless on a standard queue.
+/// Hands each message of the batch to `consumer` and reports the ones that failed. Messages of one
+/// [`MessageGroup`] are applied in batch order, one after another; different groups are applied
+/// concurrently (a registry batch holds the commands of up to ten connections: their Redis round trips
+/// overlap instead of adding up). Once a message of a group failed, the group's later messages are
+/// reported failed without being applied, so they come back after it and in order: what a FIFO queue's
+/// consumer must do (a connection's `send` never applies before its failed `join`), and harmless on a
+/// standard queue.
 pub async fn consume_batch<T>(consumer: &dyn Consumer<T>, batch: &[Body<T>]) -> BatchReport
 where
     T: DeserializeOwned + MessageGroup + Send + Sync,
 {
     let mut report = BatchReport::default();
-    let mut failed_groups = HashSet::new();
+    let mut decoded = Vec::new();
     for (position, body) in batch.iter().enumerate() {
-        let parsed;
-        let item = match body {
-            Body::Item(item) => item,
-            Body::Json(json) => match serde_json::from_str::<T>(json) {
-                Ok(item) => {
-                    parsed = item;
-                    &parsed
-                }
+        if let Body::Json(json) = body {
+            match serde_json::from_str::<T>(json) {
+                Ok(item) => decoded.push((position, item)),
                 Err(error) => {
                     tracing::error!(position, %error, "queue message unreadable");
                     report.failed.push(position);
-                    continue;
                 }
-            },
-        };
-        // A group is named (an allocation) only once something in the batch has failed.
-        if !failed_groups.is_empty() && failed_groups.contains(&item.message_group()) {
-            report.failed.push(position);
-            continue;
-        }
-        if let Err(error) = consumer.consume(item, &mut report.counts).await {
-            tracing::error!(position, %error, "queue message failed");
-            report.failed.push(position);
-            failed_groups.insert(item.message_group());
+            }
         }
     }
+    let mut parsed: Vec<(usize, &T)> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(position, body)| match body {
+            Body::Item(item) => Some((position, item)),
+            Body::Json(_) => None,
+        })
+        .chain(decoded.iter().map(|(position, item)| (*position, item)))
+        .collect();
+    parsed.sort_unstable_by_key(|(position, _)| *position);
+    // Each group's messages, in batch order; groups in the order of their first message.
+    let mut groups: Vec<(String, Vec<(usize, &T)>)> = Vec::new();
+    for (position, item) in parsed {
+        let group = item.message_group();
+        match groups.iter_mut().find(|(name, _)| *name == group) {
+            Some((_, items)) => items.push((position, item)),
+            None => groups.push((group, vec![(position, item)])),
+        }
+    }
+    let outcomes = join_all(
+        groups
+            .iter()
+            .map(|(_, items)| consume_group(consumer, items)),
+    )
+    .await;
+    for (failed, counts) in outcomes {
+        report.failed.extend(failed);
+        report.counts.merge(&counts);
+    }
+    report.failed.sort_unstable();
     report
         .counts
         .add(metrics::BATCH_ITEM_FAILURES, report.failed.len());
     report
+}
+
+/// One group's messages, in order, until one fails: the positions that failed (that one and every later
+/// one, unapplied) and what the applied ones did.
+async fn consume_group<T: Sync>(
+    consumer: &dyn Consumer<T>,
+    items: &[(usize, &T)],
+) -> (Vec<usize>, Counts) {
+    let mut counts = Counts::default();
+    for (index, (position, item)) in items.iter().enumerate() {
+        if let Err(error) = consumer.consume(item, &mut counts).await {
+            tracing::error!(position, %error, "queue message failed");
+            return (items[index..].iter().map(|(p, _)| *p).collect(), counts);
+        }
+    }
+    (Vec::new(), counts)
 }
 
 /// The registry function's consumer: applies each command (see [`registry::apply`]).
@@ -216,5 +250,61 @@ mod tests {
         assert!(applied
             .iter()
             .all(|c| c.connection_id().is_some_and(|c| c.0 == "b")));
+    }
+
+    /// Waits, on connection "a"'s first command, until connection "b"'s has been applied.
+    struct Gate {
+        b_applied: tokio::sync::Notify,
+        applied: Mutex<Vec<Command>>,
+    }
+
+    #[async_trait]
+    impl Consumer<Command> for Gate {
+        async fn consume(
+            &self,
+            command: &Command,
+            counts: &mut Counts,
+        ) -> Result<(), ConsumeError> {
+            let connection = command.connection_id().map(|c| c.0.clone());
+            let first_of_a =
+                connection.as_deref() == Some("a") && self.applied.lock().unwrap().is_empty();
+            if first_of_a {
+                self.b_applied.notified().await;
+            }
+            self.applied.lock().unwrap().push(command.clone());
+            if connection.as_deref() == Some("b") {
+                self.b_applied.notify_one();
+            }
+            counts.add("Applied", 1);
+            Ok(())
+        }
+    }
+
+    /// Different connections' commands apply concurrently (one waiting on another's round trip does not
+    /// hold the other up), each connection's in batch order, and every group's counts are reported.
+    #[tokio::test]
+    async fn groups_apply_concurrently_each_in_its_own_order() {
+        let consumer = Gate {
+            b_applied: tokio::sync::Notify::new(),
+            applied: Mutex::new(Vec::new()),
+        };
+        let batch = [forget("a"), disconnect("a"), forget("b")];
+        let report = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            consume_batch(&consumer, &batch),
+        )
+        .await
+        .expect("a's first command waits for b's: applied one after the other, it never ends");
+        assert!(report.failed.is_empty());
+        assert_eq!(report.counts.get("Applied"), 3);
+        let applied = consumer.applied.into_inner().unwrap();
+        let expected: Vec<Command> = [&batch[2], &batch[0], &batch[1]]
+            .into_iter()
+            .map(|body| match body {
+                Body::Item(command) => command.clone(),
+                Body::Json(_) => unreachable!(),
+            })
+            .collect();
+        assert_eq!(applied, expected);
     }
 }

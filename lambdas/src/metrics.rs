@@ -37,6 +37,13 @@ impl Counts {
         }
     }
 
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &Counts) {
+        for (name, n) in &other.0 {
+            self.add(name, usize::try_from(*n).unwrap_or(usize::MAX));
+        }
+    }
+
     /// The count of `name` (0 if never added).
     pub fn get(&self, name: &str) -> u64 {
         self.0
