@@ -436,7 +436,12 @@ async fn private_scenario(store: &dyn Registry) -> Vec<String> {
         seen.push(format!("{label}: {lines:?}"));
         lines
     };
-    for (connection, who) in [("a1", "ada"), ("g1", "grace"), ("g2", "grace"), ("e1", "eve")] {
+    for (connection, who) in [
+        ("a1", "ada"),
+        ("g1", "grace"),
+        ("g2", "grace"),
+        ("e1", "eve"),
+    ] {
         run(Command::Connect {
             connection_id: ConnectionId(connection.into()),
             user: user(who),
@@ -553,9 +558,7 @@ async fn private_scenario(store: &dyn Registry) -> Vec<String> {
         run(frame_command(
             connection,
             who,
-            ClientFrame::Dm {
-                user: other.into(),
-            },
+            ClientFrame::Dm { user: other.into() },
         ))
         .await;
         drain(&format!("{who} opens a dm with {other}"), &mut seen);
@@ -564,9 +567,7 @@ async fn private_scenario(store: &dyn Registry) -> Vec<String> {
         run(frame_command(
             "a1",
             "ada",
-            ClientFrame::Dm {
-                user: other.into(),
-            },
+            ClientFrame::Dm { user: other.into() },
         ))
         .await;
         drain(&format!("ada opens a dm with {other}"), &mut seen);
@@ -823,10 +824,8 @@ async fn a_retry_repairs_a_half_done_cross_slot_operation() {
     }
     let ports: Vec<u16> = cluster.nodes.iter().map(|node| node.port).collect();
     assert!(
-        keys_on(&ports)
-            .iter()
-            .all(|key| !key.contains("conn:c1")
-                && (!key.contains("user:amy") || key.ends_with(":profile"))),
+        keys_on(&ports).iter().all(|key| !key.contains("conn:c1")
+            && (!key.contains("user:amy") || key.ends_with(":profile"))),
         "{:?}",
         keys_on(&ports)
     );

@@ -266,7 +266,9 @@ mod tests {
         assert_eq!(plans.as_str(), format!("_{}-q3-plans", handle("ada")));
         assert_eq!(plans.title(), "q3-plans");
         assert!(plans.as_str().starts_with(&RoomName::private_prefix("ada")));
-        assert!(!plans.as_str().starts_with(&RoomName::private_prefix("grace")));
+        assert!(!plans
+            .as_str()
+            .starts_with(&RoomName::private_prefix("grace")));
         let dm = RoomName::direct("ada", "grace");
         assert_eq!(dm, RoomName::direct("grace", "ada"));
         assert_ne!(dm, RoomName::direct("ada", "alan"));

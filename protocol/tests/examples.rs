@@ -57,9 +57,7 @@ fn server_examples_parse() {
         .collect();
     assert_eq!(
         types,
-        [
-            "message", "history", "presence", "rooms", "typing", "error", "error", "error", "pong"
-        ]
+        ["message", "history", "presence", "rooms", "typing", "error", "error", "error", "pong"]
     );
 }
 

@@ -525,11 +525,14 @@ impl Registry for MemoryRegistry {
             if !list.entries.contains_key(room) && list.entries.len() >= MAX_ROOMS_PER_PERSON {
                 return false;
             }
-            let entry = list.entries.entry(room.clone()).or_insert_with(|| RoomEntry {
-                room: room.clone(),
-                read: None,
-                with: None,
-            });
+            let entry = list
+                .entries
+                .entry(room.clone())
+                .or_insert_with(|| RoomEntry {
+                    room: room.clone(),
+                    read: None,
+                    with: None,
+                });
             if with.is_some() {
                 entry.with = with.cloned();
             }

@@ -226,7 +226,8 @@ async fn on_join(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<H
             let members = ports.registry.members(room).await?;
             let mut out = vec![presence(room, &members)];
             if !on_list {
-                out.push(rooms_frame(ports, user).await?);
+                // The joiner knows; the person's other tabs and devices learn of the room.
+                out.push(rooms_frame(ports, user, Some(&member.connection_id)).await?);
             }
             queue_deliveries(ports.deliveries, out).await?;
             return Ok(Handled::Done);
@@ -263,7 +264,7 @@ async fn on_leave(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<
     }
     ports.registry.remove_person(room, user).await?;
     ports.registry.list_remove(user, room).await?;
-    let mut out = vec![rooms_frame(ports, user).await?];
+    let mut out = vec![rooms_frame(ports, user, Some(&member.connection_id)).await?];
     if was_in {
         out.push(presence(room, &ports.registry.members(room).await?));
     }
@@ -281,9 +282,7 @@ async fn on_create(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result
     let to_creator = |frame| to_one(member.connection_id.clone(), frame);
     if !room.is_private()
         || room.is_direct()
-        || !room
-            .as_str()
-            .starts_with(&RoomName::private_prefix(user))
+        || !room.as_str().starts_with(&RoomName::private_prefix(user))
     {
         let refusal = ServerFrame::error(ErrorCode::NotYourRoomName, None);
         return answer(ports, to_creator(refusal)).await;
@@ -310,7 +309,7 @@ async fn on_create(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result
         let refusal = ServerFrame::error(ErrorCode::TooManyRooms, None);
         return answer(ports, to_creator(refusal)).await;
     }
-    let listing = rooms_frame(ports, user).await?;
+    let listing = rooms_frame(ports, user, Some(&member.connection_id)).await?;
     queue_deliveries(ports.deliveries, vec![listing]).await?;
     Ok(Handled::Done)
 }
@@ -359,7 +358,7 @@ async fn on_invite(
         let refusal = ServerFrame::error(ErrorCode::TheirRoomsFull, None);
         return answer(ports, to_inviter(refusal)).await;
     }
-    let listing = rooms_frame(ports, invitee).await?;
+    let listing = rooms_frame(ports, invitee, None).await?;
     queue_deliveries(ports.deliveries, vec![listing]).await?;
     Ok(Handled::Done)
 }
@@ -406,14 +405,17 @@ async fn on_dm(ports: Ports<'_>, member: &Member, other: &str) -> Result<Handled
         return answer(ports, to_asker(refusal)).await;
     }
     if !theirs.iter().any(|entry| entry.room == room)
-        && !ports.registry.list_add(other, &room, Some(me), now_ms).await?
+        && !ports
+            .registry
+            .list_add(other, &room, Some(me), now_ms)
+            .await?
     {
         let refusal = ServerFrame::error(ErrorCode::TheirRoomsFull, None);
         return answer(ports, to_asker(refusal)).await;
     }
     let listings = vec![
-        rooms_frame(ports, &me.id).await?,
-        rooms_frame(ports, other).await?,
+        rooms_frame(ports, &me.id, None).await?,
+        rooms_frame(ports, other, None).await?,
     ];
     queue_deliveries(ports.deliveries, listings).await?;
     Ok(Handled::Done)
@@ -432,13 +434,18 @@ async fn on_rooms(ports: Ports<'_>, member: &Member) -> Result<Handled> {
 /// `read`: moves the person's read position in a room on their list forward (never back: a maximum, so
 /// tabs and redeliveries in any order agree), and tells their connections when it moved. Rule: the read
 /// rate (the app sends one per room every few seconds at most); a room not on the list changes nothing.
-async fn on_read(ports: Ports<'_>, member: &Member, room: &RoomName, id: MessageId) -> Result<Handled> {
+async fn on_read(
+    ports: Ports<'_>,
+    member: &Member,
+    room: &RoomName,
+    id: MessageId,
+) -> Result<Handled> {
     if let Some(refusal) = ports.over_rate(member, "read", READ_RATE, None).await? {
         return answer(ports, refusal).await;
     }
     let user = &member.user.id;
     if ports.registry.mark_read(user, room, id).await? {
-        let listing = rooms_frame(ports, user).await?;
+        let listing = rooms_frame(ports, user, Some(&member.connection_id)).await?;
         queue_deliveries(ports.deliveries, vec![listing]).await?;
     }
     Ok(Handled::Done)
@@ -466,10 +473,16 @@ async fn shared_list(
     })
 }
 
-/// The person's list, for every one of their live connections.
-async fn rooms_frame(ports: Ports<'_>, user_id: &str) -> Result<Delivery> {
+/// The person's list, for every one of their live connections but `except` (the one that caused the
+/// change, when it knows already).
+async fn rooms_frame(
+    ports: Ports<'_>,
+    user_id: &str,
+    except: Option<&ConnectionId>,
+) -> Result<Delivery> {
     let rooms = ports.registry.rooms(user_id).await?;
-    let live = ports.registry.live(user_id, ports.now_ms()).await?;
+    let mut live = ports.registry.live(user_id, ports.now_ms()).await?;
+    live.retain(|connection| Some(connection) != except);
     Ok(Delivery::new(live, ServerFrame::Rooms { rooms }))
 }
 
