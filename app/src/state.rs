@@ -188,14 +188,17 @@ impl ChatState {
         format!("#{room}")
     }
 
-    /// The people this person may invite into `room`: everyone seen in their other rooms (not direct
-    /// conversations) who is not here, by name.
+    /// The people this person may invite into `room` (once the server confirmed they are in it):
+    /// everyone seen in their other rooms (not direct conversations) who is not here, by name.
     pub fn invitable(&self, room: &RoomName) -> Vec<User> {
-        let here = self
+        let Some(here) = self
             .rooms
             .get(room)
+            .filter(|r| r.confirmed)
             .map(|r| r.members.as_slice())
-            .unwrap_or_default();
+        else {
+            return Vec::new();
+        };
         let mut people: Vec<User> = Vec::new();
         for (other, state) in &self.rooms {
             if other == room || other.is_direct() {
@@ -414,7 +417,10 @@ impl ChatState {
             } => {
                 // Errors about one message are the outbox's to show, except a rate limit: the message
                 // waits and goes again by itself, and the person is told to slow down.
-                if client_id.is_none() || *code == ErrorCode::RateLimited {
+                // A `not_a_member` after a refused join (the page's first history request) adds
+                // nothing to the refusal's notice.
+                let follows_refusal = *code == ErrorCode::NotAMember && self.notice.is_some();
+                if (client_id.is_none() || *code == ErrorCode::RateLimited) && !follows_refusal {
                     self.notice = Some(message.clone());
                 }
                 Vec::new()
@@ -655,6 +661,25 @@ mod tests {
         );
     }
 
+    /// Nobody is offered for inviting into a room the server did not confirm this person is in.
+    #[test]
+    fn invitations_only_from_inside() {
+        let mut state = ChatState::new("eve", [room("team")]);
+        state.join(&room("_abc123-plans"));
+        state.on_open();
+        state.apply(&listing(&[("team", None)]), 0.0);
+        state.apply(
+            &ServerFrame::Presence {
+                room: room("team"),
+                members: vec![user("eve"), user("ada")],
+            },
+            0.0,
+        );
+        assert!(state.invitable(&room("_abc123-plans")).is_empty());
+        state.apply(&ServerFrame::no_such_room(&room("_abc123-plans")), 0.0);
+        assert!(state.invitable(&room("_abc123-plans")).is_empty());
+    }
+
     /// A join the server answers `no_such_room` (a private room not ours, or none) drops the room and says
     /// why.
     #[test]
@@ -662,6 +687,7 @@ mod tests {
         let mut state = joined("general");
         state.join(&room("_abc123-secret"));
         state.apply(&ServerFrame::no_such_room(&room("_abc123-secret")), 0.0);
+        state.apply(&ServerFrame::error(ErrorCode::NotAMember, None), 0.0);
         assert!(state.room(&room("_abc123-secret")).is_none());
         assert_eq!(
             state.notice.as_deref(),

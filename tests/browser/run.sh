@@ -40,4 +40,4 @@ cd "$ROOT/tests/browser"
 [ -d node_modules ] || npm ci --no-audit --no-fund
 CHATTY_URL="http://127.0.0.1:$PORT" CHATTY_LOCAL_BIN="$BIN" CHATTY_DIST="$ROOT/app/dist" \
   node --test --test-concurrency=1 --test-force-exit --test-timeout=180000 \
-    chat.test.js history.test.js reconnect.test.js refusal.test.js limits.test.js screenshots.test.js
+    chat.test.js history.test.js reconnect.test.js refusal.test.js limits.test.js private.test.js screenshots.test.js

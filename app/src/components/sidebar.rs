@@ -125,6 +125,17 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
     }
 }
 
+/// The mark of a private room: a padlock (drawn, as headless and minimal systems lack emoji fonts).
+#[component]
+pub fn Lock() -> impl IntoView {
+    view! {
+        <svg class="lock" viewBox="0 0 16 16" role="img" aria-label="Private">
+            <title>"Private"</title>
+            <path fill="currentColor" d="M4 7V5a4 4 0 1 1 8 0v2h1v8H3V7h1zm2 0h4V5a2 2 0 1 0-4 0v2z"/>
+        </svg>
+    }
+}
+
 /// One room or direct conversation as the list shows it.
 #[derive(Debug, Clone, PartialEq)]
 struct Listed {
@@ -187,7 +198,7 @@ fn RoomLink(
                             <Avatar user=user.clone()/>
                         </span>
                     }.into_any(),
-                    (None, true) => view! { <span class="lock" title="Private" aria-label="Private">"🔒"</span> }.into_any(),
+                    (None, true) => view! { <Lock/> }.into_any(),
                     (None, false) => view! { <span class="hash" aria-hidden="true">"#"</span> }.into_any(),
                 }}
                 <span class="room-name">{label.trim_start_matches('#').to_owned()}</span>

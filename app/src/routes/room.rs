@@ -10,8 +10,14 @@ use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::{
-        composer::Composer, members::Members, message_list::MessageList, panel::Panel,
-        sidebar::Sidebar, sign_in::SignIn, status::StatusBadge, typing::TypingLine,
+        composer::Composer,
+        members::Members,
+        message_list::MessageList,
+        panel::Panel,
+        sidebar::{Lock, Sidebar},
+        sign_in::SignIn,
+        status::StatusBadge,
+        typing::TypingLine,
     },
     connection::ConnectionStatus,
     routes::landing::LAST_ROOM_KEY,
@@ -88,9 +94,9 @@ fn RoomView(room: RoomName, panel: RwSignal<Panel>) -> impl IntoView {
         Memo::new(move |_| client.state.with(|s| s.label(&room)))
     };
     let mark = match (room.is_direct(), room.is_private()) {
-        (true, _) => "@",
-        (false, true) => "🔒",
-        (false, false) => "#",
+        (true, _) => view! { <span class="hash" aria-hidden="true">"@"</span> }.into_any(),
+        (false, true) => view! { <Lock/> }.into_any(),
+        (false, false) => view! { <span class="hash" aria-hidden="true">"#"</span> }.into_any(),
     };
     let member_count = {
         let room = room.clone();
@@ -110,7 +116,7 @@ fn RoomView(room: RoomName, panel: RwSignal<Panel>) -> impl IntoView {
                     on:click=move |_| toggle(Panel::Rooms)>
                     <span aria-hidden="true">"☰"</span>
                 </button>
-                <h1 class="room-title"><span class="hash" aria-hidden="true">{mark}</span>
+                <h1 class="room-title">{mark}
                     {move || heading.get().trim_start_matches('#').to_owned()}</h1>
                 <StatusBadge/>
                 <button class="members-toggle" aria-label=move || format!("{} people here", member_count.get())
