@@ -275,11 +275,13 @@ impl ChatState {
             });
         }
         for entry in entries {
-            let state = self.rooms.entry(entry.room.clone()).or_insert_with(|| {
-                let mut state = RoomState::default();
-                state.rejoin = true;
-                state
-            });
+            let state = self
+                .rooms
+                .entry(entry.room.clone())
+                .or_insert_with(|| RoomState {
+                    rejoin: true,
+                    ..RoomState::default()
+                });
             if entry.with.is_some() {
                 state.with.clone_from(&entry.with);
             }
