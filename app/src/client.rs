@@ -8,7 +8,7 @@
 use futures::channel::mpsc::{self, UnboundedSender};
 use gloo_timers::future::TimeoutFuture;
 use leptos::{prelude::*, task::spawn_local};
-use protocol::{ClientFrame, ClientId, ErrorCode, RoomName, ServerFrame};
+use protocol::{ClientFrame, ClientId, ErrorCode, RoomName, ServerFrame, User};
 
 use crate::{
     auth_flow::Auth,
@@ -22,8 +22,8 @@ use crate::{
 /// Typing frames go out at most this often while the person types.
 const TYPING_EVERY_MS: f64 = 3_000.0;
 
-/// The rooms a person starts with on their first visit.
-pub const DEFAULT_ROOM: &str = "general";
+/// Read positions go out at most this often (each room's newest only), not once per message.
+const READS_EVERY_MS: u32 = 2_000;
 
 #[derive(Clone, Copy)]
 pub struct ChatClient {
@@ -57,10 +57,11 @@ impl ChatClient {
         self.user.get_value()
     }
 
-    /// Starts for a signed-in person: restores their rooms, outbox and drafts, and connects.
+    /// Starts for a signed-in person: restores their rooms (as last seen here, until the server's list
+    /// arrives), outbox and drafts, connects, and sends read positions every few seconds.
     pub fn start(self, auth: Auth, user_id: String) {
-        let rooms: Vec<RoomName> = storage::load(Area::Local, &key(&user_id, "rooms"))
-            .unwrap_or_else(|| RoomName::new(DEFAULT_ROOM).into_iter().collect());
+        let rooms: Vec<RoomName> =
+            storage::load(Area::Local, &key(&user_id, "rooms")).unwrap_or_default();
         self.state.set(ChatState::new(user_id.clone(), rooms));
         self.outbox.set(
             storage::load::<Outbox>(Area::Local, &key(&user_id, "outbox"))
@@ -82,6 +83,27 @@ impl ChatClient {
             retry_now,
             move |event| self.on_event(event),
         ));
+        spawn_local(async move {
+            while self.user.try_get_value().flatten().is_some() {
+                TimeoutFuture::new(READS_EVERY_MS).await;
+                self.send_reads();
+            }
+        });
+    }
+
+    /// Sends the read positions that moved, if online (otherwise they wait for the next tick).
+    fn send_reads(&self) {
+        if self
+            .status
+            .try_get_untracked()
+            .is_some_and(|s| s.is_online())
+        {
+            let frames = self
+                .state
+                .try_update(ChatState::take_reads)
+                .unwrap_or_default();
+            self.send_all(frames);
+        }
     }
 
     /// Reconnects now instead of waiting out the backoff.
@@ -123,7 +145,6 @@ impl ChatClient {
                     .try_update(ChatState::on_open)
                     .unwrap_or_default();
                 self.send_all(frames);
-                self.flush_outbox();
             }
             SocketEvent::Frame(frame) => {
                 if let ServerFrame::Error {
@@ -146,6 +167,11 @@ impl ChatClient {
                     .try_update(|s| s.apply(&frame, now))
                     .unwrap_or_default();
                 self.send_all(follow_ups);
+                if matches!(frame, ServerFrame::Rooms { .. }) {
+                    // The rooms are joined again now: messages written meanwhile can go.
+                    self.save_rooms();
+                    self.flush_outbox();
+                }
                 if self
                     .outbox
                     .try_update(|o| o.on_frame(&frame))
@@ -199,6 +225,36 @@ impl ChatClient {
             self.save_rooms();
             self.send_all(frames);
         }
+    }
+
+    /// Creates a private room named `title` and joins it; the room, or why the name cannot be one.
+    pub fn create_private(&self, title: &str) -> Result<RoomName, String> {
+        let (room, frames) = self
+            .state
+            .try_update(|s| s.create_private(title))
+            .unwrap_or_else(|| Err("The chat is not running.".to_owned()))?;
+        self.save_rooms();
+        self.send_all(frames);
+        Ok(room)
+    }
+
+    /// Lets `user` (someone who shares a room with this person) into private room `room`.
+    pub fn invite(&self, room: &RoomName, user: &User) {
+        self.send_all(vec![ClientFrame::Invite {
+            room: room.clone(),
+            user: user.id.clone(),
+        }]);
+    }
+
+    /// Opens the direct conversation with `user` and joins it; the room, to show.
+    pub fn open_dm(&self, user: &User) -> Option<RoomName> {
+        let me = self.user()?;
+        let room = RoomName::direct(&me, &user.id);
+        self.send_all(vec![ClientFrame::Dm {
+            user: user.id.clone(),
+        }]);
+        self.join(&room);
+        Some(room)
     }
 
     /// Leaves a room, dropping its unsent messages and draft.

@@ -6,7 +6,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use protocol::{ChatMessage, ClientFrame, ErrorCode, MessageId, RoomName, ServerFrame, User};
+use protocol::{
+    ChatMessage, ClientFrame, ErrorCode, MessageId, RoomEntry, RoomName, ServerFrame, User,
+};
+
+/// The room a person starts in on their first visit.
+pub const DEFAULT_ROOM: &str = "general";
 
 /// Messages asked for when a room is first shown, and per older page.
 pub const PAGE: u16 = 50;
@@ -49,6 +54,18 @@ pub struct RoomState {
     pub unread: u32,
     /// The first of those: where the "new messages" line goes.
     pub marker: Option<MessageId>,
+    /// The newest message this person has read here, on any device (the server keeps it).
+    pub read: Option<MessageId>,
+    /// The newest read position sent to (or heard from) the server: `read` beyond it is still to send.
+    read_sent: Option<MessageId>,
+    /// A direct conversation's other person.
+    pub with: Option<User>,
+    /// Joined on this device by this person (not learned from the list): its first page is not news.
+    fresh: bool,
+    /// Known before the connection opened: joined again once the server's list says it is still ours.
+    rejoin: bool,
+    /// The server confirmed the join (a `presence` arrived): a list without it means it was left.
+    confirmed: bool,
 }
 
 impl RoomState {
@@ -77,6 +94,26 @@ impl RoomState {
             before,
             after,
             limit: Some(limit),
+        }
+    }
+
+    /// Messages by others newer than the read position (all of them when nothing was read): the unread
+    /// count and where the "new messages" line goes.
+    fn unread_since_read(&mut self, me: &str) {
+        let unread: Vec<MessageId> = self
+            .messages
+            .values()
+            .filter(|m| m.author.id != me && self.read.is_none_or(|read| m.id > read))
+            .map(|m| m.id)
+            .collect();
+        self.unread = u32::try_from(unread.len()).unwrap_or(u32::MAX);
+        self.marker = unread.first().copied();
+    }
+
+    /// The reader has seen everything here up to `id`.
+    fn read_up_to(&mut self, id: Option<MessageId>) {
+        if id > self.read {
+            self.read = id;
         }
     }
 }
@@ -124,10 +161,80 @@ impl ChatState {
             return Vec::new();
         }
         let state = self.rooms.entry(room.clone()).or_default();
+        state.fresh = true;
         vec![
             ClientFrame::Join { room: room.clone() },
             state.history(room, Page::Latest),
         ]
+    }
+
+    /// Creates a private room named `title` and joins it: the frames to send, or why the name cannot be.
+    pub fn create_private(&mut self, title: &str) -> Result<(RoomName, Vec<ClientFrame>), String> {
+        let room = RoomName::private(&self.me, title).map_err(|e| e.to_string())?;
+        let mut frames = vec![ClientFrame::Create { room: room.clone() }];
+        frames.extend(self.join(&room));
+        Ok((room, frames))
+    }
+
+    /// A room's name as people read it: `#general`, a private room's title, the other person of a
+    /// direct conversation.
+    pub fn label(&self, room: &RoomName) -> String {
+        if room.is_direct() {
+            return self
+                .rooms
+                .get(room)
+                .and_then(|r| r.with.as_ref())
+                .map_or_else(|| "Direct message".to_owned(), |u| u.name.clone());
+        }
+        if room.is_private() {
+            return room.title().to_owned();
+        }
+        format!("#{room}")
+    }
+
+    /// The people this person may invite into `room` (once the server confirmed they are in it):
+    /// everyone seen in their other rooms (not direct conversations) who is not here, by name.
+    pub fn invitable(&self, room: &RoomName) -> Vec<User> {
+        let Some(here) = self
+            .rooms
+            .get(room)
+            .filter(|r| r.confirmed)
+            .map(|r| r.members.as_slice())
+        else {
+            return Vec::new();
+        };
+        let mut people: Vec<User> = Vec::new();
+        for (other, state) in &self.rooms {
+            if other == room || other.is_direct() {
+                continue;
+            }
+            for user in &state.members {
+                if user.id != self.me
+                    && !here.iter().any(|h| h.id == user.id)
+                    && !people.iter().any(|p| p.id == user.id)
+                {
+                    people.push(user.clone());
+                }
+            }
+        }
+        people.sort_by_key(|u| u.name.to_lowercase());
+        people
+    }
+
+    /// The read positions that moved since last sent, as `read` frames: the client sends them every few
+    /// seconds, so reading costs one frame per room per few seconds, however many messages arrive.
+    pub fn take_reads(&mut self) -> Vec<ClientFrame> {
+        let mut frames = Vec::new();
+        for (room, state) in &mut self.rooms {
+            if let Some(read) = state.read.filter(|read| Some(*read) > state.read_sent) {
+                state.read_sent = Some(read);
+                frames.push(ClientFrame::Read {
+                    room: room.clone(),
+                    id: read,
+                });
+            }
+        }
+        frames
     }
 
     /// Leaves a room and forgets it.
@@ -137,14 +244,63 @@ impl ChatState {
             .map(|_| ClientFrame::Leave { room: room.clone() })
     }
 
-    /// A new connection is open: join every room again and ask for what was missed (everything after the
-    /// newest message seen) or, for a room never loaded, its newest page.
+    /// A new connection is open: ask for this person's list; its answer ([`ChatState::apply`]) joins
+    /// every room on it again (asking for what was missed), joins the ones new to this device and drops
+    /// the ones left elsewhere.
     pub fn on_open(&mut self) -> Vec<ClientFrame> {
-        let mut frames = Vec::new();
-        for (room, state) in &mut self.rooms {
+        for state in self.rooms.values_mut() {
             state.requests.clear();
             state.loading_older = false;
             state.typing.clear();
+            state.rejoin = true;
+            state.confirmed = false;
+        }
+        vec![ClientFrame::Rooms]
+    }
+
+    /// Folds in the server's list: rooms new to this device are joined, rooms known before the connection
+    /// opened are joined again (catching up after the newest message seen), rooms the server confirmed
+    /// and no longer lists (left on another device, or deleted) are dropped, and read positions move.
+    /// An empty list (a first visit, or a list never kept) keeps what this device knew, or `general`.
+    fn apply_rooms(&mut self, entries: &[RoomEntry]) -> Vec<ClientFrame> {
+        let mut frames = Vec::new();
+        if entries.is_empty() && self.rooms.is_empty() {
+            if let Ok(general) = RoomName::new(DEFAULT_ROOM) {
+                frames.extend(self.join(&general));
+            }
+        }
+        if !entries.is_empty() {
+            // A room joined here and not confirmed yet (the page's own room) is joined all the same: the
+            // server answers whether it may be.
+            self.rooms.retain(|room, state| {
+                entries.iter().any(|e| &e.room == room)
+                    || (state.fresh && !state.confirmed)
+                    || !(state.rejoin || state.confirmed)
+            });
+        }
+        for entry in entries {
+            let state = self
+                .rooms
+                .entry(entry.room.clone())
+                .or_insert_with(|| RoomState {
+                    rejoin: true,
+                    ..RoomState::default()
+                });
+            if entry.with.is_some() {
+                state.with.clone_from(&entry.with);
+            }
+            state.read_sent = state.read_sent.max(entry.read);
+            if entry.read > state.read {
+                state.read = entry.read;
+                if state.loaded {
+                    state.unread_since_read(&self.me);
+                }
+            }
+        }
+        for (room, state) in &mut self.rooms {
+            if !std::mem::take(&mut state.rejoin) {
+                continue;
+            }
             frames.push(ClientFrame::Join { room: room.clone() });
             let page = if state.synced.is_some() {
                 Page::After
@@ -198,6 +354,8 @@ impl ChatState {
     fn mark_read(&mut self) {
         if let Some(state) = self.active.as_ref().and_then(|r| self.rooms.get_mut(r)) {
             state.unread = 0;
+            let newest = state.newest_id();
+            state.read_up_to(newest);
         }
     }
 
@@ -235,14 +393,26 @@ impl ChatState {
                     let mut members = members.clone();
                     members.sort_by_key(|m| m.name.to_lowercase());
                     state.members = members;
+                    state.confirmed = true;
                 }
                 Vec::new()
             }
+            ServerFrame::Rooms { rooms } => self.apply_rooms(rooms),
             ServerFrame::Typing { room, user } => {
                 if let Some(state) = self.rooms.get_mut(room).filter(|_| user.id != self.me) {
                     state.typing.retain(|(u, _)| u.id != user.id);
                     state.typing.push((user.clone(), now_ms + TYPING_SHOWN_MS));
                 }
+                Vec::new()
+            }
+            ServerFrame::Error {
+                code: ErrorCode::NoSuchRoom,
+                message,
+                room: Some(room),
+                ..
+            } => {
+                self.rooms.remove(room);
+                self.notice = Some(message.clone());
                 Vec::new()
             }
             ServerFrame::Error {
@@ -253,7 +423,10 @@ impl ChatState {
             } => {
                 // Errors about one message are the outbox's to show, except a rate limit: the message
                 // waits and goes again by itself, and the person is told to slow down.
-                if client_id.is_none() || *code == ErrorCode::RateLimited {
+                // A `not_a_member` after a refused join (the page's first history request) adds
+                // nothing to the refusal's notice.
+                let follows_refusal = *code == ErrorCode::NotAMember && self.notice.is_some();
+                if (client_id.is_none() || *code == ErrorCode::RateLimited) && !follows_refusal {
                     self.notice = Some(message.clone());
                 }
                 Vec::new()
@@ -281,9 +454,19 @@ impl ChatState {
             Page::Latest => {
                 state.loaded = true;
                 state.has_older = has_more;
-                // The newest page is what the reader sees on arrival, not news.
                 for message in messages {
                     state.messages.insert(message.id, message.clone());
+                }
+                // A room this person just joined here shows its newest page, not news; a room from their
+                // list has news since their read position, wherever they read.
+                let seen_now = self.watching && self.active.as_ref() == Some(room);
+                if std::mem::take(&mut state.fresh) || seen_now {
+                    let newest = state.newest_id();
+                    state.read_up_to(newest);
+                }
+                state.unread_since_read(&self.me);
+                if seen_now {
+                    state.unread = 0;
                 }
                 Vec::new()
             }
@@ -316,6 +499,9 @@ impl ChatState {
             };
             if state.messages.insert(message.id, message.clone()).is_some() {
                 continue;
+            }
+            if message.author.id == self.me || seen_now {
+                state.read_up_to(Some(message.id));
             }
             if message.author.id == self.me {
                 state.marker = None;
@@ -376,6 +562,148 @@ mod tests {
             .messages()
             .map(|m| m.id.millis)
             .collect()
+    }
+
+    fn listing(rooms: &[(&str, Option<u64>)]) -> ServerFrame {
+        ServerFrame::Rooms {
+            rooms: rooms
+                .iter()
+                .map(|(name, read)| RoomEntry {
+                    room: room(name),
+                    read: read.map(|millis| MessageId::new(millis, 0)),
+                    with: None,
+                })
+                .collect(),
+        }
+    }
+
+    fn joins(frames: &[ClientFrame]) -> Vec<&str> {
+        frames
+            .iter()
+            .filter_map(|f| match f {
+                ClientFrame::Join { room } => Some(room.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The server's list decides the rooms after a reconnect: new ones are joined, ones left on another
+    /// device dropped, the page's own room (joined here, not yet confirmed) joined anyway; an empty list
+    /// keeps what this device knew, and a first visit starts in `general`.
+    #[test]
+    fn the_servers_list_decides_the_rooms() {
+        let mut state = ChatState::new("me", [room("general"), room("left-elsewhere")]);
+        state.join(&room("from-the-url"));
+        state.on_open();
+        let frames = state.apply(&listing(&[("general", None), ("invited", None)]), 0.0);
+        assert_eq!(joins(&frames), ["from-the-url", "general", "invited"]);
+        let names: Vec<_> = state.rooms().map(|(r, _)| r.as_str()).collect();
+        assert_eq!(names, ["from-the-url", "general", "invited"]);
+        // A later list without a confirmed room: left on another device.
+        state.apply(
+            &ServerFrame::Presence {
+                room: room("invited"),
+                members: vec![user("me")],
+            },
+            0.0,
+        );
+        let frames = state.apply(&listing(&[("general", None)]), 0.0);
+        assert!(joins(&frames).is_empty(), "{frames:?}");
+        assert!(state.room(&room("invited")).is_none());
+
+        let mut kept = ChatState::new("me", [room("random")]);
+        kept.on_open();
+        assert_eq!(joins(&kept.apply(&listing(&[]), 0.0)), ["random"]);
+        let mut first = ChatState::new("me", []);
+        first.on_open();
+        assert_eq!(joins(&first.apply(&listing(&[]), 0.0)), [DEFAULT_ROOM]);
+    }
+
+    /// A room from the list counts as unread what others wrote after the read position (everything when
+    /// nothing was read), with the "new messages" line at the first; a position read on another device
+    /// clears what it covers. A room joined here starts read.
+    #[test]
+    fn unread_counts_come_from_the_read_position() {
+        let mut state = ChatState::new("me", []);
+        state.on_open();
+        state.apply(&listing(&[("general", Some(20)), ("dm", None)]), 0.0);
+        state.apply(&history("general", &[10, 20, 30, 40], false), 0.0);
+        state.apply(&history("dm", &[5, 6], false), 0.0);
+        let general = state.room(&room("general")).unwrap();
+        assert_eq!(
+            (general.unread, general.marker),
+            (2, Some(MessageId::new(30, 0)))
+        );
+        assert_eq!(state.room(&room("dm")).unwrap().unread, 2);
+        state.apply(&listing(&[("general", Some(40)), ("dm", None)]), 0.0);
+        let general = state.room(&room("general")).unwrap();
+        assert_eq!((general.unread, general.marker), (0, None));
+
+        state.join(&room("fresh"));
+        state.apply(&history("fresh", &[1, 2], false), 0.0);
+        assert_eq!(state.room(&room("fresh")).unwrap().unread, 0);
+    }
+
+    /// Reading sends one `read` per room per batch, with the newest seen id, and nothing while nothing
+    /// new was read; a position the server already has is not sent again.
+    #[test]
+    fn read_positions_are_sent_in_batches() {
+        let mut state = ChatState::new("me", []);
+        state.on_open();
+        state.apply(&listing(&[("general", Some(10))]), 0.0);
+        state.apply(&history("general", &[10, 20], false), 0.0);
+        assert!(state.take_reads().is_empty(), "not looked at yet");
+        state.set_active(Some(room("general")));
+        for id in [30, 31, 32] {
+            state.apply(&ServerFrame::Message(message("general", id, "bob")), 0.0);
+        }
+        assert_eq!(
+            state.take_reads(),
+            [ClientFrame::Read {
+                room: room("general"),
+                id: MessageId::new(32, 0)
+            }]
+        );
+        assert!(state.take_reads().is_empty());
+        state.apply(&listing(&[("general", Some(50))]), 0.0);
+        assert!(
+            state.take_reads().is_empty(),
+            "the server knows a newer one"
+        );
+    }
+
+    /// Nobody is offered for inviting into a room the server did not confirm this person is in.
+    #[test]
+    fn invitations_only_from_inside() {
+        let mut state = ChatState::new("eve", [room("team")]);
+        state.join(&room("_abc123-plans"));
+        state.on_open();
+        state.apply(&listing(&[("team", None)]), 0.0);
+        state.apply(
+            &ServerFrame::Presence {
+                room: room("team"),
+                members: vec![user("eve"), user("ada")],
+            },
+            0.0,
+        );
+        assert!(state.invitable(&room("_abc123-plans")).is_empty());
+        state.apply(&ServerFrame::no_such_room(&room("_abc123-plans")), 0.0);
+        assert!(state.invitable(&room("_abc123-plans")).is_empty());
+    }
+
+    /// A join the server answers `no_such_room` (a private room not ours, or none) drops the room and says
+    /// why.
+    #[test]
+    fn a_room_that_does_not_exist_is_dropped() {
+        let mut state = joined("general");
+        state.join(&room("_abc123-secret"));
+        state.apply(&ServerFrame::no_such_room(&room("_abc123-secret")), 0.0);
+        state.apply(&ServerFrame::error(ErrorCode::NotAMember, None), 0.0);
+        assert!(state.room(&room("_abc123-secret")).is_none());
+        assert_eq!(
+            state.notice.as_deref(),
+            Some(ErrorCode::NoSuchRoom.describe().as_str())
+        );
     }
 
     fn joined(room_name: &str) -> ChatState {
@@ -460,7 +788,8 @@ mod tests {
         state.join(&room("random"));
         state.apply(&history("general", &[10, 20], false), 0.0);
         state.apply(&history("random", &[], false), 0.0);
-        let frames = state.on_open();
+        assert_eq!(state.on_open(), vec![ClientFrame::Rooms], "the list first");
+        let frames = state.apply(&listing(&[("general", None), ("random", None)]), 0.0);
         assert_eq!(frames.len(), 4);
         assert!(frames.contains(&ClientFrame::Join {
             room: room("general")
@@ -524,6 +853,7 @@ mod tests {
         state.apply(&history("general", &[50], true), 0.0);
         state.load_older(&room("general")).unwrap();
         state.on_open();
+        state.apply(&listing(&[("general", None)]), 0.0);
         // The answer to the catch-up must not be taken for the lost "older" page.
         state.apply(&history("general", &[51], false), 0.0);
         let general = state.room(&room("general")).unwrap();

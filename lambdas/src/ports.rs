@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use protocol::{
-    limits::Rate, ChatMessage, ClientId, Command, ConnectionId, Delivery, MessageId, RoomName,
-    ServerFrame, User,
+    limits::Rate, ChatMessage, ClientId, Command, ConnectionId, Delivery, MessageId, RoomEntry,
+    RoomName, ServerFrame, User,
 };
 use time::OffsetDateTime;
 
@@ -66,6 +66,31 @@ pub enum Joined {
     TooManyRooms,
     /// The room holds [`protocol::limits::MAX_MEMBERS_PER_ROOM`] connections already. Nothing changed.
     RoomFull,
+    /// The room is private and the person is not one of its people (or it does not exist: the same).
+    /// Nothing changed.
+    NoSuchRoom,
+}
+
+/// What [`Registry::create_room`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    /// The private room exists now, with its creator as its one person.
+    Created,
+    /// The creator is one of its people already (a retried `create`). Nothing changed.
+    AlreadyIn,
+    /// The room exists without the creator. Nothing changed.
+    Taken,
+}
+
+/// What [`Registry::add_people`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Added {
+    /// Every one of them is among the room's people now (some may have been already).
+    Added,
+    /// The one adding them is not among the room's people, or there is no such room. Nothing changed.
+    NoSuchRoom,
+    /// They would make more than [`protocol::limits::MAX_PEOPLE_PER_PRIVATE_ROOM`]. Nothing changed.
+    RoomFull,
 }
 
 /// What [`Registry::admit`] decided.
@@ -123,7 +148,8 @@ pub enum RegistryError {
 /// In production this is Redis, reached only from inside the VPC.
 #[async_trait]
 pub trait Registry: Send + Sync {
-    /// Records an open connection and who holds it, unless the person holds
+    /// Records an open connection and who holds it (and the person's profile, for [`Registry::profile`]),
+    /// unless the person holds
     /// [`protocol::limits::MAX_CONNECTIONS_PER_PERSON`] live connections already. A connection's records
     /// expire after API Gateway's two-hour maximum plus a margin, so lost disconnects leave no ghosts for good.
     async fn connect(
@@ -138,8 +164,10 @@ pub trait Registry: Send + Sync {
         connection_id: &ConnectionId,
     ) -> Result<Vec<RoomName>, RegistryError>;
     /// Puts a connection in a room (idempotent: a connection already in it is [`Joined::Joined`] whatever the
-    /// caps). Refuses, changing nothing, past the caps, or when the room does not exist yet (no members,
-    /// no history) and `new_room` is false. Refreshes the room's retention.
+    /// caps). Refuses, changing nothing, past the caps, when the room does not exist yet (no members,
+    /// no history) and `new_room` is false, or when the room is private and the connection's person is not
+    /// among its people ([`Joined::NoSuchRoom`]; `new_room` never creates a private room). Refreshes the
+    /// room's retention.
     async fn join(
         &self,
         room: &RoomName,
@@ -147,7 +175,8 @@ pub trait Registry: Send + Sync {
         new_room: bool,
         now_ms: u64,
     ) -> Result<Joined, RegistryError>;
-    /// Takes a connection out of a room; says whether it was in it.
+    /// Takes a connection out of a room (and the room out of the connection's set); says whether it was
+    /// in it.
     async fn leave(
         &self,
         room: &RoomName,
@@ -183,6 +212,53 @@ pub trait Registry: Send + Sync {
         until_ms: u64,
         now_ms: u64,
     ) -> Result<Vec<ConnectionId>, RegistryError>;
+    /// Brings private room `room` into being with `user_id` as its one person, unless it exists (people,
+    /// members or history).
+    async fn create_room(
+        &self,
+        room: &RoomName,
+        user_id: &str,
+        now_ms: u64,
+    ) -> Result<Created, RegistryError>;
+    /// Adds people to a private room's people: `by` (when given) must be among them already; at most
+    /// [`protocol::limits::MAX_PEOPLE_PER_PRIVATE_ROOM`]. Idempotent. Refreshes the room's retention.
+    async fn add_people(
+        &self,
+        room: &RoomName,
+        by: Option<&str>,
+        people: &[&str],
+        now_ms: u64,
+    ) -> Result<Added, RegistryError>;
+    /// Takes a person out of a private room's people; the last one out deletes the room (people,
+    /// members, history). Says whether the room is gone. Nothing for a public room.
+    async fn remove_person(&self, room: &RoomName, user_id: &str) -> Result<bool, RegistryError>;
+    /// Puts `room` on the person's list (keeping its read position; `with` names a direct conversation's
+    /// other person), unless the list holds [`protocol::limits::MAX_ROOMS_PER_PERSON`] others: then false,
+    /// nothing changed. Refreshes the list's retention.
+    async fn list_add(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        with: Option<&User>,
+        now_ms: u64,
+    ) -> Result<bool, RegistryError>;
+    /// Takes `room` off the person's list.
+    async fn list_remove(&self, user_id: &str, room: &RoomName) -> Result<(), RegistryError>;
+    /// The person's list, by room name.
+    async fn rooms(&self, user_id: &str) -> Result<Vec<RoomEntry>, RegistryError>;
+    /// Moves the person's read position in `room` to `id` if that is newer; says whether it moved (false
+    /// too when the room is not on their list).
+    async fn mark_read(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        id: MessageId,
+    ) -> Result<bool, RegistryError>;
+    /// The person as their last connection's token named them ([`Registry::connect`] records it), if they
+    /// connected within [`protocol::limits::PERSON_RETENTION_SECS`].
+    async fn profile(&self, user_id: &str) -> Result<Option<User>, RegistryError>;
+    /// The person's live connections.
+    async fn live(&self, user_id: &str, now_ms: u64) -> Result<Vec<ConnectionId>, RegistryError>;
     /// Takes one token from the person's bucket `bucket` (e.g. `send`, `typing:general`), refilled at
     /// `rate`; atomic, so the limit holds across every process sharing the store. An unused bucket is
     /// forgotten once it would be full again.

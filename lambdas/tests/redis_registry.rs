@@ -14,10 +14,11 @@ use lambdas::{
         redis::{RedisRegistry, Topology},
     },
     core::registry,
-    ports::{Appended, HistoryQuery, Joined, Member, NewMessage, Registry, SystemClock},
+    ports::{Appended, Clock, HistoryQuery, Joined, Member, NewMessage, Registry, SystemClock},
 };
 use protocol::limits::{
     Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION,
+    PERSON_RETENTION_SECS,
 };
 use protocol::{
     ClientFrame, ClientId, Command, ConnectionId, Delivery, MessageId, RoomName, ServerFrame, User,
@@ -387,6 +388,230 @@ async fn limits_scenario(store: &dyn Registry) -> Vec<String> {
     seen
 }
 
+/// The clock of [`private_scenario`]: [`t0`], always.
+struct AtT0;
+
+impl Clock for AtT0 {
+    fn now(&self) -> OffsetDateTime {
+        t0()
+    }
+}
+
+fn frame_command(connection: &str, who: &str, frame: ClientFrame) -> Command {
+    Command::Frame {
+        connection_id: ConnectionId(connection.into()),
+        user: user(who),
+        frame,
+        received_at: t0(),
+    }
+}
+
+/// Private rooms, invitations, direct conversations, read positions and leaving, through the registry
+/// core (rates on) over `store`: every delivery each command causes, as `recipients → frame`. Commands
+/// marked as redelivered are applied twice, as SQS may, and must answer the same both times.
+async fn private_scenario(store: &dyn Registry) -> Vec<String> {
+    let (deliveries, mut out) = memory_queue::<Delivery>();
+    let mut seen = Vec::new();
+    let ada_plans = RoomName::private("ada", "plans").unwrap();
+    let ada_missing = RoomName::private("ada", "nothing-here").unwrap();
+    let dm = RoomName::direct("ada", "grace");
+    let run = |command: Command| {
+        let deliveries = &deliveries;
+        async move {
+            let ports = registry::Ports {
+                registry: store,
+                deliveries,
+                clock: &AtT0,
+                rate_limits: true,
+            };
+            registry::apply(ports, &command).await.unwrap();
+        }
+    };
+    let mut drain = |label: &str, seen: &mut Vec<String>| {
+        let mut lines = Vec::new();
+        while let Ok(delivery) = out.try_recv() {
+            let to: Vec<&str> = delivery.recipients.iter().map(|c| c.as_str()).collect();
+            lines.push(format!("{to:?} → {}", delivery.frame.to_json()));
+        }
+        seen.push(format!("{label}: {lines:?}"));
+        lines
+    };
+    for (connection, who) in [
+        ("a1", "ada"),
+        ("g1", "grace"),
+        ("g2", "grace"),
+        ("e1", "eve"),
+    ] {
+        run(Command::Connect {
+            connection_id: ConnectionId(connection.into()),
+            user: user(who),
+        })
+        .await;
+        run(join_command(connection, who, "general")).await;
+    }
+    drain("everyone in general", &mut seen);
+    let create = |connection: &str, who: &str, room: &RoomName| {
+        frame_command(connection, who, ClientFrame::Create { room: room.clone() })
+    };
+    let join = |connection: &str, who: &str, room: &RoomName| {
+        frame_command(connection, who, ClientFrame::Join { room: room.clone() })
+    };
+    let history = |connection: &str, who: &str, room: &RoomName| {
+        frame_command(
+            connection,
+            who,
+            ClientFrame::History {
+                room: room.clone(),
+                before: None,
+                after: None,
+                limit: None,
+            },
+        )
+    };
+    let invite = |room: &RoomName, whom: &str| {
+        frame_command(
+            "a1",
+            "ada",
+            ClientFrame::Invite {
+                room: room.clone(),
+                user: whom.into(),
+            },
+        )
+    };
+    // Ada creates a private room (a redelivered create changes nothing) and joins it; Eve cannot create
+    // under Ada's prefix.
+    for _ in 0..2 {
+        run(create("a1", "ada", &ada_plans)).await;
+        drain("ada creates plans", &mut seen);
+    }
+    run(create("e1", "eve", &ada_plans)).await;
+    drain("eve creates under ada's prefix", &mut seen);
+    run(join("a1", "ada", &ada_plans)).await;
+    drain("ada joins plans", &mut seen);
+
+    // Eve, not invited: joining the private room and a missing one answer the same bytes, and so does
+    // reading either; she gets no presence.
+    run(join("e1", "eve", &ada_plans)).await;
+    let private = drain("eve joins plans", &mut seen);
+    let refused_join = private.clone();
+    run(join("e1", "eve", &ada_missing)).await;
+    let missing = drain("eve joins a missing room", &mut seen);
+    assert_eq!(
+        private.len(),
+        1,
+        "one refusal, no presence for anyone: {private:?}"
+    );
+    assert_eq!(
+        private[0].replace(ada_plans.as_str(), "ROOM"),
+        missing[0].replace(ada_missing.as_str(), "ROOM")
+    );
+    run(history("e1", "eve", &ada_plans)).await;
+    let private = drain("eve reads plans", &mut seen);
+    run(history("e1", "eve", &ada_missing)).await;
+    assert_eq!(private, drain("eve reads a missing room", &mut seen));
+
+    // Ada invites Grace (twice: a redelivery); Grace's two devices get their list; she joins from one.
+    for _ in 0..2 {
+        run(invite(&ada_plans, "grace")).await;
+        drain("ada invites grace", &mut seen);
+    }
+    run(invite(&ada_plans, "stranger")).await;
+    drain("ada invites a stranger", &mut seen);
+    run(frame_command(
+        "e1",
+        "eve",
+        ClientFrame::Invite {
+            room: ada_plans.clone(),
+            user: "grace".into(),
+        },
+    ))
+    .await;
+    let refused = drain("eve, not in plans, invites grace", &mut seen);
+    assert_eq!(refused, refused_join, "the same as eve's join of plans");
+    run(join("g2", "grace", &ada_plans)).await;
+    drain("grace joins plans", &mut seen);
+    run(send_command("a1", "ada", ada_plans.as_str(), "p1")).await;
+    let sent = drain("ada writes in plans", &mut seen);
+    assert!(sent[0].contains("[\"a1\", \"g2\"]"), "{sent:?}");
+
+    // Read positions: forward only, every device told.
+    let read = |id: MessageId| {
+        frame_command(
+            "g1",
+            "grace",
+            ClientFrame::Read {
+                room: ada_plans.clone(),
+                id,
+            },
+        )
+    };
+    let newest = MessageId::new(T0_MS, 0);
+    run(read(newest)).await;
+    drain("grace read plans", &mut seen);
+    run(read(MessageId::new(T0_MS - 1, 5))).await;
+    drain("grace read an older one", &mut seen);
+    run(frame_command("g2", "grace", ClientFrame::Rooms)).await;
+    drain("grace's list on her other device", &mut seen);
+
+    // A direct conversation, from either side the same; not with a stranger, nor with oneself.
+    for (connection, who, other) in [("a1", "ada", "grace"), ("g1", "grace", "ada")] {
+        run(frame_command(
+            connection,
+            who,
+            ClientFrame::Dm { user: other.into() },
+        ))
+        .await;
+        drain(&format!("{who} opens a dm with {other}"), &mut seen);
+    }
+    for other in ["stranger", "eve", "ada"] {
+        run(frame_command(
+            "a1",
+            "ada",
+            ClientFrame::Dm { user: other.into() },
+        ))
+        .await;
+        drain(&format!("ada opens a dm with {other}"), &mut seen);
+    }
+    run(join("e1", "eve", &dm)).await;
+    drain("eve joins their dm", &mut seen);
+    run(join("g2", "grace", &dm)).await;
+    drain("grace joins their dm", &mut seen);
+
+    // Leaving: Grace (from every device), then Ada, the last: the room is gone.
+    run(frame_command(
+        "g1",
+        "grace",
+        ClientFrame::Leave {
+            room: ada_plans.clone(),
+        },
+    ))
+    .await;
+    drain("grace leaves plans", &mut seen);
+    for _ in 0..2 {
+        run(frame_command(
+            "a1",
+            "ada",
+            ClientFrame::Leave {
+                room: ada_plans.clone(),
+            },
+        ))
+        .await;
+        drain("ada leaves plans", &mut seen);
+    }
+    run(history("a1", "ada", &ada_plans)).await;
+    drain("ada reads plans after leaving", &mut seen);
+    assert_eq!(store.members(&ada_plans).await.unwrap(), []);
+    run(join("g2", "grace", &ada_plans)).await;
+    drain("grace joins the deleted room", &mut seen);
+    // The name is free again: Ada creates it anew, empty.
+    run(create("a1", "ada", &ada_plans)).await;
+    drain("ada creates plans again", &mut seen);
+    run(join("a1", "ada", &ada_plans)).await;
+    run(history("a1", "ada", &ada_plans)).await;
+    drain("the new plans is empty", &mut seen);
+    seen
+}
+
 fn assert_same_answers(expected: &[String], actual: &[String]) {
     for (i, (want, got)) in expected.iter().zip(actual).enumerate() {
         assert_eq!(want, got, "step {i} differs");
@@ -402,6 +627,21 @@ async fn behaves_exactly_like_the_memory_registry() {
     let expected = scenario(&MemoryRegistry::with_history_cap(8)).await;
     let actual = scenario(&redis(&server, 8).await).await;
     assert_same_answers(&expected, &actual);
+}
+
+/// Private rooms, invitations, direct conversations, read positions and leaving, through the registry
+/// core: Redis answers exactly what the memory registry answers, on one server and on a cluster (so every
+/// new script's keys share a slot).
+#[tokio::test]
+async fn private_rooms_behave_exactly_like_the_memory_registry() {
+    let expected = private_scenario(&MemoryRegistry::with_history_cap(8)).await;
+    let server = common::redis_server();
+    assert_same_answers(&expected, &private_scenario(&redis(&server, 8).await).await);
+    let cluster = common::redis_cluster();
+    assert_same_answers(
+        &expected,
+        &private_scenario(&redis_cluster(&cluster, 8).await).await,
+    );
 }
 
 /// On a three-master Redis Cluster the same scenario gives the same answers (so every script's keys share a
@@ -505,8 +745,15 @@ async fn forget_a_connection(store: &RedisRegistry, ports: &[u16]) {
             "chatty:{room:a}:sent",
             "chatty:{room:b}:members",
             "chatty:{room:c}:members",
+            // The person's profile outlives their connections (a direct conversation names them), and
+            // expires on its own.
+            "chatty:{user:zed}:profile",
         ]
     );
+    let ttl: u64 = ask(ports[0], &["pttl", "chatty:{user:zed}:profile"])[0]
+        .parse()
+        .unwrap();
+    assert!(ttl > 0 && ttl <= PERSON_RETENTION_SECS * 1000, "{ttl}");
     for name in ["a", "b", "c"] {
         let members = ask(
             ports[0],
@@ -577,9 +824,8 @@ async fn a_retry_repairs_a_half_done_cross_slot_operation() {
     }
     let ports: Vec<u16> = cluster.nodes.iter().map(|node| node.port).collect();
     assert!(
-        keys_on(&ports)
-            .iter()
-            .all(|key| !key.contains("conn:c1") && !key.contains("user:amy")),
+        keys_on(&ports).iter().all(|key| !key.contains("conn:c1")
+            && (!key.contains("user:amy") || key.ends_with(":profile"))),
         "{:?}",
         keys_on(&ports)
     );

@@ -198,6 +198,7 @@ async fn an_oversized_body_is_refused_loudly() {
             message: "x".repeat(MAX_QUEUE_MESSAGE_BYTES),
             client_id: None,
             retry_after_ms: None,
+            room: None,
         },
     );
     let small = Delivery::new(vec![ConnectionId("b".into())], ServerFrame::Pong);

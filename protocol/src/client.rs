@@ -6,7 +6,9 @@ use serde_json::Value;
 
 use crate::{
     ids::{ClientId, IdError, MessageId, RoomName},
-    limits::{DEFAULT_HISTORY_LIMIT, MAX_BODY_CHARS, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT},
+    limits::{
+        DEFAULT_HISTORY_LIMIT, MAX_BODY_CHARS, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT, MAX_USER_ID_LEN,
+    },
     server::ErrorCode,
     text::strip_bidi_overrides,
 };
@@ -40,10 +42,23 @@ pub enum ClientFrame {
     },
     /// Keep-alive; answered with `pong`.
     Ping,
+    /// Create a private room, named with the creator's prefix ([`RoomName::private`]); the creator is
+    /// its only member until they invite others. Join it after.
+    Create { room: RoomName },
+    /// Let a person (by user id) who shares a room with you into a private room you are in.
+    Invite { room: RoomName, user: String },
+    /// Open the direct conversation with a person (by user id) who shares a room with you.
+    Dm { user: String },
+    /// Ask for your list of rooms and direct conversations, with read positions (a `rooms` frame).
+    Rooms,
+    /// You have read the room up to and including message `id` (kept as a maximum, for every device).
+    Read { room: RoomName, id: MessageId },
 }
 
 /// The `action` values, in the order of [`ClientFrame`]'s variants.
-pub const ACTIONS: [&str; 6] = ["join", "leave", "send", "typing", "history", "ping"];
+pub const ACTIONS: [&str; 11] = [
+    "join", "leave", "send", "typing", "history", "ping", "create", "invite", "dm", "rooms", "read",
+];
 
 /// A refused frame: which error code to answer with, why, and the frame's `client_id` to echo.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -164,6 +179,12 @@ impl ClientFrame {
                     format!("limit {limit} is outside 1..={MAX_HISTORY_LIMIT}"),
                 ));
             }
+            Self::Invite { user, .. } | Self::Dm { user } if !valid_user_id(user) => {
+                return Err(FrameError::new(
+                    ErrorCode::InvalidUser,
+                    format!("a user id is 1 to {MAX_USER_ID_LEN} printable ASCII characters"),
+                ));
+            }
             _ => {}
         }
         let text = self.to_json();
@@ -193,6 +214,11 @@ impl ClientFrame {
             Self::Typing { .. } => ACTIONS[3],
             Self::History { .. } => ACTIONS[4],
             Self::Ping => ACTIONS[5],
+            Self::Create { .. } => ACTIONS[6],
+            Self::Invite { .. } => ACTIONS[7],
+            Self::Dm { .. } => ACTIONS[8],
+            Self::Rooms => ACTIONS[9],
+            Self::Read { .. } => ACTIONS[10],
         }
     }
 
@@ -203,8 +229,11 @@ impl ClientFrame {
             | Self::Leave { room }
             | Self::Send { room, .. }
             | Self::Typing { room }
-            | Self::History { room, .. } => Some(room),
-            Self::Ping => None,
+            | Self::History { room, .. }
+            | Self::Create { room }
+            | Self::Invite { room, .. }
+            | Self::Read { room, .. } => Some(room),
+            Self::Ping | Self::Dm { .. } | Self::Rooms => None,
         }
     }
 
@@ -212,6 +241,11 @@ impl ClientFrame {
     pub fn history_limit(limit: Option<u16>) -> u16 {
         limit.unwrap_or(DEFAULT_HISTORY_LIMIT)
     }
+}
+
+/// A user id as frames may name one: what identity providers issue (`sub`), nothing longer or stranger.
+fn valid_user_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= MAX_USER_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// Names the field that failed, by re-checking the identifier fields one by one; serde's own message is
@@ -222,7 +256,7 @@ fn field_error(value: &Value, error: serde_json::Error) -> FrameError {
         ErrorCode::InvalidRoom
     } else if field("client_id").is_some_and(|c| ClientId::new(c).is_err()) {
         ErrorCode::InvalidClientId
-    } else if ["before", "after"]
+    } else if ["before", "after", "id"]
         .iter()
         .any(|f| field(f).is_some_and(|id| id.parse::<MessageId>().is_err()))
     {
@@ -271,6 +305,21 @@ mod tests {
                 limit: None,
             },
             ClientFrame::Ping,
+            ClientFrame::Create {
+                room: RoomName::private("ada", "plans").unwrap(),
+            },
+            ClientFrame::Invite {
+                room: RoomName::private("ada", "plans").unwrap(),
+                user: "grace".into(),
+            },
+            ClientFrame::Dm {
+                user: "grace".into(),
+            },
+            ClientFrame::Rooms,
+            ClientFrame::Read {
+                room: RoomName::new("general").unwrap(),
+                id: MessageId::new(1, 0),
+            },
         ];
         for (frame, action) in frames.iter().zip(ACTIONS) {
             assert_eq!(frame.action(), action);
@@ -315,6 +364,18 @@ mod tests {
         assert_eq!(
             code_of(r#"{"action":"history","room":"general","limit":-1}"#),
             ErrorCode::InvalidLimit
+        );
+        assert_eq!(
+            code_of(r#"{"action":"dm","user":""}"#),
+            ErrorCode::InvalidUser
+        );
+        assert_eq!(
+            code_of(r#"{"action":"invite","room":"_x","user":"a b"}"#),
+            ErrorCode::InvalidUser
+        );
+        assert_eq!(
+            code_of(r#"{"action":"read","room":"general","id":"last"}"#),
+            ErrorCode::InvalidMessageId
         );
     }
 

@@ -10,7 +10,7 @@ use crate::limits::{MAX_CLIENT_ID_LEN, MAX_ROOM_NAME_LEN};
 /// Why an identifier was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IdError {
-    #[error("room names are 1 to {MAX_ROOM_NAME_LEN} characters: lowercase letters, digits, '-' and '_', starting with a letter or digit")]
+    #[error("room names are 1 to {MAX_ROOM_NAME_LEN} characters: lowercase letters, digits, '-' and '_', starting with a letter or digit (or '_' for a private room)")]
     RoomName,
     #[error("client ids are 1 to {MAX_CLIENT_ID_LEN} printable ASCII characters without spaces")]
     ClientId,
@@ -65,13 +65,14 @@ macro_rules! string_id {
 }
 
 string_id!(
-    /// A room's name: `general`, `rust-users`, `team_7`.
+    /// A room's name: `general`, `rust-users`, `team_7`. A name starting with `_` is a private room's
+    /// (see [`RoomName::is_private`]).
     RoomName,
     |s| {
         let bytes = s.as_bytes();
         !bytes.is_empty()
             && bytes.len() <= MAX_ROOM_NAME_LEN
-            && bytes[0].is_ascii_alphanumeric()
+            && (bytes[0].is_ascii_alphanumeric() || bytes[0] == b'_')
             && bytes
                 .iter()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'_')
@@ -85,6 +86,78 @@ string_id!(
     |s| !s.is_empty() && s.len() <= MAX_CLIENT_ID_LEN && s.bytes().all(|b| b.is_ascii_graphic()),
     IdError::ClientId
 );
+
+/// What starts every direct conversation's name.
+const DIRECT_PREFIX: &str = "_dm-";
+
+impl RoomName {
+    /// A private room (its name starts with `_`): only the people in it may join it, read it or see who
+    /// is there. Nobody brings one into being by joining it: its owner creates it, a direct conversation
+    /// is opened. Public names start with a letter or digit, so the two never meet.
+    pub fn is_private(&self) -> bool {
+        self.0.starts_with('_')
+    }
+
+    /// A direct conversation between two people (private to them).
+    pub fn is_direct(&self) -> bool {
+        self.0.starts_with(DIRECT_PREFIX)
+    }
+
+    /// The direct conversation of two people, the same whichever of them asks: `_dm-` and 40 hex digits
+    /// of a SHA-256 of the two user ids, sorted.
+    pub fn direct(a: &str, b: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let (first, second) = if a <= b { (a, b) } else { (b, a) };
+        let mut hasher = Sha256::new();
+        hasher.update(first.as_bytes());
+        hasher.update([0]);
+        hasher.update(second.as_bytes());
+        let digest = hasher.finalize();
+        let hex: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
+        Self(format!("{DIRECT_PREFIX}{hex}"))
+    }
+
+    /// What every private room `user_id` creates is named with: `_`, their [`handle`] and `-`. Only they
+    /// may create a room under it, so nobody learns from a refused `create` that someone else's exists.
+    pub fn private_prefix(user_id: &str) -> String {
+        format!("_{}-", handle(user_id))
+    }
+
+    /// The private room `user_id` would create as `title` (lowercased, spaces to `-`, cut to fit), if
+    /// that makes a valid name.
+    pub fn private(user_id: &str, title: &str) -> Result<Self, IdError> {
+        let prefix = Self::private_prefix(user_id);
+        let slug: String = title
+            .trim()
+            .to_lowercase()
+            .replace(' ', "-")
+            .chars()
+            .take(MAX_ROOM_NAME_LEN - prefix.len())
+            .collect();
+        if slug.is_empty() {
+            return Err(IdError::RoomName);
+        }
+        Self::new(format!("{prefix}{slug}"))
+    }
+
+    /// A private room's name without its owner's prefix (`plans` for `_3fa9c1-plans`); a public room's
+    /// name as it is.
+    pub fn title(&self) -> &str {
+        match self.0.strip_prefix('_') {
+            Some(rest) if !self.is_direct() => rest.split_once('-').map_or(rest, |(_, t)| t),
+            _ => &self.0,
+        }
+    }
+}
+
+/// A short handle for a person, six hex digits of a hash of their id (FNV-1a, 64 bits): stable
+/// everywhere, not a secret, and what tells two people with one name apart. `Guest 3fa9c1` uses it too.
+pub fn handle(user_id: &str) -> String {
+    let hash = user_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, b| {
+        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    format!("{:06x}", hash >> 40)
+}
 
 /// A WebSocket connection's id, as API Gateway (or the local gateway) assigned it. Opaque to everyone else.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -171,7 +244,6 @@ mod tests {
             "",
             "General",
             "-lead",
-            "_lead",
             "with space",
             "émoji",
             &"x".repeat(65),
@@ -183,6 +255,29 @@ mod tests {
                 "{bad:?} should be refused"
             );
         }
+    }
+
+    /// Private names start with `_`; a direct conversation's name is the same from either side and
+    /// differs for every other pair; only its owner's prefix makes a created name.
+    #[test]
+    fn private_and_direct_names() {
+        let plans = RoomName::private("ada", "Q3 plans").unwrap();
+        assert!(plans.is_private() && !plans.is_direct());
+        assert_eq!(plans.as_str(), format!("_{}-q3-plans", handle("ada")));
+        assert_eq!(plans.title(), "q3-plans");
+        assert!(plans.as_str().starts_with(&RoomName::private_prefix("ada")));
+        assert!(!plans
+            .as_str()
+            .starts_with(&RoomName::private_prefix("grace")));
+        let dm = RoomName::direct("ada", "grace");
+        assert_eq!(dm, RoomName::direct("grace", "ada"));
+        assert_ne!(dm, RoomName::direct("ada", "alan"));
+        assert_ne!(RoomName::direct("a", "bc"), RoomName::direct("ab", "c"));
+        assert!(dm.is_private() && dm.is_direct());
+        assert!(RoomName::new(dm.as_str()).is_ok());
+        assert!(!RoomName::new("general").unwrap().is_private());
+        assert_eq!(RoomName::private("ada", "Bad/Name"), Err(IdError::RoomName));
+        assert_eq!(handle("ada").len(), 6);
     }
 
     #[test]

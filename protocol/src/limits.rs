@@ -49,6 +49,20 @@ pub const ROOM_RETENTION_SECS: u64 = 30 * 24 * 60 * 60;
 /// Rooms one connection may be in at once (`too_many_rooms` past it).
 pub const MAX_ROOMS_PER_CONNECTION: usize = 50;
 
+/// Rooms and direct conversations one person may belong to (their list, kept by the server across
+/// devices). The same as [`MAX_ROOMS_PER_CONNECTION`], as every connection joins every room on the list.
+pub const MAX_ROOMS_PER_PERSON: usize = MAX_ROOMS_PER_CONNECTION;
+
+/// People one private room may hold (`room_full` past it, for an invite).
+pub const MAX_PEOPLE_PER_PRIVATE_ROOM: usize = 200;
+
+/// Longest user id a frame may name (an `invite` or a `dm`), in bytes. Cognito's `sub` is a 36-character
+/// UUID.
+pub const MAX_USER_ID_LEN: usize = 128;
+
+/// A person's list and their private rooms' people are kept this long after their last change.
+pub const PERSON_RETENTION_SECS: u64 = ROOM_RETENTION_SECS;
+
 /// Connections one person may hold open at once, across tabs and devices (`too_many_connections` past it:
 /// the newest connection is refused and closed).
 pub const MAX_CONNECTIONS_PER_PERSON: usize = 10;
@@ -103,6 +117,19 @@ pub const TYPING_RATE: Rate = Rate {
 pub const NEW_ROOM_RATE: Rate = Rate {
     burst: 20,
     per_second: 20.0 / 3600.0,
+};
+
+/// `invite` and `dm` together, per person: enough to gather a team, not to spam a server's people.
+pub const INVITE_RATE: Rate = Rate {
+    burst: 30,
+    per_second: 30.0 / 3600.0,
+};
+
+/// `read` and `rooms`, per person. The app sends `read` at most every few seconds per tab; the burst covers
+/// several tabs and a reconnect.
+pub const READ_RATE: Rate = Rate {
+    burst: 30,
+    per_second: 2.0,
 };
 
 /// The length in bytes of `value`'s JSON, as `serde_json::to_string` would write it, without building the

@@ -7,8 +7,8 @@ use crate::client::ACTIONS;
 use crate::ids::{ClientId, MessageId, RoomName};
 use crate::limits::{
     MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_CONNECTIONS_PER_PERSON, MAX_FRAME_BYTES,
-    MAX_HISTORY_LIMIT, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION, MAX_ROOM_NAME_LEN,
-    NEW_ROOM_RATE,
+    MAX_HISTORY_LIMIT, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_ROOMS_PER_CONNECTION,
+    MAX_ROOMS_PER_PERSON, MAX_ROOM_NAME_LEN, MAX_USER_ID_LEN, NEW_ROOM_RATE,
 };
 
 /// A signed-in person as others see them. `id` is the identity provider's `sub`; `name` comes from the
@@ -33,6 +33,18 @@ pub struct ChatMessage {
     pub body: String,
     #[serde(with = "time::serde::rfc3339")]
     pub sent_at: OffsetDateTime,
+}
+
+/// One room or direct conversation on a person's list (the `rooms` frame).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomEntry {
+    pub room: RoomName,
+    /// The newest message the person has read there, on any device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<MessageId>,
+    /// For a direct conversation: the other person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub with: Option<User>,
 }
 
 /// Every frame the server sends.
@@ -62,7 +74,14 @@ pub enum ServerFrame {
         /// With `rate_limited` (and `too_many_new_rooms`): how long to wait before the same action fits.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        /// With `no_such_room`: the room the refused frame named, so the app can drop it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<RoomName>,
     },
+    /// The person's rooms and direct conversations with their read positions: the answer to `rooms`, and
+    /// sent to each of their connections whenever the list changes (a join, a leave, an invite, a new
+    /// direct conversation, a read position), so every tab and device shows the same.
+    Rooms { rooms: Vec<RoomEntry> },
     /// The answer to `ping`.
     Pong,
 }
@@ -79,6 +98,19 @@ impl ServerFrame {
             message: code.describe(),
             client_id,
             retry_after_ms: None,
+            room: None,
+        }
+    }
+
+    /// The answer to a frame about a room that does not exist, or is private and not the asker's: the
+    /// same bytes either way, so nobody learns which.
+    pub fn no_such_room(room: &RoomName) -> Self {
+        Self::Error {
+            code: ErrorCode::NoSuchRoom,
+            message: ErrorCode::NoSuchRoom.describe(),
+            client_id: None,
+            retry_after_ms: None,
+            room: Some(room.clone()),
         }
     }
 
@@ -89,6 +121,7 @@ impl ServerFrame {
             message: code.describe(),
             client_id,
             retry_after_ms: Some(retry_after_ms),
+            room: None,
         }
     }
 }
@@ -128,6 +161,17 @@ pub enum ErrorCode {
     SignedOut,
     /// The server failed; the frame may be retried.
     Internal,
+    /// Joining or inviting to a private room this person is not in, or to a room that does not exist
+    /// (one answer for both).
+    NoSuchRoom,
+    /// `create` named a room without the creator's private prefix.
+    NotYourRoomName,
+    /// An `invite` or `dm` named a user id that is not one.
+    InvalidUser,
+    /// An `invite` or `dm` named someone who shares no room with this person.
+    UnknownPerson,
+    /// The invited person belongs to [`MAX_ROOMS_PER_PERSON`] rooms already.
+    TheirRoomsFull,
 }
 
 impl ErrorCode {
@@ -157,7 +201,9 @@ impl ErrorCode {
             Self::TooManyRooms => {
                 format!("You can be in at most {MAX_ROOMS_PER_CONNECTION} rooms at once.")
             }
-            Self::RoomFull => format!("This room is full ({MAX_MEMBERS_PER_ROOM} connections)."),
+            Self::RoomFull => format!(
+                "This room is full ({MAX_MEMBERS_PER_ROOM} connections, or {MAX_PEOPLE_PER_PRIVATE_ROOM} people in a private room)."
+            ),
             Self::TooManyNewRooms => format!(
                 "You can start at most {} new rooms an hour.",
                 NEW_ROOM_RATE.burst
@@ -168,6 +214,21 @@ impl ErrorCode {
             Self::TokenExpired => "Your sign-in expired; reconnecting.".to_owned(),
             Self::SignedOut => "You were signed out. Sign in again later.".to_owned(),
             Self::Internal => "Something went wrong on our side; try again.".to_owned(),
+            Self::NoSuchRoom => {
+                "There is no such room, or it is private and you are not in it.".to_owned()
+            }
+            Self::NotYourRoomName => {
+                "A private room you create is named with your handle: pick another name.".to_owned()
+            }
+            Self::InvalidUser => {
+                format!("A user id is 1 to {MAX_USER_ID_LEN} printable characters.")
+            }
+            Self::UnknownPerson => {
+                "You can only invite or write to someone who shares a room with you.".to_owned()
+            }
+            Self::TheirRoomsFull => {
+                format!("They are in {MAX_ROOMS_PER_PERSON} rooms already.")
+            }
         }
     }
 }

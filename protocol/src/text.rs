@@ -8,7 +8,7 @@
 //!
 //! The rules are written out in `PROTOCOL.md` ("Names and bodies").
 
-use crate::limits::MAX_NAME_CHARS;
+use crate::{ids::handle, limits::MAX_NAME_CHARS};
 
 /// Explicit bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069): they turn
 /// the text after them around until the end of the paragraph, so what is shown is not what was written.
@@ -85,13 +85,9 @@ fn contains_email(name: &str) -> bool {
     })
 }
 
-/// `Guest` and six hex digits of a hash of the id (FNV-1a, 64 bits: stable everywhere, not a secret;
-/// the id itself is in every frame that carries the name).
+/// `Guest` and the person's [`handle`] (the id itself is in every frame that carries the name).
 fn guest_name(user_id: &str) -> String {
-    let hash = user_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, b| {
-        (hash ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("Guest {:06x}", hash >> 40)
+    format!("Guest {}", handle(user_id))
 }
 
 #[cfg(test)]

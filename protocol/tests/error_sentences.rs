@@ -7,6 +7,7 @@ use protocol::{
     client::ACTIONS,
     limits::{
         MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT, MAX_ROOM_NAME_LEN,
+        MAX_USER_ID_LEN,
     },
     ClientFrame, ErrorCode,
 };
@@ -46,6 +47,16 @@ fn the_body_length_sentence_is_the_enforced_limit() {
         MAX_BODY_CHARS,
         send("r", "c", &"é".repeat(MAX_BODY_CHARS)),
         send("r", "c", &"é".repeat(MAX_BODY_CHARS + 1)),
+    );
+}
+
+#[test]
+fn the_user_id_sentence_is_the_enforced_limit() {
+    holds(
+        ErrorCode::InvalidUser,
+        MAX_USER_ID_LEN,
+        json!({"action": "dm", "user": "u".repeat(MAX_USER_ID_LEN)}),
+        json!({"action": "dm", "user": "u".repeat(MAX_USER_ID_LEN + 1)}),
     );
 }
 

@@ -7,8 +7,8 @@ use protocol::RoomName;
 
 use crate::{
     auth_flow::Auth,
-    client::DEFAULT_ROOM,
     components::sign_in::SignIn,
+    state::DEFAULT_ROOM,
     storage::{self, Area},
 };
 

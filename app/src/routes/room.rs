@@ -10,8 +10,14 @@ use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::{
-        composer::Composer, members::Members, message_list::MessageList, panel::Panel,
-        sidebar::Sidebar, sign_in::SignIn, status::StatusBadge, typing::TypingLine,
+        composer::Composer,
+        members::Members,
+        message_list::MessageList,
+        panel::Panel,
+        sidebar::{Lock, Sidebar},
+        sign_in::SignIn,
+        status::StatusBadge,
+        typing::TypingLine,
     },
     connection::ConnectionStatus,
     routes::landing::LAST_ROOM_KEY,
@@ -46,9 +52,10 @@ pub fn RoomPage() -> impl IntoView {
         let unread: u32 = client
             .state
             .with(|s| s.rooms().map(|(_, r)| r.unread).sum());
-        let place = room
-            .get()
-            .map_or_else(|| "Chatty".to_owned(), |r| format!("#{r} · Chatty"));
+        let place = room.get().map_or_else(
+            || "Chatty".to_owned(),
+            |r| format!("{} · Chatty", client.state.with(|s| s.label(&r))),
+        );
         let title = if unread > 0 {
             format!("({unread}) {place}")
         } else {
@@ -81,7 +88,16 @@ pub fn RoomPage() -> impl IntoView {
 #[component]
 fn RoomView(room: RoomName, panel: RwSignal<Panel>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
-    let title = format!("#{room}");
+    let title = client.state.with_untracked(|s| s.label(&room));
+    let heading = {
+        let room = room.clone();
+        Memo::new(move |_| client.state.with(|s| s.label(&room)))
+    };
+    let mark = match (room.is_direct(), room.is_private()) {
+        (true, _) => view! { <span class="hash" aria-hidden="true">"@"</span> }.into_any(),
+        (false, true) => view! { <Lock/> }.into_any(),
+        (false, false) => view! { <span class="hash" aria-hidden="true">"#"</span> }.into_any(),
+    };
     let member_count = {
         let room = room.clone();
         Memo::new(move |_| {
@@ -100,7 +116,8 @@ fn RoomView(room: RoomName, panel: RwSignal<Panel>) -> impl IntoView {
                     on:click=move |_| toggle(Panel::Rooms)>
                     <span aria-hidden="true">"☰"</span>
                 </button>
-                <h1 class="room-title"><span class="hash" aria-hidden="true">"#"</span>{room.to_string()}</h1>
+                <h1 class="room-title">{mark}
+                    {move || heading.get().trim_start_matches('#').to_owned()}</h1>
                 <StatusBadge/>
                 <button class="members-toggle" aria-label=move || format!("{} people here", member_count.get())
                     aria-expanded=move || (panel.get() == Panel::Members).to_string()

@@ -7,22 +7,25 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use protocol::{
     limits::{
-        Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION,
-        MAX_SERVER_FRAME_BYTES, ROOM_HISTORY_CAP, ROOM_RETENTION_SECS,
+        Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM,
+        MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES,
+        PERSON_RETENTION_SECS, ROOM_HISTORY_CAP, ROOM_RETENTION_SECS,
     },
-    ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User,
+    ChatMessage, ClientId, ConnectionId, MessageId, RoomEntry, RoomName, User,
 };
 use tokio::sync::mpsc;
 
 use crate::ports::{
-    unix_millis, Admission, Appended, Connected, HistoryPage, HistoryQuery, Joined, Member,
-    NewMessage, Queue, QueueError, Registry, RegistryError,
+    unix_millis, Added, Admission, Appended, Connected, Created, HistoryPage, HistoryQuery, Joined,
+    Member, NewMessage, Queue, QueueError, Registry, RegistryError,
 };
 
 /// How long a connection's records live: API Gateway's two-hour maximum plus a margin.
 pub const CONNECTION_TTL_MS: u64 = (2 * 60 + 10) * 60 * 1000;
 
 const ROOM_RETENTION_MS: u64 = ROOM_RETENTION_SECS * 1000;
+
+const PERSON_RETENTION_MS: u64 = PERSON_RETENTION_SECS * 1000;
 
 /// Every rate's bucket is full again this long after its last use (`NEW_ROOM_RATE`'s, the slowest, in an
 /// hour).
@@ -50,6 +53,10 @@ struct State {
     buckets: HashMap<(String, String), Bucket>,
     /// People signed out by an operator, until when.
     signed_out: HashMap<String, u64>,
+    /// Each person's rooms and direct conversations, by room name.
+    lists: HashMap<String, List>,
+    /// Each person as their last connection named them, and when that is forgotten.
+    profiles: HashMap<String, (User, u64)>,
     last_sweep_ms: u64,
 }
 
@@ -61,8 +68,16 @@ struct Connection {
 }
 
 #[derive(Debug, Default)]
+struct List {
+    entries: BTreeMap<RoomName, RoomEntry>,
+    expires_ms: u64,
+}
+
+#[derive(Debug, Default)]
 struct Room {
     members: BTreeMap<ConnectionId, User>,
+    /// A private room's people (user ids): who may join it.
+    people: BTreeSet<String>,
     history: VecDeque<ChatMessage>,
     last_id: Option<MessageId>,
     /// (author id, client id) → (message id, fanned out), for the messages still in `history`.
@@ -129,10 +144,22 @@ impl State {
             !connections.is_empty()
         });
         self.rooms.retain(|_, room| room.expires_ms > now_ms);
+        self.lists.retain(|_, list| list.expires_ms > now_ms);
+        self.profiles.retain(|_, (_, expires)| *expires > now_ms);
         self.signed_out.retain(|_, until| *until > now_ms);
         // A bucket that would be full again is the same as no bucket; the slowest rate refills in an hour.
         self.buckets
             .retain(|_, bucket| bucket.at_ms + BUCKET_LIFETIME_MS > now_ms);
+    }
+
+    /// The person's connections that have not expired.
+    fn live(&self, user_id: &str, now_ms: u64) -> Vec<ConnectionId> {
+        self.people.get(user_id).map_or_else(Vec::new, |live| {
+            live.iter()
+                .filter(|(_, expires)| **expires > now_ms)
+                .map(|(id, _)| id.clone())
+                .collect()
+        })
     }
 
     /// Forgets a connection everywhere; returns the rooms it was in.
@@ -210,6 +237,10 @@ impl Registry for MemoryRegistry {
             }
             let expires_ms = now_ms + CONNECTION_TTL_MS;
             live.insert(connection_id.clone(), expires_ms);
+            s.profiles.insert(
+                user.id.clone(),
+                (user.clone(), now_ms + PERSON_RETENTION_MS),
+            );
             s.connections
                 .entry(connection_id.clone())
                 .or_insert_with(|| Connection {
@@ -252,9 +283,15 @@ impl Registry for MemoryRegistry {
                 if connection.rooms.len() >= MAX_ROOMS_PER_CONNECTION {
                     return Joined::TooManyRooms;
                 }
+                if room.is_private()
+                    && !existing.is_some_and(|r| r.people.contains(&member.user.id))
+                {
+                    return Joined::NoSuchRoom;
+                }
                 match existing {
                     Some(r) if r.members.len() >= MAX_MEMBERS_PER_ROOM => return Joined::RoomFull,
                     Some(r) if !r.members.is_empty() || !r.history.is_empty() => {}
+                    Some(_) if room.is_private() => {}
                     _ if !new_room => return Joined::WouldCreate,
                     _ => {}
                 }
@@ -403,13 +440,152 @@ impl Registry for MemoryRegistry {
     ) -> Result<Vec<ConnectionId>, RegistryError> {
         Ok(self.with_state(|s| {
             s.signed_out.insert(user_id.to_owned(), until_ms);
-            s.people.get(user_id).map_or_else(Vec::new, |live| {
-                live.iter()
-                    .filter(|(_, expires)| **expires > now_ms)
-                    .map(|(id, _)| id.clone())
-                    .collect()
-            })
+            s.live(user_id, now_ms)
         }))
+    }
+
+    async fn create_room(
+        &self,
+        room: &RoomName,
+        user_id: &str,
+        now_ms: u64,
+    ) -> Result<Created, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.sweep(now_ms);
+            if let Some(existing) = s.rooms.get(room) {
+                if existing.people.contains(user_id) {
+                    return Created::AlreadyIn;
+                }
+                if !existing.people.is_empty()
+                    || !existing.members.is_empty()
+                    || !existing.history.is_empty()
+                {
+                    return Created::Taken;
+                }
+            }
+            let created = s.rooms.entry(room.clone()).or_default();
+            created.people.insert(user_id.to_owned());
+            created.expires_ms = now_ms + ROOM_RETENTION_MS;
+            Created::Created
+        }))
+    }
+
+    async fn add_people(
+        &self,
+        room: &RoomName,
+        by: Option<&str>,
+        people: &[&str],
+        now_ms: u64,
+    ) -> Result<Added, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.sweep(now_ms);
+            if let Some(by) = by {
+                if !s.rooms.get(room).is_some_and(|r| r.people.contains(by)) {
+                    return Added::NoSuchRoom;
+                }
+            }
+            let target = s.rooms.entry(room.clone()).or_default();
+            let newcomers = people
+                .iter()
+                .filter(|p| !target.people.contains(**p))
+                .count();
+            if target.people.len() + newcomers > MAX_PEOPLE_PER_PRIVATE_ROOM {
+                return Added::RoomFull;
+            }
+            target.people.extend(people.iter().map(|p| (*p).to_owned()));
+            target.expires_ms = target.expires_ms.max(now_ms + ROOM_RETENTION_MS);
+            Added::Added
+        }))
+    }
+
+    async fn remove_person(&self, room: &RoomName, user_id: &str) -> Result<bool, RegistryError> {
+        Ok(self.with_state(|s| {
+            let Some(existing) = s.rooms.get_mut(room).filter(|_| room.is_private()) else {
+                return false;
+            };
+            existing.people.remove(user_id);
+            if !existing.people.is_empty() {
+                return false;
+            }
+            s.rooms.remove(room);
+            true
+        }))
+    }
+
+    async fn list_add(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        with: Option<&User>,
+        now_ms: u64,
+    ) -> Result<bool, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.sweep(now_ms);
+            let list = s.lists.entry(user_id.to_owned()).or_default();
+            if !list.entries.contains_key(room) && list.entries.len() >= MAX_ROOMS_PER_PERSON {
+                return false;
+            }
+            let entry = list
+                .entries
+                .entry(room.clone())
+                .or_insert_with(|| RoomEntry {
+                    room: room.clone(),
+                    read: None,
+                    with: None,
+                });
+            if with.is_some() {
+                entry.with = with.cloned();
+            }
+            list.expires_ms = now_ms + PERSON_RETENTION_MS;
+            true
+        }))
+    }
+
+    async fn list_remove(&self, user_id: &str, room: &RoomName) -> Result<(), RegistryError> {
+        self.with_state(|s| {
+            if let Some(list) = s.lists.get_mut(user_id) {
+                list.entries.remove(room);
+            }
+        });
+        Ok(())
+    }
+
+    async fn rooms(&self, user_id: &str) -> Result<Vec<RoomEntry>, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.lists
+                .get(user_id)
+                .map_or_else(Vec::new, |list| list.entries.values().cloned().collect())
+        }))
+    }
+
+    async fn mark_read(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        id: MessageId,
+    ) -> Result<bool, RegistryError> {
+        Ok(self.with_state(|s| {
+            let Some(entry) = s
+                .lists
+                .get_mut(user_id)
+                .and_then(|list| list.entries.get_mut(room))
+            else {
+                return false;
+            };
+            if entry.read.is_some_and(|read| read >= id) {
+                return false;
+            }
+            entry.read = Some(id);
+            true
+        }))
+    }
+
+    async fn profile(&self, user_id: &str) -> Result<Option<User>, RegistryError> {
+        Ok(self.with_state(|s| s.profiles.get(user_id).map(|(user, _)| user.clone())))
+    }
+
+    async fn live(&self, user_id: &str, now_ms: u64) -> Result<Vec<ConnectionId>, RegistryError> {
+        Ok(self.with_state(|s| s.live(user_id, now_ms)))
     }
 
     async fn admit(

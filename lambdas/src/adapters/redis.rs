@@ -14,6 +14,11 @@
 //! - `{user:<user id>}:rate:<bucket>`: HASH `t` (tokens), `at` (ms): one token bucket; expires when it would
 //!   be full again.
 //! - `{user:<user id>}:signed-out`: until when (ms) an operator's kick keeps the person out; expires then.
+//! - `{user:<user id>}:rooms`: HASH room → the list entry as JSON (`read` position, `with` for a direct
+//!   conversation): the person's rooms across devices; at most [`MAX_ROOMS_PER_PERSON`]; expires
+//!   [`PERSON_RETENTION_SECS`] after its last change.
+//! - `{user:<user id>}:profile`: the person as their last connection's token named them (JSON), for the
+//!   other side of a direct conversation; expires [`PERSON_RETENTION_SECS`] after their last connect.
 //! - `{room:<room>}:members`: HASH connection id → user JSON; membership and presence in one key; at most
 //!   [`MAX_MEMBERS_PER_ROOM`]. A member whose disconnect was lost is forgotten when a post to it answers
 //!   410 (the sender's `forget`).
@@ -23,7 +28,11 @@
 //! - `{room:<room>}:sent`: HASH idempotency key (`<client id> <author id>`; client ids hold no spaces) →
 //!   `<fanned out 0|1> <message id>`, for the messages still in the history.
 //!
-//! A room's three keys expire [`ROOM_RETENTION_SECS`] after its last message or join.
+//! - `{room:<room>}:people`: SET of user ids, a private room's people (who may join it); at most
+//!   [`MAX_PEOPLE_PER_PRIVATE_ROOM`]. The last one leaving deletes the room's keys.
+//!
+//! A room's keys expire [`ROOM_RETENTION_SECS`] after its last message or join (and its people after the
+//! last join or invite).
 //!
 //! Keys about one thing share its hash tag, hence one slot (even when an id holds a `}`: the tag ends at
 //! the first one, the same in each key). Every Lua script declares every key it touches in `KEYS`, all
@@ -47,6 +56,11 @@
 //!   the set the connection is not in — harmless to a disconnect (removing a member that is not there is a
 //!   no-op) and finished by the retry.
 //! - `leave`: the room first, then the set. Half-done: the same harmless extra room in the set.
+//! - `join` then goes on the person's list last (the core's step; the rooms-per-person cap decides
+//!   there, and a refusal leaves the room again), so a half-done join is one the retry finishes.
+//! - `leave` by a person (the core): each of their connections leaves, then the room's people, then
+//!   their list; `invite` and `dm`: the room's people first, then the lists. Half-done: someone among a
+//!   room's people without it on their list (they may join it; the retry lists it), never the reverse.
 //! - `disconnect`: read the record and the rooms set, remove the connection from each room, then from its
 //!   person's live set, and delete the record and the set last. Half-done: the set still names every room,
 //!   so the retry finds them all again; it answers the rooms the first attempt saw.
@@ -68,10 +82,11 @@
 use async_trait::async_trait;
 use protocol::{
     limits::{
-        Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION,
-        MAX_SERVER_FRAME_BYTES, ROOM_RETENTION_SECS,
+        Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM,
+        MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES,
+        PERSON_RETENTION_SECS, ROOM_RETENTION_SECS,
     },
-    ChatMessage, ClientId, ConnectionId, MessageId, RoomName, User,
+    ChatMessage, ClientId, ConnectionId, MessageId, RoomEntry, RoomName, User,
 };
 use std::time::Duration;
 
@@ -88,17 +103,19 @@ use time::OffsetDateTime;
 use crate::{
     adapters::memory::CONNECTION_TTL_MS,
     ports::{
-        unix_millis, Admission, Appended, BoxError, Connected, HistoryPage, HistoryQuery, Joined,
-        Member, NewMessage, Registry, RegistryError,
+        unix_millis, Added, Admission, Appended, BoxError, Connected, Created, HistoryPage,
+        HistoryQuery, Joined, Member, NewMessage, Registry, RegistryError,
     },
 };
 
 const ROOM_RETENTION_MS: u64 = ROOM_RETENTION_SECS * 1000;
 
+const PERSON_RETENTION_MS: u64 = PERSON_RETENTION_SECS * 1000;
+
 /// Counts a connection among its person's live ones (`KEYS[1]`) unless the person holds the cap already;
-/// 1 if counted. Expired entries are dropped first.
+/// 1 if counted (and the person's profile, `KEYS[3]`, recorded). Expired entries are dropped first.
 const ADMIT_CONNECTION: &str = r"
-local live, signed_out = KEYS[1], KEYS[2]
+local live, signed_out, profile = KEYS[1], KEYS[2], KEYS[3]
 local id, now, ttl, cap = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local ends = tonumber(redis.call('GET', signed_out))
 if ends and ends > now then
@@ -110,6 +127,7 @@ if not redis.call('ZSCORE', live, id) and redis.call('ZCARD', live) >= cap then
 end
 redis.call('ZADD', live, now + ttl, id)
 redis.call('PEXPIRE', live, ttl)
+redis.call('SET', profile, ARGV[5], 'PX', ARGV[6])
 return 1
 ";
 
@@ -139,22 +157,103 @@ redis.call('PEXPIRE', rooms, ttl)
 return 1
 ";
 
-/// A join's second step, on the room's side: puts the connection in the room within the members cap;
-/// answers `joined`, `would_create` or `room_full`. Refreshes the room's expiry.
+/// A join's second step, on the room's side: puts the connection in the room within the members cap,
+/// a private room's (`ARGV[7]` is 1) only for one of its people (`KEYS[4]`); answers `joined`,
+/// `no_such_room`, `would_create` or `room_full`. Refreshes the room's expiry.
 const JOIN_ROOM: &str = r"
-local members, history, sent = KEYS[1], KEYS[2], KEYS[3]
+local members, history, sent, people = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, user, new_room = ARGV[1], ARGV[2], ARGV[3]
 local retention, max_members = tonumber(ARGV[4]), tonumber(ARGV[5])
+local user_id, private = ARGV[6], ARGV[7] == '1'
 if redis.call('HEXISTS', members, id) == 0 then
+  if private and redis.call('SISMEMBER', people, user_id) == 0 then return 'no_such_room' end
   local count = redis.call('HLEN', members)
   if count >= max_members then return 'room_full' end
-  if count == 0 and redis.call('EXISTS', history) == 0 and new_room ~= '1' then
+  if not private and count == 0 and redis.call('EXISTS', history) == 0 and new_room ~= '1' then
     return 'would_create'
   end
 end
 redis.call('HSET', members, id, user)
-for _, key in ipairs({members, history, sent}) do redis.call('PEXPIRE', key, retention) end
+for _, key in ipairs({members, history, sent, people}) do redis.call('PEXPIRE', key, retention) end
 return 'joined'
+";
+
+/// Brings a private room into being with one person (`ARGV[1]`) unless it exists: `created`,
+/// `already_in` or `taken`.
+const CREATE_ROOM: &str = r"
+local people, members, history = KEYS[1], KEYS[2], KEYS[3]
+if redis.call('SISMEMBER', people, ARGV[1]) == 1 then return 'already_in' end
+if redis.call('EXISTS', people, members, history) > 0 then return 'taken' end
+redis.call('SADD', people, ARGV[1])
+redis.call('PEXPIRE', people, ARGV[2])
+return 'created'
+";
+
+/// Adds `ARGV[4..]` to a private room's people if `ARGV[1]` (unless empty) is one of them and the cap
+/// (`ARGV[2]`) holds: `added`, `no_such_room` or `room_full`.
+const ADD_PEOPLE: &str = r"
+local people = KEYS[1]
+local by, cap, retention = ARGV[1], tonumber(ARGV[2]), ARGV[3]
+if by ~= '' and redis.call('SISMEMBER', people, by) == 0 then return 'no_such_room' end
+local newcomers = 0
+for i = 4, #ARGV do
+  if redis.call('SISMEMBER', people, ARGV[i]) == 0 then newcomers = newcomers + 1 end
+end
+if redis.call('SCARD', people) + newcomers > cap then return 'room_full' end
+for i = 4, #ARGV do redis.call('SADD', people, ARGV[i]) end
+if redis.call('PTTL', people) < tonumber(retention) then redis.call('PEXPIRE', people, retention) end
+return 'added'
+";
+
+/// Takes `ARGV[1]` out of a private room's people; the last one out deletes the room's keys. 1 if the
+/// room is gone.
+const REMOVE_PERSON: &str = r"
+local people = KEYS[1]
+if redis.call('EXISTS', people) == 0 then return 0 end
+redis.call('SREM', people, ARGV[1])
+if redis.call('SCARD', people) > 0 then return 0 end
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+return 1
+";
+
+/// Puts room `ARGV[1]` on a person's list (`ARGV[2]`, its entry, if new; `ARGV[3]`, the other person of
+/// a direct conversation, replaces the entry's `with` unless empty) within the cap `ARGV[4]`; 1 if it
+/// is on the list now. Refreshes the list's expiry.
+const LIST_ADD: &str = r"
+local list = KEYS[1]
+local room, entry, with, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local current = redis.call('HGET', list, room)
+if current then
+  if with ~= '' then
+    local decoded = cjson.decode(current)
+    decoded['with'] = cjson.decode(with)
+    redis.call('HSET', list, room, cjson.encode(decoded))
+  end
+elseif redis.call('HLEN', list) >= cap then
+  return 0
+else
+  redis.call('HSET', list, room, entry)
+end
+redis.call('PEXPIRE', list, ARGV[5])
+return 1
+";
+
+/// Moves a person's read position in room `ARGV[1]` to `ARGV[2]` (`<ms>-<seq>`) if that is newer; 1 if
+/// it moved.
+const MARK_READ: &str = r"
+local list, room, id = KEYS[1], ARGV[1], ARGV[2]
+local current = redis.call('HGET', list, room)
+if not current then return 0 end
+local entry = cjson.decode(current)
+local new_ms, new_seq = string.match(id, '^(%d+)-(%d+)$')
+if type(entry['read']) == 'string' then
+  local ms, seq = string.match(entry['read'], '^(%d+)-(%d+)$')
+  ms, seq, new_ms, new_seq = tonumber(ms), tonumber(seq), tonumber(new_ms), tonumber(new_seq)
+  if ms > new_ms or (ms == new_ms and seq >= new_seq) then return 0 end
+end
+entry['read'] = id
+redis.call('HSET', list, room, cjson.encode(entry))
+return 1
 ";
 
 /// A page of history for a member: nil if `ARGV[1]` is not in the room, else `{more, id, m, id, m, …}`
@@ -286,6 +385,15 @@ impl Keys {
     fn bucket(&self, user_id: &str, bucket: &str) -> String {
         format!("{}{{user:{user_id}}}:rate:{bucket}", self.prefix)
     }
+    fn person_rooms(&self, user_id: &str) -> String {
+        format!("{}{{user:{user_id}}}:rooms", self.prefix)
+    }
+    fn profile(&self, user_id: &str) -> String {
+        format!("{}{{user:{user_id}}}:profile", self.prefix)
+    }
+    fn people(&self, room: &RoomName) -> String {
+        format!("{}{{room:{room}}}:people", self.prefix)
+    }
     fn members(&self, room: &RoomName) -> String {
         format!("{}{{room:{room}}}:members", self.prefix)
     }
@@ -370,6 +478,11 @@ pub struct RedisRegistry {
     join_room: Script,
     history: Script,
     admit: Script,
+    create_room: Script,
+    add_people: Script,
+    remove_person: Script,
+    list_add: Script,
+    mark_read: Script,
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(redis::RedisError) -> RegistryError {
@@ -442,6 +555,11 @@ impl RedisRegistry {
             join_room: Script::new(JOIN_ROOM),
             history: Script::new(HISTORY),
             admit: Script::new(ADMIT),
+            create_room: Script::new(CREATE_ROOM),
+            add_people: Script::new(ADD_PEOPLE),
+            remove_person: Script::new(REMOVE_PERSON),
+            list_add: Script::new(LIST_ADD),
+            mark_read: Script::new(MARK_READ),
         })
     }
 
@@ -492,17 +610,20 @@ impl Registry for RedisRegistry {
         let json = serde_json::to_string(user).map_err(|e| corrupt("user", e))?;
         let record = self.keys.connection(connection_id);
         self.connection()
-            .pset_ex::<_, _, ()>(&record, json, CONNECTION_TTL_MS)
+            .pset_ex::<_, _, ()>(&record, &json, CONNECTION_TTL_MS)
             .await
             .map_err(failed("connect"))?;
         let counted: u8 = self
             .admit_connection
             .key(self.keys.live_connections(&user.id))
             .key(self.keys.signed_out(&user.id))
+            .key(self.keys.profile(&user.id))
             .arg(connection_id.as_str())
             .arg(now_ms)
             .arg(CONNECTION_TTL_MS)
             .arg(MAX_CONNECTIONS_PER_PERSON)
+            .arg(&json)
+            .arg(PERSON_RETENTION_MS)
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("connect"))?;
@@ -609,17 +730,21 @@ impl Registry for RedisRegistry {
             .key(self.keys.members(room))
             .key(self.keys.history(room))
             .key(self.keys.sent(room))
+            .key(self.keys.people(room))
             .arg(member.connection_id.as_str())
             .arg(user)
             .arg(u8::from(new_room))
             .arg(ROOM_RETENTION_MS)
             .arg(MAX_MEMBERS_PER_ROOM)
+            .arg(&member.user.id)
+            .arg(u8::from(room.is_private()))
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("join"))?;
         let refused = match outcome.as_str() {
             "joined" => return Ok(Joined::Joined),
             "would_create" => Joined::WouldCreate,
+            "no_such_room" => Joined::NoSuchRoom,
             "room_full" => Joined::RoomFull,
             other => return Err(corrupt("join outcome", other.to_owned())),
         };
@@ -775,6 +900,165 @@ impl Registry for RedisRegistry {
             messages,
             has_more: has_more == 1,
         }))
+    }
+
+    async fn create_room(
+        &self,
+        room: &RoomName,
+        user_id: &str,
+        _now_ms: u64,
+    ) -> Result<Created, RegistryError> {
+        let outcome: String = self
+            .create_room
+            .key(self.keys.people(room))
+            .key(self.keys.members(room))
+            .key(self.keys.history(room))
+            .arg(user_id)
+            .arg(ROOM_RETENTION_MS)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("create_room"))?;
+        match outcome.as_str() {
+            "created" => Ok(Created::Created),
+            "already_in" => Ok(Created::AlreadyIn),
+            "taken" => Ok(Created::Taken),
+            other => Err(corrupt("create outcome", other.to_owned())),
+        }
+    }
+
+    async fn add_people(
+        &self,
+        room: &RoomName,
+        by: Option<&str>,
+        people: &[&str],
+        _now_ms: u64,
+    ) -> Result<Added, RegistryError> {
+        let outcome: String = self
+            .add_people
+            .key(self.keys.people(room))
+            .arg(by.unwrap_or(""))
+            .arg(MAX_PEOPLE_PER_PRIVATE_ROOM)
+            .arg(ROOM_RETENTION_MS)
+            .arg(people)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("add_people"))?;
+        match outcome.as_str() {
+            "added" => Ok(Added::Added),
+            "no_such_room" => Ok(Added::NoSuchRoom),
+            "room_full" => Ok(Added::RoomFull),
+            other => Err(corrupt("add_people outcome", other.to_owned())),
+        }
+    }
+
+    async fn remove_person(&self, room: &RoomName, user_id: &str) -> Result<bool, RegistryError> {
+        if !room.is_private() {
+            return Ok(false);
+        }
+        let gone: u8 = self
+            .remove_person
+            .key(self.keys.people(room))
+            .key(self.keys.members(room))
+            .key(self.keys.history(room))
+            .key(self.keys.sent(room))
+            .arg(user_id)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("remove_person"))?;
+        Ok(gone == 1)
+    }
+
+    async fn list_add(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        with: Option<&User>,
+        _now_ms: u64,
+    ) -> Result<bool, RegistryError> {
+        let entry = RoomEntry {
+            room: room.clone(),
+            read: None,
+            with: with.cloned(),
+        };
+        let entry = serde_json::to_string(&entry).map_err(|e| corrupt("list entry", e))?;
+        let with = match with {
+            Some(user) => serde_json::to_string(user).map_err(|e| corrupt("user", e))?,
+            None => String::new(),
+        };
+        let listed: u8 = self
+            .list_add
+            .key(self.keys.person_rooms(user_id))
+            .arg(room.as_str())
+            .arg(entry)
+            .arg(with)
+            .arg(MAX_ROOMS_PER_PERSON)
+            .arg(PERSON_RETENTION_MS)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("list_add"))?;
+        Ok(listed == 1)
+    }
+
+    async fn list_remove(&self, user_id: &str, room: &RoomName) -> Result<(), RegistryError> {
+        self.connection()
+            .hdel::<_, _, ()>(self.keys.person_rooms(user_id), room.as_str())
+            .await
+            .map_err(failed("list_remove"))
+    }
+
+    async fn rooms(&self, user_id: &str) -> Result<Vec<RoomEntry>, RegistryError> {
+        let entries: Vec<(String, String)> = self
+            .connection()
+            .hgetall(self.keys.person_rooms(user_id))
+            .await
+            .map_err(failed("rooms"))?;
+        let mut rooms = entries
+            .into_iter()
+            .map(|(_, entry)| serde_json::from_str(&entry).map_err(|e| corrupt("list entry", e)))
+            .collect::<Result<Vec<RoomEntry>, _>>()?;
+        rooms.sort_by(|a, b| a.room.cmp(&b.room));
+        Ok(rooms)
+    }
+
+    async fn mark_read(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        id: MessageId,
+    ) -> Result<bool, RegistryError> {
+        let moved: u8 = self
+            .mark_read
+            .key(self.keys.person_rooms(user_id))
+            .arg(room.as_str())
+            .arg(id.to_string())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("mark_read"))?;
+        Ok(moved == 1)
+    }
+
+    async fn profile(&self, user_id: &str) -> Result<Option<User>, RegistryError> {
+        let json: Option<String> = self
+            .connection()
+            .get(self.keys.profile(user_id))
+            .await
+            .map_err(failed("profile"))?;
+        json.map(|json| serde_json::from_str(&json).map_err(|e| corrupt("profile", e)))
+            .transpose()
+    }
+
+    async fn live(&self, user_id: &str, now_ms: u64) -> Result<Vec<ConnectionId>, RegistryError> {
+        let mut live: Vec<String> = self
+            .connection()
+            .zrangebyscore(
+                self.keys.live_connections(user_id),
+                format!("({now_ms}"),
+                "+inf",
+            )
+            .await
+            .map_err(failed("live"))?;
+        live.sort();
+        Ok(live.into_iter().map(ConnectionId).collect())
     }
 
     async fn admit(

@@ -5,6 +5,14 @@
 //! Every action is safe to apply twice for the same command, as SQS may deliver it twice: joins and leaves
 //! are idempotent, and a repeated send is stored once and fanned out once.
 //!
+//! Private rooms (names starting with `_`) and direct conversations are closed: a person joins one only
+//! once they are among its people (its creator, the people its people invited, the two of a direct
+//! conversation), and everyone else is answered `no_such_room`, byte for byte what a room that does not
+//! exist answers, so nobody learns that one exists. History, presence, typing and sending need the
+//! connection to be in the room, so they follow. Each person has a list of their rooms and direct
+//! conversations with read positions, kept in the store for every device; each change is sent to all of
+//! their connections as a `rooms` frame.
+//!
 //! Every action is bounded by the store, so the limits hold across every Lambda instance: a per-person
 //! rate (token buckets, [`Registry::admit`]; `rate_limited` with `retry_after_ms`, nothing stored or fanned
 //! out; typing beyond its rate is dropped silently) and the caps (rooms per connection, connections per
@@ -13,17 +21,18 @@
 
 use protocol::{
     limits::{
-        Rate, HISTORY_RATE, JOIN_RATE, MAX_QUEUE_MESSAGE_BYTES, MAX_RECIPIENTS_PER_DELIVERY,
-        MAX_SERVER_FRAME_BYTES, NEW_ROOM_RATE, SEND_RATE, TYPING_RATE,
+        Rate, HISTORY_RATE, INVITE_RATE, JOIN_RATE, MAX_QUEUE_MESSAGE_BYTES,
+        MAX_RECIPIENTS_PER_DELIVERY, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES, NEW_ROOM_RATE,
+        READ_RATE, SEND_RATE, TYPING_RATE,
     },
-    ClientFrame, ClientId, Command, ConnectionId, Delivery, ErrorCode, MessageId, RoomName,
-    ServerFrame, User,
+    ClientFrame, ClientId, Command, ConnectionId, Delivery, ErrorCode, MessageId, RoomEntry,
+    RoomName, ServerFrame, User,
 };
 use time::OffsetDateTime;
 
 use crate::ports::{
-    unix_millis, Admission, Appended, Clock, Connected, HistoryPage, HistoryQuery, Joined, Member,
-    NewMessage, Queue, QueueError, Registry, RegistryError,
+    unix_millis, Added, Admission, Appended, Clock, Connected, Created, HistoryPage, HistoryQuery,
+    Joined, Member, NewMessage, Queue, QueueError, Registry, RegistryError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -153,6 +162,11 @@ pub async fn apply(ports: Ports<'_>, command: &Command) -> Result<Handled> {
             after,
             limit,
         } => on_history(ports, member, room, *before, *after, *limit).await,
+        ClientFrame::Create { room } => on_create(ports, &member, room).await,
+        ClientFrame::Invite { room, user } => on_invite(ports, &member, room, user).await,
+        ClientFrame::Dm { user } => on_dm(ports, &member, user).await,
+        ClientFrame::Rooms => on_rooms(ports, &member).await,
+        ClientFrame::Read { room, id } => on_read(ports, &member, room, *id).await,
         // Answered by the gateway; never queued. Harmless if it ever is.
         ClientFrame::Ping => Ok(Handled::Done),
     }
@@ -200,10 +214,13 @@ async fn on_disconnect(ports: Ports<'_>, connection: &ConnectionId) -> Result<Ha
     Ok(Handled::Done)
 }
 
-/// `join`: puts the connection in the room (idempotent) and sends the room's presence to every member,
-/// the joiner included, which is how the joiner learns it is in. Rules: the join rate; the caps on rooms
-/// per connection and connections per room; joining a room that does not exist yet brings it into being,
-/// which takes a token of the person's new-room rate (a cap: it holds even with rates off).
+/// `join`: puts the connection in the room (idempotent) and on the person's list, and sends the room's
+/// presence to every member, the joiner included, which is how the joiner learns it is in. Rules: the
+/// join rate; the caps on rooms per connection, rooms per person and connections per room; a private
+/// room only for its people (`no_such_room` otherwise, as for a room that does not exist); joining a
+/// public room that does not exist yet brings it into being, which takes a token of the person's new-room
+/// rate (a cap: it holds even with rates off). The room goes on the list after the connection is in it,
+/// and comes out of the room again if the list is full, so a retry finishes a half-done join.
 async fn on_join(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<Handled> {
     if let Some(refusal) = ports.over_rate(member, "join", JOIN_RATE, None).await? {
         return answer(ports, refusal).await;
@@ -211,7 +228,7 @@ async fn on_join(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<H
     let to_joiner = |frame| to_one(member.connection_id.clone(), frame);
     let now_ms = ports.now_ms();
     let mut joined = ports.registry.join(room, member, false, now_ms).await?;
-    if joined == Joined::WouldCreate {
+    if joined == Joined::WouldCreate && !room.is_private() {
         let admitted = ports
             .registry
             .admit(&member.user.id, "new-room", NEW_ROOM_RATE, now_ms)
@@ -225,29 +242,275 @@ async fn on_join(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<H
     }
     let refusal = match joined {
         Joined::Joined => {
+            let user = &member.user.id;
+            let listed = ports.registry.rooms(user).await?;
+            let on_list = listed.iter().any(|entry| &entry.room == room);
+            if !on_list && !ports.registry.list_add(user, room, None, now_ms).await? {
+                ports.registry.leave(room, &member.connection_id).await?;
+                let refusal = ServerFrame::error(ErrorCode::TooManyRooms, None);
+                return answer(ports, to_joiner(refusal)).await;
+            }
             let members = ports.registry.members(room).await?;
-            queue_deliveries(ports.deliveries, vec![presence(room, &members)]).await?;
+            let mut out = vec![presence(room, &members)];
+            if !on_list {
+                // The joiner knows; the person's other tabs and devices learn of the room.
+                out.push(rooms_frame(ports, user, Some(&member.connection_id)).await?);
+            }
+            queue_deliveries(ports.deliveries, out).await?;
             return Ok(Handled::Done);
         }
         Joined::TooManyRooms => ErrorCode::TooManyRooms,
         Joined::RoomFull => ErrorCode::RoomFull,
+        // A private room is never brought into being by a join: to the joiner it does not exist.
+        Joined::NoSuchRoom | Joined::WouldCreate if room.is_private() => {
+            return answer(ports, to_joiner(ServerFrame::no_such_room(room))).await
+        }
         // Only if the room vanished between the two calls; the client may join again.
-        Joined::WouldCreate => ErrorCode::Internal,
+        Joined::NoSuchRoom | Joined::WouldCreate => ErrorCode::Internal,
     };
     answer(ports, to_joiner(ServerFrame::error(refusal, None))).await
 }
 
-/// `leave`: takes the connection out of the room; if it was in it, the members left are told. Rule: the
-/// join rate (joins and leaves share it).
+/// `leave`: the person leaves the room, from every device: each of their connections leaves it, they
+/// stop being one of a private room's people (the last one out deletes the room), and the room comes off
+/// their list; the members left are told who is left, the person's connections their new list. Rule: the
+/// join rate (joins and leaves share it). Idempotent; its steps run in that order, so a retry finishes a
+/// half-done one.
 async fn on_leave(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<Handled> {
     if let Some(refusal) = ports.over_rate(member, "join", JOIN_RATE, None).await? {
         return answer(ports, refusal).await;
     }
-    if ports.registry.leave(room, &member.connection_id).await? {
-        let members = ports.registry.members(room).await?;
-        queue_deliveries(ports.deliveries, vec![presence(room, &members)]).await?;
+    let user = &member.user.id;
+    let mut connections = ports.registry.live(user, ports.now_ms()).await?;
+    if !connections.contains(&member.connection_id) {
+        connections.push(member.connection_id.clone());
+    }
+    let mut was_in = false;
+    for connection in &connections {
+        was_in |= ports.registry.leave(room, connection).await?;
+    }
+    ports.registry.remove_person(room, user).await?;
+    ports.registry.list_remove(user, room).await?;
+    let mut out = vec![rooms_frame(ports, user, Some(&member.connection_id)).await?];
+    if was_in {
+        out.push(presence(room, &ports.registry.members(room).await?));
+    }
+    queue_deliveries(ports.deliveries, out).await?;
+    Ok(Handled::Done)
+}
+
+/// `create`: brings a private room into being with its creator as its one person and puts it on their
+/// list (join it after). Rules: the name carries the creator's prefix (`not_your_room_name`), so a
+/// refusal never tells anyone whether another person's room exists; the new-room rate (a cap, like a
+/// public room's creation); the rooms-per-person cap (`too_many_rooms`). A retried `create` changes
+/// nothing; a name the creator used before and left, while others stayed, is `no_such_room`.
+async fn on_create(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<Handled> {
+    let user = &member.user.id;
+    let to_creator = |frame| to_one(member.connection_id.clone(), frame);
+    if !room.is_private()
+        || room.is_direct()
+        || !room.as_str().starts_with(&RoomName::private_prefix(user))
+    {
+        let refusal = ServerFrame::error(ErrorCode::NotYourRoomName, None);
+        return answer(ports, to_creator(refusal)).await;
+    }
+    let now_ms = ports.now_ms();
+    let listed = ports.registry.rooms(user).await?;
+    if !listed.iter().any(|entry| &entry.room == room) && listed.len() >= MAX_ROOMS_PER_PERSON {
+        let refusal = ServerFrame::error(ErrorCode::TooManyRooms, None);
+        return answer(ports, to_creator(refusal)).await;
+    }
+    let admitted = ports
+        .registry
+        .admit(user, "new-room", NEW_ROOM_RATE, now_ms)
+        .await?;
+    if let Admission::Wait { retry_after_ms } = admitted {
+        let refusal = ServerFrame::retry_later(ErrorCode::TooManyNewRooms, None, retry_after_ms);
+        return answer(ports, to_creator(refusal)).await;
+    }
+    match ports.registry.create_room(room, user, now_ms).await? {
+        Created::Created | Created::AlreadyIn => {}
+        Created::Taken => return answer(ports, to_creator(ServerFrame::no_such_room(room))).await,
+    }
+    if !ports.registry.list_add(user, room, None, now_ms).await? {
+        let refusal = ServerFrame::error(ErrorCode::TooManyRooms, None);
+        return answer(ports, to_creator(refusal)).await;
+    }
+    let listing = rooms_frame(ports, user, Some(&member.connection_id)).await?;
+    queue_deliveries(ports.deliveries, vec![listing]).await?;
+    Ok(Handled::Done)
+}
+
+/// `invite`: lets a person into a private room the inviter is one of the people of, and puts it on their
+/// list (their connections get their new list). Rules: the invite rate (shared with `dm`); the invited
+/// person shares a room with the inviter (`unknown_person`), so user ids cannot be probed; the inviter is
+/// among the room's people (`no_such_room` otherwise: the same answer as for a room that does not exist);
+/// a direct conversation takes no one else (`no_such_room`); the people cap (`room_full`) and the invited
+/// person's rooms cap (`their_rooms_full`). Idempotent.
+async fn on_invite(
+    ports: Ports<'_>,
+    member: &Member,
+    room: &RoomName,
+    invitee: &str,
+) -> Result<Handled> {
+    if let Some(refusal) = ports.over_rate(member, "invite", INVITE_RATE, None).await? {
+        return answer(ports, refusal).await;
+    }
+    let to_inviter = |frame| to_one(member.connection_id.clone(), frame);
+    if !room.is_private() || room.is_direct() {
+        return answer(ports, to_inviter(ServerFrame::no_such_room(room))).await;
+    }
+    let theirs = match shared_list(ports, &member.user.id, invitee, room).await? {
+        Ok(theirs) => theirs,
+        Err(code) => return answer(ports, to_inviter(ServerFrame::error(code, None))).await,
+    };
+    let now_ms = ports.now_ms();
+    match ports
+        .registry
+        .add_people(room, Some(&member.user.id), &[invitee], now_ms)
+        .await?
+    {
+        Added::Added => {}
+        Added::NoSuchRoom => {
+            return answer(ports, to_inviter(ServerFrame::no_such_room(room))).await;
+        }
+        Added::RoomFull => {
+            let refusal = ServerFrame::error(ErrorCode::RoomFull, None);
+            return answer(ports, to_inviter(refusal)).await;
+        }
+    }
+    if !theirs.iter().any(|entry| &entry.room == room)
+        && !ports.registry.list_add(invitee, room, None, now_ms).await?
+    {
+        let refusal = ServerFrame::error(ErrorCode::TheirRoomsFull, None);
+        return answer(ports, to_inviter(refusal)).await;
+    }
+    let listing = rooms_frame(ports, invitee, None).await?;
+    queue_deliveries(ports.deliveries, vec![listing]).await?;
+    Ok(Handled::Done)
+}
+
+/// `dm`: opens the direct conversation of two people ([`RoomName::direct`]): both become its people, it
+/// goes on both lists naming the other person, and both get their new list (the asker then joins it).
+/// Rules: the invite rate (shared with `invite`); the other person shares a room with the asker
+/// (`unknown_person`; yourself neither); both rooms caps (`too_many_rooms`, `their_rooms_full`).
+/// Idempotent: the same room from either side, every time.
+async fn on_dm(ports: Ports<'_>, member: &Member, other: &str) -> Result<Handled> {
+    if let Some(refusal) = ports.over_rate(member, "invite", INVITE_RATE, None).await? {
+        return answer(ports, refusal).await;
+    }
+    let me = &member.user;
+    let to_asker = |frame| to_one(member.connection_id.clone(), frame);
+    let room = RoomName::direct(&me.id, other);
+    let profile = ports.registry.profile(other).await?;
+    let shared = match profile.filter(|_| other != me.id) {
+        Some(profile) => shared_list(ports, &me.id, other, &room)
+            .await?
+            .map(|theirs| (profile, theirs)),
+        None => Err(ErrorCode::UnknownPerson),
+    };
+    let (profile, theirs) = match shared {
+        Ok(found) => found,
+        Err(code) => return answer(ports, to_asker(ServerFrame::error(code, None))).await,
+    };
+    let mine = ports.registry.rooms(&me.id).await?;
+    if !mine.iter().any(|entry| entry.room == room) && mine.len() >= MAX_ROOMS_PER_PERSON {
+        let refusal = ServerFrame::error(ErrorCode::TooManyRooms, None);
+        return answer(ports, to_asker(refusal)).await;
+    }
+    let now_ms = ports.now_ms();
+    ports
+        .registry
+        .add_people(&room, None, &[&me.id, other], now_ms)
+        .await?;
+    let listed = ports
+        .registry
+        .list_add(&me.id, &room, Some(&profile), now_ms)
+        .await?;
+    if !listed {
+        let refusal = ServerFrame::error(ErrorCode::TooManyRooms, None);
+        return answer(ports, to_asker(refusal)).await;
+    }
+    if !theirs.iter().any(|entry| entry.room == room)
+        && !ports
+            .registry
+            .list_add(other, &room, Some(me), now_ms)
+            .await?
+    {
+        let refusal = ServerFrame::error(ErrorCode::TheirRoomsFull, None);
+        return answer(ports, to_asker(refusal)).await;
+    }
+    let listings = vec![
+        rooms_frame(ports, &me.id, None).await?,
+        rooms_frame(ports, other, None).await?,
+    ];
+    queue_deliveries(ports.deliveries, listings).await?;
+    Ok(Handled::Done)
+}
+
+/// `rooms`: the asker's list, to the asking connection. Rule: the read rate (shared with `read`).
+async fn on_rooms(ports: Ports<'_>, member: &Member) -> Result<Handled> {
+    if let Some(refusal) = ports.over_rate(member, "read", READ_RATE, None).await? {
+        return answer(ports, refusal).await;
+    }
+    let rooms = ports.registry.rooms(&member.user.id).await?;
+    let listing = to_one(member.connection_id.clone(), ServerFrame::Rooms { rooms });
+    answer(ports, listing).await
+}
+
+/// `read`: moves the person's read position in a room on their list forward (never back: a maximum, so
+/// tabs and redeliveries in any order agree), and tells their connections when it moved. Rule: the read
+/// rate (the app sends one per room every few seconds at most); a room not on the list changes nothing.
+async fn on_read(
+    ports: Ports<'_>,
+    member: &Member,
+    room: &RoomName,
+    id: MessageId,
+) -> Result<Handled> {
+    if let Some(refusal) = ports.over_rate(member, "read", READ_RATE, None).await? {
+        return answer(ports, refusal).await;
+    }
+    let user = &member.user.id;
+    if ports.registry.mark_read(user, room, id).await? {
+        let listing = rooms_frame(ports, user, Some(&member.connection_id)).await?;
+        queue_deliveries(ports.deliveries, vec![listing]).await?;
     }
     Ok(Handled::Done)
+}
+
+/// The invited person's list, if they share a room (public or private, not a direct conversation) with
+/// `me` and may take one more than `room`; else the refusal's code.
+async fn shared_list(
+    ports: Ports<'_>,
+    me: &str,
+    other: &str,
+    room: &RoomName,
+) -> Result<Result<Vec<RoomEntry>, ErrorCode>> {
+    let mine = ports.registry.rooms(me).await?;
+    let theirs = ports.registry.rooms(other).await?;
+    let shared = theirs
+        .iter()
+        .any(|t| !t.room.is_direct() && mine.iter().any(|m| m.room == t.room));
+    Ok(if other == me || !shared {
+        Err(ErrorCode::UnknownPerson)
+    } else if !theirs.iter().any(|t| &t.room == room) && theirs.len() >= MAX_ROOMS_PER_PERSON {
+        Err(ErrorCode::TheirRoomsFull)
+    } else {
+        Ok(theirs)
+    })
+}
+
+/// The person's list, for every one of their live connections but `except` (the one that caused the
+/// change, when it knows already).
+async fn rooms_frame(
+    ports: Ports<'_>,
+    user_id: &str,
+    except: Option<&ConnectionId>,
+) -> Result<Delivery> {
+    let rooms = ports.registry.rooms(user_id).await?;
+    let mut live = ports.registry.live(user_id, ports.now_ms()).await?;
+    live.retain(|connection| Some(connection) != except);
+    Ok(Delivery::new(live, ServerFrame::Rooms { rooms }))
 }
 
 /// `send`: stores the message once per (room, author, client id) and fans it out to every connection in
