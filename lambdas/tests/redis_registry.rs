@@ -422,7 +422,7 @@ async fn private_scenario(store: &dyn Registry) -> Vec<String> {
                 registry: store,
                 deliveries,
                 clock: &AtT0,
-                rate_limits: true,
+                rate_limits: lambdas::core::registry::RateLimits::Enforced,
             };
             registry::apply(ports, &command).await.unwrap();
         }
