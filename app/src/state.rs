@@ -841,12 +841,14 @@ mod tests {
         );
         // Caught up: the next reconnect starts after 40.
         state.on_open();
-        assert!(state.apply(&listing(&[("general", None)]), 0.0).contains(&ClientFrame::History {
-            room: room("general"),
-            before: None,
-            after: Some(MessageId::new(40, 0)),
-            limit: Some(CATCH_UP_PAGE)
-        }));
+        assert!(state
+            .apply(&listing(&[("general", None)]), 0.0)
+            .contains(&ClientFrame::History {
+                room: room("general"),
+                before: None,
+                after: Some(MessageId::new(40, 0)),
+                limit: Some(CATCH_UP_PAGE)
+            }));
     }
 
     #[test]

@@ -599,11 +599,12 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
             RateLimits::Scaled(CHECKS_SCALE),
         )
         .await?;
+        // An earlier build may not know the cluster flags: the production-shape row is this build's alone.
         let before = match &options.before {
-            Some(program) => {
+            Some(program) if scenario.store != Store::RedisCluster => {
                 Some(measure_chatty(program.clone(), "before", RateLimits::Enforced).await?)
             }
-            None => None,
+            _ => None,
         };
         eprintln!("{}: baseline…", scenario.name);
         let baseline = measure(&this, &ServerKind::Relay, &scenario, options.progress).await?;
@@ -725,7 +726,10 @@ impl fmt::Display for BenchReport {
                 let scenario = if first { row.scenario.as_str() } else { "" };
                 first = false;
                 write!(f, "{scenario:<42} {metric:<22}")?;
-                for value in &values {
+                for (i, value) in values.iter().enumerate() {
+                    if i == 2 && with_before && row.before.is_none() {
+                        write!(f, " {:>12}", "-")?;
+                    }
                     write!(f, " {value:>12.decimals$}")?;
                 }
                 let (chatty, baseline) = (values[0], values[values.len() - 1]);
