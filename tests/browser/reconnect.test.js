@@ -122,7 +122,14 @@ test('the outbox and drafts survive a reload', async () => {
   network.restore();
   await page.reload();
   await page.locator('.status.online').waitFor({ timeout: 20_000 });
-  await page.locator('.msg:not(.pending) .body', { hasText: 'queued before reload' }).waitFor({ timeout: 10_000 });
+  // In the production-shape pass a command may wait for a failed batch to come back; say what the
+  // message showed if it never got its answer.
+  await page.locator('.msg:not(.pending) .body', { hasText: 'queued before reload' })
+    .waitFor({ timeout: 30_000 })
+    .catch(async (error) => {
+      const shown = await page.locator('.msg', { hasText: 'queued before reload' }).allTextContents();
+      throw new Error(`${error.message}\nthe message showed: ${JSON.stringify(shown)}`);
+    });
   assert.equal(await composer(page).inputValue(), 'an unsent draft');
   await context.close();
 });
