@@ -449,10 +449,10 @@ fn with_saved_region(options: &Options) -> Result<Options> {
 
 /// The stack's pool and command queue, then [`kick::kick`] with the operator's credentials.
 fn run_kick(args: KickArgs) -> Result<()> {
-    let outputs = stack_outputs(&args.options, args.outputs.as_deref())?;
+    let options = with_saved_region(&args.options)?;
+    let outputs = stack_outputs(&options, args.outputs.as_deref())?;
     let pool = outputs.get(USER_POOL_ID)?.to_owned();
     let queue_url = outputs.get(COMMAND_QUEUE_URL)?.to_owned();
-    let options = with_saved_region(&args.options)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
