@@ -95,7 +95,8 @@ class EachRuleBites(unittest.TestCase):
 
     def test_route_missing_from_deployment(self):
         t = self.broken()
-        resource(t, "Deployment")["DependsOn"].remove("PingRoute")
+        (deployment,) = inv.resources(t, "AWS::ApiGatewayV2::Deployment").values()
+        deployment["DependsOn"].remove("PingRoute")
         self.assertCaught(inv.routes_cover_the_protocol, t, "does not wait for route 'ping'")
 
     def test_x86_function(self):
