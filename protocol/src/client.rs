@@ -37,13 +37,27 @@ pub enum ClientFrame {
         after: Option<MessageId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u16>,
+        /// With `after`: also the messages changed (edited, deleted) since this room change number, the
+        /// `rev` of the last `history` or `changed` frame seen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changes_after: Option<u64>,
     },
     /// Keep-alive; answered with `pong`.
     Ping,
+    /// Replace the body of one of your own messages; everyone in the room sees it marked edited.
+    Edit {
+        room: RoomName,
+        id: MessageId,
+        body: String,
+    },
+    /// Delete one of your own messages; everyone in the room sees a placeholder instead.
+    Delete { room: RoomName, id: MessageId },
 }
 
 /// The `action` values, in the order of [`ClientFrame`]'s variants.
-pub const ACTIONS: [&str; 6] = ["join", "leave", "send", "typing", "history", "ping"];
+pub const ACTIONS: [&str; 8] = [
+    "join", "leave", "send", "typing", "history", "ping", "edit", "delete",
+];
 
 /// A refused frame: which error code to answer with, why, and the frame's `client_id` to echo.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -136,6 +150,11 @@ impl ClientFrame {
                 client_id,
                 body: strip_bidi_overrides(&body),
             },
+            Self::Edit { room, id, body } => Self::Edit {
+                room,
+                id,
+                body: strip_bidi_overrides(&body),
+            },
             other => other,
         }
     }
@@ -144,18 +163,7 @@ impl ClientFrame {
     /// history limit in range. The app calls this before sending; [`ClientFrame::parse`] calls it on receipt.
     pub fn validate(&self) -> Result<(), FrameError> {
         match self {
-            Self::Send { body, .. } => {
-                if body.trim().is_empty() {
-                    return Err(FrameError::new(ErrorCode::EmptyBody, "the body is empty"));
-                }
-                let chars = body.chars().count();
-                if chars > MAX_BODY_CHARS {
-                    return Err(FrameError::new(
-                        ErrorCode::BodyTooLong,
-                        format!("{chars} characters is over the {MAX_BODY_CHARS}-character limit"),
-                    ));
-                }
-            }
+            Self::Send { body, .. } | Self::Edit { body, .. } => check_body(body)?,
             Self::History {
                 limit: Some(limit), ..
             } if *limit == 0 || *limit > MAX_HISTORY_LIMIT => {
@@ -193,6 +201,8 @@ impl ClientFrame {
             Self::Typing { .. } => ACTIONS[3],
             Self::History { .. } => ACTIONS[4],
             Self::Ping => ACTIONS[5],
+            Self::Edit { .. } => ACTIONS[6],
+            Self::Delete { .. } => ACTIONS[7],
         }
     }
 
@@ -203,7 +213,9 @@ impl ClientFrame {
             | Self::Leave { room }
             | Self::Send { room, .. }
             | Self::Typing { room }
-            | Self::History { room, .. } => Some(room),
+            | Self::History { room, .. }
+            | Self::Edit { room, .. }
+            | Self::Delete { room, .. } => Some(room),
             Self::Ping => None,
         }
     }
@@ -214,6 +226,21 @@ impl ClientFrame {
     }
 }
 
+/// A body's rules, for a `send` and an `edit` alike: not blank, at most [`MAX_BODY_CHARS`] characters.
+fn check_body(body: &str) -> Result<(), FrameError> {
+    if body.trim().is_empty() {
+        return Err(FrameError::new(ErrorCode::EmptyBody, "the body is empty"));
+    }
+    let chars = body.chars().count();
+    if chars > MAX_BODY_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::BodyTooLong,
+            format!("{chars} characters is over the {MAX_BODY_CHARS}-character limit"),
+        ));
+    }
+    Ok(())
+}
+
 /// Names the field that failed, by re-checking the identifier fields one by one; serde's own message is
 /// kept as the detail.
 fn field_error(value: &Value, error: serde_json::Error) -> FrameError {
@@ -222,7 +249,7 @@ fn field_error(value: &Value, error: serde_json::Error) -> FrameError {
         ErrorCode::InvalidRoom
     } else if field("client_id").is_some_and(|c| ClientId::new(c).is_err()) {
         ErrorCode::InvalidClientId
-    } else if ["before", "after"]
+    } else if ["before", "after", "id"]
         .iter()
         .any(|f| field(f).is_some_and(|id| id.parse::<MessageId>().is_err()))
     {
@@ -265,12 +292,22 @@ mod tests {
             },
             ClientFrame::Typing { room: room.clone() },
             ClientFrame::History {
-                room,
+                room: room.clone(),
                 before: None,
                 after: None,
                 limit: None,
+                changes_after: None,
             },
             ClientFrame::Ping,
+            ClientFrame::Edit {
+                room: room.clone(),
+                id: MessageId::new(1, 0),
+                body: "hi!".into(),
+            },
+            ClientFrame::Delete {
+                room,
+                id: MessageId::new(1, 0),
+            },
         ];
         for (frame, action) in frames.iter().zip(ACTIONS) {
             assert_eq!(frame.action(), action);
@@ -363,6 +400,26 @@ mod tests {
             code_of(r#"{"action":"send","room":"r","client_id":"c","body":"\u202e\u2066 \u2069"}"#),
             ErrorCode::EmptyBody
         );
+    }
+
+    /// An edit's body follows a send's rules (cleaned, not blank, not too long) and its id must be one.
+    #[test]
+    fn edits_follow_the_body_rules() {
+        let edit = |id: &str, body: &str| {
+            format!(r#"{{"action":"edit","room":"r","id":"{id}","body":"{body}"}}"#)
+        };
+        assert_eq!(code_of(&edit("1-0", "  ")), ErrorCode::EmptyBody);
+        assert_eq!(
+            code_of(&edit("1-0", &"x".repeat(MAX_BODY_CHARS + 1))),
+            ErrorCode::BodyTooLong
+        );
+        assert_eq!(code_of(&edit("first", "x")), ErrorCode::InvalidMessageId);
+        assert_eq!(
+            code_of(r#"{"action":"delete","room":"r","id":"1"}"#),
+            ErrorCode::InvalidMessageId
+        );
+        let frame = ClientFrame::parse(&edit("1-0", r"a\u202eb")).unwrap();
+        assert!(matches!(frame, ClientFrame::Edit { body, .. } if body == "ab"));
     }
 
     #[test]
