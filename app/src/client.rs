@@ -8,7 +8,7 @@
 use futures::channel::mpsc::{self, UnboundedSender};
 use gloo_timers::future::TimeoutFuture;
 use leptos::{prelude::*, task::spawn_local};
-use protocol::{ClientFrame, ClientId, ErrorCode, RoomName, ServerFrame, User};
+use protocol::{ClientFrame, ClientId, ErrorCode, MessageId, RoomName, ServerFrame, User};
 
 use crate::{
     auth_flow::Auth,
@@ -152,7 +152,7 @@ impl ChatClient {
                     client_id: Some(_),
                     retry_after_ms: Some(wait_ms),
                     ..
-                } = frame
+                } = *frame
                 {
                     // The message is queued again (see `Outbox::on_frame`); send it once it fits.
                     let wait_ms = u32::try_from(wait_ms).unwrap_or(u32::MAX);
@@ -167,7 +167,7 @@ impl ChatClient {
                     .try_update(|s| s.apply(&frame, now))
                     .unwrap_or_default();
                 self.send_all(follow_ups);
-                if matches!(frame, ServerFrame::Rooms { .. }) {
+                if matches!(*frame, ServerFrame::Rooms { .. }) {
                     // The rooms are joined again now: messages written meanwhile can go.
                     self.save_rooms();
                     self.flush_outbox();
@@ -290,6 +290,27 @@ impl ChatClient {
     pub fn discard(&self, client_id: &ClientId) {
         self.outbox.update(|o| o.discard(client_id));
         self.save_outbox();
+    }
+
+    /// Replaces the body of one of this person's messages (sent now if online; the server refuses
+    /// someone else's). The error is a sentence for the person.
+    pub fn edit(&self, room: &RoomName, id: MessageId, body: String) -> Result<(), String> {
+        let frame = ClientFrame::Edit {
+            room: room.clone(),
+            id,
+            body,
+        };
+        frame.validate().map_err(|e| e.code.describe())?;
+        self.send_all(vec![frame]);
+        Ok(())
+    }
+
+    /// Deletes one of this person's messages: everyone then sees a placeholder.
+    pub fn delete(&self, room: &RoomName, id: MessageId) {
+        self.send_all(vec![ClientFrame::Delete {
+            room: room.clone(),
+            id,
+        }]);
     }
 
     /// Tells the room this person is typing, at most every few seconds.

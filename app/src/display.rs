@@ -120,6 +120,9 @@ mod tests {
             },
             body: "hi".into(),
             sent_at: at,
+            edited_at: None,
+            deleted: false,
+            rev: None,
         }
     }
 

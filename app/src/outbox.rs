@@ -240,6 +240,9 @@ mod tests {
             },
             body: "hi".into(),
             sent_at: OffsetDateTime::UNIX_EPOCH,
+            edited_at: None,
+            deleted: false,
+            rev: None,
         })
     }
 

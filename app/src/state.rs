@@ -66,6 +66,9 @@ pub struct RoomState {
     rejoin: bool,
     /// The server confirmed the join (a `presence` arrived): a list without it means it was left.
     confirmed: bool,
+    /// The room's change number (edits, deletes) up to which this room is known current; like `synced`,
+    /// only pages raise it, and a reconnect asks for the changes after it.
+    rev: Option<u64>,
 }
 
 impl RoomState {
@@ -89,11 +92,23 @@ impl RoomState {
             Page::Before => (self.oldest_id(), None, PAGE),
             Page::After => (None, self.synced, CATCH_UP_PAGE),
         };
+        let changes_after = if page == Page::After { self.rev } else { None };
         ClientFrame::History {
             room: room.clone(),
             before,
             after,
             limit: Some(limit),
+            changes_after,
+        }
+    }
+
+    /// Takes a message's newer version (edited, deleted) in place of the one held; an older version, or
+    /// a message not held, changes nothing.
+    fn replace(&mut self, changed: &ChatMessage) {
+        if let Some(held) = self.messages.get_mut(&changed.id) {
+            if held.rev <= changed.rev {
+                *held = changed.clone();
+            }
         }
     }
 
@@ -387,7 +402,9 @@ impl ChatState {
                 room,
                 messages,
                 has_more,
-            } => self.apply_history(room, messages, *has_more),
+                changes,
+                rev,
+            } => self.apply_history(room, messages, *has_more, (changes, *rev)),
             ServerFrame::Presence { room, members } => {
                 if let Some(state) = self.rooms.get_mut(room) {
                     let mut members = members.clone();
@@ -432,23 +449,36 @@ impl ChatState {
                 Vec::new()
             }
             ServerFrame::Pong => Vec::new(),
+            ServerFrame::Changed(message) => {
+                if let Some(state) = self.rooms.get_mut(&message.room) {
+                    state.replace(message);
+                }
+                Vec::new()
+            }
         }
     }
 
+    /// Folds in a history page and the changed messages and change number it carries.
     fn apply_history(
         &mut self,
         room: &RoomName,
         messages: &[ChatMessage],
         has_more: bool,
+        (changes, rev): (&[ChatMessage], Option<u64>),
     ) -> Vec<ClientFrame> {
         let Some(state) = self.rooms.get_mut(room) else {
             return Vec::new();
         };
         let page = state.requests.pop_front().unwrap_or(Page::Latest);
+        for changed in changes {
+            state.replace(changed);
+        }
         if page != Page::Before {
-            // A newest or catch-up page is the whole room up to its last message.
+            // A newest or catch-up page is the whole room up to its last message, and current to its
+            // change number; an older page, asked while catching up, must not skip changes still to come.
             let newest = messages.iter().map(|m| m.id).max();
             state.synced = state.synced.max(newest);
+            state.rev = state.rev.max(rev);
         }
         match page {
             Page::Latest => {
@@ -481,7 +511,7 @@ impl ChatState {
             Page::After => {
                 self.add_messages(messages);
                 let state = self.rooms.get_mut(room).expect("room checked above");
-                if has_more && !messages.is_empty() {
+                if has_more && !(messages.is_empty() && changes.is_empty()) {
                     vec![state.history(room, Page::After)]
                 } else {
                     Vec::new()
@@ -541,6 +571,9 @@ mod tests {
             author: user(author),
             body: format!("message {millis}"),
             sent_at: OffsetDateTime::UNIX_EPOCH,
+            edited_at: None,
+            deleted: false,
+            rev: None,
         }
     }
 
@@ -552,7 +585,86 @@ mod tests {
                 .map(|id| message(room_name, *id, "bob"))
                 .collect(),
             has_more,
+            changes: Vec::new(),
+            rev: Some(0),
         }
+    }
+
+    /// Message `millis`, edited to `body` as the room's change `rev`.
+    fn edited(room_name: &str, millis: u64, body: &str, rev: u64) -> ChatMessage {
+        ChatMessage {
+            body: body.into(),
+            edited_at: Some(OffsetDateTime::UNIX_EPOCH),
+            rev: Some(rev),
+            ..message(room_name, millis, "bob")
+        }
+    }
+
+    fn body(state: &ChatState, room_name: &str, millis: u64) -> String {
+        state
+            .room(&room(room_name))
+            .unwrap()
+            .messages()
+            .find(|m| m.id.millis == millis)
+            .unwrap()
+            .body
+            .clone()
+    }
+
+    /// A live edit replaces the message held; an older version arriving late does not undo a newer one.
+    #[test]
+    fn changes_replace_messages_newest_version_wins() {
+        let mut state = joined("general");
+        state.apply(&history("general", &[10, 20], false), 0.0);
+        state.apply(
+            &ServerFrame::Changed(edited("general", 10, "second", 2)),
+            0.0,
+        );
+        state.apply(
+            &ServerFrame::Changed(edited("general", 10, "first", 1)),
+            0.0,
+        );
+        assert_eq!(body(&state, "general", 10), "second");
+        state.apply(&ServerFrame::Changed(edited("elsewhere", 10, "x", 3)), 0.0);
+        assert_eq!(
+            ids(&state, "general"),
+            vec![10, 20],
+            "a change adds nothing"
+        );
+    }
+
+    /// A reconnect asks for the changes after the change number of the last page, and a catch-up page's
+    /// changes replace messages older than its `after`; a cut-short one asks again from its number.
+    #[test]
+    fn reconnect_catches_up_on_changes() {
+        let mut state = joined("general");
+        let mut page = history("general", &[10, 20], false);
+        if let ServerFrame::History { rev, .. } = &mut page {
+            *rev = Some(4);
+        }
+        state.apply(&page, 0.0);
+        state.on_open();
+        let frames = state.apply(&listing(&[("general", None)]), 0.0);
+        assert!(frames.iter().any(|frame| matches!(
+            frame,
+            ClientFrame::History { after: Some(after), changes_after: Some(4), .. } if after.millis == 20
+        )));
+        let catch_up = ServerFrame::History {
+            room: room("general"),
+            messages: Vec::new(),
+            has_more: true,
+            changes: vec![edited("general", 10, "fixed while away", 5)],
+            rev: Some(5),
+        };
+        let next = state.apply(&catch_up, 0.0);
+        assert_eq!(body(&state, "general", 10), "fixed while away");
+        assert!(matches!(
+            next[..],
+            [ClientFrame::History {
+                changes_after: Some(5),
+                ..
+            }]
+        ));
     }
 
     fn ids(state: &ChatState, room_name: &str) -> Vec<u64> {
@@ -729,7 +841,8 @@ mod tests {
                 room: room("general"),
                 before: None,
                 after: None,
-                limit: Some(PAGE)
+                limit: Some(PAGE),
+                changes_after: None,
             }
         );
         assert!(
@@ -798,13 +911,15 @@ mod tests {
             room: room("general"),
             before: None,
             after: Some(MessageId::new(20, 0)),
-            limit: Some(CATCH_UP_PAGE)
+            limit: Some(CATCH_UP_PAGE),
+            changes_after: Some(0),
         }));
         assert!(frames.contains(&ClientFrame::History {
             room: room("random"),
             before: None,
             after: None,
-            limit: Some(PAGE)
+            limit: Some(PAGE),
+            changes_after: None,
         }));
         // The catch-up arrives in two pages: the first says more exist, so the next is asked for.
         let next = state.apply(&history("general", &[21, 22], true), 0.0);
@@ -830,7 +945,8 @@ mod tests {
             room: room("general"),
             before: None,
             after: Some(MessageId::new(20, 0)),
-            limit: Some(CATCH_UP_PAGE)
+            limit: Some(CATCH_UP_PAGE),
+            changes_after: Some(0),
         }));
         state.apply(&history("general", &[30, 40], false), 0.0);
         assert_eq!(ids(&state, "general"), vec![10, 20, 30, 40]);
@@ -847,7 +963,8 @@ mod tests {
                 room: room("general"),
                 before: None,
                 after: Some(MessageId::new(40, 0)),
-                limit: Some(CATCH_UP_PAGE)
+                limit: Some(CATCH_UP_PAGE),
+                changes_after: Some(0),
             }));
     }
 

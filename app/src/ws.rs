@@ -32,7 +32,7 @@ pub enum SocketEvent {
     /// A connection opened; frames sent from now on reach the server. Frames queued before were dropped:
     /// the client re-sends what matters (joins, catch-up, pending messages).
     Opened,
-    Frame(ServerFrame),
+    Frame(Box<ServerFrame>),
     /// The open connection ended (dropped, or replaced on purpose).
     Closed,
 }
@@ -159,7 +159,7 @@ async fn serve(
                         Ok(ServerFrame::Error { code: ErrorCode::TokenExpired, .. }) => {
                             return close(sink, stream.into_inner(), End::Expired);
                         }
-                        Ok(frame) => on_event(SocketEvent::Frame(frame)),
+                        Ok(frame) => on_event(SocketEvent::Frame(Box::new(frame))),
                         Err(_) => {}
                     }
                     continue;

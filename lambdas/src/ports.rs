@@ -42,6 +42,71 @@ pub enum Appended {
     AlreadySent { message: ChatMessage },
 }
 
+/// A change to a stored message, by the person named in [`Registry::change`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// The author replaces the body (already checked like a sent one), at `at`.
+    Edit { body: String, at: OffsetDateTime },
+    /// The author deletes the message: its body goes, a placeholder stays.
+    Delete,
+}
+
+impl Change {
+    /// This change applied to `message` by the person `by` (a user id): the reference rules every
+    /// registry adapter follows. `Ok(false)` when the message is already so (a redelivered change), so
+    /// nothing more changes; the author alone may edit or delete, and a deleted message takes neither.
+    pub fn apply_to(&self, message: &mut ChatMessage, by: &str) -> Result<bool, Refused> {
+        if message.author.id != by {
+            return Err(Refused::NotYourMessage);
+        }
+        match self {
+            Self::Delete if message.deleted => Ok(false),
+            _ if message.deleted => Err(Refused::UnknownMessage),
+            Self::Edit { body, .. } if *body == message.body => Ok(false),
+            Self::Edit { body, at } => {
+                message.body.clone_from(body);
+                message.edited_at = Some(*at);
+                Ok(true)
+            }
+            Self::Delete => {
+                message.body.clear();
+                message.deleted = true;
+                Ok(true)
+            }
+        }
+    }
+}
+
+/// Why a [`Change`] was refused; nothing was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The connection is not in the room.
+    NotAMember,
+    /// The room holds no such message (never sent, trimmed, or an edit of a deleted one).
+    UnknownMessage,
+    /// Someone else wrote the message.
+    NotYourMessage,
+}
+
+/// What [`Registry::change`] did: the message's latest version, to fan out to `recipients` (every
+/// connection in the room). A redelivered change stores nothing more and answers the same version again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    pub message: ChatMessage,
+    pub recipients: Vec<ConnectionId>,
+}
+
+/// The messages of a room changed after a change number, latest versions in change order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangesPage {
+    pub messages: Vec<ChatMessage>,
+    /// The change number the page is current to: the room's latest, or, when the page was cut short (at
+    /// its limit or byte budget), the last change it holds.
+    pub rev: u64,
+    /// The page was cut short: more changes follow `rev`.
+    pub has_more: bool,
+}
+
 /// What [`Registry::connect`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connected {
@@ -204,6 +269,26 @@ pub trait Registry: Send + Sync {
         room: &RoomName,
         query: HistoryQuery,
     ) -> Result<Option<HistoryPage>, RegistryError>;
+    /// Applies `change` to the message `id` of `room`, by `by` (a connection that must be in the room, and
+    /// its person), as [`Change::apply_to`] rules; a change that changes something takes the room's next
+    /// change number (the message's `rev`). One store operation.
+    async fn change(
+        &self,
+        by: &Member,
+        room: &RoomName,
+        id: MessageId,
+        change: Change,
+    ) -> Result<Result<Changed, Refused>, RegistryError>;
+    /// For `reader`, a connection that must be in the room (`None` if it is not): the messages changed
+    /// after change number `after` (at most `limit`, within [`protocol::limits::MAX_SERVER_FRAME_BYTES`]),
+    /// and the number the page is current to. `limit` 0 answers the room's latest change number alone.
+    async fn changes(
+        &self,
+        reader: &ConnectionId,
+        room: &RoomName,
+        after: u64,
+        limit: u16,
+    ) -> Result<Option<ChangesPage>, RegistryError>;
     /// Signs a person out: keeps them out of [`Registry::connect`] until `until_ms`, and answers their live
     /// connections (for the caller to close).
     async fn kick(
@@ -321,7 +406,9 @@ impl MessageGroup for Command {
 impl MessageGroup for Delivery {
     fn message_group(&self) -> String {
         match &self.frame {
-            ServerFrame::Message(message) => format!("room:{}", message.room),
+            ServerFrame::Message(message) | ServerFrame::Changed(message) => {
+                format!("room:{}", message.room)
+            }
             ServerFrame::History { room, .. }
             | ServerFrame::Presence { room, .. }
             | ServerFrame::Typing { room, .. } => format!("room:{room}"),

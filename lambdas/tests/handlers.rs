@@ -627,3 +627,156 @@ async fn frames_after_the_token_expired_are_refused() {
     }
     assert!(queued.try_recv().is_err(), "nothing reaches the registry");
 }
+
+/// Sends `body` as alice in `general` and answers the stored message's id.
+async fn alice_sends(h: &mut Harness, client_id: &str, body: &str) -> protocol::MessageId {
+    let sent = h
+        .run(frame(
+            "c1",
+            "alice",
+            &format!(
+                r#"{{"action":"send","room":"general","client_id":"{client_id}","body":"{body}"}}"#
+            ),
+        ))
+        .await;
+    let ServerFrame::Message(message) = &sent[0].frame else {
+        panic!("expected the message, got {sent:?}");
+    };
+    message.id
+}
+
+/// An edit reaches every member as a `changed` frame with the new body, the edited mark and the room's
+/// change number; a redelivered edit sends the same version again and changes nothing; someone else's
+/// edit or delete is refused with `not_your_message`, an unknown message with `unknown_message`.
+#[tokio::test]
+async fn edits_and_deletes_reach_everyone_and_only_the_author_may() {
+    let mut h = Harness::alice_and_bob_in_general().await;
+    let id = alice_sends(&mut h, "m1", "helo").await;
+    let edit = frame(
+        "c1",
+        "alice",
+        &format!(r#"{{"action":"edit","room":"general","id":"{id}","body":"hello"}}"#),
+    );
+    let first = h.run(edit.clone()).await;
+    assert_eq!(recipients(&first[0]), ["c1", "c2"]);
+    let ServerFrame::Changed(changed) = &first[0].frame else {
+        panic!("expected a changed frame, got {first:?}");
+    };
+    assert_eq!((changed.body.as_str(), changed.rev), ("hello", Some(1)));
+    assert!(changed.edited_at.is_some() && !changed.deleted);
+    let again = h.run(edit).await;
+    assert_eq!(
+        again[0].frame, first[0].frame,
+        "a redelivery changes nothing"
+    );
+
+    for (who, connection, text) in [
+        (
+            "bob",
+            "c2",
+            format!(r#"{{"action":"delete","room":"general","id":"{id}"}}"#),
+        ),
+        (
+            "bob",
+            "c2",
+            format!(r#"{{"action":"edit","room":"general","id":"{id}","body":"mine"}}"#),
+        ),
+        (
+            "alice",
+            "c1",
+            r#"{"action":"delete","room":"general","id":"1-0"}"#.to_owned(),
+        ),
+    ] {
+        let refused = h.run(frame(connection, who, &text)).await;
+        assert_eq!(recipients(&refused[0]), [connection]);
+        let ServerFrame::Error { code, .. } = refused[0].frame else {
+            panic!("expected a refusal, got {refused:?}");
+        };
+        let expected = if who == "bob" {
+            ErrorCode::NotYourMessage
+        } else {
+            ErrorCode::UnknownMessage
+        };
+        assert_eq!(code, expected, "{text}");
+    }
+
+    let deleted = h
+        .run(frame(
+            "c1",
+            "alice",
+            &format!(r#"{{"action":"delete","room":"general","id":"{id}"}}"#),
+        ))
+        .await;
+    let ServerFrame::Changed(gone) = &deleted[0].frame else {
+        panic!("expected a changed frame, got {deleted:?}");
+    };
+    assert!(gone.deleted && gone.body.is_empty());
+    assert_eq!(gone.rev, Some(2));
+}
+
+/// A catch-up (`history` with `after` and `changes_after`) brings the messages edited or deleted while
+/// away, even ones older than `after`, with the room's change number; every history page carries the
+/// latest versions and the change number.
+#[tokio::test]
+async fn catch_up_brings_changes_made_while_away() {
+    let mut h = Harness::alice_and_bob_in_general().await;
+    let old = alice_sends(&mut h, "m1", "old news").await;
+    let newest = alice_sends(&mut h, "m2", "latest").await;
+    let latest_page = h
+        .run(frame(
+            "c2",
+            "bob",
+            r#"{"action":"history","room":"general"}"#,
+        ))
+        .await;
+    let ServerFrame::History { rev, .. } = &latest_page[0].frame else {
+        panic!("expected history");
+    };
+    assert_eq!(*rev, Some(0));
+    // Bob is away; alice edits her old message and deletes nothing else.
+    h.run(frame(
+        "c1",
+        "alice",
+        &format!(r#"{{"action":"edit","room":"general","id":"{old}","body":"old news, fixed"}}"#),
+    ))
+    .await;
+    let caught_up = h
+        .run(frame(
+            "c2",
+            "bob",
+            &format!(
+                r#"{{"action":"history","room":"general","after":"{newest}","changes_after":0}}"#
+            ),
+        ))
+        .await;
+    let ServerFrame::History {
+        messages,
+        changes,
+        rev,
+        has_more,
+        ..
+    } = &caught_up[0].frame
+    else {
+        panic!("expected history, got {caught_up:?}");
+    };
+    assert!(messages.is_empty() && !has_more);
+    assert_eq!(changes.len(), 1);
+    assert_eq!(
+        (changes[0].id, changes[0].body.as_str()),
+        (old, "old news, fixed")
+    );
+    assert_eq!(*rev, Some(1));
+    let page = h
+        .run(frame(
+            "c2",
+            "bob",
+            r#"{"action":"history","room":"general"}"#,
+        ))
+        .await;
+    let ServerFrame::History { messages, rev, .. } = &page[0].frame else {
+        panic!("expected history");
+    };
+    assert_eq!(messages[0].body, "old news, fixed");
+    assert!(messages[0].edited_at.is_some());
+    assert_eq!(*rev, Some(1));
+}

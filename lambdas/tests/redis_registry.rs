@@ -14,7 +14,10 @@ use lambdas::{
         redis::{RedisRegistry, Topology},
     },
     core::registry,
-    ports::{Appended, Clock, HistoryQuery, Joined, Member, NewMessage, Registry, SystemClock},
+    ports::{
+        Appended, Change, Clock, HistoryQuery, Joined, Member, NewMessage, Refused, Registry,
+        SystemClock,
+    },
 };
 use protocol::limits::{
     Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION,
@@ -299,6 +302,139 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
     seen.push(format!("{:?}", store.members(&general).await.unwrap()));
     seen.push(format!("{:?}", store.members(&rust).await.unwrap()));
     seen.extend(limits_scenario(store).await);
+    seen.extend(changes_scenario(store).await);
+    seen
+}
+
+/// Edits and deletes on the same registry: the rules (author only, members only, messages the room holds,
+/// none to a deleted one), redelivery changing nothing more, the room's change numbers, history carrying
+/// the latest versions, the catch-up of changes, and trimmed messages leaving the changes. Every answer
+/// observable; the reference answers are asserted too.
+async fn changes_scenario(store: &dyn Registry) -> Vec<String> {
+    let mut seen = Vec::new();
+    let edits = room("edits");
+    for (connection, who) in [("ea", "alice"), ("eb", "bob")] {
+        store
+            .join(&edits, &member(connection, who), true, T0_MS)
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    for (i, author) in ["alice", "alice", "bob"].into_iter().enumerate() {
+        let at = t0() + Duration::seconds(i as i64);
+        let sender = if author == "alice" { "ea" } else { "eb" };
+        ids.push(
+            append_new(
+                store,
+                sender,
+                message("edits", author, &format!("e{i}"), at),
+            )
+            .await,
+        );
+    }
+    let alice = member("ea", "alice");
+    let edit = |body: &str, seconds: i64| Change::Edit {
+        body: body.to_owned(),
+        at: t0() + Duration::seconds(seconds),
+    };
+    let change = |by: Member, id: MessageId, change: Change| {
+        let edits = edits.clone();
+        async move { store.change(&by, &edits, id, change).await.unwrap() }
+    };
+    let first = change(alice.clone(), ids[0], edit("fixed", 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        (first.message.body.as_str(), first.message.rev),
+        ("fixed", Some(1))
+    );
+    assert!(first.message.edited_at.is_some());
+    seen.push(format!("edit: {first:?}"));
+    let again = change(alice.clone(), ids[0], edit("fixed", 11))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.message, first.message,
+        "a redelivered edit changes nothing"
+    );
+    let refusals = [
+        change(member("eb", "bob"), ids[0], edit("mine now", 12)).await,
+        change(member("zz", "alice"), ids[0], edit("outside", 12)).await,
+        change(alice.clone(), MessageId::new(1, 0), edit("nothing", 12)).await,
+    ];
+    assert_eq!(
+        refusals.clone().map(|r| r.unwrap_err()),
+        [
+            Refused::NotYourMessage,
+            Refused::NotAMember,
+            Refused::UnknownMessage
+        ]
+    );
+    seen.push(format!("refusals: {refusals:?}"));
+    let deleted = change(alice.clone(), ids[1], Change::Delete).await.unwrap();
+    assert!(deleted.message.deleted && deleted.message.body.is_empty());
+    assert_eq!(deleted.message.rev, Some(2));
+    let deleted_again = change(alice.clone(), ids[1], Change::Delete).await.unwrap();
+    assert_eq!(deleted_again.message, deleted.message);
+    let edit_deleted = change(alice.clone(), ids[1], edit("back", 13)).await;
+    assert_eq!(edit_deleted, Err(Refused::UnknownMessage));
+    let second = change(alice.clone(), ids[0], edit("fixed twice", 14))
+        .await
+        .unwrap();
+    assert_eq!(second.message.rev, Some(3));
+    seen.push(format!("{deleted:?} {edit_deleted:?} {second:?}"));
+
+    let reader = ConnectionId("eb".into());
+    let page = store
+        .history(
+            &reader,
+            &edits,
+            HistoryQuery::Before {
+                before: None,
+                limit: 10,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let bodies: Vec<_> = page.messages.iter().map(|m| m.body.as_str()).collect();
+    assert_eq!(bodies, ["fixed twice", "", "e2 from bob"]);
+    seen.push(format!("history: {page:?}"));
+    for (after, limit) in [(0, 0), (0, 10), (0, 1), (2, 10), (3, 10)] {
+        let changes = store.changes(&reader, &edits, after, limit).await.unwrap();
+        seen.push(format!("changes after {after} limit {limit}: {changes:?}"));
+    }
+    let all = store
+        .changes(&reader, &edits, 0, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((all.messages.len(), all.rev, all.has_more), (2, 3, false));
+    let cut = store.changes(&reader, &edits, 0, 1).await.unwrap().unwrap();
+    assert_eq!(
+        (cut.messages[0].id, cut.rev, cut.has_more),
+        (ids[1], 2, true)
+    );
+    let outsider = store
+        .changes(&ConnectionId("zz".into()), &edits, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(outsider, None);
+
+    // Enough new messages to trim the changed ones away: their changes go with them.
+    for i in 0..8 {
+        let at = t0() + Duration::seconds(100 + i);
+        append_new(store, "eb", message("edits", "bob", &format!("f{i}"), at)).await;
+    }
+    let trimmed = store
+        .changes(&reader, &edits, 0, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((trimmed.messages.len(), trimmed.rev), (0, 3));
+    let edit_trimmed = change(alice, ids[0], edit("too late", 200)).await;
+    assert_eq!(edit_trimmed, Err(Refused::UnknownMessage));
+    seen.push(format!("after trimming: {trimmed:?} {edit_trimmed:?}"));
     seen
 }
 
@@ -465,6 +601,7 @@ async fn private_scenario(store: &dyn Registry) -> Vec<String> {
                 before: None,
                 after: None,
                 limit: None,
+                changes_after: None,
             },
         )
     };

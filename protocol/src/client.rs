@@ -39,6 +39,10 @@ pub enum ClientFrame {
         after: Option<MessageId>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         limit: Option<u16>,
+        /// With `after`: also the messages changed (edited, deleted) since this room change number, the
+        /// `rev` of the last `history` or `changed` frame seen.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        changes_after: Option<u64>,
     },
     /// Keep-alive; answered with `pong`.
     Ping,
@@ -53,11 +57,20 @@ pub enum ClientFrame {
     Rooms,
     /// You have read the room up to and including message `id` (kept as a maximum, for every device).
     Read { room: RoomName, id: MessageId },
+    /// Replace the body of one of your own messages; everyone in the room sees it marked edited.
+    Edit {
+        room: RoomName,
+        id: MessageId,
+        body: String,
+    },
+    /// Delete one of your own messages; everyone in the room sees a placeholder instead.
+    Delete { room: RoomName, id: MessageId },
 }
 
 /// The `action` values, in the order of [`ClientFrame`]'s variants.
-pub const ACTIONS: [&str; 11] = [
-    "join", "leave", "send", "typing", "history", "ping", "create", "invite", "dm", "rooms", "read",
+pub const ACTIONS: [&str; 13] = [
+    "join", "leave", "send", "typing", "history", "ping", "create", "invite", "dm", "rooms",
+    "read", "edit", "delete",
 ];
 
 /// A refused frame: which error code to answer with, why, and the frame's `client_id` to echo.
@@ -151,6 +164,11 @@ impl ClientFrame {
                 client_id,
                 body: strip_bidi_overrides(&body),
             },
+            Self::Edit { room, id, body } => Self::Edit {
+                room,
+                id,
+                body: strip_bidi_overrides(&body),
+            },
             other => other,
         }
     }
@@ -159,18 +177,7 @@ impl ClientFrame {
     /// history limit in range. The app calls this before sending; [`ClientFrame::parse`] calls it on receipt.
     pub fn validate(&self) -> Result<(), FrameError> {
         match self {
-            Self::Send { body, .. } => {
-                if body.trim().is_empty() {
-                    return Err(FrameError::new(ErrorCode::EmptyBody, "the body is empty"));
-                }
-                let chars = body.chars().count();
-                if chars > MAX_BODY_CHARS {
-                    return Err(FrameError::new(
-                        ErrorCode::BodyTooLong,
-                        format!("{chars} characters is over the {MAX_BODY_CHARS}-character limit"),
-                    ));
-                }
-            }
+            Self::Send { body, .. } | Self::Edit { body, .. } => check_body(body)?,
             Self::History {
                 limit: Some(limit), ..
             } if *limit == 0 || *limit > MAX_HISTORY_LIMIT => {
@@ -219,6 +226,8 @@ impl ClientFrame {
             Self::Dm { .. } => ACTIONS[8],
             Self::Rooms => ACTIONS[9],
             Self::Read { .. } => ACTIONS[10],
+            Self::Edit { .. } => ACTIONS[11],
+            Self::Delete { .. } => ACTIONS[12],
         }
     }
 
@@ -232,7 +241,9 @@ impl ClientFrame {
             | Self::History { room, .. }
             | Self::Create { room }
             | Self::Invite { room, .. }
-            | Self::Read { room, .. } => Some(room),
+            | Self::Read { room, .. }
+            | Self::Edit { room, .. }
+            | Self::Delete { room, .. } => Some(room),
             Self::Ping | Self::Dm { .. } | Self::Rooms => None,
         }
     }
@@ -246,6 +257,21 @@ impl ClientFrame {
 /// A user id as frames may name one: what identity providers issue (`sub`), nothing longer or stranger.
 fn valid_user_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= MAX_USER_ID_LEN && id.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// A body's rules, for a `send` and an `edit` alike: not blank, at most [`MAX_BODY_CHARS`] characters.
+fn check_body(body: &str) -> Result<(), FrameError> {
+    if body.trim().is_empty() {
+        return Err(FrameError::new(ErrorCode::EmptyBody, "the body is empty"));
+    }
+    let chars = body.chars().count();
+    if chars > MAX_BODY_CHARS {
+        return Err(FrameError::new(
+            ErrorCode::BodyTooLong,
+            format!("{chars} characters is over the {MAX_BODY_CHARS}-character limit"),
+        ));
+    }
+    Ok(())
 }
 
 /// Names the field that failed, by re-checking the identifier fields one by one; serde's own message is
@@ -299,10 +325,11 @@ mod tests {
             },
             ClientFrame::Typing { room: room.clone() },
             ClientFrame::History {
-                room,
+                room: room.clone(),
                 before: None,
                 after: None,
                 limit: None,
+                changes_after: None,
             },
             ClientFrame::Ping,
             ClientFrame::Create {
@@ -318,6 +345,15 @@ mod tests {
             ClientFrame::Rooms,
             ClientFrame::Read {
                 room: RoomName::new("general").unwrap(),
+                id: MessageId::new(1, 0),
+            },
+            ClientFrame::Edit {
+                room: room.clone(),
+                id: MessageId::new(1, 0),
+                body: "hi!".into(),
+            },
+            ClientFrame::Delete {
+                room,
                 id: MessageId::new(1, 0),
             },
         ];
@@ -424,6 +460,26 @@ mod tests {
             code_of(r#"{"action":"send","room":"r","client_id":"c","body":"\u202e\u2066 \u2069"}"#),
             ErrorCode::EmptyBody
         );
+    }
+
+    /// An edit's body follows a send's rules (cleaned, not blank, not too long) and its id must be one.
+    #[test]
+    fn edits_follow_the_body_rules() {
+        let edit = |id: &str, body: &str| {
+            format!(r#"{{"action":"edit","room":"r","id":"{id}","body":"{body}"}}"#)
+        };
+        assert_eq!(code_of(&edit("1-0", "  ")), ErrorCode::EmptyBody);
+        assert_eq!(
+            code_of(&edit("1-0", &"x".repeat(MAX_BODY_CHARS + 1))),
+            ErrorCode::BodyTooLong
+        );
+        assert_eq!(code_of(&edit("first", "x")), ErrorCode::InvalidMessageId);
+        assert_eq!(
+            code_of(r#"{"action":"delete","room":"r","id":"1"}"#),
+            ErrorCode::InvalidMessageId
+        );
+        let frame = ClientFrame::parse(&edit("1-0", r"a\u202eb")).unwrap();
+        assert!(matches!(frame, ClientFrame::Edit { body, .. } if body == "ab"));
     }
 
     #[test]

@@ -8,6 +8,10 @@ pub const MAX_FRAME_BYTES: usize = 32 * 1024;
 /// History pages are cut short (with `has_more`) so they stay under it.
 pub const MAX_SERVER_FRAME_BYTES: usize = 128 * 1024;
 
+/// Most bytes of changed messages one `history` frame carries (half of [`MAX_SERVER_FRAME_BYTES`], so a
+/// catch-up page has room for new messages too).
+pub const MAX_CHANGES_BYTES: usize = MAX_SERVER_FRAME_BYTES / 2;
+
 /// Largest SQS message body, in bytes. Deliveries to many connections are split to stay under it.
 pub const MAX_QUEUE_MESSAGE_BYTES: usize = 256 * 1024;
 
@@ -111,6 +115,13 @@ pub const HISTORY_RATE: Rate = Rate {
 pub const TYPING_RATE: Rate = Rate {
     burst: 2,
     per_second: 0.5,
+};
+
+/// `edit` and `delete`, per person (one bucket for both): fixing a typo or two at once, not rewriting a
+/// room's history in a loop.
+pub const EDIT_RATE: Rate = Rate {
+    burst: 10,
+    per_second: 1.0,
 };
 
 /// Rooms a person may bring into being (by joining a room nobody is in and nobody wrote in), per hour.

@@ -33,6 +33,19 @@ pub struct ChatMessage {
     pub body: String,
     #[serde(with = "time::serde::rfc3339")]
     pub sent_at: OffsetDateTime,
+    /// When the author last edited the body; absent if never.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub edited_at: Option<OffsetDateTime>,
+    /// The author deleted the message: `body` is empty, and the app shows a placeholder.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+    /// The room's change number of this message's latest change (edit or delete); absent if never changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rev: Option<u64>,
 }
 
 /// One room or direct conversation on a person's list (the `rooms` frame).
@@ -59,6 +72,12 @@ pub enum ServerFrame {
         messages: Vec<ChatMessage>,
         /// More messages exist beyond this page in the direction asked for.
         has_more: bool,
+        /// With `changes_after`: the messages changed since then, latest versions, in change order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        changes: Vec<ChatMessage>,
+        /// The room's change number this page is current to: ask for `changes_after` it next time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rev: Option<u64>,
     },
     /// Who is in the room (each person once, however many connections they have), whenever it changes.
     Presence { room: RoomName, members: Vec<User> },
@@ -84,6 +103,8 @@ pub enum ServerFrame {
     Rooms { rooms: Vec<RoomEntry> },
     /// The answer to `ping`.
     Pong,
+    /// A message was edited or deleted: its latest version, to every connection in the room.
+    Changed(ChatMessage),
 }
 
 impl ServerFrame {
@@ -172,6 +193,10 @@ pub enum ErrorCode {
     UnknownPerson,
     /// The invited person belongs to [`MAX_ROOMS_PER_PERSON`] rooms already.
     TheirRoomsFull,
+    /// Editing or deleting a message someone else wrote.
+    NotYourMessage,
+    /// Editing or deleting a message the room does not hold (never sent, trimmed, or deleted already).
+    UnknownMessage,
 }
 
 impl ErrorCode {
@@ -228,6 +253,10 @@ impl ErrorCode {
             }
             Self::TheirRoomsFull => {
                 format!("They are in {MAX_ROOMS_PER_PERSON} rooms already.")
+            }
+            Self::NotYourMessage => "You can only edit or delete your own messages.".to_owned(),
+            Self::UnknownMessage => {
+                "That message is not in the room any more (deleted, or too old).".to_owned()
             }
         }
     }

@@ -28,7 +28,7 @@ fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned>(tag: &str, tex
 #[test]
 fn client_examples_parse_and_validate() {
     let all = examples("client");
-    assert_eq!(all.len(), 12);
+    assert_eq!(all.len(), 15);
     let mut actions: Vec<_> = all
         .iter()
         .map(|text| {
@@ -57,7 +57,10 @@ fn server_examples_parse() {
         .collect();
     assert_eq!(
         types,
-        ["message", "history", "presence", "rooms", "typing", "error", "error", "error", "pong"]
+        [
+            "message", "history", "history", "presence", "rooms", "typing", "error", "error",
+            "error", "pong", "changed"
+        ]
     );
 }
 

@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  bodies, composer, launch, openRoom, roomName, send, signIn, signInHere, startGateway, wsClient,
+  bodies, composer, cuttableNetwork, launch, openRoom, roomName, send, signIn, signInHere, startGateway,
+  wsClient,
 } from './helpers.js';
 
 let browser;
@@ -16,57 +17,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/**
- * Routes the page's WebSockets through the test so it can cut them like a network failure: `drop()`
- * closes every open socket on both sides and refuses new ones until `restore()`. `refused(n)` resolves
- * with the time of the n-th socket refused since the last drop, `nextAccepted()` with the time the next
- * socket is let through.
- */
-async function cuttableNetwork(page) {
-  const open = [];
-  let down = false;
-  let refusals = [];
-  const waiting = [];
-  const settle = () => {
-    for (const w of waiting.splice(0)) {
-      const at = w.accepted ? w.at : refusals[w.n - 1];
-      if (at === undefined) waiting.push(w);
-      else w.resolve(at);
-    }
-  };
-  await page.routeWebSocket(/\/ws\b/, (ws) => {
-    if (down) {
-      refusals.push(Date.now());
-      settle();
-      ws.close({ code: 1011, reason: 'network down (test)' });
-      return;
-    }
-    for (const w of waiting) if (w.accepted) w.at ??= Date.now();
-    settle();
-    const server = ws.connectToServer();
-    open.push({ ws, server });
-  });
-  return {
-    async drop() {
-      down = true;
-      refusals = [];
-      for (const { ws, server } of open.splice(0)) {
-        await server.close({ code: 1001, reason: 'network down (test)' });
-        await ws.close({ code: 1011, reason: 'network down (test)' });
-      }
-    },
-    restore() {
-      down = false;
-    },
-    refused(n) {
-      return new Promise((resolve) => { waiting.push({ n, resolve }); settle(); });
-    },
-    nextAccepted() {
-      return new Promise((resolve) => { waiting.push({ accepted: true, resolve }); });
-    },
-  };
-}
 
 /** The socket drops; messages sent meanwhile by someone else show once the app is back. */
 test('after a drop the app reconnects and shows the messages it missed', async () => {

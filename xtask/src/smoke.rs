@@ -367,6 +367,7 @@ impl Steps {
             before: None,
             after: None,
             limit: Some(10),
+            changes_after: None,
         })
         .await?;
         let room = &self.room;

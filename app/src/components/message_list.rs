@@ -5,7 +5,7 @@
 //! Scrolling near the top loads the previous page, keeping the view where it was.
 
 use leptos::{html::Div, prelude::*};
-use protocol::RoomName;
+use protocol::{ChatMessage, RoomName};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime, UtcOffset};
 
 use crate::{
@@ -198,7 +198,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
                     }}
                 </div>
                 <For each=move || rows.get()
-                    key=|row| (row.message.id, row.starts_group, row.day.clone(), row.new_line)
+                    key=|row| (row.message.id, row.message.rev, row.starts_group, row.day.clone(), row.new_line)
                     let:row>
                     <MessageRow row offset/>
                 </For>
@@ -220,7 +220,8 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
     }
 }
 
-/// A confirmed message, with the day separator and "new messages" line that may precede it.
+/// A confirmed message, with the day separator and "new messages" line that may precede it; the
+/// person's own messages offer Edit and Delete.
 #[component]
 fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
     let Row {
@@ -229,6 +230,9 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
         day,
         new_line,
     } = row;
+    let mine = expect_context::<Auth>()
+        .session
+        .with_untracked(|s| s.as_ref().is_some_and(|s| s.sub == message.author.id));
     let time = clock(message.sent_at, offset);
     let stamp = message.sent_at.format(&Rfc3339).unwrap_or_default();
     view! {
@@ -247,10 +251,87 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
                         <time datetime=stamp>{time}</time>
                     </div>
                 })}
-                <Body body=message.body/>
+                <MessageContent message=message.clone() mine/>
             </div>
         </article>
     }
+}
+
+/// A confirmed message's text: formatted, marked "edited", or the placeholder of a deleted one; for the
+/// author, Edit (in place: Enter saves, Escape cancels) and Delete.
+#[component]
+fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    if message.deleted {
+        return view! { <div class="body deleted">"This message was deleted."</div> }.into_any();
+    }
+    let editing = RwSignal::new(false);
+    let problem = RwSignal::new(None::<String>);
+    let draft = RwSignal::new(message.body.clone());
+    let ChatMessage {
+        room,
+        id,
+        body,
+        edited_at,
+        ..
+    } = message;
+    let save = {
+        let room = room.clone();
+        move || match client.edit(&room, id, draft.get_untracked()) {
+            Ok(()) => editing.set(false),
+            Err(sentence) => problem.set(Some(sentence)),
+        }
+    };
+    let on_key = {
+        let save = save.clone();
+        move |ev: leptos::ev::KeyboardEvent| match ev.key().as_str() {
+            "Enter" if !ev.shift_key() => {
+                ev.prevent_default();
+                save();
+            }
+            "Escape" => editing.set(false),
+            _ => {}
+        }
+    };
+    let edited = edited_at.map(|at| {
+        let title = format!("Edited {}", at.format(&Rfc3339).unwrap_or_default());
+        view! { <span class="edited" title=title>"(edited)"</span> }
+    });
+    let shown = body.clone();
+    view! {
+        <Show when=move || editing.get() fallback=move || view! {
+            <Body body=shown.clone()/>
+            {edited.clone()}
+            {mine.then(|| {
+                let room = room.clone();
+                let body = body.clone();
+                view! {
+                    <div class="msg-actions">
+                        <button class="link-button" on:click=move |_| {
+                            draft.set(body.clone());
+                            problem.set(None);
+                            editing.set(true);
+                        }>"Edit"</button>
+                        <button class="link-button" on:click=move |_| client.delete(&room, id)>"Delete"</button>
+                    </div>
+                }
+            })}
+        }>
+            <div class="edit">
+                <textarea class="edit-box" aria-label="Edit message" prop:value=move || draft.get()
+                    on:input=move |ev| draft.set(event_target_value(&ev)) on:keydown=on_key.clone()></textarea>
+                {move || problem.get().map(|p| view! { <p class="edit-problem" role="alert">{p}</p> })}
+                <div class="msg-actions shown">
+                    <button class="link-button" on:click={
+                        let save = save.clone();
+                        move |_| save()
+                    }>"Save"</button>
+                    <button class="link-button" on:click=move |_| editing.set(false)>"Cancel"</button>
+                </div>
+            </div>
+        </Show>
+    }
+    .into_any()
 }
 
 /// Message text, formatted ([`markup`]): always elements and text nodes, never HTML; only `http(s)`

@@ -7,17 +7,18 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use protocol::{
     limits::{
-        Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM,
-        MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES,
-        PERSON_RETENTION_SECS, ROOM_HISTORY_CAP, ROOM_RETENTION_SECS,
+        Rate, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM,
+        MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON,
+        MAX_SERVER_FRAME_BYTES, PERSON_RETENTION_SECS, ROOM_HISTORY_CAP, ROOM_RETENTION_SECS,
     },
     ChatMessage, ClientId, ConnectionId, MessageId, RoomEntry, RoomName, User,
 };
 use tokio::sync::mpsc;
 
 use crate::ports::{
-    unix_millis, Added, Admission, Appended, Connected, Created, HistoryPage, HistoryQuery, Joined,
-    Member, NewMessage, Queue, QueueError, Registry, RegistryError,
+    unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage, Connected, Created,
+    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, Refused, Registry,
+    RegistryError,
 };
 
 /// How long a connection's records live: API Gateway's two-hour maximum plus a margin.
@@ -84,6 +85,8 @@ struct Room {
     sent: HashMap<(String, ClientId), (MessageId, bool)>,
     /// The room is forgotten after this (its last join or message plus the retention).
     expires_ms: u64,
+    /// The room's latest change number (edits and deletes), 0 before the first.
+    rev: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -191,20 +194,19 @@ pub fn next_message_id(last: Option<MessageId>, millis: u64) -> MessageId {
     }
 }
 
-/// Takes messages from `candidates` (nearest the reader first) until `limit` or the frame's byte budget,
-/// always at least one; says whether any were left.
+/// Takes messages from `candidates` (nearest the reader first) until `limit` or `budget` bytes, always at
+/// least one; says whether any were left.
 fn take_page<'a>(
     candidates: impl Iterator<Item = &'a ChatMessage>,
     limit: u16,
+    budget: usize,
 ) -> (Vec<ChatMessage>, bool) {
     let mut messages = Vec::new();
     let mut bytes = 0;
     let mut candidates = candidates.peekable();
     while let Some(message) = candidates.peek() {
         let size = protocol::json_len(*message) + 1;
-        if messages.len() == usize::from(limit)
-            || (!messages.is_empty() && bytes + size > MAX_SERVER_FRAME_BYTES)
-        {
+        if messages.len() == usize::from(limit) || (!messages.is_empty() && bytes + size > budget) {
             break;
         }
         bytes += size;
@@ -374,6 +376,9 @@ impl Registry for MemoryRegistry {
                 author: message.author,
                 body: message.body,
                 sent_at: message.sent_at,
+                edited_at: None,
+                deleted: false,
+                rev: None,
             };
             room.history.push_back(stored.clone());
             room.sent.insert(key, (id, false));
@@ -419,15 +424,81 @@ impl Registry for MemoryRegistry {
                         .iter()
                         .rev()
                         .filter(|m| before.is_none_or(|b| m.id < b));
-                    let (mut messages, has_more) = take_page(older, limit);
+                    let (mut messages, has_more) = take_page(older, limit, MAX_SERVER_FRAME_BYTES);
                     messages.reverse();
                     HistoryPage { messages, has_more }
                 }
                 HistoryQuery::After { after, limit } => {
                     let newer = room.history.iter().filter(|m| m.id > after);
-                    let (messages, has_more) = take_page(newer, limit);
+                    let (messages, has_more) = take_page(newer, limit, MAX_SERVER_FRAME_BYTES);
                     HistoryPage { messages, has_more }
                 }
+            })
+        }))
+    }
+
+    async fn change(
+        &self,
+        by: &Member,
+        room: &RoomName,
+        id: MessageId,
+        change: Change,
+    ) -> Result<Result<Changed, Refused>, RegistryError> {
+        Ok(self.with_state(|s| {
+            let room = s
+                .rooms
+                .get_mut(room)
+                .filter(|r| r.members.contains_key(&by.connection_id))
+                .ok_or(Refused::NotAMember)?;
+            let next_rev = room.rev + 1;
+            let message = room
+                .history
+                .iter_mut()
+                .find(|m| m.id == id)
+                .ok_or(Refused::UnknownMessage)?;
+            if change.apply_to(message, &by.user.id)? {
+                message.rev = Some(next_rev);
+                room.rev = next_rev;
+            }
+            let message = message.clone();
+            Ok(Changed {
+                message,
+                recipients: room.members.keys().cloned().collect(),
+            })
+        }))
+    }
+
+    async fn changes(
+        &self,
+        reader: &ConnectionId,
+        room: &RoomName,
+        after: u64,
+        limit: u16,
+    ) -> Result<Option<ChangesPage>, RegistryError> {
+        Ok(self.with_state(|s| {
+            let room = s
+                .rooms
+                .get(room)
+                .filter(|r| r.members.contains_key(reader))?;
+            let mut changed: Vec<&ChatMessage> = room
+                .history
+                .iter()
+                .filter(|m| m.rev.is_some_and(|rev| rev > after))
+                .collect();
+            changed.sort_by_key(|m| m.rev);
+            let (messages, has_more) = if limit == 0 {
+                (Vec::new(), false)
+            } else {
+                take_page(changed.into_iter(), limit, MAX_CHANGES_BYTES)
+            };
+            let rev = match messages.last() {
+                Some(last) if has_more => last.rev.unwrap_or(after),
+                _ => room.rev,
+            };
+            Some(ChangesPage {
+                messages,
+                rev,
+                has_more,
             })
         }))
     }

@@ -27,6 +27,12 @@
 //!   exclusive bounds. Each entry holds `k` (its idempotency key) and `m` (the message as JSON).
 //! - `{room:<room>}:sent`: HASH idempotency key (`<client id> <author id>`; client ids hold no spaces) →
 //!   `<fanned out 0|1> <message id>`, for the messages still in the history.
+//! - `{room:<room>}:edits`: HASH message id → the message's latest version (JSON, as in the stream), for the
+//!   messages edited or deleted: stream entries cannot change, so every read takes this version over the
+//!   entry's. Entries of trimmed messages are dropped once it holds more than the history cap.
+//! - `{room:<room>}:changes`: ZSET message id → the room's change number of its latest change: the
+//!   highest score is the room's latest change number; a catch-up reads the ids scored after its own. Bounded
+//!   with `edits`.
 //!
 //! - `{room:<room>}:people`: SET of user ids, a private room's people (who may join it); at most
 //!   [`MAX_PEOPLE_PER_PRIVATE_ROOM`]. The last one leaving deletes the room's keys.
@@ -82,9 +88,9 @@
 use async_trait::async_trait;
 use protocol::{
     limits::{
-        Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM,
-        MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES,
-        PERSON_RETENTION_SECS, ROOM_RETENTION_SECS,
+        Rate, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM,
+        MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON,
+        MAX_SERVER_FRAME_BYTES, PERSON_RETENTION_SECS, ROOM_RETENTION_SECS,
     },
     ChatMessage, ClientId, ConnectionId, MessageId, RoomEntry, RoomName, User,
 };
@@ -98,13 +104,14 @@ use redis::{
     AsyncCommands, Cmd, Pipeline, RedisFuture, Script, Value,
 };
 use serde::{Deserialize, Serialize};
-use time::OffsetDateTime;
+use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 
 use crate::{
     adapters::memory::CONNECTION_TTL_MS,
     ports::{
-        unix_millis, Added, Admission, Appended, BoxError, Connected, Created, HistoryPage,
-        HistoryQuery, Joined, Member, NewMessage, Registry, RegistryError,
+        unix_millis, Added, Admission, Appended, BoxError, Change, Changed, ChangesPage, Connected,
+        Created, HistoryPage, HistoryQuery, Joined, Member, NewMessage, Refused, Registry,
+        RegistryError,
     },
 };
 
@@ -162,6 +169,7 @@ return 1
 /// `no_such_room`, `would_create` or `room_full`. Refreshes the room's expiry.
 const JOIN_ROOM: &str = r"
 local members, history, sent, people = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local edits, changes = KEYS[5], KEYS[6]
 local id, user, new_room = ARGV[1], ARGV[2], ARGV[3]
 local retention, max_members = tonumber(ARGV[4]), tonumber(ARGV[5])
 local user_id, private = ARGV[6], ARGV[7] == '1'
@@ -174,7 +182,9 @@ if redis.call('HEXISTS', members, id) == 0 then
   end
 end
 redis.call('HSET', members, id, user)
-for _, key in ipairs({members, history, sent, people}) do redis.call('PEXPIRE', key, retention) end
+for _, key in ipairs({members, history, sent, people, edits, changes}) do
+  redis.call('PEXPIRE', key, retention)
+end
 return 'joined'
 ";
 
@@ -212,7 +222,7 @@ local people = KEYS[1]
 if redis.call('EXISTS', people) == 0 then return 0 end
 redis.call('SREM', people, ARGV[1])
 if redis.call('SCARD', people) > 0 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
 return 1
 ";
 
@@ -258,9 +268,10 @@ return 1
 
 /// A page of history for a member: nil if `ARGV[1]` is not in the room, else `{more, id, m, id, m, …}`
 /// read in batches of ten from the bound (exclusive) towards older (`before`) or newer (`after`)
-/// entries, stopping at the page's limit or once the messages' bytes reach the budget (at least one).
+/// entries, stopping at the page's limit or once the messages' bytes reach the budget (at least one). An
+/// edited or deleted message is read in its latest version.
 const HISTORY: &str = r"
-local members, history = KEYS[1], KEYS[2]
+local members, history, edits = KEYS[1], KEYS[2], KEYS[3]
 if redis.call('HEXISTS', members, ARGV[1]) == 0 then return false end
 local older, bound, limit, budget = ARGV[2] == 'before', ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local out, count, bytes, more = {0}, 0, 0, 0
@@ -272,7 +283,7 @@ while more == 0 do
     batch = redis.call('XRANGE', history, bound, '+', 'COUNT', 10)
   end
   for _, entry in ipairs(batch) do
-    local message = entry[2][4]
+    local message = redis.call('HGET', edits, entry[1]) or entry[2][4]
     local size = #message + 128
     if count == limit or (count > 0 and bytes + size > budget) then
       more = 1
@@ -315,9 +326,10 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Stores a message from a member of the room once per idempotency key, trimming the history to its cap and
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
 /// `{id, message JSON, fanned out flag, recipients}` of the stored (or earlier) message, with the room's
-/// connection ids as recipients unless the message was already fanned out.
+/// connection ids as recipients unless the message was already fanned out (in its latest version, if it
+/// was edited since).
 const APPEND: &str = r"
-local members, history, sent = KEYS[1], KEYS[2], KEYS[3]
+local members, history, sent, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local retention = tonumber(ARGV[6])
 if redis.call('HEXISTS', members, sender) == 0 then
@@ -328,10 +340,11 @@ if earlier then
   local flag, id = string.match(earlier, '^(%d) (.+)$')
   local found = redis.call('XRANGE', history, id, id)
   if #found == 1 then
+    local latest = redis.call('HGET', edits, id) or found[1][2][4]
     if flag == '1' then
-      return {id, found[1][2][4], flag, {}}
+      return {id, latest, flag, {}}
     end
-    return {id, found[1][2][4], flag, redis.call('HKEYS', members)}
+    return {id, latest, flag, redis.call('HKEYS', members)}
   end
 end
 -- A clock that stepped back must not make XADD refuse the id: keep the newest entry's milliseconds.
@@ -351,8 +364,93 @@ if len >= cap then
 end
 local id = redis.call('XADD', history, 'MAXLEN', '=', cap, ms .. '-*', 'k', key, 'm', message)
 redis.call('HSET', sent, key, '0 ' .. id)
-for _, k in ipairs({members, history, sent}) do redis.call('PEXPIRE', k, retention) end
+for _, k in ipairs({members, history, sent, edits, changes}) do redis.call('PEXPIRE', k, retention) end
 return {id, message, '0', redis.call('HKEYS', members)}
+";
+
+/// Edits (`ARGV[4]` = `edit`, with the body and the time in `ARGV[5]`, `ARGV[6]`) or deletes (`delete`) the
+/// message `ARGV[2]` for the person `ARGV[3]` on the connection `ARGV[1]`, by the rules of
+/// `Change::apply_to`: `{refusal}`, or `{'changed', latest version JSON, the room's connection ids}`. A
+/// change that changes something takes the room's next change number; once `edits` holds more than the cap
+/// (`ARGV[7]`), the changes of trimmed messages are forgotten.
+const CHANGE: &str = r"
+local members, history, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local connection, id, by, op, body, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local cap, retention = tonumber(ARGV[7]), tonumber(ARGV[8])
+if redis.call('HEXISTS', members, connection) == 0 then return {'not_a_member'} end
+local found = redis.call('XRANGE', history, id, id)
+if #found == 0 then return {'unknown_message'} end
+local json = redis.call('HGET', edits, id) or found[1][2][4]
+local message = cjson.decode(json)
+if message.author.id ~= by then return {'not_your_message'} end
+local same
+if op == 'delete' then
+  same = message.deleted == true
+elseif message.deleted == true then
+  return {'unknown_message'}
+else
+  same = message.body == body
+end
+if not same then
+  local top = redis.call('ZREVRANGE', changes, 0, 0, 'WITHSCORES')
+  local rev = 1
+  if #top == 2 then rev = tonumber(top[2]) + 1 end
+  if op == 'delete' then
+    message.body, message.deleted = '', true
+  else
+    message.body, message.edited_at = body, at
+  end
+  message.rev = rev
+  json = cjson.encode(message)
+  redis.call('HSET', edits, id, json)
+  redis.call('ZADD', changes, rev, id)
+  if redis.call('HLEN', edits) > cap then
+    local function parts(stream_id)
+      local ms, seq = string.match(stream_id, '^(%d+)-(%d+)$')
+      return tonumber(ms), tonumber(seq)
+    end
+    local oldest_ms, oldest_seq = parts(redis.call('XRANGE', history, '-', '+', 'COUNT', 1)[1][1])
+    for _, old in ipairs(redis.call('HKEYS', edits)) do
+      local ms, seq = parts(old)
+      if ms < oldest_ms or (ms == oldest_ms and seq < oldest_seq) then
+        redis.call('HDEL', edits, old)
+        redis.call('ZREM', changes, old)
+      end
+    end
+  end
+  for _, k in ipairs({edits, changes}) do redis.call('PEXPIRE', k, retention) end
+end
+return {'changed', json, redis.call('HKEYS', members)}
+";
+
+/// For a member (`ARGV[1]`; nil otherwise): `{more, rev, id, m, id, m, …}`, the messages still in the
+/// history changed after change number `ARGV[2]`, in change order, at most `ARGV[3]` and (past the first)
+/// `ARGV[4]` bytes; `rev` is the room's latest change number, or the last one included if cut short.
+const CHANGES: &str = r"
+local members, history, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+if redis.call('HEXISTS', members, ARGV[1]) == 0 then return false end
+local after, limit, budget = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local top = redis.call('ZREVRANGE', changes, 0, 0, 'WITHSCORES')
+local out = {0, 0}
+if #top == 2 then out[2] = tonumber(top[2]) end
+if limit == 0 then return out end
+local changed = redis.call('ZRANGEBYSCORE', changes, '(' .. after, '+inf', 'WITHSCORES')
+local count, bytes, last = 0, 0, 0
+for i = 1, #changed, 2 do
+  local id = changed[i]
+  local json = redis.call('HGET', edits, id)
+  if json and #redis.call('XRANGE', history, id, id) == 1 then
+    local size = #json + 128
+    if count == limit or (count > 0 and bytes + size > budget) then
+      out[1], out[2] = 1, last
+      break
+    end
+    count, bytes, last = count + 1, bytes + size, tonumber(changed[i + 1])
+    out[#out + 1] = id
+    out[#out + 1] = json
+  end
+end
+return out
 ";
 
 /// Marks a message fanned out, unless its idempotency key now names another message.
@@ -402,6 +500,12 @@ impl Keys {
     }
     fn sent(&self, room: &RoomName) -> String {
         format!("{}{{room:{room}}}:sent", self.prefix)
+    }
+    fn edits(&self, room: &RoomName) -> String {
+        format!("{}{{room:{room}}}:edits", self.prefix)
+    }
+    fn changes(&self, room: &RoomName) -> String {
+        format!("{}{{room:{room}}}:changes", self.prefix)
     }
 }
 
@@ -461,6 +565,16 @@ struct StoredMessage {
     body: String,
     #[serde(with = "time::serde::rfc3339")]
     sent_at: OffsetDateTime,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    edited_at: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    deleted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    rev: Option<u64>,
 }
 
 /// The registry in Redis, over one multiplexed connection that reconnects by itself. Build it once per
@@ -483,6 +597,8 @@ pub struct RedisRegistry {
     remove_person: Script,
     list_add: Script,
     mark_read: Script,
+    change: Script,
+    changes: Script,
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(redis::RedisError) -> RegistryError {
@@ -560,6 +676,8 @@ impl RedisRegistry {
             remove_person: Script::new(REMOVE_PERSON),
             list_add: Script::new(LIST_ADD),
             mark_read: Script::new(MARK_READ),
+            change: Script::new(CHANGE),
+            changes: Script::new(CHANGES),
         })
     }
 
@@ -585,6 +703,11 @@ fn idempotency_key(client_id: &ClientId, author: &User) -> String {
     format!("{client_id} {}", author.id)
 }
 
+/// One value of a script's reply, as `T`; `what` names the reply if it is not one.
+fn decode<T: redis::FromRedisValue>(value: &Value, what: &'static str) -> Result<T, RegistryError> {
+    redis::from_redis_value(value.clone()).map_err(|e| corrupt(what, e))
+}
+
 fn message_from(room: &RoomName, id: &str, json: &str) -> Result<ChatMessage, RegistryError> {
     let id: MessageId = id.parse().map_err(|e| corrupt("message id", e))?;
     let stored: StoredMessage = serde_json::from_str(json).map_err(|e| corrupt("message", e))?;
@@ -595,6 +718,9 @@ fn message_from(room: &RoomName, id: &str, json: &str) -> Result<ChatMessage, Re
         author: stored.author,
         body: stored.body,
         sent_at: stored.sent_at,
+        edited_at: stored.edited_at,
+        deleted: stored.deleted,
+        rev: stored.rev,
     })
 }
 
@@ -731,6 +857,8 @@ impl Registry for RedisRegistry {
             .key(self.keys.history(room))
             .key(self.keys.sent(room))
             .key(self.keys.people(room))
+            .key(self.keys.edits(room))
+            .key(self.keys.changes(room))
             .arg(member.connection_id.as_str())
             .arg(user)
             .arg(u8::from(new_room))
@@ -804,6 +932,9 @@ impl Registry for RedisRegistry {
             author: message.author,
             body: message.body,
             sent_at: message.sent_at,
+            edited_at: None,
+            deleted: false,
+            rev: None,
         })
         .map_err(|e| corrupt("message", e))?;
         let reply: Option<(String, String, String, Vec<String>)> = self
@@ -811,6 +942,8 @@ impl Registry for RedisRegistry {
             .key(self.keys.members(&message.room))
             .key(self.keys.history(&message.room))
             .key(self.keys.sent(&message.room))
+            .key(self.keys.edits(&message.room))
+            .key(self.keys.changes(&message.room))
             .arg(sender.as_str())
             .arg(key)
             .arg(millis)
@@ -865,6 +998,7 @@ impl Registry for RedisRegistry {
             .history
             .key(self.keys.members(room))
             .key(self.keys.history(room))
+            .key(self.keys.edits(room))
             .arg(reader.as_str())
             .arg(direction)
             .arg(bound)
@@ -961,6 +1095,8 @@ impl Registry for RedisRegistry {
             .key(self.keys.members(room))
             .key(self.keys.history(room))
             .key(self.keys.sent(room))
+            .key(self.keys.edits(room))
+            .key(self.keys.changes(room))
             .arg(user_id)
             .invoke_async(&mut self.connection())
             .await
@@ -1059,6 +1195,110 @@ impl Registry for RedisRegistry {
             .map_err(failed("live"))?;
         live.sort();
         Ok(live.into_iter().map(ConnectionId).collect())
+    }
+
+    async fn change(
+        &self,
+        by: &Member,
+        room: &RoomName,
+        id: MessageId,
+        change: Change,
+    ) -> Result<Result<Changed, Refused>, RegistryError> {
+        let (op, body, at) = match change {
+            Change::Edit { body, at } => (
+                "edit",
+                body,
+                at.format(&Rfc3339).map_err(|e| corrupt("edit time", e))?,
+            ),
+            Change::Delete => ("delete", String::new(), String::new()),
+        };
+        let reply: Vec<redis::Value> = self
+            .change
+            .key(self.keys.members(room))
+            .key(self.keys.history(room))
+            .key(self.keys.edits(room))
+            .key(self.keys.changes(room))
+            .arg(by.connection_id.as_str())
+            .arg(id.to_string())
+            .arg(&by.user.id)
+            .arg(op)
+            .arg(body)
+            .arg(at)
+            .arg(self.history_cap)
+            .arg(ROOM_RETENTION_MS)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("change"))?;
+        let (outcome, changed): (String, _) = match reply.as_slice() {
+            [outcome] => (decode(outcome, "change")?, None),
+            [outcome, json, recipients] => (decode(outcome, "change")?, Some((json, recipients))),
+            _ => return Err(corrupt("change", "a reply of the wrong length")),
+        };
+        Ok(match (outcome.as_str(), changed) {
+            ("changed", Some((json, recipients))) => {
+                let json: String = decode(json, "change")?;
+                let recipients: Vec<String> = decode(recipients, "change")?;
+                let mut recipients: Vec<ConnectionId> =
+                    recipients.into_iter().map(ConnectionId).collect();
+                recipients.sort();
+                Ok(Changed {
+                    message: message_from(room, &id.to_string(), &json)?,
+                    recipients,
+                })
+            }
+            ("not_a_member", None) => Err(Refused::NotAMember),
+            ("unknown_message", None) => Err(Refused::UnknownMessage),
+            ("not_your_message", None) => Err(Refused::NotYourMessage),
+            (other, _) => return Err(corrupt("change outcome", other.to_owned())),
+        })
+    }
+
+    async fn changes(
+        &self,
+        reader: &ConnectionId,
+        room: &RoomName,
+        after: u64,
+        limit: u16,
+    ) -> Result<Option<ChangesPage>, RegistryError> {
+        let reply: Option<Vec<redis::Value>> = self
+            .changes
+            .key(self.keys.members(room))
+            .key(self.keys.history(room))
+            .key(self.keys.edits(room))
+            .key(self.keys.changes(room))
+            .arg(reader.as_str())
+            .arg(after)
+            .arg(limit)
+            .arg(MAX_CHANGES_BYTES)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("changes"))?;
+        let Some(reply) = reply else {
+            return Ok(None);
+        };
+        let (more, rev, entries): (u8, u64, Vec<String>) = match reply.as_slice() {
+            [more, rev, entries @ ..] => (
+                decode(more, "changes")?,
+                decode(rev, "changes")?,
+                entries
+                    .iter()
+                    .map(|v| decode(v, "changes"))
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => return Err(corrupt("changes", "a short reply")),
+        };
+        let messages = entries
+            .chunks(2)
+            .map(|pair| match pair {
+                [id, json] => message_from(room, id, json),
+                _ => Err(corrupt("changes", "an entry without its message")),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(ChangesPage {
+            messages,
+            rev,
+            has_more: more == 1,
+        }))
     }
 
     async fn admit(

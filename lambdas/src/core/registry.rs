@@ -21,7 +21,7 @@
 
 use protocol::{
     limits::{
-        Rate, HISTORY_RATE, INVITE_RATE, JOIN_RATE, MAX_QUEUE_MESSAGE_BYTES,
+        Rate, EDIT_RATE, HISTORY_RATE, INVITE_RATE, JOIN_RATE, MAX_QUEUE_MESSAGE_BYTES,
         MAX_RECIPIENTS_PER_DELIVERY, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES, NEW_ROOM_RATE,
         READ_RATE, SEND_RATE, TYPING_RATE,
     },
@@ -31,8 +31,9 @@ use protocol::{
 use time::OffsetDateTime;
 
 use crate::ports::{
-    unix_millis, Added, Admission, Appended, Clock, Connected, Created, HistoryPage, HistoryQuery,
-    Joined, Member, NewMessage, Queue, QueueError, Registry, RegistryError,
+    unix_millis, Added, Admission, Appended, Change, ChangesPage, Clock, Connected, Created,
+    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, Refused, Registry,
+    RegistryError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -161,12 +162,25 @@ pub async fn apply(ports: Ports<'_>, command: &Command) -> Result<Handled> {
             before,
             after,
             limit,
-        } => on_history(ports, member, room, *before, *after, *limit).await,
+            changes_after,
+        } => {
+            let page = Paging {
+                before: *before,
+                after: *after,
+                limit: *limit,
+                changes_after: *changes_after,
+            };
+            on_history(ports, member, room, page).await
+        }
         ClientFrame::Create { room } => on_create(ports, &member, room).await,
         ClientFrame::Invite { room, user } => on_invite(ports, &member, room, user).await,
         ClientFrame::Dm { user } => on_dm(ports, &member, user).await,
         ClientFrame::Rooms => on_rooms(ports, &member).await,
         ClientFrame::Read { room, id } => on_read(ports, &member, room, *id).await,
+        ClientFrame::Edit { room, id, body } => {
+            on_edit(ports, member, room, *id, body, received_at).await
+        }
+        ClientFrame::Delete { room, id } => on_delete(ports, member, room, *id).await,
         // Answered by the gateway; never queued. Harmless if it ever is.
         ClientFrame::Ping => Ok(Handled::Done),
     }
@@ -595,17 +609,32 @@ async fn on_typing(ports: Ports<'_>, member: Member, room: &RoomName) -> Result<
     Ok(Handled::Done)
 }
 
+/// What a `history` frame asks for.
+#[derive(Debug, Clone, Copy)]
+struct Paging {
+    before: Option<MessageId>,
+    after: Option<MessageId>,
+    limit: Option<u16>,
+    changes_after: Option<u64>,
+}
+
 /// `history`: one page of the room's messages, older than `before` (the newest page without it) or newer
-/// than `after` (catch-up after a reconnect), cut to fit one server frame. Rules: the history rate; only a
-/// member of the room may read it (`not_a_member`), so nobody reads a room without showing in its presence.
+/// than `after` (catch-up after a reconnect), cut to fit one server frame, with the room's change number
+/// (`rev`); with `changes_after`, also the messages edited or deleted since (their own page: when it is cut
+/// short, `has_more` is set and `rev` says where it stopped). Rules: the history rate; only a member of the
+/// room may read it (`not_a_member`), so nobody reads a room without showing in its presence.
 async fn on_history(
     ports: Ports<'_>,
     member: Member,
     room: &RoomName,
-    before: Option<MessageId>,
-    after: Option<MessageId>,
-    limit: Option<u16>,
+    paging: Paging,
 ) -> Result<Handled> {
+    let Paging {
+        before,
+        after,
+        limit,
+        changes_after,
+    } = paging;
     if let Some(refusal) = ports
         .over_rate(&member, "history", HISTORY_RATE, None)
         .await?
@@ -618,11 +647,88 @@ async fn on_history(
         Some(after) => HistoryQuery::After { after, limit },
         None => HistoryQuery::Before { before, limit },
     };
-    let frame = match ports.registry.history(&reader, room, query).await? {
-        Some(page) => history_frame(room.clone(), page, query),
+    // The changes first: a message changed between the two reads then shows its newer version, and the
+    // `rev` answered is never past what the page holds.
+    let (changes_after, changes_limit) = match changes_after {
+        Some(changes_after) => (changes_after, limit),
+        None => (0, 0),
+    };
+    let changes = ports
+        .registry
+        .changes(&reader, room, changes_after, changes_limit)
+        .await?;
+    let page = match changes {
+        Some(changes) => ports
+            .registry
+            .history(&reader, room, query)
+            .await?
+            .map(|page| (page, changes)),
+        None => None,
+    };
+    let frame = match page {
+        Some((page, changes)) => history_frame(room.clone(), page, query, changes),
         None => ServerFrame::error(ErrorCode::NotAMember, None),
     };
     answer(ports, to_one(reader, frame)).await
+}
+
+/// `edit`: replaces the body of one of the sender's own messages and sends its new version (marked
+/// edited) to every connection in the room. Rules: the edit rate (shared with `delete`); the body's rules
+/// were checked on receipt like a `send`'s; see [`on_change`] for the rest.
+async fn on_edit(
+    ports: Ports<'_>,
+    member: Member,
+    room: &RoomName,
+    id: MessageId,
+    body: &str,
+    received_at: OffsetDateTime,
+) -> Result<Handled> {
+    let change = Change::Edit {
+        body: body.to_owned(),
+        at: received_at,
+    };
+    on_change(ports, member, room, id, change).await
+}
+
+/// `delete`: empties one of the sender's own messages and sends it, marked deleted, to every connection
+/// in the room, which then shows a placeholder. Rules: the edit rate (shared with `edit`); see
+/// [`on_change`] for the rest.
+async fn on_delete(
+    ports: Ports<'_>,
+    member: Member,
+    room: &RoomName,
+    id: MessageId,
+) -> Result<Handled> {
+    on_change(ports, member, room, id, Change::Delete).await
+}
+
+/// What `edit` and `delete` share. Rules: the edit rate; only a member of the room (`not_a_member`), only
+/// the author (`not_your_message`), only a message the room holds and that is not deleted
+/// (`unknown_message`); a redelivered change stores nothing more and sends the same version again.
+async fn on_change(
+    ports: Ports<'_>,
+    member: Member,
+    room: &RoomName,
+    id: MessageId,
+    change: Change,
+) -> Result<Handled> {
+    if let Some(refusal) = ports.over_rate(&member, "edit", EDIT_RATE, None).await? {
+        return answer(ports, refusal).await;
+    }
+    let refusal = match ports.registry.change(&member, room, id, change).await? {
+        Ok(changed) => {
+            let delivery = Delivery::new(changed.recipients, ServerFrame::Changed(changed.message));
+            return answer(ports, delivery).await;
+        }
+        Err(Refused::NotAMember) => ErrorCode::NotAMember,
+        Err(Refused::UnknownMessage) => ErrorCode::UnknownMessage,
+        Err(Refused::NotYourMessage) => ErrorCode::NotYourMessage,
+    };
+    answer(
+        ports,
+        to_one(member.connection_id, ServerFrame::error(refusal, None)),
+    )
+    .await
 }
 
 /// Answers one connection alone (a refusal, a page of history, a retry's confirmation); nothing else
@@ -655,24 +761,32 @@ pub fn presence(room: &RoomName, members: &[Member]) -> Delivery {
     )
 }
 
-/// The history frame for a page, cut so it stays under API Gateway's 128 KB message limit. Cutting drops
-/// the messages farthest from where the reader is (the oldest of a `before` page, the newest of an `after`
-/// page) and sets `has_more`, so paging on fetches them.
-pub fn history_frame(room: RoomName, page: HistoryPage, query: HistoryQuery) -> ServerFrame {
+/// The history frame for a page and the room's changes, cut so it stays under API Gateway's 128 KB
+/// message limit. Cutting drops the messages farthest from where the reader is (the oldest of a `before`
+/// page, the newest of an `after` page) and sets `has_more`, so paging on fetches them; a cut-short
+/// changes page (at most half the limit, [`Registry::changes`]) sets it too, so the client asks again
+/// from the `rev` answered.
+pub fn history_frame(
+    room: RoomName,
+    page: HistoryPage,
+    query: HistoryQuery,
+    changes: ChangesPage,
+) -> ServerFrame {
     let HistoryPage {
         mut messages,
         mut has_more,
     } = page;
+    has_more |= changes.has_more;
     // Each message's share of the frame: its JSON plus a separating comma.
     let sizes: Vec<usize> = messages.iter().map(|m| protocol::json_len(m) + 1).collect();
-    let empty = ServerFrame::History {
-        room: room.clone(),
+    let mut frame = ServerFrame::History {
+        room,
         messages: Vec::new(),
         has_more: true,
-    }
-    .to_json()
-    .len();
-    let mut total = empty + sizes.iter().sum::<usize>();
+        changes: changes.messages,
+        rev: Some(changes.rev),
+    };
+    let mut total = protocol::json_len(&frame) + sizes.iter().sum::<usize>();
     let (mut first, mut last) = (0, messages.len());
     while last - first > 1 && total > MAX_SERVER_FRAME_BYTES {
         match query {
@@ -689,11 +803,16 @@ pub fn history_frame(room: RoomName, page: HistoryPage, query: HistoryQuery) -> 
     }
     messages.truncate(last);
     messages.drain(..first);
-    ServerFrame::History {
-        room,
-        messages,
-        has_more,
+    if let ServerFrame::History {
+        messages: page,
+        has_more: more,
+        ..
+    } = &mut frame
+    {
+        *page = messages;
+        *more = has_more;
     }
+    frame
 }
 
 fn to_one(connection_id: ConnectionId, frame: ServerFrame) -> Delivery {
