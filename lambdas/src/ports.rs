@@ -40,6 +40,21 @@ pub enum Appended {
     },
     /// A retry of a message the room already has and was sent: confirm it to its sender only.
     AlreadySent { message: ChatMessage },
+    /// The author's bucket of the [`RateCheck`] is empty: nothing was stored or checked; one token fits
+    /// again after this many milliseconds.
+    RateLimited { retry_after_ms: u64 },
+}
+
+/// A rate to check together with an action ([`Registry::append`]): one token of the acting person's
+/// bucket `bucket` at `rate`, exactly as [`Registry::admit`] takes it, first, and nothing else done past
+/// the rate. A store that can make both in one operation (memory; one Redis server) does, so the check
+/// costs no round trip of its own; a Redis Cluster, whose keys for the person and the room live in
+/// different slots, admits first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateCheck<'a> {
+    pub bucket: &'a str,
+    pub rate: Rate,
+    pub now_ms: u64,
 }
 
 /// A change to a stored message, by the person named in [`Registry::change`].
@@ -252,11 +267,13 @@ pub trait Registry: Send + Sync {
     /// Stores a message from `sender`, a connection that must be in the message's room, once per (room,
     /// author, client id), assigning it the next id in the room and trimming the room's history to its cap;
     /// answers who must receive it. One store operation: the membership check, the append and the
-    /// recipients are read together.
+    /// recipients are read together. With a `rate`, the author's token is taken first
+    /// ([`Appended::RateLimited`] past it).
     async fn append(
         &self,
         sender: &ConnectionId,
         message: NewMessage,
+        rate: Option<RateCheck<'_>>,
     ) -> Result<Appended, RegistryError>;
     /// Records that a message reached the delivery queue, so a retry of it is answered to its sender only.
     async fn mark_fanned_out(&self, message: &ChatMessage) -> Result<(), RegistryError>;

@@ -209,6 +209,7 @@ async fn a_send_stored_but_not_fanned_out_is_fanned_out_on_retry() {
                 body: "hi".into(),
                 sent_at: OffsetDateTime::UNIX_EPOCH,
             },
+            None,
         )
         .await
         .unwrap();

@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 
 use crate::ports::{
     unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage, Connected, Created,
-    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, Refused, Registry,
-    RegistryError,
+    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, RateCheck, Refused,
+    Registry, RegistryError,
 };
 
 /// How long a connection's records live: API Gateway's two-hour maximum plus a margin.
@@ -127,6 +127,29 @@ impl MemoryRegistry {
 }
 
 impl State {
+    /// Takes one token of the person's `bucket` at `rate` ([`Registry::admit`]).
+    fn take_token(&mut self, user_id: &str, bucket: &str, rate: Rate, now_ms: u64) -> Admission {
+        let key = (user_id.to_owned(), bucket.to_owned());
+        let tokens = self
+            .buckets
+            .get(&key)
+            .map_or(f64::from(rate.burst), |b| b.refilled(rate, now_ms));
+        if tokens < 1.0 {
+            let retry_after_ms = ((1.0 - tokens) / rate.per_second * 1000.0).ceil() as u64;
+            return Admission::Wait {
+                retry_after_ms: retry_after_ms.max(1),
+            };
+        }
+        self.buckets.insert(
+            key,
+            Bucket {
+                tokens: tokens - 1.0,
+                at_ms: now_ms,
+            },
+        );
+        Admission::Admitted
+    }
+
     /// Forgets what has expired, at most once a [`SWEEP_EVERY_MS`].
     fn sweep(&mut self, now_ms: u64) {
         if now_ms < self.last_sweep_ms + SWEEP_EVERY_MS {
@@ -340,9 +363,17 @@ impl Registry for MemoryRegistry {
         &self,
         sender: &ConnectionId,
         message: NewMessage,
+        rate: Option<RateCheck<'_>>,
     ) -> Result<Appended, RegistryError> {
         let cap = self.history_cap;
         Ok(self.with_state(|s| {
+            if let Some(check) = rate {
+                let admission =
+                    s.take_token(&message.author.id, check.bucket, check.rate, check.now_ms);
+                if let Admission::Wait { retry_after_ms } = admission {
+                    return Appended::RateLimited { retry_after_ms };
+                }
+            }
             let Some(room) = s
                 .rooms
                 .get_mut(&message.room)
@@ -666,27 +697,7 @@ impl Registry for MemoryRegistry {
         rate: Rate,
         now_ms: u64,
     ) -> Result<Admission, RegistryError> {
-        Ok(self.with_state(|s| {
-            let key = (user_id.to_owned(), bucket.to_owned());
-            let tokens = s
-                .buckets
-                .get(&key)
-                .map_or(f64::from(rate.burst), |b| b.refilled(rate, now_ms));
-            if tokens < 1.0 {
-                let retry_after_ms = ((1.0 - tokens) / rate.per_second * 1000.0).ceil() as u64;
-                return Admission::Wait {
-                    retry_after_ms: retry_after_ms.max(1),
-                };
-            }
-            s.buckets.insert(
-                key,
-                Bucket {
-                    tokens: tokens - 1.0,
-                    at_ms: now_ms,
-                },
-            );
-            Admission::Admitted
-        }))
+        Ok(self.with_state(|s| s.take_token(user_id, bucket, rate, now_ms)))
     }
 }
 

@@ -110,8 +110,8 @@ use crate::{
     adapters::memory::CONNECTION_TTL_MS,
     ports::{
         unix_millis, Added, Admission, Appended, BoxError, Change, Changed, ChangesPage, Connected,
-        Created, HistoryPage, HistoryQuery, Joined, Member, NewMessage, Refused, Registry,
-        RegistryError,
+        Created, HistoryPage, HistoryQuery, Joined, Member, NewMessage, RateCheck, Refused,
+        Registry, RegistryError,
     },
 };
 
@@ -300,22 +300,36 @@ out[1] = more
 return out
 ";
 
-/// Takes one token from a bucket refilled at `ARGV[2]` per second up to `ARGV[1]`; 0 if taken, else the
-/// milliseconds until one fits. The bucket expires when it would be full again.
-const ADMIT: &str = r"
-local burst, rate, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 't', 'at')
-local tokens, at = tonumber(state[1]), tonumber(state[2])
-if not tokens then tokens, at = burst, now end
-tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
-if tokens < 1 then
-  return math.max(1, math.ceil((1 - tokens) / rate * 1000))
+/// The token bucket, as a Lua function both [`ADMIT`] and [`APPEND`] start with: `admit(key, burst, rate,
+/// now)` takes one token from the bucket at `key`, refilled at `rate` per second up to `burst`; 0 if taken,
+/// else the milliseconds until one fits. The bucket expires when it would be full again.
+macro_rules! admit_lua {
+    () => {
+        r"
+local function admit(key, burst, rate, now)
+  burst, rate, now = tonumber(burst), tonumber(rate), tonumber(now)
+  local state = redis.call('HMGET', key, 't', 'at')
+  local tokens, at = tonumber(state[1]), tonumber(state[2])
+  if not tokens then tokens, at = burst, now end
+  tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
+  if tokens < 1 then
+    return math.max(1, math.ceil((1 - tokens) / rate * 1000))
+  end
+  tokens = tokens - 1
+  redis.call('HSET', key, 't', tostring(tokens), 'at', now)
+  redis.call('PEXPIRE', key, math.ceil((burst - tokens) / rate * 1000) + 1000)
+  return 0
 end
-tokens = tokens - 1
-redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-return 0
-";
+"
+    };
+}
+
+/// Takes one token from the bucket `KEYS[1]` (burst `ARGV[1]`, `ARGV[2]` per second, now `ARGV[3]`): 0 if
+/// taken, else the milliseconds until one fits.
+const ADMIT: &str = concat!(
+    admit_lua!(),
+    "return admit(KEYS[1], ARGV[1], ARGV[2], ARGV[3])\n"
+);
 
 /// The key prefix when none is configured. It stays outside the hash tags, so it does not decide the slot.
 pub const DEFAULT_KEY_PREFIX: &str = "chatty:";
@@ -327,11 +341,19 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
 /// `{id, message JSON, fanned out flag, recipients}` of the stored (or earlier) message, with the room's
 /// connection ids as recipients unless the message was already fanned out (in its latest version, if it
-/// was edited since).
-const APPEND: &str = r"
+/// was edited since). With a sixth key, the author's rate bucket (one server only: the bucket lives in
+/// the author's slot), a token is taken first (`ARGV[7..9]`: burst, rate, now), and past the rate the
+/// answer is the milliseconds until one fits.
+const APPEND: &str = concat!(
+    admit_lua!(),
+    r"
 local members, history, sent, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local retention = tonumber(ARGV[6])
+if KEYS[6] then
+  local wait = admit(KEYS[6], ARGV[7], ARGV[8], ARGV[9])
+  if wait > 0 then return wait end
+end
 if redis.call('HEXISTS', members, sender) == 0 then
   return false
 end
@@ -366,7 +388,8 @@ local id = redis.call('XADD', history, 'MAXLEN', '=', cap, ms .. '-*', 'k', key,
 redis.call('HSET', sent, key, '0 ' .. id)
 for _, k in ipairs({members, history, sent, edits, changes}) do redis.call('PEXPIRE', k, retention) end
 return {id, message, '0', redis.call('HKEYS', members)}
-";
+"
+);
 
 /// Edits (`ARGV[4]` = `edit`, with the body and the time in `ARGV[5]`, `ARGV[6]`) or deletes (`delete`) the
 /// message `ARGV[2]` for the person `ARGV[3]` on the connection `ARGV[1]`, by the rules of
@@ -924,7 +947,25 @@ impl Registry for RedisRegistry {
         &self,
         sender: &ConnectionId,
         message: NewMessage,
+        rate: Option<RateCheck<'_>>,
     ) -> Result<Appended, RegistryError> {
+        // One server takes the author's token in the append's own script; a cluster keeps the author's
+        // bucket in another slot, so it admits first.
+        let mut fused = None;
+        if let Some(check) = rate {
+            match self.connection {
+                Connection::Cluster(_) => {
+                    let admission = self
+                        .admit(&message.author.id, check.bucket, check.rate, check.now_ms)
+                        .await?;
+                    if let Admission::Wait { retry_after_ms } = admission {
+                        return Ok(Appended::RateLimited { retry_after_ms });
+                    }
+                }
+                Connection::Standalone(_) => fused = Some(check),
+            }
+        }
+        let bucket = fused.map(|check| self.keys.bucket(&message.author.id, check.bucket));
         let key = idempotency_key(&message.client_id, &message.author);
         let millis = unix_millis(message.sent_at);
         let stored = serde_json::to_string(&StoredMessage {
@@ -937,9 +978,8 @@ impl Registry for RedisRegistry {
             rev: None,
         })
         .map_err(|e| corrupt("message", e))?;
-        let reply: Option<(String, String, String, Vec<String>)> = self
-            .append
-            .key(self.keys.members(&message.room))
+        let mut append = self.append.key(self.keys.members(&message.room));
+        append
             .key(self.keys.history(&message.room))
             .key(self.keys.sent(&message.room))
             .key(self.keys.edits(&message.room))
@@ -949,12 +989,26 @@ impl Registry for RedisRegistry {
             .arg(millis)
             .arg(stored)
             .arg(self.history_cap)
-            .arg(ROOM_RETENTION_MS)
+            .arg(ROOM_RETENTION_MS);
+        if let (Some(check), Some(bucket)) = (fused, bucket) {
+            append
+                .key(bucket)
+                .arg(check.rate.burst)
+                .arg(check.rate.per_second)
+                .arg(check.now_ms);
+        }
+        let reply: Value = append
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("append"))?;
-        let Some((id, json, flag, recipients)) = reply else {
-            return Ok(Appended::NotAMember);
+        let (id, json, flag, recipients): (String, String, String, Vec<String>) = match reply {
+            Value::Nil => return Ok(Appended::NotAMember),
+            Value::Int(wait_ms) => {
+                return Ok(Appended::RateLimited {
+                    retry_after_ms: u64::try_from(wait_ms).unwrap_or(1),
+                })
+            }
+            stored => decode(&stored, "append")?,
         };
         let message = message_from(&message.room, &id, &json)?;
         Ok(if flag == "1" {

@@ -32,8 +32,8 @@ use time::OffsetDateTime;
 
 use crate::ports::{
     unix_millis, Added, Admission, Appended, Change, ChangesPage, Clock, Connected, Created,
-    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, Refused, Registry,
-    RegistryError,
+    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, RateCheck, Refused,
+    Registry, RegistryError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +94,15 @@ impl Ports<'_> {
         unix_millis(self.clock.now())
     }
 
+    /// The rate enforced for `rate` (none when rates are off).
+    fn enforced(&self, rate: Rate) -> Option<Rate> {
+        match self.rate_limits {
+            RateLimits::Enforced => Some(rate),
+            RateLimits::Scaled(factor) => Some(rate.scaled(factor)),
+            RateLimits::Off => None,
+        }
+    }
+
     /// Takes one token of the member's `bucket` at `rate` (always, when rates are off); past the rate,
     /// the `rate_limited` refusal for the member's connection, echoing `client_id`.
     async fn over_rate(
@@ -103,10 +112,8 @@ impl Ports<'_> {
         rate: Rate,
         client_id: Option<&ClientId>,
     ) -> Result<Option<Delivery>> {
-        let rate = match self.rate_limits {
-            RateLimits::Enforced => rate,
-            RateLimits::Scaled(factor) => rate.scaled(factor),
-            RateLimits::Off => return Ok(None),
+        let Some(rate) = self.enforced(rate) else {
+            return Ok(None);
         };
         let admitted = self
             .registry
@@ -114,16 +121,29 @@ impl Ports<'_> {
             .await?;
         Ok(match admitted {
             Admission::Admitted => None,
-            Admission::Wait { retry_after_ms } => Some(to_one(
-                member.connection_id.clone(),
-                ServerFrame::retry_later(
-                    ErrorCode::RateLimited,
-                    client_id.map(ToString::to_string),
-                    retry_after_ms,
-                ),
+            Admission::Wait { retry_after_ms } => Some(rate_limited(
+                &member.connection_id,
+                client_id,
+                retry_after_ms,
             )),
         })
     }
+}
+
+/// The `rate_limited` refusal for `connection`, echoing `client_id`.
+fn rate_limited(
+    connection: &ConnectionId,
+    client_id: Option<&ClientId>,
+    retry_after_ms: u64,
+) -> Delivery {
+    to_one(
+        connection.clone(),
+        ServerFrame::retry_later(
+            ErrorCode::RateLimited,
+            client_id.map(ToString::to_string),
+            retry_after_ms,
+        ),
+    )
 }
 
 /// Applies `command` and queues what it causes: one `on_*` function per action.
@@ -539,12 +559,6 @@ async fn on_send(
     body: &str,
     received_at: OffsetDateTime,
 ) -> Result<Handled> {
-    if let Some(refusal) = ports
-        .over_rate(&member, "send", SEND_RATE, Some(client_id))
-        .await?
-    {
-        return answer(ports, refusal).await;
-    }
     let sender = member.connection_id;
     let message = NewMessage {
         room: room.clone(),
@@ -553,8 +567,21 @@ async fn on_send(
         body: body.to_owned(),
         sent_at: received_at,
     };
+    // The send rate is checked with the append, in one store operation where the store can.
+    let rate = ports.enforced(SEND_RATE).map(|rate| RateCheck {
+        bucket: "send",
+        rate,
+        now_ms: ports.now_ms(),
+    });
     // What the sender alone is answered: a refusal, or a retry's confirmation.
-    let to_sender = match ports.registry.append(&sender, message).await? {
+    let to_sender = match ports.registry.append(&sender, message, rate).await? {
+        Appended::RateLimited { retry_after_ms } => {
+            return answer(
+                ports,
+                rate_limited(&sender, Some(client_id), retry_after_ms),
+            )
+            .await;
+        }
         Appended::NotAMember => {
             ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()))
         }
