@@ -8,7 +8,7 @@
 use futures::channel::mpsc::{self, UnboundedSender};
 use gloo_timers::future::TimeoutFuture;
 use leptos::{prelude::*, task::spawn_local};
-use protocol::{ClientFrame, ClientId, ErrorCode, MessageId, RoomName, ServerFrame, User};
+use protocol::{ClientFrame, ClientId, Emoji, ErrorCode, MessageId, RoomName, ServerFrame, User};
 
 use crate::{
     auth_flow::Auth,
@@ -310,6 +310,24 @@ impl ChatClient {
         self.send_all(vec![ClientFrame::Delete {
             room: room.clone(),
             id,
+        }]);
+    }
+
+    /// Reacts to a message with `emoji`, or takes this person's reaction back if they had reacted with it
+    /// (a chip's click).
+    pub fn toggle_reaction(&self, room: &RoomName, id: MessageId, emoji: Emoji) {
+        let reacted = self.state.with_untracked(|s| s.reacted(room, id, emoji));
+        self.react(room, id, emoji, !reacted);
+    }
+
+    /// Reacts to a message with `emoji` (`on`), or takes the reaction back: said as a setting, so sending
+    /// it twice is harmless.
+    pub fn react(&self, room: &RoomName, id: MessageId, emoji: Emoji, on: bool) {
+        self.send_all(vec![ClientFrame::React {
+            room: room.clone(),
+            id,
+            emoji,
+            on,
         }]);
     }
 

@@ -1,13 +1,13 @@
 //! What the app knows about the chat: the rooms this person is in, each with its messages (ordered and
-//! de-duplicated by the server's id), members, who is typing, unread counts and the "new messages"
-//! marker. [`ChatState::apply`] folds one [`ServerFrame`] in and returns the frames to send in answer
+//! de-duplicated by the server's id) and this person's own reactions to them, members, who is typing,
+//! unread counts and the "new messages" marker. [`ChatState::apply`] folds one [`ServerFrame`] in and returns the frames to send in answer
 //! (the next catch-up page); the methods that start something (`join`, `on_open`, `load_older`) return
 //! the frames to send. Pure: no browser calls, tested natively.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use protocol::{
-    ChatMessage, ClientFrame, ErrorCode, MessageId, RoomEntry, RoomName, ServerFrame, User,
+    ChatMessage, ClientFrame, Emoji, ErrorCode, MessageId, RoomEntry, RoomName, ServerFrame, User,
 };
 
 /// The room a person starts in on their first visit.
@@ -69,6 +69,9 @@ pub struct RoomState {
     /// The room's change number (edits, deletes) up to which this room is known current; like `synced`,
     /// only pages raise it, and a reconnect asks for the changes after it.
     rev: Option<u64>,
+    /// This person's own reactions to each message, and the change number they are true as of: messages
+    /// name only their first reactors, so the server says it apart (`mine`), in frames to this person only.
+    mine: BTreeMap<MessageId, (Option<u64>, Vec<Emoji>)>,
 }
 
 impl RoomState {
@@ -102,14 +105,51 @@ impl RoomState {
         }
     }
 
-    /// Takes a message's newer version (edited, deleted) in place of the one held; an older version, or
-    /// a message not held, changes nothing.
+    /// Takes a message's newer version (edited, deleted, reacted to) in place of the one held; an older
+    /// version, or a message not held, changes nothing, except what it says of this person's reactions
+    /// if that is newer than what is known (see [`RoomState::learn_mine`]).
     fn replace(&mut self, changed: &ChatMessage) {
         if let Some(held) = self.messages.get_mut(&changed.id) {
             if held.rev <= changed.rev {
                 *held = changed.clone();
             }
+            self.learn_mine(changed);
         }
+    }
+
+    /// Holds a message from a page or a live frame (the version it brings); true if it was not held yet.
+    fn hold(&mut self, message: &ChatMessage) -> bool {
+        self.learn_mine(message);
+        self.messages.insert(message.id, message.clone()).is_none()
+    }
+
+    /// Keeps what a version says of this person's own reactions, unless something newer is known: a
+    /// version without reactions says "none", one with `mine` says which, one without `mine` (a frame to
+    /// the whole room) says nothing. `mine` is exact as of its version's `rev`, and only this person's
+    /// own reactions change it (each one's frame to them saying so), so the highest `rev` is the truth
+    /// however frames were reordered.
+    fn learn_mine(&mut self, message: &ChatMessage) {
+        let told = if message.reactions.is_empty() {
+            Vec::new()
+        } else {
+            match &message.mine {
+                Some(mine) => mine.clone(),
+                None => return,
+            }
+        };
+        match self.mine.get(&message.id) {
+            Some((rev, _)) if *rev > message.rev => {}
+            // A message never changed has no reactions and nothing older to be overtaken by.
+            None if message.rev.is_none() => {}
+            _ => {
+                self.mine.insert(message.id, (message.rev, told));
+            }
+        }
+    }
+
+    /// The emoji this person reacted to message `id` with.
+    pub fn mine(&self, id: MessageId) -> &[Emoji] {
+        self.mine.get(&id).map_or(&[], |(_, mine)| mine.as_slice())
     }
 
     /// Messages by others newer than the read position (all of them when nothing was read): the unread
@@ -327,6 +367,13 @@ impl ChatState {
         frames
     }
 
+    /// Whether this person reacted to message `id` in `room` with `emoji` (what a chip's click undoes).
+    pub fn reacted(&self, room: &RoomName, id: MessageId, emoji: Emoji) -> bool {
+        self.rooms
+            .get(room)
+            .is_some_and(|state| state.mine(id).contains(&emoji))
+    }
+
     /// Asks for the page before the oldest message shown, unless one is on its way or none is left.
     pub fn load_older(&mut self, room: &RoomName) -> Option<ClientFrame> {
         let state = self.rooms.get_mut(room)?;
@@ -485,7 +532,7 @@ impl ChatState {
                 state.loaded = true;
                 state.has_older = has_more;
                 for message in messages {
-                    state.messages.insert(message.id, message.clone());
+                    state.hold(message);
                 }
                 // A room this person just joined here shows its newest page, not news; a room from their
                 // list has news since their read position, wherever they read.
@@ -504,7 +551,7 @@ impl ChatState {
                 state.loading_older = false;
                 state.has_older = has_more;
                 for message in messages {
-                    state.messages.insert(message.id, message.clone());
+                    state.hold(message);
                 }
                 Vec::new()
             }
@@ -527,7 +574,7 @@ impl ChatState {
             let Some(state) = self.rooms.get_mut(&message.room) else {
                 continue;
             };
-            if state.messages.insert(message.id, message.clone()).is_some() {
+            if !state.hold(message) {
                 continue;
             }
             if message.author.id == self.me || seen_now {
@@ -546,7 +593,7 @@ impl ChatState {
 
 #[cfg(test)]
 mod tests {
-    use protocol::{ClientId, ErrorCode};
+    use protocol::{ClientId, ErrorCode, Reaction};
     use time::OffsetDateTime;
 
     use super::*;
@@ -574,6 +621,8 @@ mod tests {
             edited_at: None,
             deleted: false,
             rev: None,
+            reactions: Vec::new(),
+            mine: None,
         }
     }
 
@@ -631,6 +680,77 @@ mod tests {
             vec![10, 20],
             "a change adds nothing"
         );
+    }
+
+    /// Whether this person reacted comes from what the server tells them alone (`mine`, in their pages
+    /// and their own reactions' frames), exact as of its version: frames to the whole room say nothing
+    /// of it, and a late, older word on it does not overrule a newer one.
+    #[test]
+    fn own_reactions_follow_the_newest_word_on_them() {
+        let mut state = joined("general");
+        state.apply(&history("general", &[10], false), 0.0);
+        let thumbs = |rev: u64, count: u32, mine: Option<Vec<Emoji>>| {
+            ServerFrame::Changed(ChatMessage {
+                rev: Some(rev),
+                reactions: vec![Reaction {
+                    emoji: Emoji::ThumbsUp,
+                    count,
+                    users: vec![user("bob")],
+                }],
+                mine,
+                ..message("general", 10, "bob")
+            })
+        };
+        let general = room("general");
+        let id = MessageId::new(10, 0);
+        let count = |state: &ChatState| {
+            let room = state.room(&general).unwrap();
+            room.messages()
+                .next()
+                .unwrap()
+                .reactions
+                .first()
+                .map(|r| r.count)
+        };
+        // Someone else's reaction (3) overtakes this person's own (2) on the way.
+        state.apply(&thumbs(3, 2, None), 0.0);
+        assert!(!state.reacted(&general, id, Emoji::ThumbsUp));
+        state.apply(&thumbs(2, 1, Some(vec![Emoji::ThumbsUp])), 0.0);
+        assert_eq!(count(&state), Some(2), "the newer version stays");
+        assert!(
+            state.reacted(&general, id, Emoji::ThumbsUp),
+            "and the own reaction is known"
+        );
+        state.apply(&thumbs(4, 3, None), 0.0);
+        assert!(
+            state.reacted(&general, id, Emoji::ThumbsUp),
+            "a frame to everyone says nothing"
+        );
+        // A page (their own, at 5) says they took it back elsewhere; a late word at 4 does not undo it.
+        state.apply(
+            &ServerFrame::History {
+                room: general.clone(),
+                messages: Vec::new(),
+                has_more: false,
+                changes: vec![match thumbs(5, 2, Some(vec![])) {
+                    ServerFrame::Changed(message) => message,
+                    _ => unreachable!(),
+                }],
+                rev: Some(5),
+            },
+            0.0,
+        );
+        state.apply(&thumbs(4, 3, Some(vec![Emoji::ThumbsUp])), 0.0);
+        assert!(!state.reacted(&general, id, Emoji::ThumbsUp));
+        state.apply(&thumbs(6, 1, Some(vec![Emoji::ThumbsUp])), 0.0);
+        assert!(state.reacted(&general, id, Emoji::ThumbsUp));
+        // A version without reactions means none of them is this person's.
+        state.apply(
+            &ServerFrame::Changed(edited("general", 10, "edited", 7)),
+            0.0,
+        );
+        assert!(!state.reacted(&general, id, Emoji::ThumbsUp));
+        assert!(!state.reacted(&room("elsewhere"), id, Emoji::ThumbsUp));
     }
 
     /// A reconnect asks for the changes after the change number of the last page, and a catch-up page's

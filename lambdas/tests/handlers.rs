@@ -19,7 +19,7 @@ use lambdas::{
     ports::{Clock, HistoryQuery, PushError, Pusher, Registry},
 };
 use protocol::{
-    ClientFrame, Command, ConnectionId, Delivery, ErrorCode, RoomName, ServerFrame, User,
+    ClientFrame, Command, ConnectionId, Delivery, Emoji, ErrorCode, RoomName, ServerFrame, User,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -780,4 +780,249 @@ async fn catch_up_brings_changes_made_while_away() {
     assert_eq!(messages[0].body, "old news, fixed");
     assert!(messages[0].edited_at.is_some());
     assert_eq!(*rev, Some(1));
+}
+
+/// `who` on `connection` reacts to message `id` in `general` with `emoji` (`on`) or takes it back.
+fn react(connection: &str, who: &str, id: protocol::MessageId, emoji: &str, on: bool) -> Command {
+    frame(
+        connection,
+        who,
+        &format!(
+            r#"{{"action":"react","room":"general","id":"{id}","emoji":"{emoji}","on":{on}}}"#
+        ),
+    )
+}
+
+/// The `changed` frames a reaction caused, as (recipients, message).
+fn changed_to(out: &[Delivery]) -> Vec<(Vec<&str>, &protocol::ChatMessage)> {
+    out.iter()
+        .map(|d| match &d.frame {
+            ServerFrame::Changed(message) => (recipients(d), message),
+            other => panic!("expected changed frames, got {other:?}"),
+        })
+        .collect()
+}
+
+/// A reaction reaches every member as a `changed` frame carrying the message's reactions (count and
+/// names) and the next change number; the reactor's own connection is told which emoji are theirs,
+/// everyone else gets the same version without. Setting what is already so (a redelivery, a retry)
+/// changes nothing and sends the same frames; taking a reaction back counts down; history and a catch-up
+/// carry the reactions, with the reader's own.
+#[tokio::test]
+async fn reactions_reach_everyone_and_count_each_person_once() {
+    let mut h = Harness::alice_and_bob_in_general().await;
+    let id = alice_sends(&mut h, "m1", "lunch?").await;
+    let bob_likes = h.run(react("c2", "bob", id, "👍", true)).await;
+    let frames = changed_to(&bob_likes);
+    assert_eq!(frames.len(), 2, "{bob_likes:?}");
+    let (own, others) = (&frames[0], &frames[1]);
+    assert_eq!(
+        (own.0.as_slice(), others.0.as_slice()),
+        (&["c2"][..], &["c1"][..])
+    );
+    assert_eq!(own.1.mine, Some(vec![Emoji::ThumbsUp]));
+    assert_eq!(others.1.mine, None);
+    assert_eq!(own.1.rev, Some(1));
+    assert_eq!(own.1.reactions, others.1.reactions);
+    let thumbs = &own.1.reactions[0];
+    assert_eq!((thumbs.emoji, thumbs.count), (Emoji::ThumbsUp, 1));
+    assert_eq!(thumbs.users[0].name, "bob");
+    assert_eq!(
+        h.run(react("c2", "bob", id, "👍", true)).await,
+        bob_likes,
+        "a redelivered reaction changes nothing"
+    );
+
+    let alice_too = h.run(react("c1", "alice", id, "👍", true)).await;
+    let (own, message) = &changed_to(&alice_too)[0];
+    assert_eq!(own.as_slice(), ["c1"]);
+    let thumbs = &message.reactions[0];
+    let names: Vec<&str> = thumbs.users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["bob", "alice"], "in the order they reacted");
+    assert_eq!(thumbs.count, 2);
+    h.run(react("c1", "alice", id, "🎉", true)).await;
+
+    let bob_unlikes = h.run(react("c2", "bob", id, "👍", false)).await;
+    let frames = changed_to(&bob_unlikes);
+    assert_eq!(frames[0].1.mine, Some(vec![]));
+    assert_eq!(frames[0].1.rev, Some(4));
+    let counts: Vec<(Emoji, u32)> = frames[0]
+        .1
+        .reactions
+        .iter()
+        .map(|r| (r.emoji, r.count))
+        .collect();
+    assert_eq!(counts, [(Emoji::ThumbsUp, 1), (Emoji::Party, 1)]);
+    assert_eq!(
+        changed_to(&h.run(react("c2", "bob", id, "👍", false)).await)[0]
+            .1
+            .rev,
+        Some(4),
+        "taking back what is not there changes nothing"
+    );
+
+    for (connection, who, mine) in [
+        ("c1", "alice", vec![Emoji::ThumbsUp, Emoji::Party]),
+        ("c2", "bob", vec![]),
+    ] {
+        let page = h
+            .run(frame(
+                connection,
+                who,
+                r#"{"action":"history","room":"general"}"#,
+            ))
+            .await;
+        let ServerFrame::History { messages, rev, .. } = &page[0].frame else {
+            panic!("expected history, got {page:?}");
+        };
+        assert_eq!(messages[0].reactions.len(), 2);
+        assert_eq!(messages[0].mine.as_ref(), Some(&mine), "{who}'s own");
+        assert_eq!(*rev, Some(4));
+        let caught_up = h
+            .run(frame(
+                connection,
+                who,
+                &format!(
+                    r#"{{"action":"history","room":"general","after":"{id}","changes_after":1}}"#
+                ),
+            ))
+            .await;
+        let ServerFrame::History { changes, .. } = &caught_up[0].frame else {
+            panic!("expected history, got {caught_up:?}");
+        };
+        assert_eq!(changes[0].reactions, messages[0].reactions);
+        assert_eq!(changes[0].mine.as_ref(), Some(&mine));
+    }
+}
+
+/// Only members react (`not_a_member`), only to a message the room holds (`unknown_message`), not to a
+/// deleted one, whose reactions go with its body; reactions have their own rate (`rate_limited` past its
+/// burst) that leaves editing alone.
+#[tokio::test]
+async fn reactions_need_a_member_a_live_message_and_keep_to_their_rate() {
+    let mut h = Harness::alice_and_bob_in_general().await;
+    let id = alice_sends(&mut h, "m1", "hello").await;
+    let refusal = |out: &[Delivery]| match out {
+        [Delivery {
+            frame: ServerFrame::Error { code, .. },
+            recipients,
+            ..
+        }] => (*code, recipients[0].as_str().to_owned()),
+        other => panic!("expected one refusal, got {other:?}"),
+    };
+    let outsider = h.run(react("c3", "carol", id, "👍", true)).await;
+    assert_eq!(refusal(&outsider), (ErrorCode::NotAMember, "c3".to_owned()));
+    let unknown = h
+        .run(react(
+            "c2",
+            "bob",
+            protocol::MessageId::new(1, 0),
+            "👍",
+            true,
+        ))
+        .await;
+    assert_eq!(refusal(&unknown).0, ErrorCode::UnknownMessage);
+
+    for emoji in ["👍", "❤️", "😂", "🎉", "😮", "😢"] {
+        h.run(react("c2", "bob", id, emoji, true)).await;
+    }
+    for emoji in ["👍", "❤️", "😂", "🎉", "😮", "😢"] {
+        h.run(react("c2", "bob", id, emoji, false)).await;
+    }
+    for emoji in ["👍", "❤️", "😂", "🎉", "😮", "😢"] {
+        h.run(react("c2", "bob", id, emoji, true)).await;
+    }
+    // Bob's refused reaction to an unknown message took a token too: this is his twentieth.
+    let spent = h.run(react("c2", "bob", id, "😢", false)).await;
+    assert_eq!(
+        changed_to(&spent).len(),
+        2,
+        "the twentieth reaction still fits"
+    );
+    let over = h.run(react("c2", "bob", id, "😢", true)).await;
+    let ServerFrame::Error {
+        code,
+        retry_after_ms,
+        ..
+    } = &over[0].frame
+    else {
+        panic!("expected a refusal, got {over:?}");
+    };
+    assert_eq!(
+        (*code, *retry_after_ms),
+        (ErrorCode::RateLimited, Some(500))
+    );
+    h.clock.advance(Duration::from_millis(500));
+    assert_eq!(
+        changed_to(&h.run(react("c2", "bob", id, "😢", true)).await).len(),
+        2
+    );
+
+    let deleted = h
+        .run(frame(
+            "c1",
+            "alice",
+            &format!(r#"{{"action":"delete","room":"general","id":"{id}"}}"#),
+        ))
+        .await;
+    let (_, gone) = &changed_to(&deleted)[0];
+    assert!(gone.deleted && gone.reactions.is_empty() && gone.mine.is_none());
+    h.clock.advance(Duration::from_secs(1));
+    for on in [true, false] {
+        let late = h.run(react("c2", "bob", id, "👍", on)).await;
+        assert_eq!(refusal(&late).0, ErrorCode::UnknownMessage);
+    }
+}
+
+/// A message holds at most `MAX_REACTIONS_PER_MESSAGE` reactions (`too_many_reactions` past it, nothing
+/// stored); one taken back makes room again. However many reacted, the message names only the first few
+/// per emoji, so its frame stays small.
+#[tokio::test]
+async fn a_message_holds_a_bounded_number_of_reactions() {
+    use protocol::limits::{MAX_NAMED_REACTORS, MAX_REACTIONS_PER_MESSAGE};
+    let mut h = Harness::alice_and_bob_in_general().await;
+    let id = alice_sends(&mut h, "m1", "vote!").await;
+    let set = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
+    let people = MAX_REACTIONS_PER_MESSAGE.div_ceil(set.len());
+    for i in 0..people {
+        let (connection, who) = (format!("v{i}"), format!("voter{i}"));
+        h.run(frame(
+            &connection,
+            &who,
+            r#"{"action":"join","room":"general"}"#,
+        ))
+        .await;
+        for (n, emoji) in set.iter().enumerate() {
+            let out = h.run(react(&connection, &who, id, emoji, true)).await;
+            if i * set.len() + n + 1 > MAX_REACTIONS_PER_MESSAGE {
+                let ServerFrame::Error { code, .. } = &out[0].frame else {
+                    panic!("expected a refusal, got {out:?}");
+                };
+                assert_eq!(*code, ErrorCode::TooManyReactions);
+            }
+        }
+    }
+    let full = h.run(react("c2", "bob", id, "👍", true)).await;
+    assert!(matches!(
+        &full[0].frame,
+        ServerFrame::Error {
+            code: ErrorCode::TooManyReactions,
+            ..
+        }
+    ));
+    h.run(react("v0", "voter0", id, "👍", false)).await;
+    let fits = h.run(react("c2", "bob", id, "👍", true)).await;
+    let (_, message) = &changed_to(&fits)[0];
+    let total: u32 = message.reactions.iter().map(|r| r.count).sum();
+    assert_eq!(total as usize, MAX_REACTIONS_PER_MESSAGE);
+    assert!(message
+        .reactions
+        .iter()
+        .all(|r| r.users.len() == MAX_NAMED_REACTORS));
+    assert_eq!(
+        message.mine,
+        Some(vec![Emoji::ThumbsUp]),
+        "bob is not among the names, yet knows"
+    );
+    assert!(fits[0].frame.to_json().len() < 8 * 1024);
 }

@@ -307,6 +307,7 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
     seen.push(format!("{:?}", store.members(&rust).await.unwrap()));
     seen.extend(limits_scenario(store).await);
     seen.extend(changes_scenario(store).await);
+    seen.extend(reactions_scenario(store).await);
     seen
 }
 
@@ -439,6 +440,232 @@ async fn changes_scenario(store: &dyn Registry) -> Vec<String> {
     let edit_trimmed = change(alice, ids[0], edit("too late", 200)).await;
     assert_eq!(edit_trimmed, Err(Refused::UnknownMessage));
     seen.push(format!("after trimming: {trimmed:?} {edit_trimmed:?}"));
+    seen
+}
+
+/// Reactions on the same registry: counts and names in reaction order, each person's own reactions
+/// (`mine`) after their change and in every page they read, sets that change nothing when repeated,
+/// anyone in the room but no one outside, none to a deleted message (whose reactions go), the cap per
+/// message, user ids that JSON must escape or that begin another's, and trimmed messages taking their
+/// reactions with them. Every answer observable; the reference answers are asserted too.
+async fn reactions_scenario(store: &dyn Registry) -> Vec<String> {
+    use protocol::limits::{MAX_NAMED_REACTORS, MAX_REACTIONS_PER_MESSAGE};
+    use protocol::Emoji;
+    let mut seen = Vec::new();
+    let reacts = room("reacts");
+    let people = [
+        ("ra", "ada"),
+        ("rb", "bob"),
+        ("rq", "bo\"b/\\"),
+        ("rp", "bo"),
+    ];
+    for (connection, who) in people {
+        store
+            .join(&reacts, &member(connection, who), true, T0_MS)
+            .await
+            .unwrap();
+    }
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let at = t0() + Duration::seconds(i);
+        ids.push(append_new(store, "ra", message("reacts", "ada", &format!("r{i}"), at)).await);
+    }
+    let react = |connection: &'static str, who: &'static str, id: MessageId, emoji, on| {
+        let reacts = reacts.clone();
+        async move {
+            store
+                .change(
+                    &member(connection, who),
+                    &reacts,
+                    id,
+                    Change::React { emoji, on },
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let counts = |changed: &lambdas::ports::Changed| -> Vec<(Emoji, u32, Vec<String>)> {
+        changed
+            .message
+            .reactions
+            .iter()
+            .map(|r| {
+                (
+                    r.emoji,
+                    r.count,
+                    r.users.iter().map(|u| u.id.clone()).collect(),
+                )
+            })
+            .collect()
+    };
+    let first = react("rb", "bob", ids[0], Emoji::Heart, true)
+        .await
+        .unwrap();
+    assert_eq!(first.message.rev, Some(1));
+    assert_eq!(first.message.mine, Some(vec![Emoji::Heart]));
+    assert_eq!(counts(&first), [(Emoji::Heart, 1, vec!["bob".to_owned()])]);
+    seen.push(format!("bob hearts: {first:?}"));
+    let again = react("rb", "bob", ids[0], Emoji::Heart, true)
+        .await
+        .unwrap();
+    assert_eq!(again, first, "a redelivered reaction changes nothing");
+    for (connection, who, emoji) in [
+        ("rq", "bo\"b/\\", Emoji::Heart),
+        ("rp", "bo", Emoji::Heart),
+        ("ra", "ada", Emoji::ThumbsUp),
+        ("rq", "bo\"b/\\", Emoji::Sad),
+    ] {
+        let changed = react(connection, who, ids[0], emoji, true).await.unwrap();
+        seen.push(format!("{who} reacts {emoji}: {changed:?}"));
+    }
+    let bob_back = react("rb", "bob", ids[0], Emoji::Heart, false)
+        .await
+        .unwrap();
+    assert_eq!(bob_back.message.mine, Some(vec![]));
+    assert_eq!(bob_back.message.rev, Some(6));
+    assert_eq!(
+        counts(&bob_back),
+        [
+            (Emoji::ThumbsUp, 1, vec!["ada".to_owned()]),
+            (
+                Emoji::Heart,
+                2,
+                vec!["bo\"b/\\".to_owned(), "bo".to_owned()]
+            ),
+            (Emoji::Sad, 1, vec!["bo\"b/\\".to_owned()]),
+        ]
+    );
+    seen.push(format!("bob takes his heart back: {bob_back:?}"));
+    let nothing = react("rb", "bob", ids[0], Emoji::Heart, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        nothing.message.rev,
+        Some(6),
+        "taking back nothing changes nothing"
+    );
+    let refusals = [
+        react("zz", "zed", ids[0], Emoji::Heart, true).await,
+        react("rb", "bob", MessageId::new(1, 0), Emoji::Heart, true).await,
+    ];
+    assert_eq!(
+        refusals.clone().map(|r| r.unwrap_err()),
+        [Refused::NotAMember, Refused::UnknownMessage]
+    );
+    react("rb", "bob", ids[1], Emoji::Party, true)
+        .await
+        .unwrap();
+    let deleted = store
+        .change(&member("ra", "ada"), &reacts, ids[1], Change::Delete)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(deleted.message.reactions.is_empty() && deleted.message.mine.is_none());
+    let on_deleted = react("rb", "bob", ids[1], Emoji::Party, false).await;
+    assert_eq!(on_deleted, Err(Refused::UnknownMessage));
+    seen.push(format!("refusals: {refusals:?} {deleted:?} {on_deleted:?}"));
+
+    for (reader, who) in people {
+        let page = store
+            .history(
+                &ConnectionId(reader.into()),
+                &reacts,
+                HistoryQuery::Before {
+                    before: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        let mine: Vec<_> = page.messages.iter().map(|m| m.mine.clone()).collect();
+        seen.push(format!("{who} reads: {page:?}"));
+        let changes = store
+            .changes(&ConnectionId(reader.into()), &reacts, 0, 10)
+            .await
+            .unwrap()
+            .unwrap();
+        seen.push(format!("{who} catches up: {changes:?}"));
+        let expected = match who {
+            "ada" => vec![Emoji::ThumbsUp],
+            "bob" => vec![],
+            "bo" => vec![Emoji::Heart],
+            _ => vec![Emoji::Heart, Emoji::Sad],
+        };
+        assert_eq!(mine, [Some(expected.clone()), None, None], "{who}");
+        assert_eq!(changes.messages[0].mine, Some(expected), "{who}");
+        assert_eq!(
+            changes.messages[1].mine, None,
+            "the deleted one's reactions went"
+        );
+    }
+
+    // A crowd fills one message up to the cap; one reaction taken back makes room for another.
+    let crowd: Vec<(String, String)> = (0..MAX_REACTIONS_PER_MESSAGE.div_ceil(Emoji::ALL.len()))
+        .map(|i| (format!("k{i}"), format!("crowd{i:03}")))
+        .collect();
+    for (connection, who) in &crowd {
+        store
+            .join(&reacts, &member(connection, who), false, T0_MS)
+            .await
+            .unwrap();
+    }
+    let mut refused = 0;
+    for (connection, who) in &crowd {
+        for emoji in Emoji::ALL {
+            let outcome = store
+                .change(
+                    &member(connection, who),
+                    &reacts,
+                    ids[2],
+                    Change::React { emoji, on: true },
+                )
+                .await
+                .unwrap();
+            match outcome {
+                Ok(_) => {}
+                Err(Refused::TooManyReactions) => refused += 1,
+                Err(other) => panic!("{other:?}"),
+            }
+        }
+    }
+    assert_eq!(
+        refused,
+        crowd.len() * Emoji::ALL.len() - MAX_REACTIONS_PER_MESSAGE
+    );
+    let (k0, crowd0) = (crowd[0].0.clone(), crowd[0].1.clone());
+    let back = store
+        .change(
+            &member(&k0, &crowd0),
+            &reacts,
+            ids[2],
+            Change::React {
+                emoji: Emoji::Sad,
+                on: false,
+            },
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let fits = react("rb", "bob", ids[2], Emoji::Sad, true).await.unwrap();
+    assert_eq!(fits.message.mine, Some(vec![Emoji::Sad]));
+    let total: u32 = fits.message.reactions.iter().map(|r| r.count).sum();
+    assert_eq!(total as usize, MAX_REACTIONS_PER_MESSAGE);
+    assert!(fits
+        .message
+        .reactions
+        .iter()
+        .all(|r| r.users.len() == MAX_NAMED_REACTORS));
+    seen.push(format!("the crowd: {back:?} {fits:?}"));
+
+    // Enough new messages to trim the reacted ones away: their reactions go with them.
+    for i in 0..8 {
+        let at = t0() + Duration::seconds(100 + i);
+        append_new(store, "rb", message("reacts", "bob", &format!("s{i}"), at)).await;
+    }
+    let trimmed = react("ra", "ada", ids[0], Emoji::Heart, true).await;
+    assert_eq!(trimmed, Err(Refused::UnknownMessage));
+    seen.push(format!("after trimming: {trimmed:?}"));
     seen
 }
 
@@ -1228,6 +1455,63 @@ async fn message_ids_are_stream_ids() {
         ids.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
         ["1732550400000-0", "1732550400000-1"]
     );
+}
+
+/// The reactions of a deleted message, and of messages trimmed from the history, leave Redis: the
+/// reactions hash holds only the fields of messages still held (trimmed ones go once the edits outgrow
+/// the cap, with their edits), so it stays bounded by the history.
+#[tokio::test]
+async fn reactions_of_deleted_and_trimmed_messages_are_forgotten() {
+    use protocol::Emoji;
+    let server = common::redis_server();
+    let store = redis(&server, 2).await;
+    let general = room("general");
+    store
+        .join(&general, &member("c1", "amy"), true, T0_MS)
+        .await
+        .unwrap();
+    let react = |id: MessageId, emoji: Emoji| {
+        let (store, general) = (&store, &general);
+        async move {
+            store
+                .change(
+                    &member("c1", "amy"),
+                    general,
+                    id,
+                    Change::React { emoji, on: true },
+                )
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let fields = || {
+        let mut fields = ask(server.port, &["hkeys", "chatty:{room:general}:reactions"]);
+        fields.retain(|f| !f.is_empty());
+        fields.sort();
+        fields
+    };
+    let a = append_new(&store, "c1", message("general", "amy", "a", t0())).await;
+    let b = append_new(&store, "c1", message("general", "amy", "b", t0())).await;
+    react(a, Emoji::ThumbsUp).await;
+    react(a, Emoji::Party).await;
+    react(b, Emoji::Heart).await;
+    assert_eq!(
+        fields(),
+        [format!("{a} 🎉"), format!("{a} 👍"), format!("{b} ❤️")]
+    );
+    store
+        .change(&member("c1", "amy"), &general, b, Change::Delete)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fields(), [format!("{a} 🎉"), format!("{a} 👍")]);
+    let later = t0() + Duration::seconds(1);
+    let c = append_new(&store, "c1", message("general", "amy", "c", later)).await;
+    let d = append_new(&store, "c1", message("general", "amy", "d", later)).await;
+    react(c, Emoji::Sad).await;
+    react(d, Emoji::Sad).await;
+    assert_eq!(fields(), [format!("{c} 😢"), format!("{d} 😢")]);
 }
 
 /// Runs `openssl` with `args` in `dir`, failing the test with its output if it fails.

@@ -9,6 +9,7 @@ use crate::{
     limits::{
         DEFAULT_HISTORY_LIMIT, MAX_BODY_CHARS, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT, MAX_USER_ID_LEN,
     },
+    reaction::Emoji,
     server::ErrorCode,
     text::strip_bidi_overrides,
 };
@@ -65,12 +66,20 @@ pub enum ClientFrame {
     },
     /// Delete one of your own messages; everyone in the room sees a placeholder instead.
     Delete { room: RoomName, id: MessageId },
+    /// React to a message with `emoji` (`on`), or take that reaction back (`on: false`): a setting, not
+    /// a toggle, so a repeated command changes nothing.
+    React {
+        room: RoomName,
+        id: MessageId,
+        emoji: Emoji,
+        on: bool,
+    },
 }
 
 /// The `action` values, in the order of [`ClientFrame`]'s variants.
-pub const ACTIONS: [&str; 13] = [
+pub const ACTIONS: [&str; 14] = [
     "join", "leave", "send", "typing", "history", "ping", "create", "invite", "dm", "rooms",
-    "read", "edit", "delete",
+    "read", "edit", "delete", "react",
 ];
 
 /// A refused frame: which error code to answer with, why, and the frame's `client_id` to echo.
@@ -228,6 +237,7 @@ impl ClientFrame {
             Self::Read { .. } => ACTIONS[10],
             Self::Edit { .. } => ACTIONS[11],
             Self::Delete { .. } => ACTIONS[12],
+            Self::React { .. } => ACTIONS[13],
         }
     }
 
@@ -243,7 +253,8 @@ impl ClientFrame {
             | Self::Invite { room, .. }
             | Self::Read { room, .. }
             | Self::Edit { room, .. }
-            | Self::Delete { room, .. } => Some(room),
+            | Self::Delete { room, .. }
+            | Self::React { room, .. } => Some(room),
             Self::Ping | Self::Dm { .. } | Self::Rooms => None,
         }
     }
@@ -292,6 +303,11 @@ fn field_error(value: &Value, error: serde_json::Error) -> FrameError {
         .is_some_and(|l| l.as_u64().is_none_or(|n| n > u64::from(u16::MAX)))
     {
         ErrorCode::InvalidLimit
+    } else if value
+        .get("emoji")
+        .is_some_and(|e| Emoji::deserialize(e).is_err())
+    {
+        ErrorCode::InvalidEmoji
     } else {
         ErrorCode::MalformedFrame
     };
@@ -353,8 +369,14 @@ mod tests {
                 body: "hi!".into(),
             },
             ClientFrame::Delete {
+                room: room.clone(),
+                id: MessageId::new(1, 0),
+            },
+            ClientFrame::React {
                 room,
                 id: MessageId::new(1, 0),
+                emoji: Emoji::Party,
+                on: true,
             },
         ];
         for (frame, action) in frames.iter().zip(ACTIONS) {
@@ -480,6 +502,43 @@ mod tests {
         );
         let frame = ClientFrame::parse(&edit("1-0", r"a\u202eb")).unwrap();
         assert!(matches!(frame, ClientFrame::Edit { body, .. } if body == "ab"));
+    }
+
+    /// A reaction names one emoji of the set (`invalid_emoji` for anything else, a heart without its
+    /// variation selector included) and says whether it is on.
+    #[test]
+    fn reactions_name_an_emoji_of_the_set() {
+        let react = |emoji: &str, on: &str| {
+            format!(r#"{{"action":"react","room":"r","id":"1-0","emoji":{emoji},"on":{on}}}"#)
+        };
+        let frame = ClientFrame::parse(&react("\"👍\"", "false")).unwrap();
+        assert!(matches!(
+            frame,
+            ClientFrame::React {
+                emoji: Emoji::ThumbsUp,
+                on: false,
+                ..
+            }
+        ));
+        for bad in ["\"❤\"", "\"🍕\"", "\"\"", "\"thumbs_up\"", "7", "null"] {
+            assert_eq!(
+                code_of(&react(bad, "true")),
+                ErrorCode::InvalidEmoji,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            code_of(&react("\"👍\"", "\"yes\"")),
+            ErrorCode::MalformedFrame
+        );
+        assert_eq!(
+            code_of(r#"{"action":"react","room":"r","id":"1-0","emoji":"👍"}"#),
+            ErrorCode::MalformedFrame
+        );
+        assert_eq!(
+            code_of(&react("\"👍\"", "true").replace("1-0", "x")),
+            ErrorCode::InvalidMessageId
+        );
     }
 
     #[test]

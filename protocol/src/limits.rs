@@ -74,6 +74,17 @@ pub const MAX_CONNECTIONS_PER_PERSON: usize = 10;
 /// Connections one room may hold (`room_full` past it).
 pub const MAX_MEMBERS_PER_ROOM: usize = 1_000;
 
+/// Reactions one message may hold, each person's each emoji counted once (`too_many_reactions` past it):
+/// as many as a full room's connections. The store keeps every reactor (so a repeated reaction changes
+/// nothing and a person's own reactions are known), so this bounds a message's reactors, and a room's
+/// with [`ROOM_HISTORY_CAP`].
+pub const MAX_REACTIONS_PER_MESSAGE: usize = MAX_MEMBERS_PER_ROOM;
+
+/// People a message names per emoji, the first to react (shown on hover); its count says how many in
+/// all. Ten names of the longest ids and names, for each emoji of the set, keep the largest message well
+/// inside [`MAX_SERVER_FRAME_BYTES`] (a test in `server.rs` proves it).
+pub const MAX_NAMED_REACTORS: usize = 10;
+
 /// A per-person rate: a token bucket holding at most `burst` actions, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Rate {
@@ -122,6 +133,14 @@ pub const TYPING_RATE: Rate = Rate {
 pub const EDIT_RATE: Rate = Rate {
     burst: 10,
     per_second: 1.0,
+};
+
+/// `react`, per person: reading down a conversation and reacting to a message or two a second, not
+/// flooding a room with fan-outs (every reaction reaches every member, as a message does). Its own bucket,
+/// not `edit`'s: reacting to a few messages in a row must not hold up fixing a typo.
+pub const REACT_RATE: Rate = Rate {
+    burst: 20,
+    per_second: 2.0,
 };
 
 /// Rooms a person may bring into being (by joining a room nobody is in and nobody wrote in), per hour.

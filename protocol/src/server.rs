@@ -7,9 +7,11 @@ use crate::client::ACTIONS;
 use crate::ids::{ClientId, MessageId, RoomName};
 use crate::limits::{
     MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_CONNECTIONS_PER_PERSON, MAX_FRAME_BYTES,
-    MAX_HISTORY_LIMIT, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_ROOMS_PER_CONNECTION,
-    MAX_ROOMS_PER_PERSON, MAX_ROOM_NAME_LEN, MAX_USER_ID_LEN, NEW_ROOM_RATE,
+    MAX_HISTORY_LIMIT, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM,
+    MAX_REACTIONS_PER_MESSAGE, MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON, MAX_ROOM_NAME_LEN,
+    MAX_USER_ID_LEN, NEW_ROOM_RATE,
 };
+use crate::reaction::{Emoji, Reaction};
 
 /// A signed-in person as others see them. `id` is the identity provider's `sub`; `name` comes from the
 /// token, never from a frame, so nobody can speak as someone else.
@@ -43,9 +45,18 @@ pub struct ChatMessage {
     /// The author deleted the message: `body` is empty, and the app shows a placeholder.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
-    /// The room's change number of this message's latest change (edit or delete); absent if never changed.
+    /// The room's change number of this message's latest change (edit, delete or reaction); absent if
+    /// never changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rev: Option<u64>,
+    /// The reactions, one per emoji reacted with, in [`Emoji::ALL`]'s order; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// Only in a frame to one person (a `history` page, or the `changed` frame of their own reaction):
+    /// the emoji they reacted with, as of `rev`, whether or not they are among the names. Absent: the
+    /// frame does not say (keep what you knew). The store never keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mine: Option<Vec<Emoji>>,
 }
 
 /// One room or direct conversation on a person's list (the `rooms` frame).
@@ -195,8 +206,13 @@ pub enum ErrorCode {
     TheirRoomsFull,
     /// Editing or deleting a message someone else wrote.
     NotYourMessage,
-    /// Editing or deleting a message the room does not hold (never sent, trimmed, or deleted already).
+    /// Editing, deleting or reacting to a message the room does not hold (never sent, trimmed, or
+    /// deleted already).
     UnknownMessage,
+    /// A `react` named an emoji outside the set ([`Emoji::ALL`]).
+    InvalidEmoji,
+    /// The message holds [`MAX_REACTIONS_PER_MESSAGE`] reactions already.
+    TooManyReactions,
 }
 
 impl ErrorCode {
@@ -258,6 +274,13 @@ impl ErrorCode {
             Self::UnknownMessage => {
                 "That message is not in the room any more (deleted, or too old).".to_owned()
             }
+            Self::InvalidEmoji => format!(
+                "Reactions are one of {}.",
+                Emoji::ALL.map(Emoji::as_str).join(" ")
+            ),
+            Self::TooManyReactions => {
+                format!("This message has {MAX_REACTIONS_PER_MESSAGE} reactions already.")
+            }
         }
     }
 }
@@ -274,6 +297,46 @@ mod tests {
         assert_eq!(json["code"], "not_a_member");
         assert_eq!(json["client_id"], "c-1");
         assert_eq!(json["message"], ErrorCode::NotAMember.describe());
+    }
+
+    /// The largest message there can be — the longest body, fully escaped, every emoji reacted with by
+    /// a full room, each naming the most people with the longest ids and names, and the reader's own
+    /// reactions — fits one server frame with room to spare, so reactions never make a message
+    /// unsendable.
+    #[test]
+    fn the_largest_message_fits_a_server_frame() {
+        use crate::limits::{MAX_NAMED_REACTORS, MAX_NAME_CHARS, MAX_SERVER_FRAME_BYTES};
+        let longest_user = User {
+            id: "\"".repeat(MAX_USER_ID_LEN),
+            name: "𝕏".repeat(MAX_NAME_CHARS),
+            picture: None,
+        };
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let message = ChatMessage {
+            room: RoomName::new("x".repeat(MAX_ROOM_NAME_LEN)).unwrap(),
+            id: MessageId::new(u64::MAX, u64::MAX),
+            client_id: ClientId::new("c".repeat(MAX_CLIENT_ID_LEN)).unwrap(),
+            author: longest_user.clone(),
+            body: "\u{1}".repeat(MAX_BODY_CHARS),
+            sent_at: at,
+            edited_at: Some(at),
+            deleted: false,
+            rev: Some(u64::MAX),
+            reactions: Emoji::ALL
+                .map(|emoji| Reaction {
+                    emoji,
+                    count: MAX_REACTIONS_PER_MESSAGE as u32,
+                    users: vec![longest_user.clone(); MAX_NAMED_REACTORS],
+                })
+                .to_vec(),
+            mine: Some(Emoji::ALL.to_vec()),
+        };
+        let frame = ServerFrame::Changed(message).to_json();
+        assert!(
+            frame.len() < MAX_SERVER_FRAME_BYTES / 2,
+            "{} bytes",
+            frame.len()
+        );
     }
 
     #[test]

@@ -28,7 +28,7 @@ fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned>(tag: &str, tex
 #[test]
 fn client_examples_parse_and_validate() {
     let all = examples("client");
-    assert_eq!(all.len(), 15);
+    assert_eq!(all.len(), 16);
     let mut actions: Vec<_> = all
         .iter()
         .map(|text| {
@@ -59,7 +59,7 @@ fn server_examples_parse() {
         types,
         [
             "message", "history", "history", "presence", "rooms", "typing", "error", "error",
-            "error", "pong", "changed"
+            "error", "pong", "changed", "changed"
         ]
     );
 }

@@ -2,17 +2,18 @@
 //! messages" line, then this person's pending messages (sending, or failed with Retry). It follows new
 //! messages only while the reader is at the bottom; a reader who scrolled up keeps their place and gets
 //! a "new messages" button instead, and one at the bottom stays there when the screen changes size.
-//! Scrolling near the top loads the previous page, keeping the view where it was.
+//! Scrolling near the top loads the previous page, keeping the view where it was. Under each message, its
+//! reactions: a chip per emoji (toggled with a click, naming who reacted on hover) and a picker to add one.
 
 use leptos::{html::Div, prelude::*};
-use protocol::{ChatMessage, RoomName};
+use protocol::{ChatMessage, Emoji, Reaction, RoomName};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime, UtcOffset};
 
 use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::avatar::Avatar,
-    display::{clock, rows, Row},
+    display::{clock, rows, who_reacted, Row},
     markup::{self, Emphasis, Span},
     outbox::{PendingMessage, PendingStatus},
 };
@@ -252,8 +253,97 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
                     </div>
                 })}
                 <MessageContent message=message.clone() mine/>
+                {(!message.deleted).then(|| view! { <Reactions message=message.clone()/> })}
             </div>
         </article>
+    }
+}
+
+/// A message's reactions: a chip per emoji reacted with (its count; who reacted, in its `title`;
+/// pressed when this person is among them, and a click takes theirs back or adds it), and a button that
+/// opens the set to add one.
+#[component]
+fn Reactions(message: ChatMessage) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let ChatMessage {
+        room,
+        id,
+        reactions,
+        ..
+    } = message;
+    let none = reactions.is_empty();
+    let picking = RwSignal::new(false);
+    let chips = reactions
+        .into_iter()
+        .map(|reaction| {
+            let room = room.clone();
+            view! { <ReactionChip room id reaction/> }
+        })
+        .collect_view();
+    let choices = {
+        let room = room.clone();
+        move || {
+            Emoji::ALL
+                .into_iter()
+                .map(|emoji| {
+                    let room = room.clone();
+                    let label = format!("React with {emoji}");
+                    view! {
+                        <button class="reaction-choice" role="menuitem" aria-label=label.clone()
+                            title=label
+                            on:click=move |_| {
+                                client.react(&room, id, emoji, true);
+                                picking.set(false);
+                            }>
+                            {emoji.as_str()}
+                        </button>
+                    }
+                })
+                .collect_view()
+        }
+    };
+    view! {
+        <div class="reactions" class:none=none on:mouseleave=move |_| picking.set(false)
+            on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { picking.set(false) }>
+            {chips}
+            <span class="reaction-add">
+                <button class="reaction add" aria-label="Add a reaction" title="Add a reaction"
+                    aria-haspopup="menu" aria-expanded=move || picking.get().to_string()
+                    on:click=move |_| picking.update(|p| *p = !*p)>
+                    <svg viewBox="0 0 20 20" aria-hidden="true">
+                        <circle cx="9" cy="10" r="7"/>
+                        <path d="M6.3 11.8a3.3 3.3 0 0 0 5.4 0"/>
+                        <path d="M6.6 8h.01M11.4 8h.01"/>
+                        <path d="M16.5 2v5M14 4.5h5"/>
+                    </svg>
+                </button>
+                <Show when=move || picking.get()>
+                    <span class="reaction-picker" role="menu" aria-label="Reactions">{choices.clone()}</span>
+                </Show>
+            </span>
+        </div>
+    }
+}
+
+/// One emoji's chip: the emoji and how many reacted with it; who did, in its `title`; pressed
+/// (`aria-pressed`) when this person did, and a click toggles theirs.
+#[component]
+fn ReactionChip(room: RoomName, id: protocol::MessageId, reaction: Reaction) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let emoji = reaction.emoji;
+    let who = who_reacted(&reaction);
+    let label = format!("{emoji} {}: {who}", reaction.count);
+    let pressed = {
+        let room = room.clone();
+        Memo::new(move |_| client.state.with(|s| s.reacted(&room, id, emoji)))
+    };
+    view! {
+        <button class="reaction" class:mine=move || pressed.get()
+            aria-pressed=move || pressed.get().to_string() title=who aria-label=label
+            on:click=move |_| client.toggle_reaction(&room, id, emoji)>
+            <span class="reaction-emoji">{emoji.as_str()}</span>
+            <span class="reaction-count">{reaction.count}</span>
+        </button>
     }
 }
 

@@ -17,8 +17,8 @@ use tokio::sync::mpsc;
 
 use crate::ports::{
     unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage, Connected, Created,
-    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, RateCheck, Refused,
-    Registry, RegistryError,
+    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, RateCheck, Reactors,
+    Refused, Registry, RegistryError,
 };
 
 /// How long a connection's records live: API Gateway's two-hour maximum plus a margin.
@@ -85,8 +85,21 @@ struct Room {
     sent: HashMap<(String, ClientId), (MessageId, bool)>,
     /// The room is forgotten after this (its last join or message plus the retention).
     expires_ms: u64,
-    /// The room's latest change number (edits and deletes), 0 before the first.
+    /// The room's latest change number (edits, deletes and reactions), 0 before the first.
     rev: u64,
+    /// Everyone who reacted to each message still in `history` that has reactions.
+    reactions: HashMap<MessageId, Reactors>,
+}
+
+impl Room {
+    /// `message` as the person `reader` (a user id) is shown it: with their own reactions, if it has any.
+    fn for_reader(&self, reader: &str, mut message: ChatMessage) -> ChatMessage {
+        if !message.reactions.is_empty() {
+            let reactors = self.reactions.get(&message.id);
+            message.mine = Some(reactors.map_or_else(Vec::new, |r| r.of(reader)));
+        }
+        message
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -410,11 +423,14 @@ impl Registry for MemoryRegistry {
                 edited_at: None,
                 deleted: false,
                 rev: None,
+                reactions: Vec::new(),
+                mine: None,
             };
             room.history.push_back(stored.clone());
             room.sent.insert(key, (id, false));
             while room.history.len() > cap {
                 if let Some(old) = room.history.pop_front() {
+                    room.reactions.remove(&old.id);
                     room.sent.remove(&(old.author.id, old.client_id));
                 }
             }
@@ -444,11 +460,9 @@ impl Registry for MemoryRegistry {
         query: HistoryQuery,
     ) -> Result<Option<HistoryPage>, RegistryError> {
         Ok(self.with_state(|s| {
-            let room = s
-                .rooms
-                .get(room)
-                .filter(|r| r.members.contains_key(reader))?;
-            Some(match query {
+            let room = s.rooms.get(room)?;
+            let reader = &room.members.get(reader)?.id;
+            let (messages, has_more) = match query {
                 HistoryQuery::Before { before, limit } => {
                     let older = room
                         .history
@@ -457,14 +471,18 @@ impl Registry for MemoryRegistry {
                         .filter(|m| before.is_none_or(|b| m.id < b));
                     let (mut messages, has_more) = take_page(older, limit, MAX_SERVER_FRAME_BYTES);
                     messages.reverse();
-                    HistoryPage { messages, has_more }
+                    (messages, has_more)
                 }
                 HistoryQuery::After { after, limit } => {
                     let newer = room.history.iter().filter(|m| m.id > after);
-                    let (messages, has_more) = take_page(newer, limit, MAX_SERVER_FRAME_BYTES);
-                    HistoryPage { messages, has_more }
+                    take_page(newer, limit, MAX_SERVER_FRAME_BYTES)
                 }
-            })
+            };
+            let messages = messages
+                .into_iter()
+                .map(|m| room.for_reader(reader, m))
+                .collect();
+            Some(HistoryPage { messages, has_more })
         }))
     }
 
@@ -487,11 +505,20 @@ impl Registry for MemoryRegistry {
                 .iter_mut()
                 .find(|m| m.id == id)
                 .ok_or(Refused::UnknownMessage)?;
-            if change.apply_to(message, &by.user.id)? {
+            let reactors = room.reactions.entry(id).or_default();
+            let changed = change.apply_to(message, reactors, &by.user);
+            let mine = reactors.of(&by.user.id);
+            if reactors.total() == 0 {
+                room.reactions.remove(&id);
+            }
+            if changed? {
                 message.rev = Some(next_rev);
                 room.rev = next_rev;
             }
-            let message = message.clone();
+            let mut message = message.clone();
+            if matches!(change, Change::React { .. }) {
+                message.mine = Some(mine);
+            }
             Ok(Changed {
                 message,
                 recipients: room.members.keys().cloned().collect(),
@@ -507,10 +534,8 @@ impl Registry for MemoryRegistry {
         limit: u16,
     ) -> Result<Option<ChangesPage>, RegistryError> {
         Ok(self.with_state(|s| {
-            let room = s
-                .rooms
-                .get(room)
-                .filter(|r| r.members.contains_key(reader))?;
+            let room = s.rooms.get(room)?;
+            let reader = &room.members.get(reader)?.id;
             let mut changed: Vec<&ChatMessage> = room
                 .history
                 .iter()
@@ -526,6 +551,10 @@ impl Registry for MemoryRegistry {
                 Some(last) if has_more => last.rev.unwrap_or(after),
                 _ => room.rev,
             };
+            let messages = messages
+                .into_iter()
+                .map(|m| room.for_reader(reader, m))
+                .collect();
             Some(ChangesPage {
                 messages,
                 rev,

@@ -33,6 +33,12 @@
 //! - `{room:<room>}:changes`: ZSET message id → the room's change number of its latest change: the
 //!   highest score is the room's latest change number; a catch-up reads the ids scored after its own. Bounded
 //!   with `edits`.
+//! - `{room:<room>}:reactions`: HASH `<message id> <emoji>` → everyone who reacted to the message with the
+//!   emoji, in the order they did, as JSON `[[user id, name], …]` (the message's version in `edits` carries
+//!   the counts and the first names). At most [`MAX_REACTIONS_PER_MESSAGE`] per message; a message's
+//!   fields go when it is deleted, and with its `edits` entry once trimmed. A person's own reactions are
+//!   found by looking for `["<their id>",` in each field: a `"` inside a JSON string is always escaped, so
+//!   that text only ever starts an entry.
 //!
 //! - `{room:<room>}:people`: SET of user ids, a private room's people (who may join it); at most
 //!   [`MAX_PEOPLE_PER_PRIVATE_ROOM`]. The last one leaving deletes the room's keys.
@@ -89,10 +95,11 @@ use async_trait::async_trait;
 use protocol::{
     limits::{
         Rate, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM,
-        MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON,
-        MAX_SERVER_FRAME_BYTES, PERSON_RETENTION_SECS, ROOM_RETENTION_SECS,
+        MAX_NAMED_REACTORS, MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_REACTIONS_PER_MESSAGE,
+        MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES,
+        PERSON_RETENTION_SECS, ROOM_RETENTION_SECS,
     },
-    ChatMessage, ClientId, ConnectionId, MessageId, RoomEntry, RoomName, User,
+    ChatMessage, ClientId, ConnectionId, Emoji, MessageId, Reaction, RoomEntry, RoomName, User,
 };
 use std::time::Duration;
 
@@ -169,7 +176,7 @@ return 1
 /// `no_such_room`, `would_create` or `room_full`. Refreshes the room's expiry.
 const JOIN_ROOM: &str = r"
 local members, history, sent, people = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local edits, changes = KEYS[5], KEYS[6]
+local edits, changes, reactions = KEYS[5], KEYS[6], KEYS[7]
 local id, user, new_room = ARGV[1], ARGV[2], ARGV[3]
 local retention, max_members = tonumber(ARGV[4]), tonumber(ARGV[5])
 local user_id, private = ARGV[6], ARGV[7] == '1'
@@ -182,7 +189,7 @@ if redis.call('HEXISTS', members, id) == 0 then
   end
 end
 redis.call('HSET', members, id, user)
-for _, key in ipairs({members, history, sent, people, edits, changes}) do
+for _, key in ipairs({members, history, sent, people, edits, changes, reactions}) do
   redis.call('PEXPIRE', key, retention)
 end
 return 'joined'
@@ -222,7 +229,7 @@ local people = KEYS[1]
 if redis.call('EXISTS', people) == 0 then return 0 end
 redis.call('SREM', people, ARGV[1])
 if redis.call('SCARD', people) > 0 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
 return 1
 ";
 
@@ -266,13 +273,16 @@ redis.call('HSET', list, room, cjson.encode(entry))
 return 1
 ";
 
-/// A page of history for a member: nil if `ARGV[1]` is not in the room, else `{more, id, m, id, m, …}`
-/// read in batches of ten from the bound (exclusive) towards older (`before`) or newer (`after`)
-/// entries, stopping at the page's limit or once the messages' bytes reach the budget (at least one). An
-/// edited or deleted message is read in its latest version.
+/// A page of history for a member: nil if `ARGV[1]` is not in the room, else
+/// `{more, id, m, mine, id, m, mine, …}` read in batches of ten from the bound (exclusive) towards older
+/// (`before`) or newer (`after`) entries, stopping at the page's limit or once the messages' bytes reach
+/// the budget (at least one). A changed message (edited, deleted, reacted to) is read in its latest
+/// version, with the reader's own reactions (`mine`, [`REACTIONS_LUA`]).
 const HISTORY: &str = r"
-local members, history, edits = KEYS[1], KEYS[2], KEYS[3]
-if redis.call('HEXISTS', members, ARGV[1]) == 0 then return false end
+local members, history, edits, reactions = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local holder = redis.call('HGET', members, ARGV[1])
+if not holder then return false end
+local reader = cjson.decode(holder).id
 local older, bound, limit, budget = ARGV[2] == 'before', ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local out, count, bytes, more = {0}, 0, 0, 0
 while more == 0 do
@@ -283,7 +293,8 @@ while more == 0 do
     batch = redis.call('XRANGE', history, bound, '+', 'COUNT', 10)
   end
   for _, entry in ipairs(batch) do
-    local message = redis.call('HGET', edits, entry[1]) or entry[2][4]
+    local edited = redis.call('HGET', edits, entry[1])
+    local message = edited or entry[2][4]
     local size = #message + 128
     if count == limit or (count > 0 and bytes + size > budget) then
       more = 1
@@ -292,6 +303,7 @@ while more == 0 do
     count, bytes = count + 1, bytes + size
     out[#out + 1] = entry[1]
     out[#out + 1] = message
+    out[#out + 1] = edited and mine(reactions, entry[1], reader) or ''
     bound = '(' .. entry[1]
   end
   if #batch < 10 then break end
@@ -348,6 +360,7 @@ const APPEND: &str = concat!(
     admit_lua!(),
     r"
 local members, history, sent, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local reactions = KEYS[6]
 local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local retention = tonumber(ARGV[6])
 if KEYS[6] then
@@ -386,28 +399,74 @@ if len >= cap then
 end
 local id = redis.call('XADD', history, 'MAXLEN', '=', cap, ms .. '-*', 'k', key, 'm', message)
 redis.call('HSET', sent, key, '0 ' .. id)
-for _, k in ipairs({members, history, sent, edits, changes}) do redis.call('PEXPIRE', k, retention) end
+for _, k in ipairs({members, history, sent, edits, changes, reactions}) do
+  redis.call('PEXPIRE', k, retention)
+end
 return {id, message, '0', redis.call('HKEYS', members)}
 "
 );
 
-/// Edits (`ARGV[4]` = `edit`, with the body and the time in `ARGV[5]`, `ARGV[6]`) or deletes (`delete`) the
-/// message `ARGV[2]` for the person `ARGV[3]` on the connection `ARGV[1]`, by the rules of
-/// `Change::apply_to`: `{refusal}`, or `{'changed', latest version JSON, the room's connection ids}`. A
-/// change that changes something takes the room's next change number; once `edits` holds more than the cap
-/// (`ARGV[7]`), the changes of trimmed messages are forgotten.
+/// Changes the message `ARGV[2]` for the person `ARGV[3]` on the connection `ARGV[1]`, by the rules of
+/// `Change::apply_to`: `ARGV[4]` is `edit` (`ARGV[5]` the body, `ARGV[6]` the time), `delete`, or
+/// `react` / `unreact` (`ARGV[5]` the emoji, `ARGV[6]` the person's name; a new reaction within `ARGV[9]`
+/// in all, the message naming the first `ARGV[10]` per emoji). Answers `{refusal}`, or `{'changed', latest
+/// version JSON, the room's connection ids}` and, after a reaction, the person's own reactions. A change
+/// that changes something takes the room's next change number; once `edits` holds more than the cap
+/// (`ARGV[7]`), the changes and reactions of trimmed messages are forgotten.
 const CHANGE: &str = r"
-local members, history, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local members, history, edits, changes, reactions = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local connection, id, by, op, body, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local cap, retention = tonumber(ARGV[7]), tonumber(ARGV[8])
+local max_reactions, max_named = tonumber(ARGV[9]), tonumber(ARGV[10])
+local reacting = op == 'react' or op == 'unreact'
 if redis.call('HEXISTS', members, connection) == 0 then return {'not_a_member'} end
 local found = redis.call('XRANGE', history, id, id)
 if #found == 0 then return {'unknown_message'} end
 local json = redis.call('HGET', edits, id) or found[1][2][4]
 local message = cjson.decode(json)
-if message.author.id ~= by then return {'not_your_message'} end
 local same
-if op == 'delete' then
+if reacting then
+  if message.deleted == true then return {'unknown_message'} end
+  local emoji, field = body, id .. ' ' .. body
+  local people = cjson.decode(redis.call('HGET', reactions, field) or '[]')
+  local index
+  for i, person in ipairs(people) do
+    if person[1] == by then index = i break end
+  end
+  same = (op == 'react') == (index ~= nil)
+  if not same then
+    if op == 'react' then
+      local total = 0
+      for _, reaction in ipairs(message.reactions or {}) do total = total + reaction.count end
+      if total >= max_reactions then return {'too_many_reactions'} end
+      people[#people + 1] = {by, at}
+    else
+      table.remove(people, index)
+    end
+    if #people == 0 then
+      redis.call('HDEL', reactions, field)
+    else
+      redis.call('HSET', reactions, field, cjson.encode(people))
+    end
+    local summary = {}
+    for _, each in ipairs(EMOJI) do
+      if each == emoji and #people > 0 then
+        local users = {}
+        for i = 1, math.min(#people, max_named) do
+          users[i] = {id = people[i][1], name = people[i][2]}
+        end
+        summary[#summary + 1] = {emoji = emoji, count = #people, users = users}
+      elseif each ~= emoji then
+        for _, reaction in ipairs(message.reactions or {}) do
+          if reaction.emoji == each then summary[#summary + 1] = reaction end
+        end
+      end
+    end
+    message.reactions = #summary > 0 and summary or nil
+  end
+elseif message.author.id ~= by then
+  return {'not_your_message'}
+elseif op == 'delete' then
   same = message.deleted == true
 elseif message.deleted == true then
   return {'unknown_message'}
@@ -419,8 +478,9 @@ if not same then
   local rev = 1
   if #top == 2 then rev = tonumber(top[2]) + 1 end
   if op == 'delete' then
-    message.body, message.deleted = '', true
-  else
+    message.body, message.deleted, message.reactions = '', true, nil
+    for _, emoji in ipairs(EMOJI) do redis.call('HDEL', reactions, id .. ' ' .. emoji) end
+  elseif op == 'edit' then
     message.body, message.edited_at = body, at
   end
   message.rev = rev
@@ -438,20 +498,26 @@ if not same then
       if ms < oldest_ms or (ms == oldest_ms and seq < oldest_seq) then
         redis.call('HDEL', edits, old)
         redis.call('ZREM', changes, old)
+        for _, emoji in ipairs(EMOJI) do redis.call('HDEL', reactions, old .. ' ' .. emoji) end
       end
     end
   end
-  for _, k in ipairs({edits, changes}) do redis.call('PEXPIRE', k, retention) end
+  for _, k in ipairs({edits, changes, reactions}) do redis.call('PEXPIRE', k, retention) end
 end
-return {'changed', json, redis.call('HKEYS', members)}
+local out = {'changed', json, redis.call('HKEYS', members)}
+if reacting then out[4] = mine(reactions, id, by) end
+return out
 ";
 
-/// For a member (`ARGV[1]`; nil otherwise): `{more, rev, id, m, id, m, …}`, the messages still in the
-/// history changed after change number `ARGV[2]`, in change order, at most `ARGV[3]` and (past the first)
-/// `ARGV[4]` bytes; `rev` is the room's latest change number, or the last one included if cut short.
+/// For a member (`ARGV[1]`; nil otherwise): `{more, rev, id, m, mine, id, m, mine, …}`, the messages
+/// still in the history changed after change number `ARGV[2]`, in change order, at most `ARGV[3]` and
+/// (past the first) `ARGV[4]` bytes, each with the reader's own reactions; `rev` is the room's latest
+/// change number, or the last one included if cut short.
 const CHANGES: &str = r"
-local members, history, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-if redis.call('HEXISTS', members, ARGV[1]) == 0 then return false end
+local members, history, edits, changes, reactions = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local holder = redis.call('HGET', members, ARGV[1])
+if not holder then return false end
+local reader = cjson.decode(holder).id
 local after, limit, budget = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local top = redis.call('ZREVRANGE', changes, 0, 0, 'WITHSCORES')
 local out = {0, 0}
@@ -471,10 +537,37 @@ for i = 1, #changed, 2 do
     count, bytes, last = count + 1, bytes + size, tonumber(changed[i + 1])
     out[#out + 1] = id
     out[#out + 1] = json
+    out[#out + 1] = mine(reactions, id, reader)
   end
 end
 return out
 ";
+
+/// What the scripts that read or change reactions begin with (after `EMOJI`, the set in order, which
+/// [`with_reactions`] puts first): `mine(reactions, id, user)`, the emoji `user` reacted to message `id`
+/// with, space-separated, found by looking for `["<user>",` (as `cjson` writes the id) in each emoji's
+/// list of the `reactions` hash.
+const REACTIONS_LUA: &str = r"
+local function mine(reactions, id, user)
+  local needle = '[' .. cjson.encode(user) .. ','
+  local out = {}
+  for _, emoji in ipairs(EMOJI) do
+    local people = redis.call('HGET', reactions, id .. ' ' .. emoji)
+    if people and string.find(people, needle, 1, true) then out[#out + 1] = emoji end
+  end
+  return table.concat(out, ' ')
+end
+";
+
+/// `script` after the emoji set (from [`Emoji::ALL`], so Lua never holds its own copy) and
+/// [`REACTIONS_LUA`].
+fn with_reactions(script: &str) -> Script {
+    let set: Vec<String> = Emoji::ALL.iter().map(|e| format!("'{e}'")).collect();
+    Script::new(&format!(
+        "local EMOJI = {{{}}}\n{REACTIONS_LUA}{script}",
+        set.join(", ")
+    ))
+}
 
 /// Marks a message fanned out, unless its idempotency key now names another message.
 const MARK_FANNED_OUT: &str = r"
@@ -529,6 +622,9 @@ impl Keys {
     }
     fn changes(&self, room: &RoomName) -> String {
         format!("{}{{room:{room}}}:changes", self.prefix)
+    }
+    fn reactions(&self, room: &RoomName) -> String {
+        format!("{}{{room:{room}}}:reactions", self.prefix)
     }
 }
 
@@ -598,6 +694,8 @@ struct StoredMessage {
     deleted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rev: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    reactions: Vec<Reaction>,
 }
 
 /// The registry in Redis, over one multiplexed connection that reconnects by itself. Build it once per
@@ -692,15 +790,15 @@ impl RedisRegistry {
             kick: Script::new(KICK),
             join_connection: Script::new(JOIN_CONNECTION),
             join_room: Script::new(JOIN_ROOM),
-            history: Script::new(HISTORY),
+            history: with_reactions(HISTORY),
             admit: Script::new(ADMIT),
             create_room: Script::new(CREATE_ROOM),
             add_people: Script::new(ADD_PEOPLE),
             remove_person: Script::new(REMOVE_PERSON),
             list_add: Script::new(LIST_ADD),
             mark_read: Script::new(MARK_READ),
-            change: Script::new(CHANGE),
-            changes: Script::new(CHANGES),
+            change: with_reactions(CHANGE),
+            changes: with_reactions(CHANGES),
         })
     }
 
@@ -744,7 +842,31 @@ fn message_from(room: &RoomName, id: &str, json: &str) -> Result<ChatMessage, Re
         edited_at: stored.edited_at,
         deleted: stored.deleted,
         rev: stored.rev,
+        reactions: stored.reactions,
+        mine: None,
     })
+}
+
+/// A message as one person is shown it: `mine`, the emoji a script found they reacted with
+/// (space-separated), if the message has reactions.
+fn message_for_reader(
+    room: &RoomName,
+    id: &str,
+    json: &str,
+    mine: &str,
+) -> Result<ChatMessage, RegistryError> {
+    let mut message = message_from(room, id, json)?;
+    if !message.reactions.is_empty() {
+        message.mine = Some(emoji_list(mine)?);
+    }
+    Ok(message)
+}
+
+/// The emoji a script answered, space-separated.
+fn emoji_list(text: &str) -> Result<Vec<Emoji>, RegistryError> {
+    text.split_whitespace()
+        .map(|emoji| Emoji::from_text(emoji).ok_or_else(|| corrupt("reaction", emoji.to_owned())))
+        .collect()
 }
 
 #[async_trait]
@@ -882,6 +1004,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.people(room))
             .key(self.keys.edits(room))
             .key(self.keys.changes(room))
+            .key(self.keys.reactions(room))
             .arg(member.connection_id.as_str())
             .arg(user)
             .arg(u8::from(new_room))
@@ -976,6 +1099,7 @@ impl Registry for RedisRegistry {
             edited_at: None,
             deleted: false,
             rev: None,
+            reactions: Vec::new(),
         })
         .map_err(|e| corrupt("message", e))?;
         let mut append = self.append.key(self.keys.members(&message.room));
@@ -984,6 +1108,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.sent(&message.room))
             .key(self.keys.edits(&message.room))
             .key(self.keys.changes(&message.room))
+            .key(self.keys.reactions(&message.room))
             .arg(sender.as_str())
             .arg(key)
             .arg(millis)
@@ -1053,6 +1178,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.members(room))
             .key(self.keys.history(room))
             .key(self.keys.edits(room))
+            .key(self.keys.reactions(room))
             .arg(reader.as_str())
             .arg(direction)
             .arg(bound)
@@ -1075,9 +1201,9 @@ impl Registry for RedisRegistry {
             .collect::<Result<_, _>>()
             .map_err(|e| corrupt("history page", e))?;
         let mut messages = entries
-            .chunks(2)
-            .map(|pair| match pair {
-                [id, json] => message_from(room, id, json),
+            .chunks(3)
+            .map(|entry| match entry {
+                [id, json, mine] => message_for_reader(room, id, json, mine),
                 _ => Err(corrupt("history page", "an entry without its message")),
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -1151,6 +1277,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.sent(room))
             .key(self.keys.edits(room))
             .key(self.keys.changes(room))
+            .key(self.keys.reactions(room))
             .arg(user_id)
             .invoke_async(&mut self.connection())
             .await
@@ -1258,13 +1385,18 @@ impl Registry for RedisRegistry {
         id: MessageId,
         change: Change,
     ) -> Result<Result<Changed, Refused>, RegistryError> {
-        let (op, body, at) = match change {
+        let (op, body, at) = match &change {
             Change::Edit { body, at } => (
                 "edit",
-                body,
+                body.clone(),
                 at.format(&Rfc3339).map_err(|e| corrupt("edit time", e))?,
             ),
             Change::Delete => ("delete", String::new(), String::new()),
+            Change::React { emoji, on } => (
+                if *on { "react" } else { "unreact" },
+                emoji.as_str().to_owned(),
+                by.user.name.clone(),
+            ),
         };
         let reply: Vec<redis::Value> = self
             .change
@@ -1272,6 +1404,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.history(room))
             .key(self.keys.edits(room))
             .key(self.keys.changes(room))
+            .key(self.keys.reactions(room))
             .arg(by.connection_id.as_str())
             .arg(id.to_string())
             .arg(&by.user.id)
@@ -1280,29 +1413,43 @@ impl Registry for RedisRegistry {
             .arg(at)
             .arg(self.history_cap)
             .arg(ROOM_RETENTION_MS)
+            .arg(MAX_REACTIONS_PER_MESSAGE)
+            .arg(MAX_NAMED_REACTORS)
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("change"))?;
         let (outcome, changed): (String, _) = match reply.as_slice() {
             [outcome] => (decode(outcome, "change")?, None),
-            [outcome, json, recipients] => (decode(outcome, "change")?, Some((json, recipients))),
+            [outcome, json, recipients] => {
+                (decode(outcome, "change")?, Some((json, recipients, None)))
+            }
+            [outcome, json, recipients, mine] => (
+                decode(outcome, "change")?,
+                Some((json, recipients, Some(mine))),
+            ),
             _ => return Err(corrupt("change", "a reply of the wrong length")),
         };
         Ok(match (outcome.as_str(), changed) {
-            ("changed", Some((json, recipients))) => {
+            ("changed", Some((json, recipients, mine))) => {
                 let json: String = decode(json, "change")?;
                 let recipients: Vec<String> = decode(recipients, "change")?;
                 let mut recipients: Vec<ConnectionId> =
                     recipients.into_iter().map(ConnectionId).collect();
                 recipients.sort();
+                let mut message = message_from(room, &id.to_string(), &json)?;
+                if let Some(mine) = mine {
+                    let mine: String = decode(mine, "change")?;
+                    message.mine = Some(emoji_list(&mine)?);
+                }
                 Ok(Changed {
-                    message: message_from(room, &id.to_string(), &json)?,
+                    message,
                     recipients,
                 })
             }
             ("not_a_member", None) => Err(Refused::NotAMember),
             ("unknown_message", None) => Err(Refused::UnknownMessage),
             ("not_your_message", None) => Err(Refused::NotYourMessage),
+            ("too_many_reactions", None) => Err(Refused::TooManyReactions),
             (other, _) => return Err(corrupt("change outcome", other.to_owned())),
         })
     }
@@ -1320,6 +1467,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.history(room))
             .key(self.keys.edits(room))
             .key(self.keys.changes(room))
+            .key(self.keys.reactions(room))
             .arg(reader.as_str())
             .arg(after)
             .arg(limit)
@@ -1342,9 +1490,9 @@ impl Registry for RedisRegistry {
             _ => return Err(corrupt("changes", "a short reply")),
         };
         let messages = entries
-            .chunks(2)
-            .map(|pair| match pair {
-                [id, json] => message_from(room, id, json),
+            .chunks(3)
+            .map(|entry| match entry {
+                [id, json, mine] => message_for_reader(room, id, json, mine),
                 _ => Err(corrupt("changes", "an entry without its message")),
             })
             .collect::<Result<Vec<_>, _>>()?;

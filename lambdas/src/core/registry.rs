@@ -13,6 +13,11 @@
 //! conversations with read positions, kept in the store for every device; each change is sent to all of
 //! their connections as a `rooms` frame.
 //!
+//! Edits, deletes and reactions change a stored message ([`Registry::change`]): each that changes
+//! something takes the room's next change number, and the room gets the message's new version, so history
+//! pages and catch-ups carry them all alike. A message names only its first reactors, so a reactor's own
+//! connections are told which reactions are theirs apart.
+//!
 //! Every action is bounded by the store, so the limits hold across every Lambda instance: a per-person
 //! rate (token buckets, [`Registry::admit`]; `rate_limited` with `retry_after_ms`, nothing stored or fanned
 //! out; typing beyond its rate is dropped silently) and the caps (rooms per connection, connections per
@@ -23,17 +28,17 @@ use protocol::{
     limits::{
         Rate, EDIT_RATE, HISTORY_RATE, INVITE_RATE, JOIN_RATE, MAX_QUEUE_MESSAGE_BYTES,
         MAX_RECIPIENTS_PER_DELIVERY, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES, NEW_ROOM_RATE,
-        READ_RATE, SEND_RATE, TYPING_RATE,
+        REACT_RATE, READ_RATE, SEND_RATE, TYPING_RATE,
     },
-    ClientFrame, ClientId, Command, ConnectionId, Delivery, ErrorCode, MessageId, RoomEntry,
-    RoomName, ServerFrame, User,
+    ChatMessage, ClientFrame, ClientId, Command, ConnectionId, Delivery, Emoji, ErrorCode,
+    MessageId, RoomEntry, RoomName, ServerFrame, User,
 };
 use time::OffsetDateTime;
 
 use crate::ports::{
-    unix_millis, Added, Admission, Appended, Change, ChangesPage, Clock, Connected, Created,
-    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, RateCheck, Refused,
-    Registry, RegistryError,
+    unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage, Clock, Connected,
+    Created, HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, RateCheck,
+    Refused, Registry, RegistryError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +206,12 @@ pub async fn apply(ports: Ports<'_>, command: &Command) -> Result<Handled> {
             on_edit(ports, member, room, *id, body, received_at).await
         }
         ClientFrame::Delete { room, id } => on_delete(ports, member, room, *id).await,
+        ClientFrame::React {
+            room,
+            id,
+            emoji,
+            on,
+        } => on_react(ports, member, room, *id, *emoji, *on).await,
         // Answered by the gateway; never queued. Harmless if it ever is.
         ClientFrame::Ping => Ok(Handled::Done),
     }
@@ -729,9 +740,28 @@ async fn on_delete(
     on_change(ports, member, room, id, Change::Delete).await
 }
 
-/// What `edit` and `delete` share. Rules: the edit rate; only a member of the room (`not_a_member`), only
-/// the author (`not_your_message`), only a message the room holds and that is not deleted
-/// (`unknown_message`); a redelivered change stores nothing more and sends the same version again.
+/// `react`: sets (`on`) or takes back one person's reaction with `emoji` to a message, and sends the
+/// message's new version, with its reactions, to every connection in the room; the reactor's own
+/// connections get it with their reactions (`mine`), as a message names only the first few reactors.
+/// Rules: the react rate (its own bucket: reacting down a conversation must not hold up an edit); anyone
+/// in the room may react (`not_a_member` otherwise), to a message the room holds and that is not deleted
+/// (`unknown_message`), within [`protocol::limits::MAX_REACTIONS_PER_MESSAGE`] (`too_many_reactions`); a
+/// set, not a toggle, so a redelivered or retried reaction changes nothing and sends the same version.
+async fn on_react(
+    ports: Ports<'_>,
+    member: Member,
+    room: &RoomName,
+    id: MessageId,
+    emoji: Emoji,
+    on: bool,
+) -> Result<Handled> {
+    on_change(ports, member, room, id, Change::React { emoji, on }).await
+}
+
+/// What `edit`, `delete` and `react` share. Rules: the edit rate (the react rate for a reaction); only a
+/// member of the room (`not_a_member`), only the author for an edit or delete (`not_your_message`), only a
+/// message the room holds and that is not deleted (`unknown_message`); a redelivered change stores
+/// nothing more and sends the same version again.
 async fn on_change(
     ports: Ports<'_>,
     member: Member,
@@ -739,23 +769,61 @@ async fn on_change(
     id: MessageId,
     change: Change,
 ) -> Result<Handled> {
-    if let Some(refusal) = ports.over_rate(&member, "edit", EDIT_RATE, None).await? {
+    let (bucket, rate) = match change {
+        Change::React { .. } => ("react", REACT_RATE),
+        Change::Edit { .. } | Change::Delete => ("edit", EDIT_RATE),
+    };
+    if let Some(refusal) = ports.over_rate(&member, bucket, rate, None).await? {
         return answer(ports, refusal).await;
     }
     let refusal = match ports.registry.change(&member, room, id, change).await? {
         Ok(changed) => {
-            let delivery = Delivery::new(changed.recipients, ServerFrame::Changed(changed.message));
-            return answer(ports, delivery).await;
+            let out = changed_frames(ports, &member, changed).await?;
+            queue_deliveries(ports.deliveries, out).await?;
+            return Ok(Handled::Done);
         }
         Err(Refused::NotAMember) => ErrorCode::NotAMember,
         Err(Refused::UnknownMessage) => ErrorCode::UnknownMessage,
         Err(Refused::NotYourMessage) => ErrorCode::NotYourMessage,
+        Err(Refused::TooManyReactions) => ErrorCode::TooManyReactions,
     };
     answer(
         ports,
         to_one(member.connection_id, ServerFrame::error(refusal, None)),
     )
     .await
+}
+
+/// The `changed` frames of a change by `member`: one version for the whole room, except that after a
+/// reaction the person's own connections in the room get theirs with `mine`, and everyone else the same
+/// version without it.
+async fn changed_frames(
+    ports: Ports<'_>,
+    member: &Member,
+    changed: Changed,
+) -> Result<Vec<Delivery>> {
+    let Changed {
+        message,
+        recipients,
+    } = changed;
+    if message.mine.is_none() {
+        return Ok(vec![Delivery::new(
+            recipients,
+            ServerFrame::Changed(message),
+        )]);
+    }
+    let live = ports.registry.live(&member.user.id, ports.now_ms()).await?;
+    let (own, others): (Vec<ConnectionId>, Vec<ConnectionId>) = recipients
+        .into_iter()
+        .partition(|c| *c == member.connection_id || live.contains(c));
+    let shared = ChatMessage {
+        mine: None,
+        ..message.clone()
+    };
+    Ok(vec![
+        Delivery::new(own, ServerFrame::Changed(message)),
+        Delivery::new(others, ServerFrame::Changed(shared)),
+    ])
 }
 
 /// Answers one connection alone (a refusal, a page of history, a retry's confirmation); nothing else
