@@ -353,18 +353,18 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
 /// `{id, message JSON, fanned out flag, recipients}` of the stored (or earlier) message, with the room's
 /// connection ids as recipients unless the message was already fanned out (in its latest version, if it
-/// was edited since). With a sixth key, the author's rate bucket (one server only: the bucket lives in
+/// was edited since). With a seventh key, the author's rate bucket (one server only: the bucket lives in
 /// the author's slot), a token is taken first (`ARGV[7..9]`: burst, rate, now), and past the rate the
 /// answer is the milliseconds until one fits.
 const APPEND: &str = concat!(
     admit_lua!(),
     r"
 local members, history, sent, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local reactions = KEYS[6]
+local reactions, bucket = KEYS[6], KEYS[7]
 local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local retention = tonumber(ARGV[6])
-if KEYS[6] then
-  local wait = admit(KEYS[6], ARGV[7], ARGV[8], ARGV[9])
+if bucket then
+  local wait = admit(bucket, ARGV[7], ARGV[8], ARGV[9])
   if wait > 0 then return wait end
 end
 if redis.call('HEXISTS', members, sender) == 0 then
