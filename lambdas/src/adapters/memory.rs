@@ -688,10 +688,10 @@ impl Registry for MemoryRegistry {
                 return Redemption::Invalid;
             };
             if !target.people.contains(user_id) {
-                if !target
+                if target
                     .links
                     .get(code)
-                    .is_some_and(|link| link.expires_ms > now_ms)
+                    .is_none_or(|link| link.expires_ms <= now_ms)
                 {
                     return Redemption::Invalid;
                 }
