@@ -8,7 +8,9 @@
 use futures::channel::mpsc::{self, UnboundedSender};
 use gloo_timers::future::TimeoutFuture;
 use leptos::{prelude::*, task::spawn_local};
-use protocol::{ClientFrame, ClientId, Emoji, ErrorCode, MessageId, RoomName, ServerFrame, User};
+use protocol::{
+    ClientFrame, ClientId, Emoji, ErrorCode, InviteCode, MessageId, RoomName, ServerFrame, User,
+};
 
 use crate::{
     auth_flow::Auth,
@@ -25,12 +27,19 @@ const TYPING_EVERY_MS: f64 = 3_000.0;
 /// Read positions go out at most this often (each room's newest only), not once per message.
 const READS_EVERY_MS: u32 = 2_000;
 
+/// Where an opened invite link's code waits (in this tab's session storage) for the chat to start: it
+/// survives the sign-in's round trip to the identity provider.
+pub const JOIN_KEY: &str = "chatty.join";
+
 #[derive(Clone, Copy)]
 pub struct ChatClient {
     pub state: RwSignal<ChatState>,
     pub outbox: RwSignal<Outbox>,
     pub drafts: RwSignal<Drafts>,
     pub status: RwSignal<ConnectionStatus>,
+    /// A room an invite link just let this person into: the screen shows it (see
+    /// [`ChatClient::arrived`]).
+    pub arrival: RwSignal<Option<RoomName>>,
     /// The signed-in person's id, which also names their stored rooms, outbox and drafts.
     user: StoredValue<Option<String>>,
     sender: StoredValue<Option<UnboundedSender<ClientFrame>>>,
@@ -45,6 +54,7 @@ impl ChatClient {
             outbox: RwSignal::new(Outbox::default()),
             drafts: RwSignal::new(Drafts::default()),
             status: RwSignal::new(ConnectionStatus::SignedOut),
+            arrival: RwSignal::new(None),
             user: StoredValue::new(None),
             sender: StoredValue::new(None),
             retry: StoredValue::new(None),
@@ -62,7 +72,12 @@ impl ChatClient {
     pub fn start(self, auth: Auth, user_id: String) {
         let rooms: Vec<RoomName> =
             storage::load(Area::Local, &key(&user_id, "rooms")).unwrap_or_default();
-        self.state.set(ChatState::new(user_id.clone(), rooms));
+        let mut state = ChatState::new(user_id.clone(), rooms);
+        if let Some(code) = storage::load::<InviteCode>(Area::Session, JOIN_KEY) {
+            storage::remove(Area::Session, JOIN_KEY);
+            state.redeem(code, false);
+        }
+        self.state.set(state);
         self.outbox.set(
             storage::load::<Outbox>(Area::Local, &key(&user_id, "outbox"))
                 .unwrap_or_default()
@@ -167,6 +182,10 @@ impl ChatClient {
                     .try_update(|s| s.apply(&frame, now))
                     .unwrap_or_default();
                 self.send_all(follow_ups);
+                if let Some(room) = self.state.try_update(ChatState::take_arrived).flatten() {
+                    self.save_rooms();
+                    self.arrival.set(Some(room));
+                }
                 if matches!(*frame, ServerFrame::Rooms { .. }) {
                     // The rooms are joined again now: messages written meanwhile can go.
                     self.save_rooms();
@@ -255,6 +274,23 @@ impl ChatClient {
         }]);
         self.join(&room);
         Some(room)
+    }
+
+    /// Asks for a single-use invite link to private room `room` (it arrives in the state).
+    pub fn invite_link(&self, room: &RoomName) {
+        self.send_all(vec![ClientFrame::InviteLink {
+            room: room.clone(),
+            client_id: new_client_id(),
+        }]);
+    }
+
+    /// The room an invite link let this person into, once: the screen goes there.
+    pub fn arrived(&self) -> Option<RoomName> {
+        let room = self.arrival.get();
+        if room.is_some() {
+            self.arrival.set(None);
+        }
+        room
     }
 
     /// Leaves a room, dropping its unsent messages and draft.

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`App`] (here): loads `/config.json`, provides the [`auth_flow::Auth`] and [`client::ChatClient`]
-//!   contexts, and holds the whole route table.
+//!   contexts, keeps an opened invite link's code (`/#join=<code>`) for the chat to redeem, and holds
+//!   the whole route table.
 //! - [`routes`]: one page per route: the landing page (`/`), the sign-in callback (`/auth/callback`),
 //!   a room (`/rooms/:room`).
 //! - [`components`]: the pieces of the chat screen; each takes what it shows as props.
@@ -38,9 +39,13 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path,
 };
-use protocol::AppConfig;
+use protocol::{AppConfig, InviteCode};
 
-use crate::{auth_flow::Auth, client::ChatClient};
+use crate::{
+    auth_flow::Auth,
+    client::{ChatClient, JOIN_KEY},
+    storage::Area,
+};
 
 /// The whole app: configuration first, then the routes.
 #[component]
@@ -62,6 +67,7 @@ pub fn App() -> impl IntoView {
 /// The app once configured: the sign-in and chat contexts, and the route table.
 #[component]
 fn Chatty(config: AppConfig) -> impl IntoView {
+    keep_join_code();
     let auth = Auth::new(config);
     let client = ChatClient::new();
     provide_context(auth);
@@ -88,5 +94,30 @@ fn Chatty(config: AppConfig) -> impl IntoView {
                 <Route path=path!("/rooms/:room") view=routes::room::RoomPage/>
             </Routes>
         </Router>
+    }
+}
+
+/// An invite link was opened (`/#join=<code>`): its code waits in this tab's session storage for the chat
+/// to start (after a sign-in, if need be, whose round trip it survives there), and leaves the address bar,
+/// so neither the history nor a bookmark keeps it. The fragment never reaches a server.
+fn keep_join_code() {
+    let location = window().location();
+    let code = location
+        .hash()
+        .ok()
+        .and_then(|hash| hash.strip_prefix("#join=").map(str::to_owned));
+    let Some(code) = code else {
+        return;
+    };
+    if let Ok(code) = InviteCode::new(code) {
+        storage::save(Area::Session, JOIN_KEY, &code);
+    }
+    let here = format!(
+        "{}{}",
+        location.pathname().unwrap_or_default(),
+        location.search().unwrap_or_default()
+    );
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&here));
     }
 }

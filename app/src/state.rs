@@ -7,8 +7,10 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use protocol::{
-    ChatMessage, ClientFrame, Emoji, ErrorCode, MessageId, RoomEntry, RoomName, ServerFrame, User,
+    ChatMessage, ClientFrame, Emoji, ErrorCode, InviteCode, MessageId, RoomEntry, RoomName,
+    ServerFrame, User,
 };
+use time::OffsetDateTime;
 
 /// The room a person starts in on their first visit.
 pub const DEFAULT_ROOM: &str = "general";
@@ -184,6 +186,12 @@ pub struct ChatState {
     watching: bool,
     /// The last error the server sent that no pending message claimed, for a person to read.
     pub notice: Option<String>,
+    /// An invite link this person opened, to redeem once connected (until the server answers).
+    redeeming: Option<InviteCode>,
+    /// A room an invite link just let this person into, to show.
+    arrived: Option<RoomName>,
+    /// The newest invite link this person asked for, per room, and until when it works.
+    links: BTreeMap<RoomName, (InviteCode, OffsetDateTime)>,
 }
 
 impl ChatState {
@@ -198,7 +206,30 @@ impl ChatState {
             active: None,
             watching: true,
             notice: None,
+            redeeming: None,
+            arrived: None,
+            links: BTreeMap::new(),
         }
+    }
+
+    /// Redeems invite link `code` once connected (now, if the connection is open: the frame to send).
+    pub fn redeem(&mut self, code: InviteCode, online: bool) -> Vec<ClientFrame> {
+        self.redeeming = Some(code.clone());
+        if online {
+            vec![ClientFrame::Redeem { code }]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The room an invite link let this person into, once, to show it.
+    pub fn take_arrived(&mut self) -> Option<RoomName> {
+        self.arrived.take()
+    }
+
+    /// The newest invite link asked for to `room`, and until when it works.
+    pub fn invite_link(&self, room: &RoomName) -> Option<&(InviteCode, OffsetDateTime)> {
+        self.links.get(room)
     }
 
     pub fn room(&self, room: &RoomName) -> Option<&RoomState> {
@@ -310,7 +341,13 @@ impl ChatState {
             state.rejoin = true;
             state.confirmed = false;
         }
-        vec![ClientFrame::Rooms]
+        let mut frames = vec![ClientFrame::Rooms];
+        frames.extend(
+            self.redeeming
+                .clone()
+                .map(|code| ClientFrame::Redeem { code }),
+        );
+        frames
     }
 
     /// Folds in the server's list: rooms new to this device are joined, rooms known before the connection
@@ -480,6 +517,16 @@ impl ChatState {
                 Vec::new()
             }
             ServerFrame::Error {
+                code: ErrorCode::InvalidInvite,
+                message,
+                ..
+            } => {
+                // The link being redeemed is no way in: say so, and do not try it again.
+                self.redeeming = None;
+                self.notice = Some(message.clone());
+                Vec::new()
+            }
+            ServerFrame::Error {
                 code,
                 message,
                 client_id,
@@ -501,6 +548,20 @@ impl ChatState {
                     state.replace(message);
                 }
                 Vec::new()
+            }
+            ServerFrame::InviteLink {
+                room,
+                code,
+                expires_at,
+                ..
+            } => {
+                self.links.insert(room.clone(), (code.clone(), *expires_at));
+                Vec::new()
+            }
+            ServerFrame::Redeemed { room } => {
+                self.redeeming = None;
+                self.arrived = Some(room.clone());
+                self.join(room)
             }
         }
     }
@@ -902,6 +963,64 @@ mod tests {
             state.take_reads().is_empty(),
             "the server knows a newer one"
         );
+    }
+
+    /// An invite link opened before the connection is redeemed once it opens (after asking for the
+    /// list), and after every reconnect until the server answers; `redeemed` joins its room and says to
+    /// show it, once; a refusal stops the trying and tells the person why.
+    #[test]
+    fn an_opened_invite_link_is_redeemed_once_connected() {
+        let mut state = ChatState::new("me", [room("general")]);
+        let code = InviteCode::new("9f1c2e7a4b0d4c6e8a2f1b3c5d7e9f01").unwrap();
+        let redeem = ClientFrame::Redeem { code: code.clone() };
+        assert!(state.redeem(code.clone(), false).is_empty());
+        assert_eq!(state.on_open(), [ClientFrame::Rooms, redeem.clone()]);
+        assert_eq!(
+            state.on_open(),
+            [ClientFrame::Rooms, redeem.clone()],
+            "again after a reconnect"
+        );
+        let plans = room("_abc123-plans");
+        let frames = state.apply(
+            &ServerFrame::Redeemed {
+                room: plans.clone(),
+            },
+            0.0,
+        );
+        assert_eq!(joins(&frames), [plans.as_str()]);
+        assert_eq!(state.take_arrived(), Some(plans.clone()));
+        assert_eq!(state.take_arrived(), None);
+        assert_eq!(state.on_open(), [ClientFrame::Rooms], "redeemed: not again");
+        // The server's list, read before the redemption, does not drop the room just joined.
+        state.apply(&listing(&[("general", None)]), 0.0);
+        assert!(state.room(&plans).is_some());
+
+        assert_eq!(state.redeem(code, true), [redeem]);
+        state.apply(&ServerFrame::error(ErrorCode::InvalidInvite, None), 0.0);
+        assert_eq!(
+            state.notice.as_deref(),
+            Some(ErrorCode::InvalidInvite.describe().as_str())
+        );
+        assert_eq!(state.on_open(), [ClientFrame::Rooms]);
+        assert_eq!(state.take_arrived(), None);
+    }
+
+    /// The newest invite link asked for is kept per room, to show and copy.
+    #[test]
+    fn the_newest_invite_link_is_kept_per_room() {
+        let mut state = joined("general");
+        let plans = room("_abc123-plans");
+        let link = |code: &str| ServerFrame::InviteLink {
+            room: plans.clone(),
+            code: InviteCode::new(code).unwrap(),
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            client_id: ClientId::new("l-1").unwrap(),
+        };
+        assert!(state.invite_link(&plans).is_none());
+        state.apply(&link("first"), 0.0);
+        state.apply(&link("second"), 0.0);
+        assert_eq!(state.invite_link(&plans).unwrap().0.as_str(), "second");
+        assert!(state.invite_link(&room("general")).is_none());
     }
 
     /// Nobody is offered for inviting into a room the server did not confirm this person is in.

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use protocol::{
     limits::{Rate, MAX_NAMED_REACTORS, MAX_REACTIONS_PER_MESSAGE},
-    ChatMessage, ClientId, Command, ConnectionId, Delivery, Emoji, MessageId, Reaction, RoomEntry,
-    RoomName, ServerFrame, User,
+    ChatMessage, ClientId, Command, ConnectionId, Delivery, Emoji, InviteCode, MessageId, Reaction,
+    RoomEntry, RoomName, ServerFrame, User,
 };
 use time::OffsetDateTime;
 
@@ -268,6 +268,38 @@ pub enum Added {
     RoomFull,
 }
 
+/// What [`Registry::create_invite`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteCreated {
+    /// A live link (a new one, or the one this person's same request made before), until `expires_ms`.
+    Created { code: InviteCode, expires_ms: u64 },
+    /// The asker is not among the room's people, or there is no such room. Nothing changed.
+    NoSuchRoom,
+    /// The room has [`protocol::limits::MAX_INVITE_LINKS_PER_ROOM`] live links. Nothing changed.
+    TooMany,
+}
+
+/// What [`Registry::redeem_invite`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// The person is among the room's people (they may have been already: a repeated redemption).
+    Redeemed(RoomName),
+    /// No live link of this code for this person: used by someone else, expired, never issued, or its
+    /// room is gone. Nothing changed.
+    Invalid,
+    /// The room holds [`protocol::limits::MAX_PEOPLE_PER_PRIVATE_ROOM`] people. The code stays this
+    /// person's.
+    RoomFull,
+}
+
+/// A fresh invite code: 128 bits from the operating system's generator, as 32 hex digits.
+pub fn new_invite_code() -> InviteCode {
+    let mut bits = [0u8; 16];
+    getrandom::fill(&mut bits).expect("the operating system's random generator works");
+    let hex: String = bits.iter().map(|b| format!("{b:02x}")).collect();
+    InviteCode::new(hex).expect("hex digits are an invite code")
+}
+
 /// What [`Registry::admit`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -429,8 +461,29 @@ pub trait Registry: Send + Sync {
         people: &[&str],
         now_ms: u64,
     ) -> Result<Added, RegistryError>;
+    /// A single-use invite link to private room `room`, asked for by `by` (who must be among its people)
+    /// with `client_id`: the same request answers the same link. A link lives
+    /// [`protocol::limits::INVITE_LINK_TTL_SECS`] (the room's live links are at most
+    /// [`protocol::limits::MAX_INVITE_LINKS_PER_ROOM`]) and goes with its room.
+    async fn create_invite(
+        &self,
+        room: &RoomName,
+        by: &str,
+        client_id: &ClientId,
+        now_ms: u64,
+    ) -> Result<InviteCreated, RegistryError>;
+    /// Uses invite link `code` for `user_id`: the first person to redeem a live link makes it theirs and
+    /// becomes one of its room's people (within the people cap); anyone else after is
+    /// [`Redemption::Invalid`], and the same person again is let in again. Refreshes the room's
+    /// retention.
+    async fn redeem_invite(
+        &self,
+        code: &InviteCode,
+        user_id: &str,
+        now_ms: u64,
+    ) -> Result<Redemption, RegistryError>;
     /// Takes a person out of a private room's people; the last one out deletes the room (people,
-    /// members, history). Says whether the room is gone. Nothing for a public room.
+    /// members, history, links). Says whether the room is gone. Nothing for a public room.
     async fn remove_person(&self, room: &RoomName, user_id: &str) -> Result<bool, RegistryError>;
     /// Puts `room` on the person's list (keeping its read position; `with` names a direct conversation's
     /// other person), unless the list holds [`protocol::limits::MAX_ROOMS_PER_PERSON`] others: then false,

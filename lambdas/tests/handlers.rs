@@ -1026,3 +1026,227 @@ async fn a_message_holds_a_bounded_number_of_reactions() {
     );
     assert!(fits[0].frame.to_json().len() < 8 * 1024);
 }
+
+/// `who` on `connection` asks for an invite link to `room` with request `client_id`: the frame answered.
+async fn ask_link(
+    h: &mut Harness,
+    connection: &str,
+    who: &str,
+    room: &RoomName,
+    client_id: &str,
+) -> ServerFrame {
+    let out = h
+        .run(frame(
+            connection,
+            who,
+            &format!(r#"{{"action":"invite_link","room":"{room}","client_id":"{client_id}"}}"#),
+        ))
+        .await;
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(recipients(&out[0]), [connection]);
+    out[0].frame.clone()
+}
+
+/// `who` on `connection` redeems `code`: every delivery caused.
+async fn redeem(h: &mut Harness, connection: &str, who: &str, code: &str) -> Vec<Delivery> {
+    h.run(frame(
+        connection,
+        who,
+        &format!(r#"{{"action":"redeem","code":"{code}"}}"#),
+    ))
+    .await
+}
+
+/// Ada's private room `plans`, created, joined and written in by her (`c1`); answers its name.
+async fn adas_plans(h: &mut Harness) -> RoomName {
+    let plans = RoomName::private("sub-ada", "plans").unwrap();
+    for text in [
+        format!(r#"{{"action":"create","room":"{plans}"}}"#),
+        format!(r#"{{"action":"join","room":"{plans}"}}"#),
+        format!(r#"{{"action":"send","room":"{plans}","client_id":"p1","body":"the plan"}}"#),
+    ] {
+        h.run(frame("c1", "ada", &text)).await;
+    }
+    plans
+}
+
+fn link_code(frame: &ServerFrame) -> String {
+    match frame {
+        ServerFrame::InviteLink { code, .. } => code.to_string(),
+        other => panic!("expected an invite link, got {other:?}"),
+    }
+}
+
+/// An invite link is one person's way in: Ada's link (the same one for a retried request, good for
+/// seven days) lets Grace in — among the room's people, the room on her list on every device, the room
+/// named to her — and she can then join and read it; Grace redeeming it again is let in again; Eve, with
+/// the same link afterwards, or with a made-up code, gets one and the same refusal, and cannot join.
+#[tokio::test]
+async fn an_invite_link_lets_the_first_person_in_and_no_one_else() {
+    let mut h = Harness::new();
+    let plans = adas_plans(&mut h).await;
+    let answer = ask_link(&mut h, "c1", "ada", &plans, "l-1").await;
+    let ServerFrame::InviteLink {
+        room,
+        expires_at,
+        client_id,
+        ..
+    } = &answer
+    else {
+        panic!("expected an invite link, got {answer:?}");
+    };
+    assert_eq!((room, client_id.as_str()), (&plans, "l-1"));
+    assert_eq!(
+        *expires_at,
+        h.clock.now() + Duration::from_secs(7 * 24 * 3600)
+    );
+    assert_eq!(
+        ask_link(&mut h, "c1", "ada", &plans, "l-1").await,
+        answer,
+        "a retried request answers the same link"
+    );
+    let code = link_code(&answer);
+    assert_eq!(code.len(), 32);
+    assert_ne!(
+        link_code(&ask_link(&mut h, "c1", "ada", &plans, "l-2").await),
+        code
+    );
+
+    h.run(Command::Connect {
+        connection_id: conn("g2"),
+        user: user("grace"),
+    })
+    .await;
+    let welcomed = redeem(&mut h, "g1", "grace", &code).await;
+    assert_eq!(welcomed.len(), 2, "{welcomed:?}");
+    assert_eq!(recipients(&welcomed[0]), ["g1"]);
+    assert_eq!(
+        welcomed[0].frame,
+        ServerFrame::Redeemed {
+            room: plans.clone()
+        }
+    );
+    assert_eq!(
+        recipients(&welcomed[1]),
+        ["g2"],
+        "her other device learns of the room"
+    );
+    assert!(matches!(&welcomed[1].frame, ServerFrame::Rooms { rooms } if rooms[0].room == plans));
+    assert_eq!(
+        redeem(&mut h, "g1", "grace", &code).await[0].frame,
+        welcomed[0].frame,
+        "the same person again is let in again"
+    );
+    let joined = h
+        .run(frame(
+            "g1",
+            "grace",
+            &format!(r#"{{"action":"join","room":"{plans}"}}"#),
+        ))
+        .await;
+    assert!(
+        matches!(&joined[0].frame, ServerFrame::Presence { members, .. } if members.len() == 2)
+    );
+    let page = h
+        .run(frame(
+            "g1",
+            "grace",
+            &format!(r#"{{"action":"history","room":"{plans}"}}"#),
+        ))
+        .await;
+    assert!(
+        matches!(&page[0].frame, ServerFrame::History { messages, .. } if messages[0].body == "the plan")
+    );
+
+    let refused = redeem(&mut h, "e1", "eve", &code).await;
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        refused[0].frame,
+        ServerFrame::error(ErrorCode::InvalidInvite, None)
+    );
+    let made_up = redeem(&mut h, "e1", "eve", "0123456789abcdef0123456789abcdef").await;
+    assert_eq!(made_up, refused, "a made-up code: the same answer");
+    let eve_joins = h
+        .run(frame(
+            "e1",
+            "eve",
+            &format!(r#"{{"action":"join","room":"{plans}"}}"#),
+        ))
+        .await;
+    assert_eq!(eve_joins[0].frame, ServerFrame::no_such_room(&plans));
+}
+
+/// A link expires after seven days (then the same refusal as any other); only the room's people may ask
+/// for one (`no_such_room`, as for a room that does not exist; public rooms take none); a room has at
+/// most 50 live links (`too_many_invites`), a used one making room; links go with their room, and a room
+/// made again under the same name does not take them back.
+#[tokio::test]
+async fn invite_links_expire_are_bounded_and_go_with_their_room() {
+    use protocol::limits::{INVITE_LINK_TTL_SECS, MAX_INVITE_LINKS_PER_ROOM};
+    let mut h = Harness::new();
+    let plans = adas_plans(&mut h).await;
+    let old = link_code(&ask_link(&mut h, "c1", "ada", &plans, "l-0").await);
+    h.clock.advance(Duration::from_secs(INVITE_LINK_TTL_SECS));
+    let expired = redeem(&mut h, "g1", "grace", &old).await;
+    assert_eq!(
+        expired[0].frame,
+        ServerFrame::error(ErrorCode::InvalidInvite, None)
+    );
+
+    assert_eq!(
+        ask_link(&mut h, "e1", "eve", &plans, "x").await,
+        ServerFrame::no_such_room(&plans)
+    );
+    let general = room("general");
+    h.run(frame("c1", "ada", r#"{"action":"join","room":"general"}"#))
+        .await;
+    assert_eq!(
+        ask_link(&mut h, "c1", "ada", &general, "x").await,
+        ServerFrame::no_such_room(&general)
+    );
+
+    let mut codes = Vec::new();
+    for i in 0..MAX_INVITE_LINKS_PER_ROOM {
+        // The invite rate: 30 at once, then one every two minutes.
+        h.clock.advance(Duration::from_secs(120));
+        codes.push(link_code(
+            &ask_link(&mut h, "c1", "ada", &plans, &format!("l-{i}")).await,
+        ));
+    }
+    h.clock.advance(Duration::from_secs(120));
+    let full = ask_link(&mut h, "c1", "ada", &plans, "one-more").await;
+    assert!(
+        matches!(
+            full,
+            ServerFrame::Error {
+                code: ErrorCode::TooManyInvites,
+                ..
+            }
+        ),
+        "{full:?}"
+    );
+    redeem(&mut h, "g1", "grace", &codes[0]).await;
+    h.clock.advance(Duration::from_secs(120));
+    link_code(&ask_link(&mut h, "c1", "ada", &plans, "one-more").await);
+
+    // Everyone leaves: the room and its links are gone, even once Ada makes the name again.
+    for (connection, who) in [("g1", "grace"), ("c1", "ada")] {
+        h.run(frame(
+            connection,
+            who,
+            &format!(r#"{{"action":"leave","room":"{plans}"}}"#),
+        ))
+        .await;
+    }
+    h.run(frame(
+        "c1",
+        "ada",
+        &format!(r#"{{"action":"create","room":"{plans}"}}"#),
+    ))
+    .await;
+    let gone = redeem(&mut h, "e1", "eve", &codes[1]).await;
+    assert_eq!(
+        gone[0].frame,
+        ServerFrame::error(ErrorCode::InvalidInvite, None)
+    );
+}

@@ -308,6 +308,7 @@ async fn scenario(store: &dyn Registry) -> Vec<String> {
     seen.extend(limits_scenario(store).await);
     seen.extend(changes_scenario(store).await);
     seen.extend(reactions_scenario(store).await);
+    seen.extend(invites_scenario(store).await);
     seen
 }
 
@@ -666,6 +667,139 @@ async fn reactions_scenario(store: &dyn Registry) -> Vec<String> {
     let trimmed = react("ra", "ada", ids[0], Emoji::Heart, true).await;
     assert_eq!(trimmed, Err(Refused::UnknownMessage));
     seen.push(format!("after trimming: {trimmed:?}"));
+    seen
+}
+
+/// Invite links on the same registry: only the room's people make them, the same request answers the
+/// same link, the first redeemer is let in (and again, on a repeat) and everyone after refused, expiry,
+/// the cap on live links (a used one freeing its place), the people cap, and links going with their room
+/// (not coming back with a room made again under its name). Codes are random, so what is compared is
+/// each answer's kind and the link's life.
+async fn invites_scenario(store: &dyn Registry) -> Vec<String> {
+    use lambdas::ports::{InviteCreated, Redemption};
+    use protocol::limits::{
+        INVITE_LINK_TTL_SECS, MAX_INVITE_LINKS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM,
+    };
+    use protocol::InviteCode;
+    let mut seen = Vec::new();
+    let ttl_ms = INVITE_LINK_TTL_SECS * 1000;
+    let plans = RoomName::private("ada", "linked").unwrap();
+    store.create_room(&plans, "ada", T0_MS).await.unwrap();
+    let request = |id: &str| ClientId::new(id).unwrap();
+    let link = |by: &'static str, id: &'static str, now_ms: u64| {
+        let plans = plans.clone();
+        async move {
+            store
+                .create_invite(&plans, by, &request(id), now_ms)
+                .await
+                .unwrap()
+        }
+    };
+    let code_of = |created: &InviteCreated| match created {
+        InviteCreated::Created { code, expires_ms } => (code.clone(), *expires_ms),
+        other => panic!("expected a link, got {other:?}"),
+    };
+    let (code, expires_ms) = code_of(&link("ada", "l-1", T0_MS).await);
+    assert_eq!(expires_ms, T0_MS + ttl_ms);
+    assert_eq!(code.as_str().len(), 32);
+    let (again, _) = code_of(&link("ada", "l-1", T0_MS + 5).await);
+    assert_eq!(again, code, "the same request, the same link");
+    let (other, _) = code_of(&link("ada", "l-2", T0_MS + 5).await);
+    assert_ne!(other, code);
+    let (unused, _) = code_of(&link("ada", "l-3", T0_MS + 5).await);
+    let outsider = link("eve", "l-1", T0_MS + 5).await;
+    assert_eq!(outsider, InviteCreated::NoSuchRoom);
+    seen.push(format!(
+        "links: expires after {}, {outsider:?}",
+        expires_ms - T0_MS
+    ));
+
+    // Time only moves forward here, as it does for a store.
+    let redeem = |code: InviteCode, who: &'static str, now_ms: u64| async move {
+        store.redeem_invite(&code, who, now_ms).await.unwrap()
+    };
+    let made_up = InviteCode::new("0123456789abcdef0123456789abcdef").unwrap();
+    let answers = [
+        redeem(code.clone(), "grace", T0_MS + 10).await,
+        redeem(code.clone(), "grace", T0_MS + 11).await,
+        redeem(code.clone(), "eve", T0_MS + 12).await,
+        redeem(made_up, "eve", T0_MS + 13).await,
+        redeem(other.clone(), "eve", T0_MS + 5 + ttl_ms - 1).await,
+        redeem(unused.clone(), "ivan", T0_MS + 5 + ttl_ms).await,
+    ];
+    assert_eq!(
+        answers,
+        [
+            Redemption::Redeemed(plans.clone()),
+            Redemption::Redeemed(plans.clone()),
+            Redemption::Invalid,
+            Redemption::Invalid,
+            Redemption::Redeemed(plans.clone()),
+            Redemption::Invalid,
+        ],
+        "a link is live until its last millisecond, then refused"
+    );
+    seen.push(format!("redemptions: {answers:?}"));
+    let t1 = T0_MS + 5 + ttl_ms;
+    let joined = store
+        .join(&plans, &member("lg", "grace"), false, t1)
+        .await
+        .unwrap();
+    assert_eq!(joined, Joined::Joined, "a redeemer may join");
+
+    // The cap on live links: full, then a used one makes room, and expired ones do not count.
+    let mut codes = Vec::new();
+    for i in 0..MAX_INVITE_LINKS_PER_ROOM {
+        let id = format!("c-{i}");
+        let created = store
+            .create_invite(&plans, "grace", &request(&id), t1 + 100)
+            .await
+            .unwrap();
+        codes.push(code_of(&created).0);
+    }
+    let full = link("ada", "full", t1 + 100).await;
+    assert_eq!(full, InviteCreated::TooMany);
+    assert_eq!(
+        redeem(codes[0].clone(), "ivan", t1 + 101).await,
+        Redemption::Redeemed(plans.clone())
+    );
+    let freed = link("ada", "full", t1 + 102).await;
+    assert!(matches!(freed, InviteCreated::Created { .. }));
+    assert_eq!(link("ada", "more", t1 + 103).await, InviteCreated::TooMany);
+    seen.push(format!("cap: {full:?}"));
+
+    // The people cap: a full room refuses a live link, which stays its first redeemer's.
+    let crowd: Vec<String> = (0..MAX_PEOPLE_PER_PRIVATE_ROOM - 4)
+        .map(|i| format!("p{i}"))
+        .collect();
+    let crowd: Vec<&str> = crowd.iter().map(String::as_str).collect();
+    store.add_people(&plans, None, &crowd, t1).await.unwrap();
+    let no_room = redeem(codes[1].clone(), "zed", t1 + 200).await;
+    assert_eq!(no_room, Redemption::RoomFull);
+    assert_eq!(
+        redeem(codes[1].clone(), "yan", t1 + 200).await,
+        Redemption::Invalid
+    );
+    seen.push(format!("people cap: {no_room:?}"));
+    let later = link("ada", "later", t1 + 103 + ttl_ms).await;
+    assert!(
+        matches!(later, InviteCreated::Created { .. }),
+        "expired links make room: {later:?}"
+    );
+
+    // Everyone leaves: the links go with the room, and a room made again does not take them back.
+    let t2 = t1 + 200 + ttl_ms;
+    let (last, _) = code_of(&later);
+    let mut people = vec!["ada", "grace", "eve", "ivan"];
+    people.extend(&crowd);
+    for person in people {
+        store.remove_person(&plans, person).await.unwrap();
+    }
+    store.create_room(&plans, "ada", t2).await.unwrap();
+    let gone = redeem(last, "zed", t2).await;
+    assert_eq!(gone, Redemption::Invalid);
+    seen.push(format!("after the room: {gone:?}"));
+    store.remove_person(&plans, "ada").await.unwrap();
     seen
 }
 

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    ids::{ClientId, IdError, MessageId, RoomName},
+    ids::{ClientId, IdError, InviteCode, MessageId, RoomName},
     limits::{
         DEFAULT_HISTORY_LIMIT, MAX_BODY_CHARS, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT, MAX_USER_ID_LEN,
     },
@@ -74,12 +74,32 @@ pub enum ClientFrame {
         emoji: Emoji,
         on: bool,
     },
+    /// Ask for a single-use invite link to a private room you are one of the people of (an
+    /// `invite_link` frame answers). `client_id` makes a retry answer the same link.
+    InviteLink { room: RoomName, client_id: ClientId },
+    /// Use an invite link: become one of its room's people, with the room on your list (a `redeemed`
+    /// frame answers; join it after).
+    Redeem { code: InviteCode },
 }
 
 /// The `action` values, in the order of [`ClientFrame`]'s variants.
-pub const ACTIONS: [&str; 14] = [
-    "join", "leave", "send", "typing", "history", "ping", "create", "invite", "dm", "rooms",
-    "read", "edit", "delete", "react",
+pub const ACTIONS: [&str; 16] = [
+    "join",
+    "leave",
+    "send",
+    "typing",
+    "history",
+    "ping",
+    "create",
+    "invite",
+    "dm",
+    "rooms",
+    "read",
+    "edit",
+    "delete",
+    "react",
+    "invite_link",
+    "redeem",
 ];
 
 /// A refused frame: which error code to answer with, why, and the frame's `client_id` to echo.
@@ -238,6 +258,8 @@ impl ClientFrame {
             Self::Edit { .. } => ACTIONS[11],
             Self::Delete { .. } => ACTIONS[12],
             Self::React { .. } => ACTIONS[13],
+            Self::InviteLink { .. } => ACTIONS[14],
+            Self::Redeem { .. } => ACTIONS[15],
         }
     }
 
@@ -254,8 +276,9 @@ impl ClientFrame {
             | Self::Read { room, .. }
             | Self::Edit { room, .. }
             | Self::Delete { room, .. }
-            | Self::React { room, .. } => Some(room),
-            Self::Ping | Self::Dm { .. } | Self::Rooms => None,
+            | Self::React { room, .. }
+            | Self::InviteLink { room, .. } => Some(room),
+            Self::Ping | Self::Dm { .. } | Self::Rooms | Self::Redeem { .. } => None,
         }
     }
 
@@ -308,6 +331,12 @@ fn field_error(value: &Value, error: serde_json::Error) -> FrameError {
         .is_some_and(|e| Emoji::deserialize(e).is_err())
     {
         ErrorCode::InvalidEmoji
+    } else if value
+        .get("code")
+        .is_some_and(|c| InviteCode::deserialize(c).is_err())
+    {
+        // The same answer as for a code of the right shape that is no live link: nothing to learn.
+        ErrorCode::InvalidInvite
     } else {
         ErrorCode::MalformedFrame
     };
@@ -315,6 +344,7 @@ fn field_error(value: &Value, error: serde_json::Error) -> FrameError {
         ErrorCode::InvalidRoom => IdError::RoomName.to_string(),
         ErrorCode::InvalidClientId => IdError::ClientId.to_string(),
         ErrorCode::InvalidMessageId => IdError::MessageId.to_string(),
+        ErrorCode::InvalidInvite => IdError::InviteCode.to_string(),
         _ => error.to_string(),
     };
     FrameError::new(code, detail)
@@ -377,6 +407,13 @@ mod tests {
                 id: MessageId::new(1, 0),
                 emoji: Emoji::Party,
                 on: true,
+            },
+            ClientFrame::InviteLink {
+                room: RoomName::private("ada", "plans").unwrap(),
+                client_id: ClientId::new("l-1").unwrap(),
+            },
+            ClientFrame::Redeem {
+                code: InviteCode::new("0123456789abcdef0123456789abcdef").unwrap(),
             },
         ];
         for (frame, action) in frames.iter().zip(ACTIONS) {
@@ -538,6 +575,27 @@ mod tests {
         assert_eq!(
             code_of(&react("\"👍\"", "true").replace("1-0", "x")),
             ErrorCode::InvalidMessageId
+        );
+    }
+
+    /// A code of the wrong shape is refused with `invalid_invite`, what the registry answers any code
+    /// that is no live link, so its shape tells nothing either.
+    #[test]
+    fn malformed_invite_codes_get_the_invalid_invite_answer() {
+        let redeem = |code: &str| format!(r#"{{"action":"redeem","code":"{code}"}}"#);
+        for good in ["abc", "9f1c2e7a4b0d4c6e8a2f1b3c5d7e9f01", "A-b_9"] {
+            assert!(ClientFrame::parse(&redeem(good)).is_ok(), "{good}");
+        }
+        for bad in ["", "has space", "ü", "a/b", &"a".repeat(65)] {
+            assert_eq!(code_of(&redeem(bad)), ErrorCode::InvalidInvite, "{bad}");
+        }
+        assert_eq!(
+            code_of(r#"{"action":"redeem","code":7}"#),
+            ErrorCode::InvalidInvite
+        );
+        assert_eq!(
+            code_of(r#"{"action":"invite_link","room":"_x"}"#),
+            ErrorCode::MalformedFrame
         );
     }
 

@@ -3,7 +3,8 @@
 //! (the Lambdas and the local gateway), so both ends serialise and validate with the same code.
 //!
 //! # Layout
-//! - [`ids`]: the small identifier types (`RoomName`, `ClientId`, `MessageId`, `ConnectionId`) and their rules.
+//! - [`ids`]: the small identifier types (`RoomName`, `ClientId`, `MessageId`, `ConnectionId`, `InviteCode`)
+//!   and their rules.
 //! - [`client`]: [`ClientFrame`], browser → server, routed by `"action"`; [`ClientFrame::parse`] turns raw text
 //!   into a validated frame or a [`FrameError`] that says which error frame to answer with.
 //! - [`server`]: [`ServerFrame`], server → browser, tagged by `"type"`, and the payload types it carries.
@@ -29,7 +30,7 @@ pub mod text;
 pub use client::{ClientFrame, FrameError};
 pub use config::{AppConfig, AuthConfig};
 pub use envelope::{Command, Delivery};
-pub use ids::{handle, ClientId, ConnectionId, IdError, MessageId, RoomName};
+pub use ids::{handle, ClientId, ConnectionId, IdError, InviteCode, MessageId, RoomName};
 pub use limits::json_len;
 pub use reaction::{Emoji, Reaction};
 pub use server::{ChatMessage, ErrorCode, RoomEntry, ServerFrame, User};

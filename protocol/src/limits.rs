@@ -34,6 +34,15 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// Longest room name, in bytes (room names are ASCII).
 pub const MAX_ROOM_NAME_LEN: usize = 64;
 
+/// Longest invite code a frame may carry, in bytes (the server issues 32).
+pub const MAX_INVITE_CODE_LEN: usize = 64;
+
+/// An invite link works this long after it was made, unless used first.
+pub const INVITE_LINK_TTL_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// Live (unused, unexpired) invite links one private room may have at once (`too_many_invites` past it).
+pub const MAX_INVITE_LINKS_PER_ROOM: usize = 50;
+
 /// Longest client-generated message id, in bytes.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
 
@@ -149,11 +158,17 @@ pub const NEW_ROOM_RATE: Rate = Rate {
     per_second: 20.0 / 3600.0,
 };
 
-/// `invite` and `dm` together, per person: enough to gather a team, not to spam a server's people.
+/// `invite`, `invite_link` and `dm` together, per person: enough to gather a team, not to spam a server's
+/// people.
 pub const INVITE_RATE: Rate = Rate {
     burst: 30,
     per_second: 30.0 / 3600.0,
 };
+
+/// `redeem`, per person: opening invite links, at the invites' pace. Its own bucket, so inviting does not
+/// stop a person from accepting an invitation. (A code is 128 random bits: no rate makes guessing one
+/// thinkable; this one bounds the work.)
+pub const REDEEM_RATE: Rate = INVITE_RATE;
 
 /// `read` and `rooms`, per person. The app sends `read` at most every few seconds per tab; the burst covers
 /// several tabs and a reconnect.

@@ -4,12 +4,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::client::ACTIONS;
-use crate::ids::{ClientId, MessageId, RoomName};
+use crate::ids::{ClientId, InviteCode, MessageId, RoomName};
 use crate::limits::{
-    MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_CONNECTIONS_PER_PERSON, MAX_FRAME_BYTES,
-    MAX_HISTORY_LIMIT, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM,
-    MAX_REACTIONS_PER_MESSAGE, MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON, MAX_ROOM_NAME_LEN,
-    MAX_USER_ID_LEN, NEW_ROOM_RATE,
+    INVITE_LINK_TTL_SECS, MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_CONNECTIONS_PER_PERSON,
+    MAX_FRAME_BYTES, MAX_HISTORY_LIMIT, MAX_INVITE_LINKS_PER_ROOM, MAX_MEMBERS_PER_ROOM,
+    MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_REACTIONS_PER_MESSAGE, MAX_ROOMS_PER_CONNECTION,
+    MAX_ROOMS_PER_PERSON, MAX_ROOM_NAME_LEN, MAX_USER_ID_LEN, NEW_ROOM_RATE,
 };
 use crate::reaction::{Emoji, Reaction};
 
@@ -114,8 +114,20 @@ pub enum ServerFrame {
     Rooms { rooms: Vec<RoomEntry> },
     /// The answer to `ping`.
     Pong,
-    /// A message was edited or deleted: its latest version, to every connection in the room.
+    /// A message was edited, deleted or reacted to: its latest version, to every connection in the room
+    /// (with `mine` to the reactor's own).
     Changed(ChatMessage),
+    /// The answer to `invite_link`: a single-use code for `room`, good until `expires_at`; the app shows
+    /// it as `https://<app>/#join=<code>`. `client_id` echoes the request's.
+    InviteLink {
+        room: RoomName,
+        code: InviteCode,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+        client_id: ClientId,
+    },
+    /// The answer to a `redeem` that let this person in: `room` is on their list now; join it.
+    Redeemed { room: RoomName },
 }
 
 impl ServerFrame {
@@ -213,6 +225,11 @@ pub enum ErrorCode {
     InvalidEmoji,
     /// The message holds [`MAX_REACTIONS_PER_MESSAGE`] reactions already.
     TooManyReactions,
+    /// A `redeem` named no live invite link: used by someone else, expired, or never issued (one
+    /// answer for all, which tells nothing about any room).
+    InvalidInvite,
+    /// The room has [`MAX_INVITE_LINKS_PER_ROOM`] unused invite links already.
+    TooManyInvites,
 }
 
 impl ErrorCode {
@@ -281,6 +298,14 @@ impl ErrorCode {
             Self::TooManyReactions => {
                 format!("This message has {MAX_REACTIONS_PER_MESSAGE} reactions already.")
             }
+            Self::InvalidInvite => "This invite link can't be used: it was used already, it \
+                 expired, or it never was one. Ask for a new one."
+                .to_owned(),
+            Self::TooManyInvites => format!(
+                "This room has {MAX_INVITE_LINKS_PER_ROOM} unused invite links already; each \
+                 expires {} days after it was made.",
+                INVITE_LINK_TTL_SECS / (24 * 60 * 60)
+            ),
         }
     }
 }

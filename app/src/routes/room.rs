@@ -3,7 +3,7 @@
 //! members. Signed out, it shows the sign-in card and comes back here afterwards.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_params_map};
+use leptos_router::hooks::{use_location, use_navigate, use_params_map};
 use protocol::RoomName;
 
 use crate::{
@@ -47,6 +47,13 @@ pub fn RoomPage() -> impl IntoView {
         panel.set(Panel::None);
     });
     on_cleanup(move || client.set_active(None));
+    // An invite link let this person into a room: show it.
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(room) = client.arrived() {
+            navigate(&format!("/rooms/{room}"), Default::default());
+        }
+    });
     // The tab's title says where you are and how much is unread, for when the tab is in the background.
     Effect::new(move |_| {
         let unread: u32 = client

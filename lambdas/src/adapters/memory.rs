@@ -7,18 +7,19 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use protocol::{
     limits::{
-        Rate, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM,
-        MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON,
-        MAX_SERVER_FRAME_BYTES, PERSON_RETENTION_SECS, ROOM_HISTORY_CAP, ROOM_RETENTION_SECS,
+        Rate, INVITE_LINK_TTL_SECS, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON,
+        MAX_INVITE_LINKS_PER_ROOM, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM,
+        MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES,
+        PERSON_RETENTION_SECS, ROOM_HISTORY_CAP, ROOM_RETENTION_SECS,
     },
-    ChatMessage, ClientId, ConnectionId, MessageId, RoomEntry, RoomName, User,
+    ChatMessage, ClientId, ConnectionId, InviteCode, MessageId, RoomEntry, RoomName, User,
 };
 use tokio::sync::mpsc;
 
 use crate::ports::{
-    unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage, Connected, Created,
-    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, RateCheck, Reactors,
-    Refused, Registry, RegistryError,
+    new_invite_code, unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage,
+    Connected, Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member, NewMessage,
+    Queue, QueueError, RateCheck, Reactors, Redemption, Refused, Registry, RegistryError,
 };
 
 /// How long a connection's records live: API Gateway's two-hour maximum plus a margin.
@@ -27,6 +28,8 @@ pub const CONNECTION_TTL_MS: u64 = (2 * 60 + 10) * 60 * 1000;
 const ROOM_RETENTION_MS: u64 = ROOM_RETENTION_SECS * 1000;
 
 const PERSON_RETENTION_MS: u64 = PERSON_RETENTION_SECS * 1000;
+
+const INVITE_LINK_TTL_MS: u64 = INVITE_LINK_TTL_SECS * 1000;
 
 /// Every rate's bucket is full again this long after its last use (`NEW_ROOM_RATE`'s, the slowest, in an
 /// hour).
@@ -58,7 +61,24 @@ struct State {
     lists: HashMap<String, List>,
     /// Each person as their last connection named them, and when that is forgotten.
     profiles: HashMap<String, (User, u64)>,
+    /// Every invite link's code: its room, who redeemed it first, and when it expires.
+    invites: HashMap<InviteCode, Invite>,
     last_sweep_ms: u64,
+}
+
+#[derive(Debug)]
+struct Invite {
+    room: RoomName,
+    redeemed_by: Option<String>,
+    expires_ms: u64,
+}
+
+/// A live link as its room keeps it: who asked for it, with which request, until when.
+#[derive(Debug)]
+struct Link {
+    by: String,
+    client_id: ClientId,
+    expires_ms: u64,
 }
 
 #[derive(Debug)]
@@ -89,6 +109,8 @@ struct Room {
     rev: u64,
     /// Everyone who reacted to each message still in `history` that has reactions.
     reactions: HashMap<MessageId, Reactors>,
+    /// A private room's live (unused, unexpired) invite links.
+    links: BTreeMap<InviteCode, Link>,
 }
 
 impl Room {
@@ -185,6 +207,7 @@ impl State {
         self.rooms.retain(|_, room| room.expires_ms > now_ms);
         self.lists.retain(|_, list| list.expires_ms > now_ms);
         self.profiles.retain(|_, (_, expires)| *expires > now_ms);
+        self.invites.retain(|_, invite| invite.expires_ms > now_ms);
         self.signed_out.retain(|_, until| *until > now_ms);
         // A bucket that would be full again is the same as no bucket; the slowest rate refills in an hour.
         self.buckets
@@ -626,6 +649,91 @@ impl Registry for MemoryRegistry {
             target.people.extend(people.iter().map(|p| (*p).to_owned()));
             target.expires_ms = target.expires_ms.max(now_ms + ROOM_RETENTION_MS);
             Added::Added
+        }))
+    }
+
+    async fn create_invite(
+        &self,
+        room: &RoomName,
+        by: &str,
+        client_id: &ClientId,
+        now_ms: u64,
+    ) -> Result<InviteCreated, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.sweep(now_ms);
+            let Some(target) = s.rooms.get_mut(room).filter(|r| r.people.contains(by)) else {
+                return InviteCreated::NoSuchRoom;
+            };
+            target.links.retain(|_, link| link.expires_ms > now_ms);
+            let asked = target
+                .links
+                .iter()
+                .find(|(_, link)| link.by == by && link.client_id == *client_id);
+            if let Some((code, link)) = asked {
+                return InviteCreated::Created {
+                    code: code.clone(),
+                    expires_ms: link.expires_ms,
+                };
+            }
+            if target.links.len() >= MAX_INVITE_LINKS_PER_ROOM {
+                return InviteCreated::TooMany;
+            }
+            let code = new_invite_code();
+            let expires_ms = now_ms + INVITE_LINK_TTL_MS;
+            let link = Link {
+                by: by.to_owned(),
+                client_id: client_id.clone(),
+                expires_ms,
+            };
+            target.links.insert(code.clone(), link);
+            let invite = Invite {
+                room: room.clone(),
+                redeemed_by: None,
+                expires_ms,
+            };
+            s.invites.insert(code.clone(), invite);
+            InviteCreated::Created { code, expires_ms }
+        }))
+    }
+
+    async fn redeem_invite(
+        &self,
+        code: &InviteCode,
+        user_id: &str,
+        now_ms: u64,
+    ) -> Result<Redemption, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.sweep(now_ms);
+            let Some(invite) = s.invites.get_mut(code).filter(|i| i.expires_ms > now_ms) else {
+                return Redemption::Invalid;
+            };
+            if invite
+                .redeemed_by
+                .as_deref()
+                .is_some_and(|by| by != user_id)
+            {
+                return Redemption::Invalid;
+            }
+            invite.redeemed_by = Some(user_id.to_owned());
+            let Some(target) = s.rooms.get_mut(&invite.room) else {
+                return Redemption::Invalid;
+            };
+            if !target.people.contains(user_id) {
+                if target
+                    .links
+                    .get(code)
+                    .is_none_or(|link| link.expires_ms <= now_ms)
+                {
+                    return Redemption::Invalid;
+                }
+                if target.people.len() >= MAX_PEOPLE_PER_PRIVATE_ROOM {
+                    return Redemption::RoomFull;
+                }
+                target.people.insert(user_id.to_owned());
+                target.expires_ms = target.expires_ms.max(now_ms + ROOM_RETENTION_MS);
+            }
+            target.links.remove(code);
+            Redemption::Redeemed(invite.room.clone())
         }))
     }
 

@@ -42,6 +42,11 @@
 //!
 //! - `{room:<room>}:people`: SET of user ids, a private room's people (who may join it); at most
 //!   [`MAX_PEOPLE_PER_PRIVATE_ROOM`]. The last one leaving deletes the room's keys.
+//! - `{room:<room>}:links`: HASH invite code → `{by, client_id, expires}` (JSON): a private room's live
+//!   invite links, at most [`MAX_INVITE_LINKS_PER_ROOM`] (expired ones are dropped when a link is made); a
+//!   link leaves when it is used, and all go with the room.
+//! - `{invite:<code>}`: the link's room, its expiry and, once used, who used it (JSON); expires with the link
+//!   ([`INVITE_LINK_TTL_SECS`]). Its own hash tag, as a redemption knows only the code.
 //!
 //! A room's keys expire [`ROOM_RETENTION_SECS`] after its last message or join (and its people after the
 //! last join or invite).
@@ -73,6 +78,13 @@
 //! - `leave` by a person (the core): each of their connections leaves, then the room's people, then
 //!   their list; `invite` and `dm`: the room's people first, then the lists. Half-done: someone among a
 //!   room's people without it on their list (they may join it; the retry lists it), never the reverse.
+//! - `invite_link`: the room's links first (membership, the cap, and the same link for a repeated
+//!   request decide there), then the code's key, set only if absent. Half-done: a link whose code does not
+//!   redeem yet; the retry answers the same code and sets it.
+//! - `redeem`: the code's key first (the first redeemer makes it theirs), then the room (the link must
+//!   be live, or the redeemer among the people already; the people cap decides there), then their list.
+//!   Half-done: a code that is theirs, or people without the room on their list; the same person's retry
+//!   passes every step again.
 //! - `disconnect`: read the record and the rooms set, remove the connection from each room, then from its
 //!   person's live set, and delete the record and the set last. Half-done: the set still names every room,
 //!   so the retry finds them all again; it answers the rooms the first attempt saw.
@@ -94,12 +106,13 @@
 use async_trait::async_trait;
 use protocol::{
     limits::{
-        Rate, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM,
-        MAX_NAMED_REACTORS, MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_REACTIONS_PER_MESSAGE,
-        MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES,
-        PERSON_RETENTION_SECS, ROOM_RETENTION_SECS,
+        Rate, INVITE_LINK_TTL_SECS, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON,
+        MAX_INVITE_LINKS_PER_ROOM, MAX_MEMBERS_PER_ROOM, MAX_NAMED_REACTORS,
+        MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_REACTIONS_PER_MESSAGE, MAX_ROOMS_PER_CONNECTION,
+        MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES, PERSON_RETENTION_SECS, ROOM_RETENTION_SECS,
     },
-    ChatMessage, ClientId, ConnectionId, Emoji, MessageId, Reaction, RoomEntry, RoomName, User,
+    ChatMessage, ClientId, ConnectionId, Emoji, InviteCode, MessageId, Reaction, RoomEntry,
+    RoomName, User,
 };
 use std::time::Duration;
 
@@ -116,15 +129,17 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 use crate::{
     adapters::memory::CONNECTION_TTL_MS,
     ports::{
-        unix_millis, Added, Admission, Appended, BoxError, Change, Changed, ChangesPage, Connected,
-        Created, HistoryPage, HistoryQuery, Joined, Member, NewMessage, RateCheck, Refused,
-        Registry, RegistryError,
+        new_invite_code, unix_millis, Added, Admission, Appended, BoxError, Change, Changed,
+        ChangesPage, Connected, Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member,
+        NewMessage, RateCheck, Redemption, Refused, Registry, RegistryError,
     },
 };
 
 const ROOM_RETENTION_MS: u64 = ROOM_RETENTION_SECS * 1000;
 
 const PERSON_RETENTION_MS: u64 = PERSON_RETENTION_SECS * 1000;
+
+const INVITE_LINK_TTL_MS: u64 = INVITE_LINK_TTL_SECS * 1000;
 
 /// Counts a connection among its person's live ones (`KEYS[1]`) unless the person holds the cap already;
 /// 1 if counted (and the person's profile, `KEYS[3]`, recorded). Expired entries are dropped first.
@@ -176,7 +191,7 @@ return 1
 /// `no_such_room`, `would_create` or `room_full`. Refreshes the room's expiry.
 const JOIN_ROOM: &str = r"
 local members, history, sent, people = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local edits, changes, reactions = KEYS[5], KEYS[6], KEYS[7]
+local edits, changes, reactions, links = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local id, user, new_room = ARGV[1], ARGV[2], ARGV[3]
 local retention, max_members = tonumber(ARGV[4]), tonumber(ARGV[5])
 local user_id, private = ARGV[6], ARGV[7] == '1'
@@ -189,7 +204,7 @@ if redis.call('HEXISTS', members, id) == 0 then
   end
 end
 redis.call('HSET', members, id, user)
-for _, key in ipairs({members, history, sent, people, edits, changes, reactions}) do
+for _, key in ipairs({members, history, sent, people, edits, changes, reactions, links}) do
   redis.call('PEXPIRE', key, retention)
 end
 return 'joined'
@@ -229,8 +244,70 @@ local people = KEYS[1]
 if redis.call('EXISTS', people) == 0 then return 0 end
 redis.call('SREM', people, ARGV[1])
 if redis.call('SCARD', people) > 0 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 return 1
+";
+
+/// An invite link for the person `ARGV[1]` (one of the room's people, `KEYS[1]`) asking with request
+/// `ARGV[2]`: the link that request made before, if it is live, else `ARGV[3]` as a new one in the room's
+/// links (`KEYS[2]`) until now (`ARGV[4]`) plus the link's life (`ARGV[5]`), within the cap (`ARGV[6]`).
+/// Answers `{'created', code, expires}`, `{'no_such_room'}` or `{'too_many'}`; expired links are dropped.
+const CREATE_LINK: &str = r"
+local people, links = KEYS[1], KEYS[2]
+local by, client_id, code, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local ttl, cap, retention = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+if redis.call('SISMEMBER', people, by) == 0 then return {'no_such_room'} end
+local live = 0
+local all = redis.call('HGETALL', links)
+for i = 1, #all, 2 do
+  local link = cjson.decode(all[i + 1])
+  if link.expires <= now then
+    redis.call('HDEL', links, all[i])
+  elseif link.by == by and link.client_id == client_id then
+    return {'created', all[i], link.expires}
+  else
+    live = live + 1
+  end
+end
+if live >= cap then return {'too_many'} end
+local expires = now + ttl
+redis.call('HSET', links, code, cjson.encode({by = by, client_id = client_id, expires = expires}))
+if redis.call('PTTL', links) < retention then redis.call('PEXPIRE', links, retention) end
+return {'created', code, expires}
+";
+
+/// A redemption's first step, on the code's key (`KEYS[1]`): the link's room, if the code is live at
+/// `ARGV[2]` and unused or already the person `ARGV[1]`'s (the first to redeem it makes it theirs); nil
+/// otherwise.
+const CLAIM_INVITE: &str = r"
+local json = redis.call('GET', KEYS[1])
+if not json then return false end
+local invite = cjson.decode(json)
+if invite.expires <= tonumber(ARGV[2]) then return false end
+if invite.user then
+  if invite.user ~= ARGV[1] then return false end
+else
+  invite.user = ARGV[1]
+  redis.call('SET', KEYS[1], cjson.encode(invite), 'KEEPTTL')
+end
+return invite.room
+";
+
+/// A redemption's second step, on the room's side: makes the person `ARGV[1]` one of the people
+/// (`KEYS[1]`) if link `ARGV[2]` is live in `KEYS[2]` at `ARGV[3]`, within the cap `ARGV[4]`, and drops the
+/// link; a person among the people already is `added` again. Answers `added`, `invalid` or `room_full`.
+const ADMIT_INVITED: &str = r"
+local people, links = KEYS[1], KEYS[2]
+local user, code, now, cap, retention = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+if redis.call('SISMEMBER', people, user) == 0 then
+  local json = redis.call('HGET', links, code)
+  if not json or cjson.decode(json).expires <= now then return 'invalid' end
+  if redis.call('SCARD', people) >= cap then return 'room_full' end
+  redis.call('SADD', people, user)
+  if redis.call('PTTL', people) < tonumber(retention) then redis.call('PEXPIRE', people, retention) end
+end
+redis.call('HDEL', links, code)
+return 'added'
 ";
 
 /// Puts room `ARGV[1]` on a person's list (`ARGV[2]`, its entry, if new; `ARGV[3]`, the other person of
@@ -626,6 +703,12 @@ impl Keys {
     fn reactions(&self, room: &RoomName) -> String {
         format!("{}{{room:{room}}}:reactions", self.prefix)
     }
+    fn links(&self, room: &RoomName) -> String {
+        format!("{}{{room:{room}}}:links", self.prefix)
+    }
+    fn invite(&self, code: &InviteCode) -> String {
+        format!("{}{{invite:{code}}}", self.prefix)
+    }
 }
 
 /// What the URL given to [`RedisRegistry::open_with`] is.
@@ -720,6 +803,9 @@ pub struct RedisRegistry {
     mark_read: Script,
     change: Script,
     changes: Script,
+    create_link: Script,
+    claim_invite: Script,
+    admit_invited: Script,
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(redis::RedisError) -> RegistryError {
@@ -799,6 +885,9 @@ impl RedisRegistry {
             mark_read: Script::new(MARK_READ),
             change: with_reactions(CHANGE),
             changes: with_reactions(CHANGES),
+            create_link: Script::new(CREATE_LINK),
+            claim_invite: Script::new(CLAIM_INVITE),
+            admit_invited: Script::new(ADMIT_INVITED),
         })
     }
 
@@ -1005,6 +1094,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.edits(room))
             .key(self.keys.changes(room))
             .key(self.keys.reactions(room))
+            .key(self.keys.links(room))
             .arg(member.connection_id.as_str())
             .arg(user)
             .arg(u8::from(new_room))
@@ -1265,6 +1355,96 @@ impl Registry for RedisRegistry {
         }
     }
 
+    /// The room's links (where membership, the cap and a repeated request decide), then the code's key,
+    /// set only if absent so a retry never undoes a redemption.
+    async fn create_invite(
+        &self,
+        room: &RoomName,
+        by: &str,
+        client_id: &ClientId,
+        now_ms: u64,
+    ) -> Result<InviteCreated, RegistryError> {
+        let reply: Vec<redis::Value> = self
+            .create_link
+            .key(self.keys.people(room))
+            .key(self.keys.links(room))
+            .arg(by)
+            .arg(client_id.as_str())
+            .arg(new_invite_code().as_str())
+            .arg(now_ms)
+            .arg(INVITE_LINK_TTL_MS)
+            .arg(MAX_INVITE_LINKS_PER_ROOM)
+            .arg(ROOM_RETENTION_MS)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("create_invite"))?;
+        let (code, expires_ms): (String, u64) = match reply.as_slice() {
+            [outcome] => {
+                return match decode::<String>(outcome, "create_invite")?.as_str() {
+                    "no_such_room" => Ok(InviteCreated::NoSuchRoom),
+                    "too_many" => Ok(InviteCreated::TooMany),
+                    other => Err(corrupt("create_invite outcome", other.to_owned())),
+                }
+            }
+            [_, code, expires] => (
+                decode(code, "create_invite")?,
+                decode(expires, "create_invite")?,
+            ),
+            _ => return Err(corrupt("create_invite", "a reply of the wrong length")),
+        };
+        let code = InviteCode::new(code).map_err(|e| corrupt("invite code", e))?;
+        let invite = serde_json::json!({ "room": room, "expires": expires_ms });
+        let _: Option<String> = redis::cmd("SET")
+            .arg(self.keys.invite(&code))
+            .arg(invite.to_string())
+            .arg("PX")
+            .arg(expires_ms.saturating_sub(now_ms).max(1))
+            .arg("NX")
+            .query_async(&mut self.connection())
+            .await
+            .map_err(failed("create_invite"))?;
+        Ok(InviteCreated::Created { code, expires_ms })
+    }
+
+    /// The code's key (the first redeemer makes it theirs), then the room's side.
+    async fn redeem_invite(
+        &self,
+        code: &InviteCode,
+        user_id: &str,
+        now_ms: u64,
+    ) -> Result<Redemption, RegistryError> {
+        let room: Option<String> = self
+            .claim_invite
+            .key(self.keys.invite(code))
+            .arg(user_id)
+            .arg(now_ms)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("redeem_invite"))?;
+        let Some(room) = room else {
+            return Ok(Redemption::Invalid);
+        };
+        let room = RoomName::new(room).map_err(|e| corrupt("invite room", e))?;
+        let outcome: String = self
+            .admit_invited
+            .key(self.keys.people(&room))
+            .key(self.keys.links(&room))
+            .arg(user_id)
+            .arg(code.as_str())
+            .arg(now_ms)
+            .arg(MAX_PEOPLE_PER_PRIVATE_ROOM)
+            .arg(ROOM_RETENTION_MS)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("redeem_invite"))?;
+        match outcome.as_str() {
+            "added" => Ok(Redemption::Redeemed(room)),
+            "invalid" => Ok(Redemption::Invalid),
+            "room_full" => Ok(Redemption::RoomFull),
+            other => Err(corrupt("redeem outcome", other.to_owned())),
+        }
+    }
+
     async fn remove_person(&self, room: &RoomName, user_id: &str) -> Result<bool, RegistryError> {
         if !room.is_private() {
             return Ok(false);
@@ -1278,6 +1458,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.edits(room))
             .key(self.keys.changes(room))
             .key(self.keys.reactions(room))
+            .key(self.keys.links(room))
             .arg(user_id)
             .invoke_async(&mut self.connection())
             .await

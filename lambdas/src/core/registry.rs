@@ -28,17 +28,17 @@ use protocol::{
     limits::{
         Rate, EDIT_RATE, HISTORY_RATE, INVITE_RATE, JOIN_RATE, MAX_QUEUE_MESSAGE_BYTES,
         MAX_RECIPIENTS_PER_DELIVERY, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES, NEW_ROOM_RATE,
-        REACT_RATE, READ_RATE, SEND_RATE, TYPING_RATE,
+        REACT_RATE, READ_RATE, REDEEM_RATE, SEND_RATE, TYPING_RATE,
     },
     ChatMessage, ClientFrame, ClientId, Command, ConnectionId, Delivery, Emoji, ErrorCode,
-    MessageId, RoomEntry, RoomName, ServerFrame, User,
+    InviteCode, MessageId, RoomEntry, RoomName, ServerFrame, User,
 };
 use time::OffsetDateTime;
 
 use crate::ports::{
     unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage, Clock, Connected,
-    Created, HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, RateCheck,
-    Refused, Registry, RegistryError,
+    Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member, NewMessage, Queue,
+    QueueError, RateCheck, Redemption, Refused, Registry, RegistryError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -212,6 +212,10 @@ pub async fn apply(ports: Ports<'_>, command: &Command) -> Result<Handled> {
             emoji,
             on,
         } => on_react(ports, member, room, *id, *emoji, *on).await,
+        ClientFrame::InviteLink { room, client_id } => {
+            on_invite_link(ports, &member, room, client_id).await
+        }
+        ClientFrame::Redeem { code } => on_redeem(ports, &member, code).await,
         // Answered by the gateway; never queued. Harmless if it ever is.
         ClientFrame::Ping => Ok(Handled::Done),
     }
@@ -432,6 +436,83 @@ async fn on_invite(
     }
     let listing = rooms_frame(ports, invitee, None).await?;
     queue_deliveries(ports.deliveries, vec![listing]).await?;
+    Ok(Handled::Done)
+}
+
+/// `invite_link`: a single-use invite link to a private room the asker is one of the people of, to the
+/// asking connection (`invite_link` frame). Rules: the invite rate (shared with `invite` and `dm`); the
+/// asker is among the room's people (`no_such_room` otherwise, as for a room that does not exist; a
+/// public room or a direct conversation takes no link either); at most
+/// [`protocol::limits::MAX_INVITE_LINKS_PER_ROOM`] live links (`too_many_invites`). A retried request (the
+/// same `client_id`) answers the same link.
+async fn on_invite_link(
+    ports: Ports<'_>,
+    member: &Member,
+    room: &RoomName,
+    client_id: &ClientId,
+) -> Result<Handled> {
+    if let Some(refusal) = ports
+        .over_rate(member, "invite", INVITE_RATE, Some(client_id))
+        .await?
+    {
+        return answer(ports, refusal).await;
+    }
+    let to_asker = |frame| to_one(member.connection_id.clone(), frame);
+    if !room.is_private() || room.is_direct() {
+        return answer(ports, to_asker(ServerFrame::no_such_room(room))).await;
+    }
+    let created = ports
+        .registry
+        .create_invite(room, &member.user.id, client_id, ports.now_ms())
+        .await?;
+    let frame = match created {
+        InviteCreated::Created { code, expires_ms } => ServerFrame::InviteLink {
+            room: room.clone(),
+            code,
+            expires_at: from_unix_millis(expires_ms),
+            client_id: client_id.clone(),
+        },
+        InviteCreated::NoSuchRoom => ServerFrame::no_such_room(room),
+        InviteCreated::TooMany => {
+            ServerFrame::error(ErrorCode::TooManyInvites, Some(client_id.to_string()))
+        }
+    };
+    answer(ports, to_asker(frame)).await
+}
+
+/// `redeem`: uses an invite link. The first person to redeem it becomes one of its room's people, the
+/// room goes on their list (their other connections get the new list), and the redeeming connection is
+/// told which room (`redeemed`; the app joins it). Rules: the redeem rate; a code used by someone else,
+/// expired, never issued, or whose room is gone is `invalid_invite`, one answer for all that names no
+/// room; the people cap (`room_full`) and the person's rooms cap (`too_many_rooms`). The same person
+/// redeeming again (a redelivery, a retry, another tab) is let in again, so every step repeats safely.
+async fn on_redeem(ports: Ports<'_>, member: &Member, code: &InviteCode) -> Result<Handled> {
+    if let Some(refusal) = ports.over_rate(member, "redeem", REDEEM_RATE, None).await? {
+        return answer(ports, refusal).await;
+    }
+    let to_redeemer = |frame| to_one(member.connection_id.clone(), frame);
+    let user = &member.user.id;
+    let now_ms = ports.now_ms();
+    let room = match ports.registry.redeem_invite(code, user, now_ms).await? {
+        Redemption::Redeemed(room) => room,
+        Redemption::Invalid => {
+            let refusal = ServerFrame::error(ErrorCode::InvalidInvite, None);
+            return answer(ports, to_redeemer(refusal)).await;
+        }
+        Redemption::RoomFull => {
+            let refusal = ServerFrame::error(ErrorCode::RoomFull, None);
+            return answer(ports, to_redeemer(refusal)).await;
+        }
+    };
+    if !ports.registry.list_add(user, &room, None, now_ms).await? {
+        let refusal = ServerFrame::error(ErrorCode::TooManyRooms, None);
+        return answer(ports, to_redeemer(refusal)).await;
+    }
+    let out = vec![
+        to_redeemer(ServerFrame::Redeemed { room }),
+        rooms_frame(ports, user, None).await?,
+    ];
+    queue_deliveries(ports.deliveries, out).await?;
     Ok(Handled::Done)
 }
 
@@ -908,6 +989,12 @@ pub fn history_frame(
         *more = has_more;
     }
     frame
+}
+
+/// Unix milliseconds as a time (the epoch if out of range).
+fn from_unix_millis(ms: u64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn to_one(connection_id: ConnectionId, frame: ServerFrame) -> Delivery {
