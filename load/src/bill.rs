@@ -1,10 +1,11 @@
 //! What counted calls cost: a [`Bill`] per message from a [`Usage`] (the gateway's meter between two
-//! readings), a [`RedisInfo`] (Redis's counters between the same two) and the number of messages sent,
-//! priced by a [`Prices`] table. Pure arithmetic, tested on its own.
+//! readings), a [`RedisInfo`] (Redis's counters between the same two) and the [`Sent`] messages, priced by
+//! a [`Prices`] table. Pure arithmetic, tested on its own.
 //!
-//! The floor is API Gateway's charge for the frames it sent to clients: a message to a room of N is N
-//! frames, which any design on API Gateway pays. Every line is also given as a multiple of it, and the
-//! bill's ratio is its total over the floor.
+//! The floor is API Gateway's charge for the frames the messages had to be delivered as: a message to a
+//! room of N is N frames (each under 32 KB, one billed message), which any design on API Gateway pays.
+//! Frames sent beyond those (a message handed out twice and delivered again) are a line of their own.
+//! Every line is also given as a multiple of the floor, and the bill's ratio is its total over it.
 
 use serde::Serialize;
 
@@ -34,9 +35,18 @@ pub struct Bill {
     pub total: f64,
 }
 
+/// What was sent while the counts were taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Sent {
+    pub messages: u64,
+    /// The frames they had to be delivered as: each message once to each member of its room.
+    pub frames: u64,
+}
+
 impl Bill {
-    /// Prices `usage` and `redis`, what `messages` messages did.
-    pub fn of(usage: &Usage, redis: &RedisInfo, messages: u64, prices: &Prices) -> Self {
+    /// Prices `usage` and `redis`, what the `sent` messages did.
+    pub fn of(usage: &Usage, redis: &RedisInfo, sent: Sent, prices: &Prices) -> Self {
+        let Sent { messages, frames } = sent;
         let per_message = |count: f64| {
             if messages == 0 {
                 0.0
@@ -59,7 +69,13 @@ impl Bill {
         let mut lines = vec![
             line(
                 "API Gateway messages out (the floor)",
-                usage.api.frames_out as f64,
+                frames as f64,
+                "messages",
+                prices.api_messages,
+            ),
+            line(
+                "API Gateway messages out, beyond the floor",
+                usage.api.frames_out.saturating_sub(frames) as f64,
                 "messages",
                 prices.api_messages,
             ),
@@ -204,13 +220,22 @@ mod tests {
         }
     }
 
+    const SENT: Sent = Sent {
+        messages: 100,
+        frames: 1_000,
+    };
+
     /// 100 messages to rooms of 10: per message 10 frames out (the floor), 1 in, 1 connection minute, a
     /// gateway invocation of 20 ms, half a registry invocation of 80 ms, 5.5 SQS requests and 11 ECPUs.
     #[test]
     fn each_line_is_its_count_per_message_times_its_price() {
-        let bill = Bill::of(&usage(), &redis(), 100, &UNIT_PRICES);
+        let bill = Bill::of(&usage(), &redis(), SENT, &UNIT_PRICES);
         assert_eq!(bill.lines[0].item, "API Gateway messages out (the floor)");
         assert_eq!(bill.floor, 10.0);
+        assert_eq!(
+            line(&bill, "API Gateway messages out, beyond the floor").per_message,
+            0.0
+        );
         assert_eq!(line(&bill, "API Gateway messages in").per_message, 1.0);
         assert_eq!(
             line(&bill, "API Gateway connection minutes").per_message,
@@ -234,11 +259,22 @@ mod tests {
         assert!((bill.ratio() - sum / 10.0).abs() < 1e-9);
     }
 
+    /// Frames beyond what the messages needed (a delivery handed out twice) cost on top of the floor.
+    #[test]
+    fn frames_sent_twice_are_priced_beyond_the_floor() {
+        let mut usage = usage();
+        usage.api.frames_out = 1_050;
+        let bill = Bill::of(&usage, &redis(), SENT, &UNIT_PRICES);
+        assert_eq!(bill.floor, 10.0);
+        let beyond = line(&bill, "API Gateway messages out, beyond the floor");
+        assert_eq!(beyond.dollars_per_million, 0.5);
+    }
+
     /// With the real table: ten frames out a message are $10 per million messages, and one SQS request
     /// a message is $0.50 per million.
     #[test]
     fn the_real_table_prices_a_million_messages() {
-        let bill = Bill::of(&usage(), &redis(), 100, &US_EAST_1);
+        let bill = Bill::of(&usage(), &redis(), SENT, &US_EAST_1);
         assert!((bill.floor - 10.0).abs() < 1e-9);
         assert!((line(&bill, "SQS command queue").dollars_per_million - 1.5).abs() < 1e-9);
         // 1 invocation of 20 ms at 256 MB a message: 0.005 GB-s, $0.0000000667, $0.0667 per million.
@@ -249,7 +285,11 @@ mod tests {
 
     #[test]
     fn no_messages_cost_nothing_per_message() {
-        let bill = Bill::of(&usage(), &redis(), 0, &UNIT_PRICES);
+        let nothing = Sent {
+            messages: 0,
+            frames: 0,
+        };
+        let bill = Bill::of(&usage(), &redis(), nothing, &UNIT_PRICES);
         assert_eq!((bill.floor, bill.total, bill.ratio()), (0.0, 0.0, 0.0));
     }
 }

@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 
 use crate::{
     bench::PRODUCTION_CONSUMERS,
-    bill::Bill,
+    bill::{Bill, Sent},
     generator::{Joined, LoadConfig},
     prices::{Prices, US_EAST_1},
     report::Report,
@@ -129,10 +129,16 @@ pub struct CostReport {
 }
 
 impl CostReport {
-    /// Every scenario delivered every message exactly once.
+    /// Every scenario sent every message and delivered each to every member of its room, and nowhere
+    /// else. A message delivered twice is not a failure here: moto's receive is not atomic across
+    /// concurrent long polls and now and then hands one message to two of them, which SQS FIFO queues do
+    /// not; the second copy's frames are priced beyond the floor, and shown.
     pub fn is_clean(&self) -> bool {
         self.rows.iter().all(|row| {
-            row.report.is_clean() && row.report.messages_sent == row.report.messages_planned
+            let report = &row.report;
+            report.lost == 0
+                && report.unexpected == 0
+                && report.messages_sent == report.messages_planned
         })
     }
 }
@@ -240,7 +246,11 @@ async fn exchange(
     joined.close().await;
     let usage = usage_after.since(&usage_before);
     let redis = redis_after.since(&redis_before);
-    let bill = Bill::of(&usage, &redis, report.messages_sent, &options.prices);
+    let sent = Sent {
+        messages: report.messages_sent,
+        frames: report.deliveries_expected,
+    };
+    let bill = Bill::of(&usage, &redis, sent, &options.prices);
     Ok(Measured {
         scenario: scenario.name.clone(),
         report,

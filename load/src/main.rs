@@ -13,6 +13,7 @@ use chatty_load::{
 };
 use chatty_local::RateLimits;
 use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -207,6 +208,13 @@ async fn main() -> anyhow::Result<ExitCode> {
             report.is_clean()
         }
         Commands::Cost(args) => {
+            // What goes wrong in the pipeline (a failed poll, delete or post) shows on stderr.
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_env_filter(
+                    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+                )
+                .init();
             let scenarios = cost::scenarios(args.people, args.messages, args.rate)
                 .into_iter()
                 .filter(|s| {
