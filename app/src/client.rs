@@ -1,6 +1,7 @@
 //! The chat client, shared as context: it owns the reactive copies of the [`ChatState`], the
-//! [`Outbox`], the [`Drafts`] and the [`ConnectionStatus`], runs the connection loop in [`crate::ws`],
-//! and turns what the person does (join, send, retry, scroll up) into frames. Components read its
+//! [`Outbox`], the [`Drafts`], the [`ConnectionStatus`] and the [`AlertSettings`], runs the connection
+//! loop in [`crate::ws`], turns what the person does (join, send, retry, scroll up) into frames, and
+//! raises a notification for each live message that asks for them ([`crate::alerts`]). Components read its
 //! signals and change them only through its methods: those actions, and what the screen reports back
 //! (the room on screen, whether its bottom is seen, a notice dismissed). The pure rules live in `state`
 //! and `outbox`; this module only wires them to signals, storage and the socket.
@@ -8,11 +9,17 @@
 use futures::channel::mpsc::{self, UnboundedSender};
 use gloo_timers::future::TimeoutFuture;
 use leptos::{prelude::*, task::spawn_local};
-use protocol::{ClientFrame, ClientId, ErrorCode, MessageId, RoomName, ServerFrame, User};
+use protocol::{
+    display_name, ChatMessage, ClientFrame, ClientId, ErrorCode, MessageId, RoomName, ServerFrame,
+    User,
+};
 
 use crate::{
+    alerts::AlertSettings,
     auth_flow::Auth,
     connection::ConnectionStatus,
+    mention::{People, Person},
+    notify,
     outbox::{Drafts, Outbox, SEND_TIMEOUT_MS},
     state::ChatState,
     storage::{self, Area},
@@ -31,8 +38,14 @@ pub struct ChatClient {
     pub outbox: RwSignal<Outbox>,
     pub drafts: RwSignal<Drafts>,
     pub status: RwSignal<ConnectionStatus>,
+    /// The person's choices about alerts (the tone, muted rooms), kept in this browser.
+    pub alerts: RwSignal<AlertSettings>,
+    /// A room a clicked notification asks to show; the room page goes there.
+    pub opened: RwSignal<Option<RoomName>>,
     /// The signed-in person's id, which also names their stored rooms, outbox and drafts.
     user: StoredValue<Option<String>>,
+    /// The signed-in person as mentions name them.
+    reader: StoredValue<Option<Person>>,
     sender: StoredValue<Option<UnboundedSender<ClientFrame>>>,
     retry: StoredValue<Option<UnboundedSender<()>>>,
     last_typing: StoredValue<f64>,
@@ -45,7 +58,10 @@ impl ChatClient {
             outbox: RwSignal::new(Outbox::default()),
             drafts: RwSignal::new(Drafts::default()),
             status: RwSignal::new(ConnectionStatus::SignedOut),
+            alerts: RwSignal::new(AlertSettings::default()),
+            opened: RwSignal::new(None),
             user: StoredValue::new(None),
+            reader: StoredValue::new(None),
             sender: StoredValue::new(None),
             retry: StoredValue::new(None),
             last_typing: StoredValue::new(0.0),
@@ -58,7 +74,7 @@ impl ChatClient {
     }
 
     /// Starts for a signed-in person: restores their rooms (as last seen here, until the server's list
-    /// arrives), outbox and drafts, connects, and sends read positions every few seconds.
+    /// arrives), outbox, drafts and alert settings, connects, and sends read positions every few seconds.
     pub fn start(self, auth: Auth, user_id: String) {
         let rooms: Vec<RoomName> =
             storage::load(Area::Local, &key(&user_id, "rooms")).unwrap_or_default();
@@ -70,6 +86,14 @@ impl ChatClient {
         );
         self.drafts
             .set(storage::load(Area::Local, &key(&user_id, "drafts")).unwrap_or_default());
+        self.alerts
+            .set(storage::load(Area::Local, &key(&user_id, "alerts")).unwrap_or_default());
+        // Mentions name people as the server shows them: the name cleaned as the server cleans it.
+        let name = auth
+            .session
+            .with_untracked(|s| s.as_ref().map(|s| display_name(Some(&s.name), &user_id)));
+        self.reader
+            .set_value(name.map(|name| Person::new(&name, &user_id)));
         self.user.set_value(Some(user_id));
         let (sender, receiver) = mpsc::unbounded();
         self.sender.set_value(Some(sender));
@@ -161,6 +185,9 @@ impl ChatClient {
                         self.flush_outbox();
                     });
                 }
+                if let ServerFrame::Message(message) = &*frame {
+                    self.alert(message);
+                }
                 let now = js_sys::Date::now();
                 let follow_ups = self
                     .state
@@ -181,6 +208,23 @@ impl ChatClient {
                 }
             }
             SocketEvent::Closed => self.outbox.update(Outbox::requeue),
+        }
+    }
+
+    /// Raises a notification (and the tone) for a live message that asks for this person while the page
+    /// is hidden: a mention of them or a direct message, news here, not theirs, not in a muted room.
+    fn alert(self, message: &ChatMessage) {
+        let Some(me) = self.user() else { return };
+        let alert = self.state.with_untracked(|s| {
+            let room = s.room(&message.room).filter(|_| s.is_news(message))?;
+            let people = People::in_room(self.reader.get_value(), room);
+            let label = s.label(&message.room);
+            self.alerts
+                .with_untracked(|a| a.alert(message, &me, &people, &label, notify::page_hidden()))
+        });
+        if let Some(alert) = alert {
+            let sound = self.alerts.with_untracked(|a| a.sound);
+            notify::raise(&alert, sound, move |room| self.opened.set(Some(room)));
         }
     }
 
@@ -342,6 +386,27 @@ impl ChatClient {
         self.state.update(|s| s.set_watching(watching));
     }
 
+    /// The people a message in `room` may mention, as this person reads it (none for a room not joined).
+    pub fn people(&self, room: &RoomName) -> People {
+        self.state.with(|s| {
+            s.room(room)
+                .map(|r| People::in_room(self.reader.get_value(), r))
+                .unwrap_or_default()
+        })
+    }
+
+    /// Turns the tone that comes with alerts on or off, for this person in this browser.
+    pub fn set_sound(&self, sound: bool) {
+        self.alerts.update(|a| a.sound = sound);
+        self.save_alerts();
+    }
+
+    /// Mutes or unmutes a room, for this person in this browser.
+    pub fn set_muted(&self, room: &RoomName, muted: bool) {
+        self.alerts.update(|a| a.set_muted(room, muted));
+        self.save_alerts();
+    }
+
     /// The person has read the server's notice: it goes.
     pub fn dismiss_notice(&self) {
         self.state.update(|s| s.notice = None);
@@ -361,6 +426,13 @@ impl ChatClient {
                 .state
                 .with_untracked(|s| s.rooms().map(|(r, _)| r.clone()).collect());
             storage::save(Area::Local, &key(&user, "rooms"), &rooms);
+        }
+    }
+
+    fn save_alerts(&self) {
+        if let Some(user) = self.user() {
+            self.alerts
+                .with_untracked(|a| storage::save(Area::Local, &key(&user, "alerts"), a));
         }
     }
 

@@ -2,7 +2,8 @@
 //! messages" line, then this person's pending messages (sending, or failed with Retry). It follows new
 //! messages only while the reader is at the bottom; a reader who scrolled up keeps their place and gets
 //! a "new messages" button instead, and one at the bottom stays there when the screen changes size.
-//! Scrolling near the top loads the previous page, keeping the view where it was.
+//! Scrolling near the top loads the previous page, keeping the view where it was. Mentions of known
+//! people stand out in the text, and a message that mentions the reader is highlighted.
 
 use leptos::{html::Div, prelude::*};
 use protocol::{ChatMessage, RoomName};
@@ -14,6 +15,7 @@ use crate::{
     components::avatar::Avatar,
     display::{clock, rows, Row},
     markup::{self, Emphasis, Span},
+    mention::People,
     outbox::{PendingMessage, PendingStatus},
 };
 
@@ -86,6 +88,10 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
                     .collect::<Vec<_>>()
             })
         })
+    };
+    let people = {
+        let room = room.clone();
+        Memo::new(move |_| client.people(&room))
     };
     let log = NodeRef::<Div>::new();
     let at_bottom = RwSignal::new(true);
@@ -200,12 +206,12 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
                 <For each=move || rows.get()
                     key=|row| (row.message.id, row.message.rev, row.starts_group, row.day.clone(), row.new_line)
                     let:row>
-                    <MessageRow row offset/>
+                    <MessageRow row offset people/>
                 </For>
                 <For each=move || pending.get()
                     key=|(m, first)| (m.client_id.clone(), m.status.clone(), *first)
                     let:item>
-                    <PendingRow message=item.0 first=item.1/>
+                    <PendingRow message=item.0 first=item.1 people/>
                 </For>
             </div>
             <Show when=move || { !at_bottom.get() && log_status.get().unread > 0 }>
@@ -221,9 +227,9 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
 }
 
 /// A confirmed message, with the day separator and "new messages" line that may precede it; the
-/// person's own messages offer Edit and Delete.
+/// person's own messages offer Edit and Delete, and one that mentions the reader is highlighted.
 #[component]
-fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
+fn MessageRow(row: Row, offset: UtcOffset, people: Memo<People>) -> impl IntoView {
     let Row {
         message,
         starts_group,
@@ -233,12 +239,13 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
     let mine = expect_context::<Auth>()
         .session
         .with_untracked(|s| s.as_ref().is_some_and(|s| s.sub == message.author.id));
+    let mentioned = !mine && people.with_untracked(|p| p.names_reader(&message.body));
     let time = clock(message.sent_at, offset);
     let stamp = message.sent_at.format(&Rfc3339).unwrap_or_default();
     view! {
         {day.map(|day| view! { <div class="day" role="separator"><span>{day}</span></div> })}
         {new_line.then(|| view! { <div class="new-line" role="separator"><span>"New messages"</span></div> })}
-        <article class="msg" class:first=starts_group>
+        <article class="msg" class:first=starts_group class:mentioned=mentioned>
             {if starts_group {
                 view! { <Avatar user=message.author.clone()/> }.into_any()
             } else {
@@ -251,7 +258,8 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
                         <time datetime=stamp>{time}</time>
                     </div>
                 })}
-                <MessageContent message=message.clone() mine/>
+                {mentioned.then(|| view! { <span class="visually-hidden">"Mentions you"</span> })}
+                <MessageContent message=message.clone() mine people/>
             </div>
         </article>
     }
@@ -260,7 +268,7 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
 /// A confirmed message's text: formatted, marked "edited", or the placeholder of a deleted one; for the
 /// author, Edit (in place: Enter saves, Escape cancels) and Delete.
 #[component]
-fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
+fn MessageContent(message: ChatMessage, mine: bool, people: Memo<People>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     if message.deleted {
         return view! { <div class="body deleted">"This message was deleted."</div> }.into_any();
@@ -300,7 +308,7 @@ fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
     let shown = body.clone();
     view! {
         <Show when=move || editing.get() fallback=move || view! {
-            <Body body=shown.clone()/>
+            <Body body=shown.clone() people/>
             {edited.clone()}
             {mine.then(|| {
                 let room = room.clone();
@@ -335,10 +343,16 @@ fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
 }
 
 /// Message text, formatted ([`markup`]): always elements and text nodes, never HTML; only `http(s)`
-/// addresses become links, opening in a new tab without access to this one.
+/// addresses become links, opening in a new tab without access to this one. Mentions are marked, the
+/// reader's own apart, and follow who is known in the room.
 #[component]
-fn Body(body: String) -> impl IntoView {
-    let spans = markup::parse(&body)
+fn Body(body: String, people: Memo<People>) -> impl IntoView {
+    view! { <div class="body">{move || people.with(|people| formatted(&body, people))}</div> }
+}
+
+/// A body's spans as elements.
+fn formatted(body: &str, people: &People) -> Vec<AnyView> {
+    markup::parse(body, people)
         .into_iter()
         .map(|span| match span {
             Span::Text(text, emphasis) => emphasized(text.into_any(), emphasis),
@@ -349,9 +363,16 @@ fn Body(body: String) -> impl IntoView {
                 emphasized(link.into_any(), emphasis)
             }
             Span::CodeBlock(code) => view! { <pre><code>{code}</code></pre> }.into_any(),
+            Span::Mention {
+                text,
+                emphasis,
+                you,
+            } => emphasized(
+                view! { <span class="mention" class:you=you>{text}</span> }.into_any(),
+                emphasis,
+            ),
         })
-        .collect::<Vec<_>>();
-    view! { <div class="body">{spans}</div> }
+        .collect()
 }
 
 /// Wraps a piece in `<strong>` and/or `<em>`.
@@ -370,7 +391,7 @@ fn emphasized(piece: AnyView, emphasis: Emphasis) -> AnyView {
 
 /// A message not yet confirmed by the server: sending, waiting for the connection, or failed.
 #[component]
-fn PendingRow(message: PendingMessage, first: bool) -> impl IntoView {
+fn PendingRow(message: PendingMessage, first: bool, people: Memo<People>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let auth = expect_context::<Auth>();
     let me = auth.session.with_untracked(|s| {
@@ -407,7 +428,7 @@ fn PendingRow(message: PendingMessage, first: bool) -> impl IntoView {
                         <span class="author">{me.map(|u| u.name).unwrap_or_default()}</span>
                     </div>
                 })}
-                <Body body=message.body.clone()/>
+                <Body body=message.body.clone() people/>
                 <div class="pending-status" role="status">{status}</div>
             </div>
         </article>

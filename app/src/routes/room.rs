@@ -1,15 +1,17 @@
 //! `/rooms/:room`: the chat screen. Joins the room named in the URL (so a link to a room is an
 //! invitation), marks it as the one on screen, and lays out the room list, the conversation and the
-//! members. Signed out, it shows the sign-in card and comes back here afterwards.
+//! members; goes to the room of a notification that was clicked. Signed out, it shows the sign-in card
+//! and comes back here afterwards.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_params_map};
+use leptos_router::hooks::{use_location, use_navigate, use_params_map};
 use protocol::RoomName;
 
 use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::{
+        alerts::MuteButton,
         composer::Composer,
         members::Members,
         message_list::MessageList,
@@ -47,11 +49,23 @@ pub fn RoomPage() -> impl IntoView {
         panel.set(Panel::None);
     });
     on_cleanup(move || client.set_active(None));
-    // The tab's title says where you are and how much is unread, for when the tab is in the background.
+    let navigate = use_navigate();
     Effect::new(move |_| {
-        let unread: u32 = client
-            .state
-            .with(|s| s.rooms().map(|(_, r)| r.unread).sum());
+        if let Some(room) = client.opened.get() {
+            client.opened.set(None);
+            navigate(&format!("/rooms/{room}"), Default::default());
+        }
+    });
+    // The tab's title says where you are and how much is unread (muted rooms aside), for when the tab
+    // is in the background.
+    Effect::new(move |_| {
+        let alerts = client.alerts.get();
+        let unread: u32 = client.state.with(|s| {
+            s.rooms()
+                .filter(|(room, _)| !alerts.is_muted(room))
+                .map(|(_, r)| r.unread)
+                .sum()
+        });
         let place = room.get().map_or_else(
             || "Chatty".to_owned(),
             |r| format!("{} · Chatty", client.state.with(|s| s.label(&r))),
@@ -119,6 +133,7 @@ fn RoomView(room: RoomName, panel: RwSignal<Panel>) -> impl IntoView {
                 <h1 class="room-title">{mark}
                     {move || heading.get().trim_start_matches('#').to_owned()}</h1>
                 <StatusBadge/>
+                <MuteButton room=room.clone()/>
                 <button class="members-toggle" aria-label=move || format!("{} people here", member_count.get())
                     aria-expanded=move || (panel.get() == Panel::Members).to_string()
                     on:click=move |_| toggle(Panel::Members)>
