@@ -8,8 +8,6 @@
 //! ([`crate::mention`]). History and catch-up pages never alert: what was missed while away is the
 //! unread count's to tell.
 
-use std::collections::BTreeSet;
-
 use protocol::{ChatMessage, RoomName};
 use serde::{Deserialize, Serialize};
 
@@ -26,7 +24,7 @@ pub struct AlertSettings {
     pub sound: bool,
     /// Rooms that raise nothing, and whose unread count is shown subdued.
     #[serde(default)]
-    muted: BTreeSet<RoomName>,
+    muted: Vec<RoomName>,
 }
 
 /// A notification to raise: which room it opens, its title and its text.
@@ -43,10 +41,9 @@ impl AlertSettings {
     }
 
     pub fn set_muted(&mut self, room: &RoomName, muted: bool) {
+        self.muted.retain(|r| r != room);
         if muted {
-            self.muted.insert(room.clone());
-        } else {
-            self.muted.remove(room);
+            self.muted.push(room.clone());
         }
     }
 

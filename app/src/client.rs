@@ -10,15 +10,14 @@ use futures::channel::mpsc::{self, UnboundedSender};
 use gloo_timers::future::TimeoutFuture;
 use leptos::{prelude::*, task::spawn_local};
 use protocol::{
-    display_name, ChatMessage, ClientFrame, ClientId, ErrorCode, MessageId, RoomName, ServerFrame,
-    User,
+    ChatMessage, ClientFrame, ClientId, ErrorCode, MessageId, RoomName, ServerFrame, User,
 };
 
 use crate::{
     alerts::AlertSettings,
     auth_flow::Auth,
     connection::ConnectionStatus,
-    mention::{People, Person},
+    mention::People,
     notify,
     outbox::{Drafts, Outbox, SEND_TIMEOUT_MS},
     state::ChatState,
@@ -44,8 +43,6 @@ pub struct ChatClient {
     pub opened: RwSignal<Option<RoomName>>,
     /// The signed-in person's id, which also names their stored rooms, outbox and drafts.
     user: StoredValue<Option<String>>,
-    /// The signed-in person as mentions name them.
-    reader: StoredValue<Option<Person>>,
     sender: StoredValue<Option<UnboundedSender<ClientFrame>>>,
     retry: StoredValue<Option<UnboundedSender<()>>>,
     last_typing: StoredValue<f64>,
@@ -61,7 +58,6 @@ impl ChatClient {
             alerts: RwSignal::new(AlertSettings::default()),
             opened: RwSignal::new(None),
             user: StoredValue::new(None),
-            reader: StoredValue::new(None),
             sender: StoredValue::new(None),
             retry: StoredValue::new(None),
             last_typing: StoredValue::new(0.0),
@@ -88,12 +84,6 @@ impl ChatClient {
             .set(storage::load(Area::Local, &key(&user_id, "drafts")).unwrap_or_default());
         self.alerts
             .set(storage::load(Area::Local, &key(&user_id, "alerts")).unwrap_or_default());
-        // Mentions name people as the server shows them: the name cleaned as the server cleans it.
-        let name = auth
-            .session
-            .with_untracked(|s| s.as_ref().map(|s| display_name(Some(&s.name), &user_id)));
-        self.reader
-            .set_value(name.map(|name| Person::new(&name, &user_id)));
         self.user.set_value(Some(user_id));
         let (sender, receiver) = mpsc::unbounded();
         self.sender.set_value(Some(sender));
@@ -217,7 +207,7 @@ impl ChatClient {
         let Some(me) = self.user() else { return };
         let alert = self.state.with_untracked(|s| {
             let room = s.room(&message.room).filter(|_| s.is_news(message))?;
-            let people = People::in_room(self.reader.get_value(), room);
+            let people = People::in_room(&me, room);
             let label = s.label(&message.room);
             self.alerts
                 .with_untracked(|a| a.alert(message, &me, &people, &label, notify::page_hidden()))
@@ -388,9 +378,10 @@ impl ChatClient {
 
     /// The people a message in `room` may mention, as this person reads it (none for a room not joined).
     pub fn people(&self, room: &RoomName) -> People {
+        let me = self.user().unwrap_or_default();
         self.state.with(|s| {
             s.room(room)
-                .map(|r| People::in_room(self.reader.get_value(), r))
+                .map(|r| People::in_room(&me, r))
                 .unwrap_or_default()
         })
     }

@@ -52,24 +52,33 @@ impl From<&User> for Person {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct People {
     reader: Option<Person>,
-    /// Everyone known, the reader included, longest name first (so the longest name that fits wins).
+    /// Everyone known, the reader included.
     everyone: Vec<Person>,
 }
 
 impl People {
     /// The reader (none for nobody's view) and the others a body may name.
     pub fn new(reader: Option<Person>, others: impl IntoIterator<Item = Person>) -> Self {
-        let mut everyone: Vec<Person> = reader.iter().cloned().chain(others).collect();
-        everyone.retain(|p| !p.name.is_empty());
-        everyone.sort_by(|a, b| b.name.len().cmp(&a.name.len()).then(a.name.cmp(&b.name)));
-        everyone.dedup();
+        let everyone = reader.iter().cloned().chain(others).collect();
         Self { reader, everyone }
     }
 
-    /// The people a message in `room` may name: who is here now and who wrote what is shown.
-    pub fn in_room(reader: Option<Person>, room: &RoomState) -> Self {
-        let authors = room.messages().map(|m| &m.author);
-        Self::new(reader, room.members.iter().chain(authors).map(Person::from))
+    /// The people a message in `room` may name, as `me` (a user id) reads it: who is here now and who
+    /// wrote what is shown. The reader's name is the one the server shows for them (in the room's
+    /// presence, or on their messages); until either has arrived, only their handle names them.
+    pub fn in_room(me: &str, room: &RoomState) -> Self {
+        let known = || {
+            room.members
+                .iter()
+                .chain(room.messages().map(|m| &m.author))
+        };
+        let reader = known()
+            .find(|user| user.id == me)
+            .map_or_else(|| Person::new("", me), Person::from);
+        let mut people = Self::new(Some(reader), known().map(Person::from));
+        // A run of messages by one author lists them once.
+        people.everyone.dedup();
+        people
     }
 
     /// Whether a message body names the reader (outside code and links), by name or handle.
@@ -93,11 +102,18 @@ impl People {
         };
         let is_reader = |found: &Person| {
             self.reader.as_ref().is_some_and(|reader| {
-                (reader.name.len() == found.name.len() && fits(&reader.name))
+                (!reader.name.is_empty()
+                    && reader.name.len() == found.name.len()
+                    && fits(&reader.name))
                     || (reader.handle == found.handle && fits(&reader.handle))
             })
         };
-        if let Some(person) = self.everyone.iter().find(|p| fits(&p.name)) {
+        let longest = self
+            .everyone
+            .iter()
+            .filter(|p| !p.name.is_empty() && fits(&p.name))
+            .max_by_key(|p| p.name.len());
+        if let Some(person) = longest {
             return Some((person.name.len(), is_reader(person)));
         }
         self.everyone
@@ -172,32 +188,24 @@ pub fn query_at(text: &str, caret: usize) -> Option<Query> {
 }
 
 /// The members to offer for what was typed after the `@`, ignoring case: those whose name starts with
-/// it first, then those with a later word of their name or their handle starting with it, each by name;
-/// never `me`, at most [`MAX_SUGGESTIONS`].
+/// it first, then those with a later word of their name or their handle starting with it, each in the
+/// members' order (presence lists them by name); never `me`, at most [`MAX_SUGGESTIONS`].
 pub fn suggest(typed: &str, members: &[User], me: &str) -> Vec<User> {
     let typed = typed.to_lowercase();
-    let mut ranked: Vec<(u8, String, &User)> = members
-        .iter()
-        .filter(|user| user.id != me)
-        .filter_map(|user| {
-            let name = user.name.to_lowercase();
-            let rank = if name.starts_with(&typed) {
-                0
-            } else if name.split_whitespace().any(|w| w.starts_with(&typed))
-                || handle(&user.id).starts_with(&typed)
-            {
-                1
-            } else {
-                return None;
-            };
-            Some((rank, name, user))
-        })
-        .collect();
-    ranked.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    ranked
-        .into_iter()
+    let others = || members.iter().filter(|user| user.id != me);
+    let name_starts = |user: &User| user.name.to_lowercase().starts_with(&typed);
+    let other_starts = |user: &User| {
+        user.name
+            .to_lowercase()
+            .split_whitespace()
+            .any(|word| word.starts_with(&typed))
+            || handle(&user.id).starts_with(&typed)
+    };
+    others()
+        .filter(|user| name_starts(user))
+        .chain(others().filter(|user| !name_starts(user) && other_starts(user)))
         .take(MAX_SUGGESTIONS)
-        .map(|(_, _, user)| user.clone())
+        .cloned()
         .collect()
 }
 
@@ -253,7 +261,10 @@ pub fn utf16_offset(text: &str, at: usize) -> u32 {
 
 #[cfg(test)]
 mod tests {
+    use protocol::ServerFrame;
+
     use super::*;
+    use crate::state::ChatState;
 
     fn user(id: &str, name: &str) -> User {
         User {
@@ -384,6 +395,30 @@ mod tests {
         assert_eq!(mentions(&body, &known).len(), 300);
     }
 
+    /// In a room, the reader is named by the name the server shows for them (their presence); before
+    /// it arrives, by their handle alone.
+    #[test]
+    fn in_a_room_the_reader_is_named_as_the_server_shows_them() {
+        let general = protocol::RoomName::new("general").unwrap();
+        let mut state = ChatState::new("ada-id", []);
+        state.join(&general);
+        let known = |s: &ChatState| People::in_room("ada-id", s.room(&general).unwrap());
+        let by_handle = format!("@{} hi", handle("ada-id"));
+        assert!(!known(&state).names_reader("@Ada hi"));
+        assert!(known(&state).names_reader(&by_handle));
+        let members = vec![user("ada-id", "Ada"), user("g", "Grace")];
+        state.apply(
+            &ServerFrame::Presence {
+                room: general.clone(),
+                members,
+            },
+            0.0,
+        );
+        assert!(known(&state).names_reader("@Ada hi"));
+        assert!(known(&state).names_reader(&by_handle));
+        assert!(!known(&state).names_reader("@Grace hi"));
+    }
+
     #[test]
     fn the_query_is_the_at_being_typed_on_this_line() {
         let q = |text: &str| query_at(text, text.len()).map(|q| (q.start, q.typed));
@@ -405,11 +440,11 @@ mod tests {
     #[test]
     fn suggestions_put_name_prefixes_first_and_never_me() {
         let members = [
-            user("me", "Adam"),
-            user("1", "Zed Adams"),
             user("2", "ada"),
-            user("3", "Grace"),
+            user("me", "Adam"),
             user("4", "Adele"),
+            user("3", "Grace"),
+            user("1", "Zed Adams"),
         ];
         let names = |typed: &str| -> Vec<String> {
             suggest(typed, &members, "me")

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 
 use protocol::RoomName;
 use wasm_bindgen::{closure::Closure, JsCast, JsValue};
-use web_sys::{AudioContext, Notification, NotificationOptions, NotificationPermission};
+use web_sys::{AudioContext, Notification, NotificationOptions};
 
 use crate::alerts::Alert;
 
@@ -30,18 +30,19 @@ pub fn page_hidden() -> bool {
         .is_some_and(|d| d.hidden())
 }
 
-/// Where the browser stands now.
+/// Where the browser stands now (`Notification.permission`, read as the string it is).
 pub fn permission() -> Permission {
-    let supported = web_sys::window().is_some_and(|w| {
-        js_sys::Reflect::has(&w, &JsValue::from_str("Notification")).unwrap_or(false)
-    });
-    if !supported {
-        return Permission::Unsupported;
-    }
-    match Notification::permission() {
-        NotificationPermission::Granted => Permission::Granted,
-        NotificationPermission::Denied => Permission::Blocked,
-        _ => Permission::Ask,
+    let get = |of: &JsValue, key: &str| js_sys::Reflect::get(of, &JsValue::from_str(key)).ok();
+    let answer = web_sys::window()
+        .and_then(|window| get(&window, "Notification"))
+        .filter(|api| !api.is_undefined())
+        .and_then(|api| get(&api, "permission"))
+        .and_then(|answer| answer.as_string());
+    match answer.as_deref() {
+        None => Permission::Unsupported,
+        Some("granted") => Permission::Granted,
+        Some("denied") => Permission::Blocked,
+        Some(_) => Permission::Ask,
     }
 }
 

@@ -20,25 +20,20 @@ pub fn AlertSettings() -> impl IntoView {
         });
     };
     let sound = Memo::new(move |_| client.alerts.with(|a| a.sound));
+    // One button that says where things stand, and asks only while nothing was asked.
+    let state = move || match permission.get() {
+        Permission::Ask => "Enable notifications",
+        Permission::Granted => "Notifications on",
+        Permission::Blocked => "Notifications blocked in this browser",
+        Permission::Unsupported => "No notifications here",
+    };
     view! {
         <div class="alert-settings">
-            {move || match permission.get() {
-                Permission::Ask => view! {
-                    <button class="link-button" on:click=ask>"Enable notifications"</button>
-                }.into_any(),
-                Permission::Granted => view! {
-                    <span class="alert-state on" role="status">"Notifications on"</span>
-                }.into_any(),
-                Permission::Blocked => view! {
-                    <span class="alert-state" role="status"
-                        title="Allow them for this site in the browser's settings">
-                        "Notifications blocked"
-                    </span>
-                }.into_any(),
-                Permission::Unsupported => view! {
-                    <span class="alert-state">"No notifications here"</span>
-                }.into_any(),
-            }}
+            <button class="link-button alert-state" on:click=ask
+                class:on=move || permission.get() == Permission::Granted
+                disabled=move || permission.get() != Permission::Ask>
+                {state}
+            </button>
             <label class="sound-toggle">
                 <input type="checkbox" prop:checked=sound on:change=move |ev| {
                     let on = event_target_checked(&ev);
@@ -67,12 +62,10 @@ pub fn MuteButton(room: RoomName) -> impl IntoView {
             aria-pressed=move || muted.get().to_string()
             title=move || if muted.get() { "Muted: no notifications. Click to unmute." } else { "Mute this room" }
             on:click=move |_| client.set_muted(&room, !muted.get_untracked())>
+            // The slash across the bell shows while muted (style.css, by `aria-pressed`).
             <svg viewBox="0 0 16 16" aria-hidden="true">
                 <path fill="currentColor" d="M8 1.5A4.5 4.5 0 0 0 3.5 6v2.6L2 11v1h12v-1l-1.5-2.4V6A4.5 4.5 0 0 0 8 1.5zM6.2 13a1.9 1.9 0 0 0 3.6 0z"/>
-                <Show when=move || muted.get()>
-                    <path stroke="var(--surface)" stroke-width="3.5" d="M2 2l12 12"/>
-                    <path stroke="currentColor" stroke-width="1.5" d="M2 2l12 12"/>
-                </Show>
+                <path class="slash" d="M2 2l12 12"/>
             </svg>
         </button>
     }

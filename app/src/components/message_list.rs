@@ -343,16 +343,12 @@ fn MessageContent(message: ChatMessage, mine: bool, people: Memo<People>) -> imp
 }
 
 /// Message text, formatted ([`markup`]): always elements and text nodes, never HTML; only `http(s)`
-/// addresses become links, opening in a new tab without access to this one. Mentions are marked, the
-/// reader's own apart, and follow who is known in the room.
+/// addresses become links, opening in a new tab without access to this one. Mentions of the people known
+/// in the room when the row is drawn are marked, the reader's own apart.
 #[component]
 fn Body(body: String, people: Memo<People>) -> impl IntoView {
-    view! { <div class="body">{move || people.with(|people| formatted(&body, people))}</div> }
-}
-
-/// A body's spans as elements.
-fn formatted(body: &str, people: &People) -> Vec<AnyView> {
-    markup::parse(body, people)
+    let spans = people
+        .with_untracked(|people| markup::parse(&body, people))
         .into_iter()
         .map(|span| match span {
             Span::Text(text, emphasis) => emphasized(text.into_any(), emphasis),
@@ -372,7 +368,8 @@ fn formatted(body: &str, people: &People) -> Vec<AnyView> {
                 emphasis,
             ),
         })
-        .collect()
+        .collect::<Vec<_>>();
+    view! { <div class="body">{spans}</div> }
 }
 
 /// Wraps a piece in `<strong>` and/or `<em>`.

@@ -4,6 +4,7 @@
 //! page.
 
 pub mod alerts;
+pub mod autocomplete;
 pub mod avatar;
 pub mod clock;
 pub mod composer;
