@@ -9,7 +9,6 @@
 //! unread count's to tell.
 
 use protocol::{ChatMessage, RoomName};
-use serde::{Deserialize, Serialize};
 
 use crate::mention::People;
 
@@ -17,14 +16,12 @@ use crate::mention::People;
 const MAX_ALERT_CHARS: usize = 160;
 
 /// This person's choices, kept in this browser (not on the server: see app/README.md).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AlertSettings {
     /// A short tone plays with each alert.
-    #[serde(default)]
     pub sound: bool,
     /// Rooms that raise nothing, and whose unread count is shown subdued.
-    #[serde(default)]
-    muted: Vec<RoomName>,
+    pub muted: Vec<RoomName>,
 }
 
 /// A notification to raise: which room it opens, its title and its text.
@@ -201,25 +198,10 @@ mod tests {
     }
 
     #[test]
-    fn long_messages_are_cut_and_settings_survive_storage() {
+    fn long_messages_are_cut() {
         let long = format!("@Ada {}", "é".repeat(400));
         let alert = decide(&AlertSettings::default(), &general(), "grace", &long, true).unwrap();
         assert_eq!(alert.body.chars().count(), MAX_ALERT_CHARS + 1);
         assert!(alert.body.ends_with('…'));
-
-        let mut settings = AlertSettings {
-            sound: true,
-            ..AlertSettings::default()
-        };
-        settings.set_muted(&general(), true);
-        let stored = serde_json::to_string(&settings).unwrap();
-        assert_eq!(
-            serde_json::from_str::<AlertSettings>(&stored).unwrap(),
-            settings
-        );
-        assert_eq!(
-            serde_json::from_str::<AlertSettings>("{}").unwrap(),
-            AlertSettings::default()
-        );
     }
 }

@@ -39,8 +39,6 @@ pub struct ChatClient {
     pub status: RwSignal<ConnectionStatus>,
     /// The person's choices about alerts (the tone, muted rooms), kept in this browser.
     pub alerts: RwSignal<AlertSettings>,
-    /// A room a clicked notification asks to show; the room page goes there.
-    pub opened: RwSignal<Option<RoomName>>,
     /// The signed-in person's id, which also names their stored rooms, outbox and drafts.
     user: StoredValue<Option<String>>,
     sender: StoredValue<Option<UnboundedSender<ClientFrame>>>,
@@ -56,7 +54,6 @@ impl ChatClient {
             drafts: RwSignal::new(Drafts::default()),
             status: RwSignal::new(ConnectionStatus::SignedOut),
             alerts: RwSignal::new(AlertSettings::default()),
-            opened: RwSignal::new(None),
             user: StoredValue::new(None),
             sender: StoredValue::new(None),
             retry: StoredValue::new(None),
@@ -82,8 +79,10 @@ impl ChatClient {
         );
         self.drafts
             .set(storage::load(Area::Local, &key(&user_id, "drafts")).unwrap_or_default());
-        self.alerts
-            .set(storage::load(Area::Local, &key(&user_id, "alerts")).unwrap_or_default());
+        self.alerts.set(AlertSettings {
+            sound: storage::load(Area::Local, &key(&user_id, "sound")).unwrap_or(false),
+            muted: storage::load(Area::Local, &key(&user_id, "muted")).unwrap_or_default(),
+        });
         self.user.set_value(Some(user_id));
         let (sender, receiver) = mpsc::unbounded();
         self.sender.set_value(Some(sender));
@@ -214,7 +213,7 @@ impl ChatClient {
         });
         if let Some(alert) = alert {
             let sound = self.alerts.with_untracked(|a| a.sound);
-            notify::raise(&alert, sound, move |room| self.opened.set(Some(room)));
+            notify::raise(&alert, sound);
         }
     }
 
@@ -376,10 +375,11 @@ impl ChatClient {
         self.state.update(|s| s.set_watching(watching));
     }
 
-    /// The people a message in `room` may mention, as this person reads it (none for a room not joined).
+    /// The people a message in `room` may mention, as this person reads it now (none for a room not
+    /// joined).
     pub fn people(&self, room: &RoomName) -> People {
         let me = self.user().unwrap_or_default();
-        self.state.with(|s| {
+        self.state.with_untracked(|s| {
             s.room(room)
                 .map(|r| People::in_room(&me, r))
                 .unwrap_or_default()
@@ -389,13 +389,18 @@ impl ChatClient {
     /// Turns the tone that comes with alerts on or off, for this person in this browser.
     pub fn set_sound(&self, sound: bool) {
         self.alerts.update(|a| a.sound = sound);
-        self.save_alerts();
+        if let Some(user) = self.user() {
+            storage::save(Area::Local, &key(&user, "sound"), &sound);
+        }
     }
 
     /// Mutes or unmutes a room, for this person in this browser.
     pub fn set_muted(&self, room: &RoomName, muted: bool) {
         self.alerts.update(|a| a.set_muted(room, muted));
-        self.save_alerts();
+        if let Some(user) = self.user() {
+            self.alerts
+                .with_untracked(|a| storage::save(Area::Local, &key(&user, "muted"), &a.muted));
+        }
     }
 
     /// The person has read the server's notice: it goes.
@@ -417,13 +422,6 @@ impl ChatClient {
                 .state
                 .with_untracked(|s| s.rooms().map(|(r, _)| r.clone()).collect());
             storage::save(Area::Local, &key(&user, "rooms"), &rooms);
-        }
-    }
-
-    fn save_alerts(&self) {
-        if let Some(user) = self.user() {
-            self.alerts
-                .with_untracked(|a| storage::save(Area::Local, &key(&user, "alerts"), a));
         }
     }
 

@@ -209,6 +209,36 @@ pub fn suggest(typed: &str, members: &[User], me: &str) -> Vec<User> {
         .collect()
 }
 
+/// What the autocomplete offers: the people listed and which of them is selected.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Suggestions {
+    pub people: Vec<User>,
+    pub selected: usize,
+}
+
+impl Suggestions {
+    /// `people` listed, keeping the selection if the list is the one shown already (`self`).
+    pub fn update(&self, people: Vec<User>) -> Self {
+        let selected = if people == self.people {
+            self.selected
+        } else {
+            0
+        };
+        Self { people, selected }
+    }
+
+    /// Moves the selection `down` (or up) by one, wrapping around.
+    pub fn step(&mut self, down: bool) {
+        let count = self.people.len().max(1);
+        self.selected = (self.selected + if down { 1 } else { count - 1 }) % count;
+    }
+
+    /// The person selected, if any is listed.
+    pub fn chosen(&self) -> Option<&User> {
+        self.people.get(self.selected)
+    }
+}
+
 /// How the autocomplete writes a mention of `pick`: `@Name`, or `@handle` when someone else in `people`
 /// has the same name (as mentions compare names) or the name holds what formatting would take apart
 /// (a backtick, an address).
@@ -460,6 +490,28 @@ mod tests {
             .map(|i| user(&i.to_string(), &format!("a{i}")))
             .collect();
         assert_eq!(suggest("a", &crowd, "me").len(), MAX_SUGGESTIONS);
+    }
+
+    /// The selection wraps around both ways and stays on its person while the same list is shown.
+    #[test]
+    fn the_selection_wraps_and_survives_the_same_list() {
+        let people = vec![user("a", "A"), user("b", "B"), user("c", "C")];
+        let mut list = Suggestions::default().update(people.clone());
+        assert_eq!(list.chosen().map(|u| u.id.as_str()), Some("a"));
+        list.step(false);
+        assert_eq!(list.chosen().map(|u| u.id.as_str()), Some("c"));
+        list.step(true);
+        list.step(true);
+        assert_eq!(list.selected, 1);
+        assert_eq!(list.update(people.clone()).selected, 1, "the same list");
+        assert_eq!(
+            list.update(people[..2].to_vec()).selected,
+            0,
+            "another list"
+        );
+        let mut empty = Suggestions::default();
+        empty.step(true);
+        assert_eq!(empty.chosen(), None);
     }
 
     /// A pick becomes `@Name ` with the caret after it, or the handle when the name is shared.

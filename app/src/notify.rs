@@ -55,8 +55,8 @@ pub async fn request_permission() -> Permission {
 }
 
 /// Raises `alert` if notifications are allowed, and plays the tone if `sound`; clicking the notification
-/// brings the window forward and calls `open` with its room.
-pub fn raise(alert: &Alert, sound: bool, open: impl FnOnce(RoomName) + 'static) {
+/// brings the window forward and shows its room.
+pub fn raise(alert: &Alert, sound: bool) {
     if permission() == Permission::Granted {
         let options = NotificationOptions::new();
         options.set_body(&alert.body);
@@ -68,13 +68,28 @@ pub fn raise(alert: &Alert, sound: bool, open: impl FnOnce(RoomName) + 'static) 
                     let _ = window.focus();
                 }
                 shown.close();
-                open(room);
+                show_room(&room);
             });
             notification.set_onclick(Some(on_click.unchecked_ref()));
         }
     }
     if sound {
         chime();
+    }
+}
+
+/// Shows `/rooms/<room>` through the router: the address is pushed, and `popstate` (what the router
+/// hears when the address changes under it) makes it follow.
+fn show_room(room: &RoomName) {
+    let Some(window) = web_sys::window() else {
+        return;
+    };
+    if let Ok(history) = window.history() {
+        let path = format!("/rooms/{room}");
+        let _ = history.push_state_with_url(&JsValue::NULL, "", Some(&path));
+        if let Ok(event) = web_sys::Event::new("popstate") {
+            let _ = window.dispatch_event(&event);
+        }
     }
 }
 

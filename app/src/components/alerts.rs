@@ -60,7 +60,7 @@ pub fn MuteButton(room: RoomName) -> impl IntoView {
     view! {
         <button class="icon-button mute" aria-label="Mute room"
             aria-pressed=move || muted.get().to_string()
-            title=move || if muted.get() { "Muted: no notifications. Click to unmute." } else { "Mute this room" }
+            title="Mute: no notifications from this room"
             on:click=move |_| client.set_muted(&room, !muted.get_untracked())>
             // The slash across the bell shows while muted (style.css, by `aria-pressed`).
             <svg viewBox="0 0 16 16" aria-hidden="true">

@@ -42,7 +42,7 @@ pub fn Composer(room: RoomName) -> impl IntoView {
         _ => None,
     };
     let textarea = NodeRef::<Textarea>::new();
-    let autocomplete = Autocomplete::new(room.clone(), textarea);
+    let autocomplete = Autocomplete::new(client, room.clone(), textarea);
     let send = {
         let room = room.clone();
         move || {
@@ -53,6 +53,7 @@ pub fn Composer(room: RoomName) -> impl IntoView {
             match client.post(&room, body) {
                 Ok(()) => {
                     client.set_draft(&room, "");
+                    autocomplete.reset();
                     set_error.set(None);
                 }
                 Err(why) => set_error.set(Some(why)),
@@ -95,12 +96,9 @@ pub fn Composer(room: RoomName) -> impl IntoView {
                     prop:value=move || draft.get()
                     disabled=move || disabled_reason().is_some()
                     aria-describedby="composer-hint"
-                    aria-autocomplete="list" aria-controls="mention-list"
-                    aria-expanded=move || autocomplete.is_open().to_string()
-                    aria-activedescendant=move || autocomplete.active_option()
+                    aria-autocomplete="list" aria-controls="mention-list" aria-expanded="false"
                     on:keydown=on_keydown on:input=on_input
-                    on:click=move |_| autocomplete.follow_caret()
-                    on:blur=move |_| autocomplete.close()></textarea>
+                    on:blur=move |_| autocomplete.reset()></textarea>
                 <button class="send" type="submit" aria-label="Send"
                     disabled=move || disabled_reason().is_some() || draft.with(|d| d.trim().is_empty()) || left() < 0>
                     <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z"/></svg>

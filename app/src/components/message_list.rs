@@ -89,10 +89,6 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
             })
         })
     };
-    let people = {
-        let room = room.clone();
-        Memo::new(move |_| client.people(&room))
-    };
     let log = NodeRef::<Div>::new();
     let at_bottom = RwSignal::new(true);
     // Distance from the bottom when an older page was asked for, to restore the view when it arrives.
@@ -206,12 +202,12 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
                 <For each=move || rows.get()
                     key=|row| (row.message.id, row.message.rev, row.starts_group, row.day.clone(), row.new_line)
                     let:row>
-                    <MessageRow row offset people/>
+                    <MessageRow row offset/>
                 </For>
                 <For each=move || pending.get()
                     key=|(m, first)| (m.client_id.clone(), m.status.clone(), *first)
                     let:item>
-                    <PendingRow message=item.0 first=item.1 people/>
+                    <PendingRow message=item.0 first=item.1/>
                 </For>
             </div>
             <Show when=move || { !at_bottom.get() && log_status.get().unread > 0 }>
@@ -229,7 +225,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
 /// A confirmed message, with the day separator and "new messages" line that may precede it; the
 /// person's own messages offer Edit and Delete, and one that mentions the reader is highlighted.
 #[component]
-fn MessageRow(row: Row, offset: UtcOffset, people: Memo<People>) -> impl IntoView {
+fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
     let Row {
         message,
         starts_group,
@@ -239,7 +235,9 @@ fn MessageRow(row: Row, offset: UtcOffset, people: Memo<People>) -> impl IntoVie
     let mine = expect_context::<Auth>()
         .session
         .with_untracked(|s| s.as_ref().is_some_and(|s| s.sub == message.author.id));
-    let mentioned = !mine && people.with_untracked(|p| p.names_reader(&message.body));
+    let client = expect_context::<ChatClient>();
+    let mentioned =
+        !mine && people(client, &message.room, &message.body).names_reader(&message.body);
     let time = clock(message.sent_at, offset);
     let stamp = message.sent_at.format(&Rfc3339).unwrap_or_default();
     view! {
@@ -259,7 +257,7 @@ fn MessageRow(row: Row, offset: UtcOffset, people: Memo<People>) -> impl IntoVie
                     </div>
                 })}
                 {mentioned.then(|| view! { <span class="visually-hidden">"Mentions you"</span> })}
-                <MessageContent message=message.clone() mine people/>
+                <MessageContent message=message.clone() mine/>
             </div>
         </article>
     }
@@ -268,7 +266,7 @@ fn MessageRow(row: Row, offset: UtcOffset, people: Memo<People>) -> impl IntoVie
 /// A confirmed message's text: formatted, marked "edited", or the placeholder of a deleted one; for the
 /// author, Edit (in place: Enter saves, Escape cancels) and Delete.
 #[component]
-fn MessageContent(message: ChatMessage, mine: bool, people: Memo<People>) -> impl IntoView {
+fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     if message.deleted {
         return view! { <div class="body deleted">"This message was deleted."</div> }.into_any();
@@ -308,7 +306,7 @@ fn MessageContent(message: ChatMessage, mine: bool, people: Memo<People>) -> imp
     let shown = body.clone();
     view! {
         <Show when=move || editing.get() fallback=move || view! {
-            <Body body=shown.clone() people/>
+            <Body body=shown.clone() room=room.clone()/>
             {edited.clone()}
             {mine.then(|| {
                 let room = room.clone();
@@ -344,11 +342,11 @@ fn MessageContent(message: ChatMessage, mine: bool, people: Memo<People>) -> imp
 
 /// Message text, formatted ([`markup`]): always elements and text nodes, never HTML; only `http(s)`
 /// addresses become links, opening in a new tab without access to this one. Mentions of the people known
-/// in the room when the row is drawn are marked, the reader's own apart.
+/// in `room` when the row is drawn are marked, the reader's own apart.
 #[component]
-fn Body(body: String, people: Memo<People>) -> impl IntoView {
-    let spans = people
-        .with_untracked(|people| markup::parse(&body, people))
+fn Body(body: String, room: RoomName) -> impl IntoView {
+    let people = people(expect_context::<ChatClient>(), &room, &body);
+    let spans = markup::parse(&body, &people)
         .into_iter()
         .map(|span| match span {
             Span::Text(text, emphasis) => emphasized(text.into_any(), emphasis),
@@ -364,12 +362,22 @@ fn Body(body: String, people: Memo<People>) -> impl IntoView {
                 emphasis,
                 you,
             } => emphasized(
-                view! { <span class="mention" class:you=you>{text}</span> }.into_any(),
+                view! { <span class="mention" class:of-you=you>{text}</span> }.into_any(),
                 emphasis,
             ),
         })
         .collect::<Vec<_>>();
     view! { <div class="body">{spans}</div> }
+}
+
+/// Who a body in `room` may mention, as the reader reads it now; nobody for a body without an `@`, so
+/// most messages cost nothing to look at.
+fn people(client: ChatClient, room: &RoomName, body: &str) -> People {
+    if body.contains('@') {
+        client.people(room)
+    } else {
+        People::default()
+    }
 }
 
 /// Wraps a piece in `<strong>` and/or `<em>`.
@@ -388,7 +396,7 @@ fn emphasized(piece: AnyView, emphasis: Emphasis) -> AnyView {
 
 /// A message not yet confirmed by the server: sending, waiting for the connection, or failed.
 #[component]
-fn PendingRow(message: PendingMessage, first: bool, people: Memo<People>) -> impl IntoView {
+fn PendingRow(message: PendingMessage, first: bool) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let auth = expect_context::<Auth>();
     let me = auth.session.with_untracked(|s| {
@@ -425,7 +433,7 @@ fn PendingRow(message: PendingMessage, first: bool, people: Memo<People>) -> imp
                         <span class="author">{me.map(|u| u.name).unwrap_or_default()}</span>
                     </div>
                 })}
-                <Body body=message.body.clone() people/>
+                <Body body=message.body.clone() room=message.room.clone()/>
                 <div class="pending-status" role="status">{status}</div>
             </div>
         </article>

@@ -1,10 +1,9 @@
 //! `/rooms/:room`: the chat screen. Joins the room named in the URL (so a link to a room is an
 //! invitation), marks it as the one on screen, and lays out the room list, the conversation and the
-//! members; goes to the room of a notification that was clicked. Signed out, it shows the sign-in card
-//! and comes back here afterwards.
+//! members. Signed out, it shows the sign-in card and comes back here afterwards.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate, use_params_map};
+use leptos_router::hooks::{use_location, use_params_map};
 use protocol::RoomName;
 
 use crate::{
@@ -49,13 +48,6 @@ pub fn RoomPage() -> impl IntoView {
         panel.set(Panel::None);
     });
     on_cleanup(move || client.set_active(None));
-    let navigate = use_navigate();
-    Effect::new(move |_| {
-        if let Some(room) = client.opened.get() {
-            client.opened.set(None);
-            navigate(&format!("/rooms/{room}"), Default::default());
-        }
-    });
     // The tab's title says where you are and how much is unread (muted rooms aside), for when the tab
     // is in the background.
     Effect::new(move |_| {
