@@ -1,6 +1,7 @@
 //! The chat client, shared as context: it owns the reactive copies of the [`ChatState`], the
-//! [`Outbox`], the [`Drafts`] and the [`ConnectionStatus`], runs the connection loop in [`crate::ws`],
-//! and turns what the person does (join, send, retry, scroll up) into frames. Components read its
+//! [`Outbox`], the [`Drafts`], the [`ConnectionStatus`] and the [`AlertSettings`], runs the connection
+//! loop in [`crate::ws`], turns what the person does (join, send, retry, scroll up) into frames, and
+//! raises a notification for each live message that asks for them ([`crate::alerts`]). Components read its
 //! signals and change them only through its methods: those actions, and what the screen reports back
 //! (the room on screen, whether its bottom is seen, a notice dismissed). The pure rules live in `state`
 //! and `outbox`; this module only wires them to signals, storage and the socket.
@@ -9,12 +10,16 @@ use futures::channel::mpsc::{self, UnboundedSender};
 use gloo_timers::future::TimeoutFuture;
 use leptos::{prelude::*, task::spawn_local};
 use protocol::{
-    ClientFrame, ClientId, Emoji, ErrorCode, InviteCode, MessageId, RoomName, ServerFrame, User,
+    ChatMessage, ClientFrame, ClientId, Emoji, ErrorCode, InviteCode, MessageId, RoomName,
+    ServerFrame, User,
 };
 
 use crate::{
+    alerts::AlertSettings,
     auth_flow::Auth,
     connection::ConnectionStatus,
+    mention::People,
+    notify,
     outbox::{Drafts, Outbox, SEND_TIMEOUT_MS},
     state::ChatState,
     storage::{self, Area},
@@ -40,6 +45,8 @@ pub struct ChatClient {
     /// A room an invite link just let this person into: the screen shows it (see
     /// [`ChatClient::arrived`]).
     pub arrival: RwSignal<Option<RoomName>>,
+    /// The person's choices about alerts (the tone, muted rooms), kept in this browser.
+    pub alerts: RwSignal<AlertSettings>,
     /// The signed-in person's id, which also names their stored rooms, outbox and drafts.
     user: StoredValue<Option<String>>,
     sender: StoredValue<Option<UnboundedSender<ClientFrame>>>,
@@ -55,6 +62,7 @@ impl ChatClient {
             drafts: RwSignal::new(Drafts::default()),
             status: RwSignal::new(ConnectionStatus::SignedOut),
             arrival: RwSignal::new(None),
+            alerts: RwSignal::new(AlertSettings::default()),
             user: StoredValue::new(None),
             sender: StoredValue::new(None),
             retry: StoredValue::new(None),
@@ -68,7 +76,7 @@ impl ChatClient {
     }
 
     /// Starts for a signed-in person: restores their rooms (as last seen here, until the server's list
-    /// arrives), outbox and drafts, connects, and sends read positions every few seconds.
+    /// arrives), outbox, drafts and alert settings, connects, and sends read positions every few seconds.
     pub fn start(self, auth: Auth, user_id: String) {
         let rooms: Vec<RoomName> =
             storage::load(Area::Local, &key(&user_id, "rooms")).unwrap_or_default();
@@ -85,6 +93,10 @@ impl ChatClient {
         );
         self.drafts
             .set(storage::load(Area::Local, &key(&user_id, "drafts")).unwrap_or_default());
+        self.alerts.set(AlertSettings {
+            sound: storage::load(Area::Local, &key(&user_id, "sound")).unwrap_or(false),
+            muted: storage::load(Area::Local, &key(&user_id, "muted")).unwrap_or_default(),
+        });
         self.user.set_value(Some(user_id));
         let (sender, receiver) = mpsc::unbounded();
         self.sender.set_value(Some(sender));
@@ -176,6 +188,9 @@ impl ChatClient {
                         self.flush_outbox();
                     });
                 }
+                if let ServerFrame::Message(message) = &*frame {
+                    self.alert(message);
+                }
                 let now = js_sys::Date::now();
                 let follow_ups = self
                     .state
@@ -200,6 +215,23 @@ impl ChatClient {
                 }
             }
             SocketEvent::Closed => self.outbox.update(Outbox::requeue),
+        }
+    }
+
+    /// Raises a notification (and the tone) for a live message that asks for this person while the page
+    /// is hidden: a mention of them or a direct message, news here, not theirs, not in a muted room.
+    fn alert(self, message: &ChatMessage) {
+        let Some(me) = self.user() else { return };
+        let alert = self.state.with_untracked(|s| {
+            let room = s.room(&message.room).filter(|_| s.is_news(message))?;
+            let people = People::in_room(&me, room);
+            let label = s.label(&message.room);
+            self.alerts
+                .with_untracked(|a| a.alert(message, &me, &people, &label, notify::page_hidden()))
+        });
+        if let Some(alert) = alert {
+            let sound = self.alerts.with_untracked(|a| a.sound);
+            notify::raise(&alert, sound);
         }
     }
 
@@ -394,6 +426,34 @@ impl ChatClient {
     /// Whether the reader sees the bottom of the room on screen (scrolled down, tab visible).
     pub fn set_watching(&self, watching: bool) {
         self.state.update(|s| s.set_watching(watching));
+    }
+
+    /// The people a message in `room` may mention, as this person reads it now (none for a room not
+    /// joined).
+    pub fn people(&self, room: &RoomName) -> People {
+        let me = self.user().unwrap_or_default();
+        self.state.with_untracked(|s| {
+            s.room(room)
+                .map(|r| People::in_room(&me, r))
+                .unwrap_or_default()
+        })
+    }
+
+    /// Turns the tone that comes with alerts on or off, for this person in this browser.
+    pub fn set_sound(&self, sound: bool) {
+        self.alerts.update(|a| a.sound = sound);
+        if let Some(user) = self.user() {
+            storage::save(Area::Local, &key(&user, "sound"), &sound);
+        }
+    }
+
+    /// Mutes or unmutes a room, for this person in this browser.
+    pub fn set_muted(&self, room: &RoomName, muted: bool) {
+        self.alerts.update(|a| a.set_muted(room, muted));
+        if let Some(user) = self.user() {
+            self.alerts
+                .with_untracked(|a| storage::save(Area::Local, &key(&user, "muted"), &a.muted));
+        }
     }
 
     /// The person has read the server's notice: it goes.

@@ -12,13 +12,16 @@
 //!   and the actions (join, send, retry, load older) that turn into frames; components change those
 //!   signals only through its methods.
 //! - [`ws`]: the only code that touches the WebSocket: connect, ping, rotate, reconnect with backoff.
+//! - [`notify`]: the browser's side of alerts: notifications (asked for only from a button), the tone.
 //! - [`auth_flow`]: the browser side of sign-in: redirects, token calls, session storage.
 //! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames), [`outbox`]
 //!   (pending messages and drafts), [`auth`] (PKCE, token bodies, claims), [`backoff`], [`connection`]
 //!   (status and keep-alive timing), [`display`] (grouping, times, initials),
-//!   [`markup`] (message formatting: code, bold, italic, links).
+//!   [`markup`] (message formatting: code, bold, italic, links, mentions), [`mention`] (who a body
+//!   names, the composer's `@` autocomplete), [`alerts`] (which live messages notify, muted rooms).
 //! - [`config`] fetches the runtime configuration; [`storage`] wraps the browser's storage.
 
+pub mod alerts;
 pub mod auth;
 pub mod auth_flow;
 pub mod backoff;
@@ -28,6 +31,8 @@ pub mod config;
 pub mod connection;
 pub mod display;
 pub mod markup;
+pub mod mention;
+pub mod notify;
 pub mod outbox;
 pub mod routes;
 pub mod state;

@@ -236,6 +236,14 @@ impl ChatState {
         self.rooms.get(room)
     }
 
+    /// Whether a live message is news here: its room is joined and the message not held yet (not a
+    /// repeated delivery, nor one a catch-up page brought first).
+    pub fn is_news(&self, message: &ChatMessage) -> bool {
+        self.rooms
+            .get(&message.room)
+            .is_some_and(|r| !r.messages.contains_key(&message.id))
+    }
+
     /// The joined rooms, by name.
     pub fn rooms(&self) -> impl Iterator<Item = (&RoomName, &RoomState)> {
         self.rooms.iter()
@@ -1098,6 +1106,22 @@ mod tests {
             state.apply(&ServerFrame::Message(message("general", id, "bob")), 0.0);
         }
         assert_eq!(ids(&state, "general"), vec![10, 15, 20, 30]);
+    }
+
+    /// Only a message not held yet, in a joined room, is news (what may raise a notification).
+    #[test]
+    fn a_message_is_news_once_and_only_in_a_joined_room() {
+        let mut state = joined("general");
+        state.apply(&history("general", &[10], false), 0.0);
+        let live = message("general", 20, "bob");
+        assert!(state.is_news(&live));
+        state.apply(&ServerFrame::Message(live.clone()), 0.0);
+        assert!(!state.is_news(&live), "a repeated delivery");
+        assert!(
+            !state.is_news(&message("general", 10, "bob")),
+            "brought by a page"
+        );
+        assert!(!state.is_news(&message("elsewhere", 30, "bob")));
     }
 
     #[test]

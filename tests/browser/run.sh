@@ -17,7 +17,7 @@ TESTS=("$@")
 if [ ${#TESTS[@]} -eq 0 ]; then
   TESTS=(chat.test.js history.test.js reconnect.test.js refusal.test.js limits.test.js signout.test.js
     formatting.test.js send-states.test.js private.test.js edits.test.js reactions.test.js invite-link.test.js
-    screenshots.test.js)
+    mentions.test.js screenshots.test.js)
   PRODUCTION_SHAPE=(chat.test.js reconnect.test.js refusal.test.js limits.test.js send-states.test.js
     private.test.js edits.test.js reactions.test.js invite-link.test.js)
 else

@@ -2,8 +2,10 @@
 //! messages" line, then this person's pending messages (sending, or failed with Retry). It follows new
 //! messages only while the reader is at the bottom; a reader who scrolled up keeps their place and gets
 //! a "new messages" button instead, and one at the bottom stays there when the screen changes size.
-//! Scrolling near the top loads the previous page, keeping the view where it was. Under each message, its
-//! reactions: a chip per emoji (toggled with a click, naming who reacted on hover) and a picker to add one.
+//! Scrolling near the top loads the previous page, keeping the view where it was. Mentions of known
+//! people stand out in the text, and a message that mentions the reader is highlighted. Under each
+//! message, its reactions: a chip per emoji (toggled with a click, naming who reacted on hover) and a
+//! picker to add one.
 
 use leptos::{html::Div, prelude::*};
 use protocol::{ChatMessage, Emoji, Reaction, RoomName};
@@ -15,6 +17,7 @@ use crate::{
     components::avatar::Avatar,
     display::{clock, rows, who_reacted, Row},
     markup::{self, Emphasis, Span},
+    mention::People,
     outbox::{PendingMessage, PendingStatus},
 };
 
@@ -222,7 +225,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
 }
 
 /// A confirmed message, with the day separator and "new messages" line that may precede it; the
-/// person's own messages offer Edit and Delete.
+/// person's own messages offer Edit and Delete, and one that mentions the reader is highlighted.
 #[component]
 fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
     let Row {
@@ -234,12 +237,15 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
     let mine = expect_context::<Auth>()
         .session
         .with_untracked(|s| s.as_ref().is_some_and(|s| s.sub == message.author.id));
+    let client = expect_context::<ChatClient>();
+    let mentioned =
+        !mine && people(client, &message.room, &message.body).names_reader(&message.body);
     let time = clock(message.sent_at, offset);
     let stamp = message.sent_at.format(&Rfc3339).unwrap_or_default();
     view! {
         {day.map(|day| view! { <div class="day" role="separator"><span>{day}</span></div> })}
         {new_line.then(|| view! { <div class="new-line" role="separator"><span>"New messages"</span></div> })}
-        <article class="msg" class:first=starts_group>
+        <article class="msg" class:first=starts_group class:mentioned=mentioned>
             {if starts_group {
                 view! { <Avatar user=message.author.clone()/> }.into_any()
             } else {
@@ -252,6 +258,7 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
                         <time datetime=stamp>{time}</time>
                     </div>
                 })}
+                {mentioned.then(|| view! { <span class="visually-hidden">"Mentions you"</span> })}
                 <MessageContent message=message.clone() mine/>
                 {(!message.deleted).then(|| view! { <Reactions message=message.clone()/> })}
             </div>
@@ -390,7 +397,7 @@ fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
     let shown = body.clone();
     view! {
         <Show when=move || editing.get() fallback=move || view! {
-            <Body body=shown.clone()/>
+            <Body body=shown.clone() room=room.clone()/>
             {edited.clone()}
             {mine.then(|| {
                 let room = room.clone();
@@ -425,10 +432,12 @@ fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
 }
 
 /// Message text, formatted ([`markup`]): always elements and text nodes, never HTML; only `http(s)`
-/// addresses become links, opening in a new tab without access to this one.
+/// addresses become links, opening in a new tab without access to this one. Mentions of the people known
+/// in `room` when the row is drawn are marked, the reader's own apart.
 #[component]
-fn Body(body: String) -> impl IntoView {
-    let spans = markup::parse(&body)
+fn Body(body: String, room: RoomName) -> impl IntoView {
+    let people = people(expect_context::<ChatClient>(), &room, &body);
+    let spans = markup::parse(&body, &people)
         .into_iter()
         .map(|span| match span {
             Span::Text(text, emphasis) => emphasized(text.into_any(), emphasis),
@@ -439,9 +448,27 @@ fn Body(body: String) -> impl IntoView {
                 emphasized(link.into_any(), emphasis)
             }
             Span::CodeBlock(code) => view! { <pre><code>{code}</code></pre> }.into_any(),
+            Span::Mention {
+                text,
+                emphasis,
+                you,
+            } => emphasized(
+                view! { <span class="mention" class:of-you=you>{text}</span> }.into_any(),
+                emphasis,
+            ),
         })
         .collect::<Vec<_>>();
     view! { <div class="body">{spans}</div> }
+}
+
+/// Who a body in `room` may mention, as the reader reads it now; nobody for a body without an `@`, so
+/// most messages cost nothing to look at.
+fn people(client: ChatClient, room: &RoomName, body: &str) -> People {
+    if body.contains('@') {
+        client.people(room)
+    } else {
+        People::default()
+    }
 }
 
 /// Wraps a piece in `<strong>` and/or `<em>`.
@@ -497,7 +524,7 @@ fn PendingRow(message: PendingMessage, first: bool) -> impl IntoView {
                         <span class="author">{me.map(|u| u.name).unwrap_or_default()}</span>
                     </div>
                 })}
-                <Body body=message.body.clone()/>
+                <Body body=message.body.clone() room=message.room.clone()/>
                 <div class="pending-status" role="status">{status}</div>
             </div>
         </article>

@@ -10,6 +10,7 @@ use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::{
+        alerts::MuteButton,
         composer::Composer,
         members::Members,
         message_list::MessageList,
@@ -54,11 +55,16 @@ pub fn RoomPage() -> impl IntoView {
             navigate(&format!("/rooms/{room}"), Default::default());
         }
     });
-    // The tab's title says where you are and how much is unread, for when the tab is in the background.
+    // The tab's title says where you are and how much is unread (muted rooms aside), for when the tab
+    // is in the background.
     Effect::new(move |_| {
-        let unread: u32 = client
-            .state
-            .with(|s| s.rooms().map(|(_, r)| r.unread).sum());
+        let alerts = client.alerts.get();
+        let unread: u32 = client.state.with(|s| {
+            s.rooms()
+                .filter(|(room, _)| !alerts.is_muted(room))
+                .map(|(_, r)| r.unread)
+                .sum()
+        });
         let place = room.get().map_or_else(
             || "Chatty".to_owned(),
             |r| format!("{} · Chatty", client.state.with(|s| s.label(&r))),
@@ -126,6 +132,7 @@ fn RoomView(room: RoomName, panel: RwSignal<Panel>) -> impl IntoView {
                 <h1 class="room-title">{mark}
                     {move || heading.get().trim_start_matches('#').to_owned()}</h1>
                 <StatusBadge/>
+                <MuteButton room=room.clone()/>
                 <button class="members-toggle" aria-label=move || format!("{} people here", member_count.get())
                     aria-expanded=move || (panel.get() == Panel::Members).to_string()
                     on:click=move |_| toggle(Panel::Members)>
