@@ -1175,10 +1175,15 @@ impl Registry for RedisRegistry {
                         return Ok(Appended::RateLimited { retry_after_ms });
                     }
                 }
-                Connection::Standalone(_) => fused = Some(check),
+                Connection::Standalone(_) => {
+                    fused = Some((
+                        self.keys.bucket(&message.author.id, check.bucket),
+                        check.rate,
+                        check.now_ms,
+                    ));
+                }
             }
         }
-        let bucket = fused.map(|check| self.keys.bucket(&message.author.id, check.bucket));
         let key = idempotency_key(&message.client_id, &message.author);
         let millis = unix_millis(message.sent_at);
         let stored = serde_json::to_string(&StoredMessage {
@@ -1205,12 +1210,12 @@ impl Registry for RedisRegistry {
             .arg(stored)
             .arg(self.history_cap)
             .arg(ROOM_RETENTION_MS);
-        if let (Some(check), Some(bucket)) = (fused, bucket) {
+        if let Some((bucket, rate, now_ms)) = fused {
             append
                 .key(bucket)
-                .arg(check.rate.burst)
-                .arg(check.rate.per_second)
-                .arg(check.now_ms);
+                .arg(rate.burst)
+                .arg(rate.per_second)
+                .arg(now_ms);
         }
         let reply: Value = append
             .invoke_async(&mut self.connection())
