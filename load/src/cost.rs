@@ -244,6 +244,8 @@ async fn exchange(
     let (usage_after, redis_after) = (meter.usage(), redis.info().await?);
     let window_secs = started.elapsed().as_secs_f64();
     joined.close().await;
+    // The disconnects go through the queues too; let them settle before the servers go.
+    quiet(meter).await;
     let usage = usage_after.since(&usage_before);
     let redis = redis_after.since(&redis_before);
     let sent = Sent {

@@ -56,7 +56,8 @@ Printed per scenario: each item per message and in US dollars per million messag
 prices, the one table in load/src/prices.rs, with their sources), and everything as a multiple of the floor
 measured in the same run: API Gateway's charge for the frames the messages were delivered as. Needs
 redis-server, redis-cli and moto_server (scripts/setup test). Exits non-zero if a message was lost or
-duplicated.";
+reached a room not its own (a message moto hands out twice is shown, and its second frames priced beyond
+the floor).";
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
@@ -160,7 +161,7 @@ struct CostArgs {
     /// People in the rooms of 2 and of 10 (the room of 100 always has 100).
     #[arg(long, default_value_t = cost::PEOPLE)]
     people: usize,
-    /// Only the scenarios whose name contains this (e.g. "of 10").
+    /// Only the scenarios whose name contains this (e.g. "rooms of 10").
     #[arg(long)]
     only: Option<String>,
     /// Keep the registry in one redis-server instead of a three-master cluster.
@@ -208,6 +209,10 @@ async fn main() -> anyhow::Result<ExitCode> {
             report.is_clean()
         }
         Commands::Cost(args) => {
+            anyhow::ensure!(
+                args.rate > 0.0 && args.messages > 0,
+                "--rate and --messages must be above 0"
+            );
             // What goes wrong in the pipeline (a failed poll, delete or post) shows on stderr.
             tracing_subscriber::fmt()
                 .with_writer(std::io::stderr)
