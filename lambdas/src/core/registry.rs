@@ -481,7 +481,7 @@ async fn on_invite_link(
 }
 
 /// `redeem`: uses an invite link. The first person to redeem it becomes one of its room's people, the
-/// room goes on their list (their other connections get the new list), and the redeeming connection is
+/// room goes on their list (each of their connections gets the new list), and the redeeming connection is
 /// told which room (`redeemed`; the app joins it). Rules: the redeem rate; a code used by someone else,
 /// expired, never issued, or whose room is gone is `invalid_invite`, one answer for all that names no
 /// room; the people cap (`room_full`) and the person's rooms cap (`too_many_rooms`). The same person
