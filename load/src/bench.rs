@@ -282,9 +282,16 @@ pub struct Scenario {
     pub idle: usize,
     /// Where Chatty keeps its registry (the baseline has no store either way).
     pub store: Store,
+    /// The in-memory scenario with the same traffic, which a Redis row is compared with ("vs memory").
+    pub memory_twin: Option<&'static str>,
 }
 
-/// The scenarios of issue 7. `quick` cuts messages and idle connections tenfold for a trial run.
+const ROOM_OF_100: &str = "1 room of 100, all sending, unlimited";
+const ROOMS_OF_10: &str = "100 rooms of 10, all sending, unlimited";
+const IDLE: &str = "2,000 idle + 1 room of 100, unlimited";
+
+/// The scenarios of issues 7 and 16: each traffic in memory, and the busy ones again on one Redis (one
+/// in-order consumer per queue) and on the production shape (a three-master cluster, 5 consumers). `quick` cuts messages and idle connections tenfold for a trial run.
 pub fn scenarios(quick: bool) -> Vec<Scenario> {
     let cut = |n: u64| if quick { n / 10 } else { n };
     let room_of_100 = Plan {
@@ -292,15 +299,22 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
         rooms: 1,
         messages: cut(3_000),
     };
+    let rooms_of_10 = Plan {
+        members: 1_000,
+        rooms: 100,
+        messages: cut(20_000),
+    };
     let idle = if quick { 200 } else { 2_000 };
+    let scenario = |name, plan, idle, store, memory_twin| Scenario {
+        name,
+        plan,
+        rate: None,
+        idle,
+        store,
+        memory_twin,
+    };
     vec![
-        Scenario {
-            name: "1 room of 100, all sending, unlimited",
-            plan: room_of_100,
-            rate: None,
-            idle: 0,
-            store: Store::Memory,
-        },
+        scenario(ROOM_OF_100, room_of_100, 0, Store::Memory, None),
         Scenario {
             name: "1 room of 100 at 1,000 deliveries/s",
             plan: Plan {
@@ -310,46 +324,45 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
             rate: Some(10.0),
             idle: 0,
             store: Store::Memory,
+            memory_twin: None,
         },
-        Scenario {
-            name: "100 rooms of 10, all sending, unlimited",
-            plan: Plan {
-                members: 1_000,
-                rooms: 100,
-                messages: cut(20_000),
-            },
-            rate: None,
-            idle: 0,
-            store: Store::Memory,
-        },
-        Scenario {
-            name: "2,000 idle + 1 room of 100, unlimited",
-            plan: room_of_100,
-            rate: None,
+        scenario(ROOMS_OF_10, rooms_of_10, 0, Store::Memory, None),
+        scenario(IDLE, room_of_100, idle, Store::Memory, None),
+        scenario(
+            "Redis: 1 room of 100, unlimited",
+            room_of_100,
+            0,
+            Store::Redis,
+            Some(ROOM_OF_100),
+        ),
+        scenario(
+            "Redis: 100 rooms of 10, unlimited",
+            rooms_of_10,
+            0,
+            Store::Redis,
+            Some(ROOMS_OF_10),
+        ),
+        scenario(
+            "Cluster, 5 consumers: 1 room of 100",
+            room_of_100,
+            0,
+            Store::RedisCluster,
+            Some(ROOM_OF_100),
+        ),
+        scenario(
+            "Cluster, 5 consumers: 100 rooms of 10",
+            rooms_of_10,
+            0,
+            Store::RedisCluster,
+            Some(ROOMS_OF_10),
+        ),
+        scenario(
+            "Redis: 2,000 idle + 1 room of 100",
+            room_of_100,
             idle,
-            store: Store::Memory,
-        },
-        Scenario {
-            name: "Redis: 1 room of 100, unlimited",
-            plan: room_of_100,
-            rate: None,
-            idle: 0,
-            store: Store::Redis,
-        },
-        Scenario {
-            name: "Redis cluster, 5 consumers: 1 room of 100, unlimited",
-            plan: room_of_100,
-            rate: None,
-            idle: 0,
-            store: Store::RedisCluster,
-        },
-        Scenario {
-            name: "Redis: 2,000 idle + 1 room of 100",
-            plan: room_of_100,
-            rate: None,
-            idle,
-            store: Store::Redis,
-        },
+            Store::Redis,
+            Some(IDLE),
+        ),
     ]
 }
 
@@ -365,6 +378,9 @@ pub struct Measured {
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     pub scenario: String,
+    /// The in-memory scenario of the same traffic ([`Scenario::memory_twin`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory_twin: Option<String>,
     pub chatty: Measured,
     /// Chatty with the rates checked [`CHECKS_SCALE`] times over: `checked ÷ chatty` is what the checks
     /// cost.
@@ -480,6 +496,7 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
         let baseline = measure(&this, &ServerKind::Relay, &scenario, options.progress).await?;
         rows.push(Row {
             scenario: scenario.name.to_owned(),
+            memory_twin: scenario.memory_twin.map(str::to_owned),
             chatty,
             checked,
             before,
@@ -548,6 +565,11 @@ const METRICS: &[Metric] = &[
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let with_before = self.rows.iter().any(|r| r.before.is_some());
+        let twin = |row: &Row| {
+            let name = row.memory_twin.as_deref()?;
+            self.rows.iter().find(|r| r.scenario == name)
+        };
+        let with_twins = self.rows.iter().any(|r| twin(r).is_some());
         let ratio = |a: f64, b: f64| {
             if b > 0.0 {
                 format!("{:.2}×", a / b)
@@ -567,8 +589,12 @@ impl fmt::Display for BenchReport {
         if with_before {
             write!(f, " {:>10}", "vs before")?;
         }
+        if with_twins {
+            write!(f, " {:>10}", "vs memory")?;
+        }
         writeln!(f)?;
-        writeln!(f, "{}", "-".repeat(if with_before { 146 } else { 122 }))?;
+        let width = 122 + if with_before { 24 } else { 0 } + if with_twins { 11 } else { 0 };
+        writeln!(f, "{}", "-".repeat(width))?;
         for row in &self.rows {
             let servers: Vec<&Measured> = [
                 Some(&row.chatty),
@@ -607,6 +633,11 @@ impl fmt::Display for BenchReport {
                 write!(f, " {:>8}", ratio(values[1], chatty))?;
                 if row.before.is_some() {
                     write!(f, " {:>10}", ratio(chatty, values[2]))?;
+                } else if with_before && with_twins {
+                    write!(f, " {:>10}", "")?;
+                }
+                if let Some(memory) = twin(row).and_then(|twin| value(&twin.chatty)) {
+                    write!(f, " {:>10}", ratio(chatty, memory))?;
                 }
                 writeln!(f)?;
             }
@@ -626,8 +657,15 @@ impl fmt::Display for BenchReport {
             "\nratio = Chatty ÷ baseline{} (higher is better for deliveries/s, lower for the rest); Chatty serves \
              with --no-rate-limits (a load generator is many people at a script's pace; the caps stay); \
              checks = rate checks ÷ Chatty, the same build checking every rate {CHECKS_SCALE} times over \
-             (--rate-limit-scale): what the checks cost\n",
-            if with_before { "; vs before = Chatty ÷ before" } else { "" }
+             (--rate-limit-scale): what the checks cost{}\n",
+            if with_before { "; vs before = Chatty ÷ before" } else { "" },
+            if with_twins {
+                "; vs memory = Chatty on Redis ÷ Chatty in memory with the same traffic (its first row \
+                 above); Redis = one redis-server and one in-order consumer per queue, Cluster = a \
+                 three-master Redis Cluster and 5 consumers per queue (the production shape)"
+            } else {
+                ""
+            }
         )?;
         write!(f, "{}", self.sizes)
     }

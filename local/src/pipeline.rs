@@ -27,7 +27,7 @@
 //!   batches ([`crate::chaos`]).
 
 use std::{
-    collections::{HashSet, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{Arc, Mutex, Weak},
     time::{Duration, Instant},
 };
@@ -373,16 +373,80 @@ struct MemorySource<T> {
     faults: Option<Faults>,
 }
 
-/// The messages waiting to be handed out, oldest first, and the groups that have one out.
+/// The messages waiting to be handed out. Ungrouped, one queue in arrival order. Grouped, a queue per
+/// group and, by the age of its first message, each group that is free to hand one out: taking a batch
+/// looks at as many groups as it takes (and at any not visible yet), however many messages wait behind
+/// them.
 struct Waiting<T> {
+    /// Ungrouped: every waiting message, oldest first.
     queue: VecDeque<Queued<T>>,
+    /// Grouped: each group's waiting messages, oldest first (a group with none has no entry).
+    groups: HashMap<String, VecDeque<Queued<T>>>,
+    /// Grouped: the first message's [`Queued::order`] of each group that is not busy and has one waiting.
+    /// Entries go stale when their group is taken or gets a new first message; [`MemorySource::take`]
+    /// drops those as it meets them.
+    free: BTreeMap<i64, String>,
+    /// Groups with a message out.
     busy: HashSet<String>,
+    /// The next [`Queued::order`] for a message arriving, and for one put back ahead of all.
+    next_last: i64,
+    next_first: i64,
 }
 
 struct Queued<T> {
     item: T,
     /// Not handed out before this.
     visible_at: Instant,
+    /// Its place in the hand-out order (smaller first).
+    order: i64,
+}
+
+impl<T: MessageGroup> Waiting<T> {
+    fn new() -> Self {
+        Self {
+            queue: VecDeque::new(),
+            groups: HashMap::new(),
+            free: BTreeMap::new(),
+            busy: HashSet::new(),
+            next_last: 0,
+            next_first: -1,
+        }
+    }
+
+    /// Grouped: `item` at the end of its group's queue, or (`first`) at its front, ahead of every message
+    /// waiting anywhere.
+    fn add_to_group(&mut self, item: T, visible_at: Instant, first: bool) {
+        let group = item.message_group();
+        let order = if first {
+            self.next_first -= 1;
+            self.next_first + 1
+        } else {
+            self.next_last += 1;
+            self.next_last - 1
+        };
+        let queued = Queued {
+            item,
+            visible_at,
+            order,
+        };
+        let waiting = self.groups.entry(group.clone()).or_default();
+        if first {
+            waiting.push_front(queued);
+        } else {
+            waiting.push_back(queued);
+        }
+        self.mark_free_if_ready(group);
+    }
+
+    /// Lists `group` as free, by its first message, unless it is busy or has nothing waiting.
+    fn mark_free_if_ready(&mut self, group: String) {
+        if self.busy.contains(&group) {
+            return;
+        }
+        if let Some(first) = self.groups.get(&group).and_then(VecDeque::front) {
+            self.free.insert(first.order, group);
+        }
+    }
 }
 
 /// What [`MemorySource::take`] found.
@@ -401,10 +465,7 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
     ) -> (Arc<Self>, JoinHandle<()>) {
         let source = Arc::new_cyclic(|me| Self {
             me: me.clone(),
-            state: Mutex::new(Waiting {
-                queue: VecDeque::new(),
-                busy: HashSet::new(),
-            }),
+            state: Mutex::new(Waiting::new()),
             changed: Notify::new(),
             topology,
             faults: topology.faults(stream),
@@ -417,10 +478,18 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
                         Some(faults) => faults.up_to(chaos::REORDER_WINDOW),
                         None => Duration::ZERO,
                     };
-                    source.waiting().queue.push_back(Queued {
-                        item,
-                        visible_at: Instant::now() + delay,
-                    });
+                    let visible_at = Instant::now() + delay;
+                    let mut waiting = source.waiting();
+                    if source.topology.grouped {
+                        waiting.add_to_group(item, visible_at, false);
+                    } else {
+                        waiting.queue.push_back(Queued {
+                            item,
+                            visible_at,
+                            order: 0,
+                        });
+                    }
+                    drop(waiting);
                     source.changed.notify_waiters();
                 }
             })
@@ -444,41 +513,53 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
                 n => Taken::Batch(waiting.queue.drain(..n).map(|q| q.item).collect()),
             };
         }
-        // The oldest message of each free group, if it is visible yet; under chaos in random order.
+        // The first message of each free group, oldest first, if it is visible yet.
         let now = Instant::now();
         let mut next_visible: Option<Instant> = None;
-        let mut seen = HashSet::new();
-        let mut picked = Vec::new();
-        for (position, queued) in waiting.queue.iter().enumerate() {
-            let group = queued.item.message_group();
-            if waiting.busy.contains(&group) || !seen.insert(group) {
-                continue;
+        let (mut picked, mut stale) = (Vec::new(), Vec::new());
+        let Waiting {
+            groups, free, busy, ..
+        } = &mut *waiting;
+        for (&order, group) in free.iter() {
+            let first = groups.get(group).and_then(VecDeque::front);
+            match first {
+                Some(first) if first.order == order && !busy.contains(group) => {
+                    if first.visible_at > now {
+                        next_visible = Some(
+                            next_visible.map_or(first.visible_at, |t| t.min(first.visible_at)),
+                        );
+                        continue;
+                    }
+                    picked.push(order);
+                    if picked.len() == MAX_QUEUE_BATCH {
+                        break;
+                    }
+                }
+                _ => stale.push(order),
             }
-            if queued.visible_at > now {
-                next_visible =
-                    Some(next_visible.map_or(queued.visible_at, |t| t.min(queued.visible_at)));
-                continue;
-            }
-            picked.push(position);
-            if picked.len() == MAX_QUEUE_BATCH {
-                break;
-            }
+        }
+        for order in stale {
+            free.remove(&order);
         }
         if picked.is_empty() {
             return Taken::Wait(next_visible);
         }
-        let mut batch: Vec<T> = picked
-            .into_iter()
-            .rev()
-            .filter_map(|position| waiting.queue.remove(position))
-            .map(|queued| queued.item)
-            .collect();
-        batch.reverse();
+        let mut batch = Vec::with_capacity(picked.len());
+        for order in picked {
+            let Some(group) = free.remove(&order) else {
+                continue;
+            };
+            let Some(queue) = groups.get_mut(&group) else {
+                continue;
+            };
+            batch.extend(queue.pop_front().map(|queued| queued.item));
+            if queue.is_empty() {
+                groups.remove(&group);
+            }
+            busy.insert(group);
+        }
         if let Some(faults) = &self.faults {
             faults.shuffle(&mut batch);
-        }
-        for item in &batch {
-            waiting.busy.insert(item.message_group());
         }
         Taken::Batch(batch)
     }
@@ -491,15 +572,13 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
         if self.topology.grouped {
             for item in items.into_iter().rev() {
                 waiting.busy.remove(&item.message_group());
-                waiting.queue.push_front(Queued {
-                    item,
-                    visible_at: now,
-                });
+                waiting.add_to_group(item, now, true);
             }
         } else {
             waiting.queue.extend(items.into_iter().map(|item| Queued {
                 item,
                 visible_at: now,
+                order: 0,
             }));
         }
         drop(waiting);
@@ -513,7 +592,9 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
         }
         let mut waiting = self.waiting();
         for item in items {
-            waiting.busy.remove(&item.message_group());
+            let group = item.message_group();
+            waiting.busy.remove(&group);
+            waiting.mark_free_if_ready(group);
         }
         drop(waiting);
         self.changed.notify_waiters();
