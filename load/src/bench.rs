@@ -231,7 +231,7 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
 pub enum Store {
     /// In memory; one in-order consumer per queue.
     Memory,
-    /// One `redis-server`; one in-order consumer per queue.
+    /// One `redis-server` and [`PRODUCTION_CONSUMERS`] consumers per queue.
     Redis,
     /// A three-master Redis Cluster and [`PRODUCTION_CONSUMERS`] consumers per queue: the production shape.
     RedisCluster,
@@ -260,7 +260,7 @@ impl RunningStore {
     fn chatty(&self, rate_limits: RateLimits) -> ServerKind {
         let (redis_url, redis_cluster, consumers) = match self {
             Self::Memory => (None, false, 1),
-            Self::Redis(server) => (Some(server.url.clone()), false, 1),
+            Self::Redis(server) => (Some(server.url.clone()), false, PRODUCTION_CONSUMERS),
             Self::Cluster(cluster) => (Some(cluster.url.clone()), true, PRODUCTION_CONSUMERS),
         };
         ServerKind::Chatty {
@@ -290,8 +290,9 @@ const ROOM_OF_100: &str = "1 room of 100, all sending, unlimited";
 const ROOMS_OF_10: &str = "100 rooms of 10, all sending, unlimited";
 const IDLE: &str = "2,000 idle + 1 room of 100, unlimited";
 
-/// The scenarios of issues 7 and 16: each traffic in memory, and the busy ones again on one Redis (one
-/// in-order consumer per queue) and on the production shape (a three-master cluster, 5 consumers). `quick` cuts messages and idle connections tenfold for a trial run.
+/// The scenarios of issues 7 and 16: each traffic in memory (one in-order consumer per queue), and again
+/// on Redis with the production topology's concurrency (5 consumers per queue): on one `redis-server`, and
+/// on a three-master cluster (the production shape). `quick` cuts messages and idle connections tenfold for a trial run.
 pub fn scenarios(quick: bool) -> Vec<Scenario> {
     let cut = |n: u64| if quick { n / 10 } else { n };
     let room_of_100 = Plan {
@@ -329,14 +330,14 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
         scenario(ROOMS_OF_10, rooms_of_10, 0, Store::Memory, None),
         scenario(IDLE, room_of_100, idle, Store::Memory, None),
         scenario(
-            "Redis: 1 room of 100, unlimited",
+            "Redis, 5 consumers: 1 room of 100",
             room_of_100,
             0,
             Store::Redis,
             Some(ROOM_OF_100),
         ),
         scenario(
-            "Redis: 100 rooms of 10, unlimited",
+            "Redis, 5 consumers: 100 rooms of 10",
             rooms_of_10,
             0,
             Store::Redis,
@@ -357,7 +358,7 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
             Some(ROOMS_OF_10),
         ),
         scenario(
-            "Redis: 2,000 idle + 1 room of 100",
+            "Redis, 5 consumers: 2,000 idle + 100",
             room_of_100,
             idle,
             Store::Redis,
@@ -661,8 +662,8 @@ impl fmt::Display for BenchReport {
             if with_before { "; vs before = Chatty ÷ before" } else { "" },
             if with_twins {
                 "; vs memory = Chatty on Redis ÷ Chatty in memory with the same traffic (its first row \
-                 above); Redis = one redis-server and one in-order consumer per queue, Cluster = a \
-                 three-master Redis Cluster and 5 consumers per queue (the production shape)"
+                 above); Redis = one redis-server, Cluster = a three-master Redis Cluster (the \
+                 production shape); in memory one in-order consumer per queue"
             } else {
                 ""
             }

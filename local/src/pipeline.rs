@@ -50,6 +50,7 @@ use lambdas::{
 use protocol::{limits::MAX_QUEUE_BATCH, Command, Delivery};
 use serde::de::DeserializeOwned;
 use tokio::{
+    runtime::Handle,
     sync::{mpsc, Notify},
     task::JoinHandle,
 };
@@ -125,6 +126,37 @@ impl Topology {
 pub struct Pipeline {
     commands: Arc<dyn Queue<Command>>,
     tasks: Vec<JoinHandle<()>>,
+    /// The registry consumers' own runtime, on Redis (see [`RegistryRuntime`]).
+    _registry_runtime: Option<RegistryRuntime>,
+}
+
+/// On Redis, the registry consumers and their connections run on a runtime of their own, as on AWS the
+/// registry is a function of its own: a Redis reply then waits for the registry's thread, not behind
+/// every socket task of the gateway.
+struct RegistryRuntime(Option<tokio::runtime::Runtime>);
+
+impl RegistryRuntime {
+    fn start() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("chatty-registry")
+            .enable_all()
+            .build()?;
+        Ok(Self(Some(runtime)))
+    }
+
+    fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        self.0.as_ref().map(tokio::runtime::Runtime::handle)
+    }
+}
+
+impl Drop for RegistryRuntime {
+    fn drop(&mut self) {
+        // Dropped from async code: without waiting for its tasks.
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Pipeline {
@@ -136,10 +168,39 @@ impl Pipeline {
         clock: Arc<dyn Clock>,
         management_url: &str,
     ) -> anyhow::Result<Self> {
-        let registry: Arc<dyn Registry> = match &settings.redis_url {
-            Some(url) => Arc::new(RedisRegistry::open_with(url, settings.redis_topology()).await?),
-            None => Arc::new(MemoryRegistry::default()),
+        let topology = Topology::of(settings);
+        // On Redis each consumer has its own connection, as each concurrent Lambda invocation has; in
+        // memory they share the one registry.
+        let (registries, registry_runtime) = match &settings.redis_url {
+            Some(url) => {
+                let runtime = RegistryRuntime::start()?;
+                let (url, redis_topology, n) =
+                    (url.clone(), settings.redis_topology(), topology.consumers);
+                let opened = runtime
+                    .handle()
+                    .expect("a started runtime")
+                    .spawn(async move {
+                        let mut registries: Vec<Arc<dyn Registry>> = Vec::new();
+                        for _ in 0..n {
+                            registries.push(Arc::new(
+                                RedisRegistry::open_with(&url, redis_topology).await?,
+                            ));
+                        }
+                        anyhow::Ok(registries)
+                    })
+                    .await??;
+                (opened, Some(runtime))
+            }
+            None => {
+                let shared: Arc<dyn Registry> = Arc::new(MemoryRegistry::default());
+                (vec![shared; topology.consumers], None)
+            }
         };
+        let registry_handle = registry_runtime
+            .as_ref()
+            .and_then(RegistryRuntime::handle)
+            .cloned()
+            .unwrap_or_else(Handle::current);
         let rate_limits = settings.rate_limits;
         match rate_limits {
             RateLimits::Enforced => {}
@@ -151,7 +212,6 @@ impl Pipeline {
                 "per-person rate limits are off (--no-rate-limits): for benchmarks only"
             ),
         }
-        let topology = Topology::of(settings);
         if let Some(seed) = topology.chaos {
             tracing::warn!(
                 seed,
@@ -159,31 +219,47 @@ impl Pipeline {
                 "chaos is on: queue messages reordered and duplicated, batches and posts failing"
             );
         }
-        let registry_consumer = |deliveries: Arc<dyn Queue<Delivery>>| RegistryConsumer {
-            registry,
-            deliveries,
-            clock,
-            rate_limits,
+        let registry_consumers = |deliveries: Arc<dyn Queue<Delivery>>| {
+            registries
+                .into_iter()
+                .map(|registry| RegistryConsumer {
+                    registry,
+                    deliveries: deliveries.clone(),
+                    clock: clock.clone(),
+                    rate_limits,
+                })
+                .collect()
         };
         let meter = settings.meter.as_deref();
-        Ok(match &settings.sqs {
+        let (commands, tasks) = match &settings.sqs {
             Some(sqs) => {
-                Self::over_sqs(registry_consumer, sqs, management_url, topology, meter).await?
+                let registry = (registry_consumers, &registry_handle);
+                Self::over_sqs(registry, sqs, management_url, topology, meter).await?
             }
-            None => Self::in_memory(registry_consumer, connections, topology, meter),
+            None => {
+                let registry = (registry_consumers, &registry_handle);
+                Self::in_memory(registry, connections, topology, meter)
+            }
+        };
+        Ok(Self {
+            commands,
+            tasks,
+            _registry_runtime: registry_runtime,
         })
     }
 
-    /// In-memory queues, posting through `pusher`.
+    /// In-memory queues, posting through `pusher`; the registry's consumers run on `registry.1`. The
+    /// command queue and the tasks.
     fn in_memory(
-        registry_consumer: impl FnOnce(Arc<dyn Queue<Delivery>>) -> RegistryConsumer,
+        registry: (impl RegistryConsumers, &Handle),
         pusher: Arc<dyn Pusher>,
         topology: Topology,
         meter: Option<&Meter>,
-    ) -> Self {
+    ) -> (Arc<dyn Queue<Command>>, Vec<JoinHandle<()>>) {
+        let (registry_consumers, registry_handle) = registry;
         let (commands, command_rx) = memory_queue::<Command>();
         let (deliveries, delivery_rx) = memory_queue::<Delivery>();
-        let registry_consumer = registry_consumer(Arc::new(deliveries.clone()));
+        let registry_consumers = registry_consumers(Arc::new(deliveries.clone()));
         let sender_consumer = SenderConsumer {
             pusher: topology.pusher(pusher),
             commands: Arc::new(commands.clone()),
@@ -197,30 +273,29 @@ impl Pipeline {
         let mut tasks = vec![command_pump, delivery_pump];
         tasks.extend(run(
             command_source,
-            registry_consumer,
-            topology.consumers,
+            registry_consumers,
             meter.map(|m| m.registry.clone()),
+            registry_handle,
         ));
         tasks.extend(run(
             delivery_source,
-            sender_consumer,
-            topology.consumers,
+            vec![sender_consumer; topology.consumers],
             meter.map(|m| m.sender.clone()),
+            &Handle::current(),
         ));
-        Self {
-            commands: Arc::new(commands),
-            tasks,
-        }
+        (Arc::new(commands), tasks)
     }
 
-    /// SQS queues at `sqs.endpoint` (created by name unless their URLs are given), consumed by pollers.
+    /// SQS queues at `sqs.endpoint` (created by name unless their URLs are given), consumed by pollers;
+    /// the registry's consumers run on `registry.1`. The command queue and the tasks.
     async fn over_sqs(
-        registry_consumer: impl FnOnce(Arc<dyn Queue<Delivery>>) -> RegistryConsumer,
+        registry: (impl RegistryConsumers, &Handle),
         sqs: &SqsSettings,
         management_url: &str,
         topology: Topology,
         meter: Option<&Meter>,
-    ) -> anyhow::Result<Self> {
+    ) -> anyhow::Result<(Arc<dyn Queue<Command>>, Vec<JoinHandle<()>>)> {
+        let (registry_consumers, registry_handle) = registry;
         let sdk = sdk_config(Some(&sqs.endpoint)).await;
         let client = aws_sdk_sqs::Client::new(&sdk);
         let commands = SqsQueue::<Command>::new(
@@ -243,7 +318,7 @@ impl Pipeline {
             .await?,
         )
         .metered(meter.map(|m| m.deliveries.clone()));
-        let registry_consumer = registry_consumer(Arc::new(deliveries.clone()));
+        let registry_consumers = registry_consumers(Arc::new(deliveries.clone()));
         let sender_consumer = SenderConsumer {
             pusher: topology.pusher(Arc::new(ManagementApiPusher::new(&sdk, management_url))),
             commands: Arc::new(commands.clone()),
@@ -255,20 +330,17 @@ impl Pipeline {
                 commands.clone(),
                 topology.faults(COMMAND_FAULTS),
             )),
-            registry_consumer,
-            topology.consumers,
+            registry_consumers,
             meter.map(|m| m.registry.clone()),
+            registry_handle,
         );
         tasks.extend(run(
             Arc::new(SqsSource::new(deliveries, topology.faults(DELIVERY_FAULTS))),
-            sender_consumer,
-            topology.consumers,
+            vec![sender_consumer; topology.consumers],
             meter.map(|m| m.sender.clone()),
+            &Handle::current(),
         ));
-        Ok(Self {
-            commands: Arc::new(commands),
-            tasks,
-        })
+        Ok((Arc::new(commands), tasks))
     }
 
     /// Where the gateway queues commands.
@@ -324,30 +396,34 @@ trait Source<T>: Send + Sync + 'static {
     async fn settle(&self, batch: Vec<Body<T>>, lease: Self::Lease, failed: &[usize]);
 }
 
-/// Starts `consumers` tasks, each handing batches from `source` to `consumer` for as long as the process
-/// runs: one task is today's in-order consumer; several are AWS's concurrent invocations. Each batch is
+/// What makes the registry's consumers, given the delivery queue.
+trait RegistryConsumers: FnOnce(Arc<dyn Queue<Delivery>>) -> Vec<RegistryConsumer> {}
+impl<F: FnOnce(Arc<dyn Queue<Delivery>>) -> Vec<RegistryConsumer>> RegistryConsumers for F {}
+
+/// Starts a task per consumer on `runtime`, each handing batches from `source` to its consumer for as long as the
+/// process runs: one task is today's in-order consumer; several are AWS's concurrent invocations. Each batch is
 /// one invocation of the function, counted in `meter` with the time its consumer took (settling it is the
 /// event source mapping's work, not the function's).
 fn run<T, S, C>(
     source: Arc<S>,
-    consumer: C,
-    consumers: usize,
+    consumers: Vec<C>,
     meter: Option<Arc<FunctionMeter>>,
+    runtime: &Handle,
 ) -> Vec<JoinHandle<()>>
 where
     T: DeserializeOwned + MessageGroup + Send + Sync + 'static,
     S: Source<T>,
     C: Consumer<T> + 'static,
 {
-    let consumer = Arc::new(consumer);
-    (0..consumers.max(1))
-        .map(|_| {
-            let (source, consumer, meter) = (source.clone(), consumer.clone(), meter.clone());
-            tokio::spawn(async move {
+    consumers
+        .into_iter()
+        .map(|consumer| {
+            let (source, meter) = (source.clone(), meter.clone());
+            runtime.spawn(async move {
                 loop {
                     let (batch, lease) = source.next_batch().await;
                     let started = meter.as_ref().map(|_| Instant::now());
-                    let report = consume_batch(&*consumer, &batch).await;
+                    let report = consume_batch(&consumer, &batch).await;
                     if let (Some(meter), Some(started)) = (&meter, started) {
                         meter.invoked(started.elapsed());
                     }
