@@ -609,6 +609,16 @@ pub trait Pusher: Send + Sync {
     async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError>;
     /// Closes the connection (`DELETE @connections/{id}`); [`PushError::Gone`] if it already is.
     async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError>;
+    /// Posts `payload` to every one of `recipients` without waiting, when this pusher can (an in-process
+    /// connection table): one outcome per recipient, in order. `None` (the default, and API Gateway's)
+    /// when it cannot: the sender then posts one by one with [`Pusher::post`].
+    fn post_all_now(
+        &self,
+        _recipients: &[ConnectionId],
+        _payload: &Bytes,
+    ) -> Option<Vec<Result<(), PushError>>> {
+        None
+    }
 }
 
 /// The time, as a port so tests can fix it.

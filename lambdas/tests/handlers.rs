@@ -347,19 +347,22 @@ async fn history_is_capped() {
     assert!(!page.has_more);
 }
 
-/// A pusher whose answers the test scripts per connection, recording what reached whom.
+/// A pusher whose answers the test scripts per connection, recording what reached whom; `at_once`, it
+/// also takes whole deliveries without waiting, as the local gateway's connection table does.
 #[derive(Default)]
 struct ScriptedPusher {
+    at_once: bool,
     gone: Vec<&'static str>,
     throttle_first: Mutex<HashMap<String, u32>>,
     broken: Vec<&'static str>,
     delivered: Mutex<Vec<(String, Bytes)>>,
     closed: Mutex<Vec<String>>,
+    /// Whom [`Pusher::post`] was called for, one by one.
+    posted_one_by_one: Mutex<Vec<String>>,
 }
 
-#[async_trait]
-impl Pusher for ScriptedPusher {
-    async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
+impl ScriptedPusher {
+    fn answer(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
         let id = connection_id.as_str();
         if self.gone.contains(&id) {
             return Err(PushError::Gone);
@@ -379,6 +382,30 @@ impl Pusher for ScriptedPusher {
             .push((id.to_owned(), payload));
         Ok(())
     }
+}
+
+#[async_trait]
+impl Pusher for ScriptedPusher {
+    async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
+        self.posted_one_by_one
+            .lock()
+            .unwrap()
+            .push(connection_id.to_string());
+        self.answer(connection_id, payload)
+    }
+
+    fn post_all_now(
+        &self,
+        recipients: &[ConnectionId],
+        payload: &Bytes,
+    ) -> Option<Vec<Result<(), PushError>>> {
+        self.at_once.then(|| {
+            recipients
+                .iter()
+                .map(|id| self.answer(id, payload.clone()))
+                .collect()
+        })
+    }
 
     async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError> {
         self.closed.lock().unwrap().push(connection_id.to_string());
@@ -387,10 +414,19 @@ impl Pusher for ScriptedPusher {
 }
 
 /// The sender posts the same bytes to everyone; a 410 queues `forget` for that connection (not the
-/// sender's), throttling is retried, and other failures are queued again for a precise retry.
+/// sender's), throttling is retried, and other failures are queued again for a precise retry: the same
+/// whether the pusher posts one by one or takes the delivery at once (whom it could not reach at once
+/// is posted to one by one, with the retries).
 #[tokio::test]
 async fn sender_handles_gone_throttled_and_failed_recipients() {
+    for at_once in [false, true] {
+        sender_handles_gone_throttled_and_failed(at_once).await;
+    }
+}
+
+async fn sender_handles_gone_throttled_and_failed(at_once: bool) {
     let pusher = ScriptedPusher {
+        at_once,
         gone: vec!["stale"],
         broken: vec!["broken"],
         throttle_first: Mutex::new(HashMap::from([("slow".to_owned(), 2)])),
@@ -412,7 +448,7 @@ async fn sender_handles_gone_throttled_and_failed_recipients() {
         deliveries: &deliveries,
     };
     let report = sender::deliver(ports, &delivery, policy).await.unwrap();
-    assert_eq!(report.delivered, 2);
+    assert_eq!(report.delivered, 2, "at once: {at_once}");
     assert_eq!(report.gone, [conn("stale")]);
     assert_eq!(report.retried, [conn("broken")]);
     assert_eq!(recipients(&requeued.try_recv().unwrap()), ["broken"]);
@@ -427,6 +463,15 @@ async fn sender_handles_gone_throttled_and_failed_recipients() {
     assert!(delivered
         .iter()
         .all(|(_, bytes)| bytes == &Bytes::from(ServerFrame::Pong.to_json())));
+    let mut one_by_one = pusher.posted_one_by_one.lock().unwrap().clone();
+    one_by_one.sort();
+    one_by_one.dedup();
+    let expected: &[&str] = if at_once {
+        &["broken", "slow"]
+    } else {
+        &["broken", "ok", "slow", "stale"]
+    };
+    assert_eq!(one_by_one, expected);
 }
 
 /// A recipient that can never be reached is queued again alone, one retry more each time, and given up

@@ -143,12 +143,15 @@ impl Connections {
     }
 }
 
-#[async_trait]
-impl Pusher for Connections {
-    async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
-        let text = Utf8Bytes::try_from(payload).map_err(|e| PushError::Failed(Box::new(e)))?;
+impl Connections {
+    /// Queues `text` to the socket of `connection_id`, in the locked table.
+    fn post_locked(
+        &self,
+        entries: &HashMap<ConnectionId, Entry>,
+        connection_id: &ConnectionId,
+        text: Utf8Bytes,
+    ) -> Result<(), PushError> {
         let bytes = text.len();
-        let entries = self.entries();
         match entries.get(connection_id) {
             Some(entry) if entry.open => {
                 entry
@@ -162,6 +165,40 @@ impl Pusher for Connections {
             }
             _ => Err(PushError::Gone),
         }
+    }
+}
+
+/// A payload as a text frame: it must be UTF-8, as API Gateway's text frames are.
+fn text_frame(payload: Bytes) -> Result<Utf8Bytes, PushError> {
+    Utf8Bytes::try_from(payload).map_err(|e| PushError::Failed(Box::new(e)))
+}
+
+#[async_trait]
+impl Pusher for Connections {
+    async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
+        let text = text_frame(payload)?;
+        self.post_locked(&self.entries(), connection_id, text)
+    }
+
+    /// The whole delivery under one lock of the table, the payload checked once.
+    fn post_all_now(
+        &self,
+        recipients: &[ConnectionId],
+        payload: &Bytes,
+    ) -> Option<Vec<Result<(), PushError>>> {
+        let text = text_frame(payload.clone());
+        let entries = self.entries();
+        Some(
+            recipients
+                .iter()
+                .map(|id| {
+                    let text = text
+                        .as_ref()
+                        .map_err(|_| PushError::Failed("the payload is not UTF-8".into()))?;
+                    self.post_locked(&entries, id, text.clone())
+                })
+                .collect(),
+        )
     }
 
     async fn close(&self, connection_id: &ConnectionId) -> Result<(), PushError> {

@@ -7,7 +7,8 @@
 //!    and counted as abandoned.
 //!
 //! Rules: the frame is serialised once and the same bytes go to every recipient (then, for a closing
-//! delivery, each recipient's connection is closed); posts run with bounded
+//! delivery, each recipient's connection is closed); a pusher that can post without waiting (the local
+//! gateway's connection table) takes the whole delivery in one call; other posts run with bounded
 //! concurrency; a `410 Gone` is not a failure but a stale connection, reported to the registry as a
 //! `forget` command for *that* connection. (The SQS adapter's own retries are of the transport: entries SQS
 //! failed on its side.)
@@ -84,20 +85,41 @@ pub async fn deliver(
 ) -> Result<DeliveryReport, QueueError> {
     let payload = Bytes::from(delivery.frame.to_json());
     let recipients = &delivery.recipients;
-    let outcomes: Vec<Outcome> = stream::iter(0..recipients.len())
-        .map(|i| {
-            post_with_retry(
-                ports.pusher,
-                recipients,
-                i,
-                payload.clone(),
-                policy,
-                delivery.close,
-            )
-        })
-        .buffer_unordered(policy.concurrency.max(1))
-        .collect()
-        .await;
+    // An in-process pusher takes the whole delivery at once; whom it could not reach at once, and every
+    // recipient of a pusher that cannot, or of a closing delivery, is posted to one by one, with retries.
+    let mut outcomes = Vec::with_capacity(recipients.len());
+    let mut one_by_one = Vec::new();
+    match (!delivery.close)
+        .then(|| ports.pusher.post_all_now(recipients, &payload))
+        .flatten()
+    {
+        Some(results) => {
+            for (i, result) in results.into_iter().enumerate() {
+                match result {
+                    Ok(()) => outcomes.push(Outcome::Delivered),
+                    Err(PushError::Gone) => outcomes.push(Outcome::Gone(i)),
+                    Err(_) => one_by_one.push(i),
+                }
+            }
+        }
+        None => one_by_one.extend(0..recipients.len()),
+    }
+    outcomes.extend(
+        stream::iter(one_by_one)
+            .map(|i| {
+                post_with_retry(
+                    ports.pusher,
+                    recipients,
+                    i,
+                    payload.clone(),
+                    policy,
+                    delivery.close,
+                )
+            })
+            .buffer_unordered(policy.concurrency.max(1))
+            .collect::<Vec<Outcome>>()
+            .await,
+    );
     let mut report = DeliveryReport::default();
     let mut unreached = Vec::new();
     for outcome in outcomes {
