@@ -52,8 +52,14 @@ impl Counts {
             .map_or(0, |(_, n)| *n)
     }
 
-    /// The counts as one EMF log line for `function_name`, stamped `timestamp_ms` (Unix milliseconds).
-    pub fn emf_line(&self, function_name: &str, timestamp_ms: u64) -> String {
+    /// The counts above zero as one EMF log line for `function_name`, stamped `timestamp_ms` (Unix
+    /// milliseconds); none if every count is zero. A zero is left out because CloudWatch Logs bills every
+    /// byte and a missing datapoint reads the same to the alarms (`TreatMissingData: notBreaching`).
+    pub fn emf_line(&self, function_name: &str, timestamp_ms: u64) -> Option<String> {
+        let counted: Vec<&(&str, u64)> = self.0.iter().filter(|(_, n)| *n > 0).collect();
+        if counted.is_empty() {
+            return None;
+        }
         let mut line = Map::new();
         line.insert(
             "_aws".into(),
@@ -62,17 +68,17 @@ impl Counts {
                 "CloudWatchMetrics": [{
                     "Namespace": NAMESPACE,
                     "Dimensions": [["FunctionName"]],
-                    "Metrics": self.0.iter()
+                    "Metrics": counted.iter()
                         .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
                         .collect::<Vec<_>>(),
                 }],
             }),
         );
         line.insert("FunctionName".into(), Value::from(function_name));
-        for (name, n) in &self.0 {
+        for (name, n) in counted {
             line.insert((*name).into(), Value::from(*n));
         }
-        Value::Object(line).to_string()
+        Some(Value::Object(line).to_string())
     }
 }
 
@@ -92,15 +98,20 @@ mod tests {
     }
 
     /// The shape CloudWatch requires: every metric declared under `_aws` has a numeric member of the same
-    /// name at the top level, and so does every dimension.
+    /// name at the top level, and so does every dimension. Zeros are left out, and a batch of zeros
+    /// prints nothing.
     #[test]
     fn an_emf_line_declares_every_value_it_carries() {
         let mut counts = Counts::default();
         counts.add(DELIVERED, 7);
+        counts.add(ABANDONED, 0);
         counts.add(GONE, 1);
-        let line: Value =
-            serde_json::from_str(&counts.emf_line("chatty-sender", 1_700_000_000_000))
-                .expect("one JSON object");
+        let line: Value = serde_json::from_str(
+            &counts
+                .emf_line("chatty-sender", 1_700_000_000_000)
+                .expect("counts above zero"),
+        )
+        .expect("one JSON object");
         let directive = &line["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(line["_aws"]["Timestamp"], 1_700_000_000_000_u64);
         assert_eq!(directive["Namespace"], NAMESPACE);
@@ -118,5 +129,9 @@ mod tests {
         assert_eq!(declared, [DELIVERED, GONE]);
         assert_eq!(line[DELIVERED], 7);
         assert_eq!(line[GONE], 1);
+        assert!(line.get(ABANDONED).is_none());
+        let mut zeros = Counts::default();
+        zeros.add(BATCH_ITEM_FAILURES, 0);
+        assert_eq!(zeros.emf_line("chatty-sender", 1), None);
     }
 }

@@ -473,9 +473,13 @@ def logs_and_alarms(template):
             problems.append(f"{name}: kept forever (no RetentionInDays)")
     alarms = [a["Properties"] for a in resources(template, "AWS::CloudWatch::Alarm").values()]
     for name, function in functions(template).items():
-        group = refs(function["Properties"].get("LoggingConfig", {}).get("LogGroup"))
+        logging = function["Properties"].get("LoggingConfig", {})
+        group = refs(logging.get("LogGroup"))
         if not group or not group <= set(log_groups):
             problems.append(f"{name}: does not log to a log group of this template")
+        # Lambda's INFO records (START, END, REPORT) on every invocation are a cost per message.
+        if logging.get("LogFormat") != "JSON" or logging.get("SystemLogLevel") not in ("WARN", "ERROR"):
+            problems.append(f"{name}: Lambda's own INFO records logged on every invocation (JSON logs, SystemLogLevel WARN)")
         for metric in ("Errors", "Throttles"):
             if not any(a.get("Namespace") == "AWS/Lambda" and a.get("MetricName") == metric and name in refs(a.get("Dimensions")) for a in alarms):
                 problems.append(f"{name}: no alarm on {metric}")

@@ -284,6 +284,11 @@ class EachRuleBites(unittest.TestCase):
         del properties(t, "SenderLogGroup")["RetentionInDays"]
         self.assertCaught(inv.logs_and_alarms, t, "SenderLogGroup: kept forever")
 
+    def test_every_invocation_logs_lambdas_records(self):
+        t = self.broken()
+        del properties(t, "RegistryFunction")["LoggingConfig"]["SystemLogLevel"]
+        self.assertCaught(inv.logs_and_alarms, t, "RegistryFunction: Lambda's own INFO records")
+
     def test_function_without_throttle_alarm(self):
         t = self.broken()
         del t["Resources"]["RegistryThrottlesAlarm"]

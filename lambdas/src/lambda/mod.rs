@@ -127,7 +127,9 @@ where
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    println!("{}", report.counts.emf_line(&function, now_ms));
+    if let Some(line) = report.counts.emf_line(&function, now_ms) {
+        println!("{line}");
+    }
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = report
         .failed
