@@ -3,8 +3,8 @@
 //! registry's store, so they hold across every Lambda instance). Each refusal carries its error code.
 
 mod common;
-#[path = "../../lambdas/tests/common/mod.rs"]
-mod servers;
+
+use common::servers;
 
 use std::time::Duration;
 

@@ -5,8 +5,8 @@
 //! when a command is delivered again.
 
 mod common;
-#[path = "../../lambdas/tests/common/mod.rs"]
-mod servers;
+
+use common::servers;
 
 use std::time::Duration;
 

@@ -9,8 +9,8 @@
 //! id, so these tests check each person's view after that de-duplication.
 
 mod common;
-#[path = "../../lambdas/tests/common/mod.rs"]
-mod servers;
+
+use common::servers;
 
 use std::collections::BTreeMap;
 

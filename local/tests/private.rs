@@ -4,25 +4,11 @@
 //! conversation is one room from either side, and read positions follow the person to a new device.
 
 mod common;
-#[path = "../../lambdas/tests/common/mod.rs"]
-mod servers;
 
-use chatty_local::{Running, Settings};
-use common::{connect, gateway_on, Client};
+use chatty_local::Running;
+use common::{connect, gateways, Client};
 use protocol::{ErrorCode, MessageId, RoomEntry, RoomName, ServerFrame, User};
 use serde_json::json;
-
-/// A gateway on each registry: memory, then a fresh `redis-server` (kept alive with it).
-async fn gateways() -> Vec<(&'static str, Running, Option<servers::Server>)> {
-    let memory = gateway_on(Settings::default()).await;
-    let server = servers::redis_server();
-    let redis = gateway_on(Settings {
-        redis_url: Some(server.redis_url()),
-        ..Settings::default()
-    })
-    .await;
-    vec![("memory", memory, None), ("redis", redis, Some(server))]
-}
 
 /// `name`, connected and in `general`, with their user as the others see it.
 async fn in_general(gateway: &Running, name: &str) -> (Client, User) {

@@ -4,25 +4,11 @@
 //! a new device reads its own reactions in history, and an outsider or an emoji outside the set is refused.
 
 mod common;
-#[path = "../../lambdas/tests/common/mod.rs"]
-mod servers;
 
-use chatty_local::{Running, Settings};
-use common::{connect, gateway_on, Client};
+use chatty_local::Running;
+use common::{connect, gateways, Client};
 use protocol::{ChatMessage, Emoji, ErrorCode, ServerFrame};
 use serde_json::json;
-
-/// A gateway on each registry: memory, then a fresh `redis-server` (kept alive with it).
-async fn gateways() -> Vec<(&'static str, Running, Option<servers::Server>)> {
-    let memory = gateway_on(Settings::default()).await;
-    let server = servers::redis_server();
-    let redis = gateway_on(Settings {
-        redis_url: Some(server.redis_url()),
-        ..Settings::default()
-    })
-    .await;
-    vec![("memory", memory, None), ("redis", redis, Some(server))]
-}
 
 /// `name` on a new connection, in `lunch`.
 async fn in_lunch(gateway: &Running, name: &str) -> Client {

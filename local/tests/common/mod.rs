@@ -15,6 +15,9 @@ use tokio_tungstenite::{
     MaybeTlsStream, WebSocketStream,
 };
 
+#[path = "../../../lambdas/tests/common/mod.rs"]
+pub mod servers;
+
 /// How long a test waits for a frame it expects.
 pub const FRAME_WAIT: Duration = Duration::from_secs(5);
 /// How long a test waits to be sure a frame does NOT come.
@@ -233,4 +236,16 @@ pub async fn alice_and_bob_in(gateway: &Running, room: &str) -> (Client, Client)
 
 pub fn names(members: &[User]) -> Vec<&str> {
     members.iter().map(|m| m.name.as_str()).collect()
+}
+
+/// A gateway on each registry: memory, then a fresh `redis-server` (kept alive with it).
+pub async fn gateways() -> Vec<(&'static str, Running, Option<servers::Server>)> {
+    let memory = gateway_on(Settings::default()).await;
+    let server = servers::redis_server();
+    let redis = gateway_on(Settings {
+        redis_url: Some(server.redis_url()),
+        ..Settings::default()
+    })
+    .await;
+    vec![("memory", memory, None), ("redis", redis, Some(server))]
 }
