@@ -59,6 +59,20 @@ export async function openRoom(page, room, { baseUrl = BASE_URL } = {}) {
   await page.locator('.log-top .beginning, .msg').first().waitFor();
 }
 
+/** Ticks "Private" and creates the room `label` from the sidebar; the page lands in it. Its full name. */
+export async function createPrivateRoom(page, label) {
+  await page.locator('#join-room').fill(label);
+  await page.locator('.private-toggle input').check();
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.waitForURL(new RegExp(`/rooms/_[0-9a-f]{6}-${label}$`));
+  return decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+}
+
+/** The sidebar's entry for a room or conversation whose label holds `text`. */
+export function sidebarEntry(page, text) {
+  return page.locator('.sidebar .room-item', { hasText: text });
+}
+
 /** The composer of the room on screen. */
 export function composer(page) {
   return page.locator('textarea[aria-label^="Message"]');
@@ -69,6 +83,12 @@ export async function send(page, text) {
   const box = composer(page);
   await box.fill(text);
   await box.press('Enter');
+}
+
+/** Sends `text` and waits until the server confirmed it. */
+export async function sendConfirmed(page, text) {
+  await send(page, text);
+  await page.locator('.msg:not(.pending) .body', { hasText: text }).waitFor();
 }
 
 /** The confirmed messages' texts on screen, in order. */

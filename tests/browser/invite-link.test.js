@@ -4,7 +4,9 @@
 // afterwards and is told it can't be used, and the room stays out of her sidebar and her reach.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { BASE_URL, launch, send, signIn, signInHere } from './helpers.js';
+import {
+  BASE_URL, createPrivateRoom, launch, send, sendConfirmed, sidebarEntry, signIn, signInHere,
+} from './helpers.js';
 
 const run = Date.now().toString(36);
 const names = { ada: `Ada ${run}`, grace: `Grace ${run}`, eve: `Eve ${run}` };
@@ -23,21 +25,11 @@ after(async () => {
   await browser?.close();
 });
 
-/** The sidebar's entry for a room whose label holds `text`. */
-function entry(page, text) {
-  return page.locator('.sidebar .room-item', { hasText: text });
-}
-
 /** Ada creates a private room, writes in it, and makes an invite link from its member panel. */
 test('Ada makes an invite link for her private room', async () => {
   const { page } = ada;
-  await page.locator('#join-room').fill('plans');
-  await page.locator('.private-toggle input').check();
-  await page.getByRole('button', { name: 'Create' }).click();
-  await page.waitForURL(/\/rooms\/_[0-9a-f]{6}-plans$/);
-  plans = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
-  await send(page, 'the secret plan');
-  await page.locator('.msg:not(.pending) .body', { hasText: 'the secret plan' }).waitFor();
+  plans = await createPrivateRoom(page, 'plans');
+  await sendConfirmed(page, 'the secret plan');
   await page.getByRole('button', { name: 'Create invite link' }).click();
   const field = page.getByRole('textbox', { name: 'Invite link' });
   await field.waitFor({ timeout: 10_000 });
@@ -58,7 +50,7 @@ test('Grace opens it signed out, signs in and is in the room with its history', 
   await signInHere(page, names.grace);
   await page.waitForURL((url) => url.pathname === `/rooms/${plans}`, { timeout: 10_000 });
   await page.locator('.msg .body', { hasText: 'the secret plan' }).waitFor({ timeout: 10_000 });
-  await entry(page, 'plans').waitFor();
+  await sidebarEntry(page, 'plans').waitFor();
   await page.locator('.members .member-name', { hasText: names.grace }).waitFor();
   await ada.page.locator('.members .member-name', { hasText: names.grace }).waitFor({ timeout: 10_000 });
   await send(page, 'thanks for the link');
@@ -75,7 +67,7 @@ test('someone opening the used link afterwards is refused and kept out', async (
   await notice.waitFor({ timeout: 10_000 });
   assert.match(await notice.textContent(), /invite link can't be used/);
   assert.ok(!page.url().includes(plans), page.url());
-  assert.equal(await entry(page, 'plans').count(), 0, 'not in her sidebar');
+  assert.equal(await sidebarEntry(page, 'plans').count(), 0, 'not in her sidebar');
   await page.waitForTimeout(500);
   assert.equal(await page.getByText('the secret plan').count(), 0);
   assert.equal(

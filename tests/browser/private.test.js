@@ -7,7 +7,9 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { launch, openRoom, roomName, send, signIn, BASE_URL } from './helpers.js';
+import {
+  createPrivateRoom, launch, openRoom, roomName, send, sendConfirmed, sidebarEntry, signIn, BASE_URL,
+} from './helpers.js';
 
 const run = Date.now().toString(36);
 const names = { ada: `Ada ${run}`, grace: `Grace ${run}`, eve: `Eve ${run}` };
@@ -34,34 +36,24 @@ after(async () => {
   await browser?.close();
 });
 
-/** The sidebar's entry for a room or conversation whose label holds `text`. */
-function entry(page, text) {
-  return page.locator('.sidebar .room-item', { hasText: text });
-}
-
 /** Ada ticks "Private", creates "plans", writes in it, and invites Grace from the people she met. */
 test('Ada creates a private room and invites Grace from the member list', async () => {
   const { page } = ada;
-  await page.locator('#join-room').fill('plans');
-  await page.locator('.private-toggle input').check();
-  await page.getByRole('button', { name: 'Create' }).click();
-  await page.waitForURL(/\/rooms\/_[0-9a-f]{6}-plans$/);
-  plans = decodeURIComponent(new URL(page.url()).pathname.split('/').pop());
+  plans = await createPrivateRoom(page, 'plans');
   await page.locator('.room-title', { hasText: 'plans' }).waitFor();
   await page.locator('.members .member-name', { hasText: names.ada }).waitFor();
-  await send(page, 'the secret plan');
-  await page.locator('.msg:not(.pending) .body', { hasText: 'the secret plan' }).waitFor();
-  assert.equal(await entry(page, 'plans').locator('.lock').count(), 1, 'shown as private');
+  await sendConfirmed(page, 'the secret plan');
+  assert.equal(await sidebarEntry(page, 'plans').locator('.lock').count(), 1, 'shown as private');
   await page.getByRole('button', { name: `Invite ${names.grace}` }).click();
-  await entry(grace.page, 'plans').waitFor({ timeout: 10_000 });
+  await sidebarEntry(grace.page, 'plans').waitFor({ timeout: 10_000 });
 });
 
 /** Grace signs in on a second device: the private room is in her sidebar, and its history is hers. */
 test('Grace sees the private room on a second device', async () => {
   gracePhone = await signIn(browser, names.grace);
   const { page } = gracePhone;
-  await entry(page, 'plans').waitFor({ timeout: 10_000 });
-  await entry(page, 'plans').locator('a').click();
+  await sidebarEntry(page, 'plans').waitFor({ timeout: 10_000 });
+  await sidebarEntry(page, 'plans').locator('a').click();
   await page.locator('.msg .body', { hasText: 'the secret plan' }).waitFor();
   await page.locator('.members .member-name', { hasText: names.grace }).waitFor();
   await ada.page.locator('.members .member-name', { hasText: names.grace }).waitFor();
@@ -84,7 +76,7 @@ test('a third person cannot join, read or see presence, the same as for a missin
     await page.waitForTimeout(300);
     assert.equal(await page.locator('.msg').count(), 0, `${room}: no messages`);
     assert.equal(await page.locator('.members .member').count(), 0, `${room}: nobody present`);
-    assert.equal(await entry(page, room.split('-').pop()).count(), 0, `${room}: not in the sidebar`);
+    assert.equal(await sidebarEntry(page, room.split('-').pop()).count(), 0, `${room}: not in the sidebar`);
   }
   assert.equal(seen[0], seen[1]);
   assert.match(seen[0], /no such room/i);
@@ -98,7 +90,7 @@ test('a third person cannot join, read or see presence, the same as for a missin
 
 /** The unread badge of a direct conversation in a sidebar (0 without one). */
 async function unread(page, who) {
-  const badge = entry(page, who).locator('.badge');
+  const badge = sidebarEntry(page, who).locator('.badge');
   return (await badge.count()) === 0 ? 0 : Number(await badge.textContent());
 }
 
@@ -119,7 +111,7 @@ test('a direct message survives reloads on both sides with correct unread counts
 
   for (const { page } of [grace, gracePhone]) {
     await page.goto(`${BASE_URL}/rooms/${team}`);
-    await entry(page, names.ada).waitFor({ timeout: 10_000 });
+    await sidebarEntry(page, names.ada).waitFor({ timeout: 10_000 });
     await page.locator('.dm-list .room-item', { hasText: names.ada }).waitFor();
     await page.waitForFunction(
       (who) => [...document.querySelectorAll('.dm-list .room-item')].some((e) => e.textContent.includes(who) && e.querySelector('.badge')?.textContent === '2'),
@@ -127,20 +119,20 @@ test('a direct message survives reloads on both sides with correct unread counts
     );
     await page.reload();
     await page.locator('.status.online').waitFor();
-    await entry(page, names.ada).locator('.badge', { hasText: '2' }).waitFor({ timeout: 10_000 });
+    await sidebarEntry(page, names.ada).locator('.badge', { hasText: '2' }).waitFor({ timeout: 10_000 });
     assert.equal(await unread(page, names.ada), 2);
   }
   await grace.page.screenshot({ path: path.join(SCREENSHOTS, 'private-sidebar.png') });
 
-  await entry(grace.page, names.ada).locator('a').click();
+  await sidebarEntry(grace.page, names.ada).locator('a').click();
   await grace.page.waitForURL((url) => url.pathname === dm);
   await grace.page.locator('.msg .body', { hasText: 'are you there?' }).waitFor();
-  await entry(grace.page, names.ada).locator('.badge').waitFor({ state: 'detached' });
+  await sidebarEntry(grace.page, names.ada).locator('.badge').waitFor({ state: 'detached' });
   // Read positions go out every two seconds; the other device hears of it, and a reload agrees.
-  await entry(gracePhone.page, names.ada).locator('.badge').waitFor({ state: 'detached', timeout: 10_000 });
+  await sidebarEntry(gracePhone.page, names.ada).locator('.badge').waitFor({ state: 'detached', timeout: 10_000 });
   await gracePhone.page.reload();
   await gracePhone.page.locator('.status.online').waitFor();
-  await entry(gracePhone.page, names.ada).waitFor();
+  await sidebarEntry(gracePhone.page, names.ada).waitFor();
   await gracePhone.page.waitForTimeout(1_000);
   assert.equal(await unread(gracePhone.page, names.ada), 0);
 
