@@ -134,6 +134,12 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
+/// A refusal from one of the provider's OAuth endpoints (RFC 6749, 5.2): only its `error` code is shown.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OAuthRefusal {
+    pub error: String,
+}
+
 /// The ID token claims the app reads. The browser does not verify the signature (the server does on
 /// every connection); it only needs the name to show and the expiry to plan refreshes.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -158,7 +164,9 @@ impl Claims {
         let bytes = URL_SAFE_NO_PAD
             .decode(payload.trim_end_matches('='))
             .map_err(|_| AuthError::MalformedToken)?;
-        serde_json::from_slice(&bytes).map_err(|_| AuthError::MalformedToken)
+        // Read as text, like every other JSON the app reads: one copy of serde_json's parser in the app.
+        let text = String::from_utf8(bytes).map_err(|_| AuthError::MalformedToken)?;
+        serde_json::from_str(&text).map_err(|_| AuthError::MalformedToken)
     }
 
     /// The name to show: the same order the server uses (`name`, else `email`, else the username).

@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use protocol::AppConfig;
 
 use crate::{
-    auth::{self, AuthError, PendingSignIn, Pkce, Session, TokenResponse},
+    auth::{self, AuthError, OAuthRefusal, PendingSignIn, Pkce, Session, TokenResponse},
     storage::{self, Area},
     ws::Credentials,
 };
@@ -192,10 +192,9 @@ async fn post_form(url: &str, body: String) -> Result<gloo_net::http::Response, 
     }
     if !response.ok() {
         let text = response.text().await.unwrap_or_default();
-        let reason = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| format!("HTTP {}", response.status()));
+        let reason = serde_json::from_str::<OAuthRefusal>(&text)
+            .map(|refusal| refusal.error)
+            .unwrap_or_else(|_| format!("HTTP {}", response.status()));
         return Err(AuthError::Rejected(reason));
     }
     Ok(response)

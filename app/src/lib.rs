@@ -45,7 +45,10 @@ use crate::{auth_flow::Auth, client::ChatClient};
 /// The whole app: configuration first, then the routes.
 #[component]
 pub fn App() -> impl IntoView {
-    let config = LocalResource::new(config::load);
+    // Loaded once, into a plain signal: a resource would add Leptos's async machinery to the download for
+    // this one fetch.
+    let config = RwSignal::new(None);
+    leptos::task::spawn_local(async move { config.set(Some(config::load().await)) });
     move || match config.get() {
         None => view! { <div class="splash" aria-busy="true">"Loading Chatty…"</div> }.into_any(),
         Some(Err(error)) => view! {

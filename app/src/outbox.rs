@@ -15,30 +15,92 @@ use serde::{Deserialize, Serialize};
 pub const SEND_TIMEOUT_MS: u64 = 10_000;
 
 /// Where a pending message stands.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PendingStatus {
     /// Not yet sent on the current connection (typed offline, or the connection dropped since).
     Queued,
     /// Sent at `since_ms` (milliseconds since the epoch); waiting for the server's answer.
-    Sent {
-        /// Absent in an outbox saved by an app from before send timeouts; it is requeued on load anyway.
-        #[serde(default)]
-        since_ms: u64,
-    },
+    Sent { since_ms: u64 },
     /// Refused by the server, or unanswered for [`SEND_TIMEOUT_MS`]; waits for the person to retry or
     /// discard it.
     Failed { reason: String },
 }
 
-/// A message the server has not confirmed yet.
+/// A message the server has not confirmed yet. Saved as one flat object, its status named by `status`
+/// beside the message's fields (`{"client_id":…,"room":…,"body":…,"status":"sent","since_ms":…}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "SavedPending", try_from = "SavedPending")]
 pub struct PendingMessage {
     pub client_id: ClientId,
     pub room: RoomName,
     pub body: String,
-    #[serde(flatten)]
     pub status: PendingStatus,
+}
+
+/// A [`PendingMessage`] as saved: written out instead of `#[serde(flatten)]` of a tagged [`PendingStatus`],
+/// whose reader buffers every object (serde's `Content`) and is a few KB of the app's download; the JSON is
+/// the same.
+#[derive(Serialize, Deserialize)]
+struct SavedPending {
+    client_id: ClientId,
+    room: RoomName,
+    body: String,
+    status: SavedStatus,
+    /// With `sent`; absent in an outbox saved by an app from before send timeouts (it is requeued on load
+    /// anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since_ms: Option<u64>,
+    /// With `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SavedStatus {
+    Queued,
+    Sent,
+    Failed,
+}
+
+impl From<PendingMessage> for SavedPending {
+    fn from(message: PendingMessage) -> Self {
+        let (status, since_ms, reason) = match message.status {
+            PendingStatus::Queued => (SavedStatus::Queued, None, None),
+            PendingStatus::Sent { since_ms } => (SavedStatus::Sent, Some(since_ms), None),
+            PendingStatus::Failed { reason } => (SavedStatus::Failed, None, Some(reason)),
+        };
+        Self {
+            client_id: message.client_id,
+            room: message.room,
+            body: message.body,
+            status,
+            since_ms,
+            reason,
+        }
+    }
+}
+
+impl TryFrom<SavedPending> for PendingMessage {
+    type Error = &'static str;
+
+    fn try_from(saved: SavedPending) -> Result<Self, Self::Error> {
+        let status = match saved.status {
+            SavedStatus::Queued => PendingStatus::Queued,
+            SavedStatus::Sent => PendingStatus::Sent {
+                since_ms: saved.since_ms.unwrap_or_default(),
+            },
+            SavedStatus::Failed => PendingStatus::Failed {
+                reason: saved.reason.ok_or("missing field `reason`")?,
+            },
+        };
+        Ok(Self {
+            client_id: saved.client_id,
+            room: saved.room,
+            body: saved.body,
+            status,
+        })
+    }
 }
 
 impl PendingMessage {
@@ -368,6 +430,39 @@ mod tests {
         assert!(outbox.time_out(SEND_TIMEOUT_MS));
         assert!(outbox.on_frame(&echo("a")));
         assert_eq!(statuses(&outbox).len(), 1);
+    }
+
+    /// Each message is saved as one flat object with its status beside its fields, exactly as apps before
+    /// this one saved it, and reads back as itself; a failed message without its reason is refused.
+    #[test]
+    fn the_saved_outbox_is_one_flat_object_per_message() {
+        let message = |id: &str, status| PendingMessage {
+            client_id: cid(id),
+            room: room("general"),
+            body: "hi".into(),
+            status,
+        };
+        let outbox = Outbox {
+            messages: vec![
+                message("a", PendingStatus::Queued),
+                message("b", PendingStatus::Sent { since_ms: 5 }),
+                message(
+                    "c",
+                    PendingStatus::Failed {
+                        reason: "Slow down".into(),
+                    },
+                ),
+            ],
+        };
+        let saved = serde_json::to_string(&outbox).unwrap();
+        assert_eq!(
+            saved,
+            r#"{"messages":[{"client_id":"a","room":"general","body":"hi","status":"queued"},{"client_id":"b","room":"general","body":"hi","status":"sent","since_ms":5},{"client_id":"c","room":"general","body":"hi","status":"failed","reason":"Slow down"}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Outbox>(&saved).unwrap(), outbox);
+        let no_reason =
+            r#"{"messages":[{"client_id":"c","room":"general","body":"hi","status":"failed"}]}"#;
+        assert!(serde_json::from_str::<Outbox>(no_reason).is_err());
     }
 
     #[test]

@@ -10,6 +10,8 @@ use protocol::{
     ChatMessage, ClientFrame, ErrorCode, MessageId, RoomEntry, RoomName, ServerFrame, User,
 };
 
+use crate::display::lowercase;
+
 /// The room a person starts in on their first visit.
 pub const DEFAULT_ROOM: &str = "general";
 
@@ -232,7 +234,7 @@ impl ChatState {
                 }
             }
         }
-        people.sort_by_key(|u| u.name.to_lowercase());
+        people.sort_by_cached_key(|u| lowercase(&u.name));
         people
     }
 
@@ -408,7 +410,7 @@ impl ChatState {
             ServerFrame::Presence { room, members } => {
                 if let Some(state) = self.rooms.get_mut(room) {
                     let mut members = members.clone();
-                    members.sort_by_key(|m| m.name.to_lowercase());
+                    members.sort_by_cached_key(|m| lowercase(&m.name));
                     state.members = members;
                     state.confirmed = true;
                 }

@@ -124,12 +124,13 @@ impl RoomName {
     }
 
     /// The private room `user_id` would create as `title` (lowercased, spaces to `-`, cut to fit), if
-    /// that makes a valid name.
+    /// that makes a valid name. Names are ASCII, so ASCII lowercasing is all a valid one needs (and the
+    /// app, which calls this, does not carry Unicode's case tables).
     pub fn private(user_id: &str, title: &str) -> Result<Self, IdError> {
         let prefix = Self::private_prefix(user_id);
         let slug: String = title
             .trim()
-            .to_lowercase()
+            .to_ascii_lowercase()
             .replace(' ', "-")
             .chars()
             .take(MAX_ROOM_NAME_LEN - prefix.len())

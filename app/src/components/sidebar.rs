@@ -53,7 +53,7 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
         let name = typed
             .get_untracked()
             .trim()
-            .to_lowercase()
+            .to_ascii_lowercase()
             .replace(' ', "-");
         let room = if private.get_untracked() {
             client.create_private(&name)
