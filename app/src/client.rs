@@ -1,6 +1,7 @@
 //! The chat client, shared as context: it owns the reactive copies of the [`ChatState`], the
-//! [`Outbox`], the [`Drafts`] and the [`ConnectionStatus`], runs the connection loop in [`crate::ws`],
-//! and turns what the person does (join, send, retry, scroll up) into frames. Components read its
+//! [`Outbox`], the [`Drafts`], the [`ConnectionStatus`] and the [`AlertSettings`], runs the connection
+//! loop in [`crate::ws`], turns what the person does (join, send, retry, scroll up) into frames, and
+//! raises a notification for each live message that asks for them ([`crate::alerts`]). Components read its
 //! signals and change them only through its methods: those actions, and what the screen reports back
 //! (the room on screen, whether its bottom is seen, a notice dismissed). The pure rules live in `state`
 //! and `outbox`; this module only wires them to signals, storage and the socket.
@@ -8,11 +9,17 @@
 use futures::channel::mpsc::{self, UnboundedSender};
 use gloo_timers::future::TimeoutFuture;
 use leptos::{prelude::*, task::spawn_local};
-use protocol::{ClientFrame, ClientId, ErrorCode, MessageId, RoomName, ServerFrame, User};
+use protocol::{
+    ChatMessage, ClientFrame, ClientId, Emoji, ErrorCode, InviteCode, MessageId, RoomName,
+    ServerFrame, User,
+};
 
 use crate::{
+    alerts::AlertSettings,
     auth_flow::Auth,
     connection::ConnectionStatus,
+    mention::People,
+    notify,
     outbox::{Drafts, Outbox, SEND_TIMEOUT_MS},
     state::ChatState,
     storage::{self, Area},
@@ -25,12 +32,21 @@ const TYPING_EVERY_MS: f64 = 3_000.0;
 /// Read positions go out at most this often (each room's newest only), not once per message.
 const READS_EVERY_MS: u32 = 2_000;
 
+/// Where an opened invite link's code waits (in this tab's session storage) for the chat to start: it
+/// survives the sign-in's round trip to the identity provider.
+pub const JOIN_KEY: &str = "chatty.join";
+
 #[derive(Clone, Copy)]
 pub struct ChatClient {
     pub state: RwSignal<ChatState>,
     pub outbox: RwSignal<Outbox>,
     pub drafts: RwSignal<Drafts>,
     pub status: RwSignal<ConnectionStatus>,
+    /// A room an invite link just let this person into: the screen shows it (see
+    /// [`ChatClient::arrived`]).
+    pub arrival: RwSignal<Option<RoomName>>,
+    /// The person's choices about alerts (the tone, muted rooms), kept in this browser.
+    pub alerts: RwSignal<AlertSettings>,
     /// The signed-in person's id, which also names their stored rooms, outbox and drafts.
     user: StoredValue<Option<String>>,
     sender: StoredValue<Option<UnboundedSender<ClientFrame>>>,
@@ -45,6 +61,8 @@ impl ChatClient {
             outbox: RwSignal::new(Outbox::default()),
             drafts: RwSignal::new(Drafts::default()),
             status: RwSignal::new(ConnectionStatus::SignedOut),
+            arrival: RwSignal::new(None),
+            alerts: RwSignal::new(AlertSettings::default()),
             user: StoredValue::new(None),
             sender: StoredValue::new(None),
             retry: StoredValue::new(None),
@@ -58,11 +76,16 @@ impl ChatClient {
     }
 
     /// Starts for a signed-in person: restores their rooms (as last seen here, until the server's list
-    /// arrives), outbox and drafts, connects, and sends read positions every few seconds.
+    /// arrives), outbox, drafts and alert settings, connects, and sends read positions every few seconds.
     pub fn start(self, auth: Auth, user_id: String) {
         let rooms: Vec<RoomName> =
             storage::load(Area::Local, &key(&user_id, "rooms")).unwrap_or_default();
-        self.state.set(ChatState::new(user_id.clone(), rooms));
+        let mut state = ChatState::new(user_id.clone(), rooms);
+        if let Some(code) = storage::load::<InviteCode>(Area::Session, JOIN_KEY) {
+            storage::remove(Area::Session, JOIN_KEY);
+            state.redeem(code, false);
+        }
+        self.state.set(state);
         self.outbox.set(
             storage::load::<Outbox>(Area::Local, &key(&user_id, "outbox"))
                 .unwrap_or_default()
@@ -70,6 +93,10 @@ impl ChatClient {
         );
         self.drafts
             .set(storage::load(Area::Local, &key(&user_id, "drafts")).unwrap_or_default());
+        self.alerts.set(AlertSettings {
+            sound: storage::load(Area::Local, &key(&user_id, "sound")).unwrap_or(false),
+            muted: storage::load(Area::Local, &key(&user_id, "muted")).unwrap_or_default(),
+        });
         self.user.set_value(Some(user_id));
         let (sender, receiver) = mpsc::unbounded();
         self.sender.set_value(Some(sender));
@@ -161,12 +188,19 @@ impl ChatClient {
                         self.flush_outbox();
                     });
                 }
+                if let ServerFrame::Message(message) = &*frame {
+                    self.alert(message);
+                }
                 let now = js_sys::Date::now();
                 let follow_ups = self
                     .state
                     .try_update(|s| s.apply(&frame, now))
                     .unwrap_or_default();
                 self.send_all(follow_ups);
+                if let Some(room) = self.state.try_update(ChatState::take_arrived).flatten() {
+                    self.save_rooms();
+                    self.arrival.set(Some(room));
+                }
                 if matches!(*frame, ServerFrame::Rooms { .. }) {
                     // The rooms are joined again now: messages written meanwhile can go.
                     self.save_rooms();
@@ -181,6 +215,23 @@ impl ChatClient {
                 }
             }
             SocketEvent::Closed => self.outbox.update(Outbox::requeue),
+        }
+    }
+
+    /// Raises a notification (and the tone) for a live message that asks for this person while the page
+    /// is hidden: a mention of them or a direct message, news here, not theirs, not in a muted room.
+    fn alert(self, message: &ChatMessage) {
+        let Some(me) = self.user() else { return };
+        let alert = self.state.with_untracked(|s| {
+            let room = s.room(&message.room).filter(|_| s.is_news(message))?;
+            let people = People::in_room(&me, room);
+            let label = s.label(&message.room);
+            self.alerts
+                .with_untracked(|a| a.alert(message, &me, &people, &label, notify::page_hidden()))
+        });
+        if let Some(alert) = alert {
+            let sound = self.alerts.with_untracked(|a| a.sound);
+            notify::raise(&alert, sound);
         }
     }
 
@@ -257,6 +308,23 @@ impl ChatClient {
         Some(room)
     }
 
+    /// Asks for a single-use invite link to private room `room` (it arrives in the state).
+    pub fn invite_link(&self, room: &RoomName) {
+        self.send_all(vec![ClientFrame::InviteLink {
+            room: room.clone(),
+            client_id: new_client_id(),
+        }]);
+    }
+
+    /// The room an invite link let this person into, once: the screen goes there.
+    pub fn arrived(&self) -> Option<RoomName> {
+        let room = self.arrival.get();
+        if room.is_some() {
+            self.arrival.set(None);
+        }
+        room
+    }
+
     /// Leaves a room, dropping its unsent messages and draft.
     pub fn leave(&self, room: &RoomName) {
         if let Some(frame) = self.state.try_update(|s| s.leave(room)).flatten() {
@@ -313,6 +381,24 @@ impl ChatClient {
         }]);
     }
 
+    /// Reacts to a message with `emoji`, or takes this person's reaction back if they had reacted with it
+    /// (a chip's click).
+    pub fn toggle_reaction(&self, room: &RoomName, id: MessageId, emoji: Emoji) {
+        let reacted = self.state.with_untracked(|s| s.reacted(room, id, emoji));
+        self.react(room, id, emoji, !reacted);
+    }
+
+    /// Reacts to a message with `emoji` (`on`), or takes the reaction back: said as a setting, so sending
+    /// it twice is harmless.
+    pub fn react(&self, room: &RoomName, id: MessageId, emoji: Emoji, on: bool) {
+        self.send_all(vec![ClientFrame::React {
+            room: room.clone(),
+            id,
+            emoji,
+            on,
+        }]);
+    }
+
     /// Tells the room this person is typing, at most every few seconds.
     pub fn typing(&self, room: &RoomName) {
         let now = js_sys::Date::now();
@@ -340,6 +426,34 @@ impl ChatClient {
     /// Whether the reader sees the bottom of the room on screen (scrolled down, tab visible).
     pub fn set_watching(&self, watching: bool) {
         self.state.update(|s| s.set_watching(watching));
+    }
+
+    /// The people a message in `room` may mention, as this person reads it now (none for a room not
+    /// joined).
+    pub fn people(&self, room: &RoomName) -> People {
+        let me = self.user().unwrap_or_default();
+        self.state.with_untracked(|s| {
+            s.room(room)
+                .map(|r| People::in_room(&me, r))
+                .unwrap_or_default()
+        })
+    }
+
+    /// Turns the tone that comes with alerts on or off, for this person in this browser.
+    pub fn set_sound(&self, sound: bool) {
+        self.alerts.update(|a| a.sound = sound);
+        if let Some(user) = self.user() {
+            storage::save(Area::Local, &key(&user, "sound"), &sound);
+        }
+    }
+
+    /// Mutes or unmutes a room, for this person in this browser.
+    pub fn set_muted(&self, room: &RoomName, muted: bool) {
+        self.alerts.update(|a| a.set_muted(room, muted));
+        if let Some(user) = self.user() {
+            self.alerts
+                .with_untracked(|a| storage::save(Area::Local, &key(&user, "muted"), &a.muted));
+        }
     }
 
     /// The person has read the server's notice: it goes.

@@ -1,8 +1,8 @@
 //! How messages are laid out for reading: consecutive messages of one author grouped under one header,
-//! day separators, the "new messages" line, local times and initials avatars (message text itself is
-//! [`crate::markup`]'s). Pure: the caller passes the time zone offset and today's date.
+//! day separators, the "new messages" line, local times, initials avatars and who reacted (message text
+//! itself is [`crate::markup`]'s). Pure: the caller passes the time zone offset and today's date.
 
-use protocol::{ChatMessage, MessageId};
+use protocol::{ChatMessage, MessageId, Reaction};
 use time::{Date, Duration, OffsetDateTime, UtcOffset};
 
 /// Messages by one author closer together than this share one header.
@@ -121,9 +121,42 @@ pub fn typing_sentence(names: &[String]) -> Option<String> {
     }
 }
 
+/// Who reacted, for a reaction chip's hover: "Ada", "Ada and Grace", "Ada, Grace and Lin", and past the
+/// names a message carries, "Ada, Grace and 3 others".
+pub fn who_reacted(reaction: &Reaction) -> String {
+    let names: Vec<&str> = reaction.users.iter().map(|u| u.name.as_str()).collect();
+    let others = (reaction.count as usize).saturating_sub(names.len());
+    match (names.as_slice(), others) {
+        ([], 0) => String::new(),
+        ([], n) => people(n),
+        ([one], 0) => (*one).to_owned(),
+        (named, 0) => {
+            let (last, rest) = named.split_last().expect("two names or more");
+            format!("{} and {last}", rest.join(", "))
+        }
+        (named, n) => format!("{} and {}", named.join(", "), others_count(n)),
+    }
+}
+
+fn people(n: usize) -> String {
+    if n == 1 {
+        "1 person".to_owned()
+    } else {
+        format!("{n} people")
+    }
+}
+
+fn others_count(n: usize) -> String {
+    if n == 1 {
+        "1 other".to_owned()
+    } else {
+        format!("{n} others")
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use protocol::{ClientId, RoomName, User};
+    use protocol::{ClientId, Emoji, RoomName, User};
     use time::macros::{date, datetime, offset};
 
     use super::*;
@@ -143,6 +176,8 @@ mod tests {
             edited_at: None,
             deleted: false,
             rev: None,
+            reactions: Vec::new(),
+            mine: None,
         }
     }
 
@@ -223,6 +258,38 @@ mod tests {
             .iter()
             .all(|id| hue(id) < 360));
         assert_ne!(hue("alice"), hue("bob"));
+    }
+
+    /// A chip's hover names who reacted, and counts those the message does not name.
+    #[test]
+    fn who_reacted_names_people_then_counts_the_rest() {
+        let reaction = |names: &[&str], count: u32| Reaction {
+            emoji: Emoji::ThumbsUp,
+            count,
+            users: names
+                .iter()
+                .map(|n| User {
+                    id: n.to_string(),
+                    name: n.to_string(),
+                    picture: None,
+                })
+                .collect(),
+        };
+        assert_eq!(who_reacted(&reaction(&["Ada"], 1)), "Ada");
+        assert_eq!(
+            who_reacted(&reaction(&["Ada", "Grace"], 2)),
+            "Ada and Grace"
+        );
+        assert_eq!(
+            who_reacted(&reaction(&["Ada", "Grace", "Lin"], 3)),
+            "Ada, Grace and Lin"
+        );
+        assert_eq!(
+            who_reacted(&reaction(&["Ada", "Grace"], 5)),
+            "Ada, Grace and 3 others"
+        );
+        assert_eq!(who_reacted(&reaction(&["Ada"], 2)), "Ada and 1 other");
+        assert_eq!(who_reacted(&reaction(&[], 4)), "4 people");
     }
 
     #[test]

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`App`] (here): loads `/config.json`, provides the [`auth_flow::Auth`] and [`client::ChatClient`]
-//!   contexts, and holds the whole route table.
+//!   contexts, keeps an opened invite link's code (`/#join=<code>`) for the chat to redeem, and holds
+//!   the whole route table.
 //! - [`routes`]: one page per route: the landing page (`/`), the sign-in callback (`/auth/callback`),
 //!   a room (`/rooms/:room`).
 //! - [`components`]: the pieces of the chat screen; each takes what it shows as props.
@@ -11,13 +12,16 @@
 //!   and the actions (join, send, retry, load older) that turn into frames; components change those
 //!   signals only through its methods.
 //! - [`ws`]: the only code that touches the WebSocket: connect, ping, rotate, reconnect with backoff.
+//! - [`notify`]: the browser's side of alerts: notifications (asked for only from a button), the tone.
 //! - [`auth_flow`]: the browser side of sign-in: redirects, token calls, session storage.
 //! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames), [`outbox`]
 //!   (pending messages and drafts), [`auth`] (PKCE, token bodies, claims), [`backoff`], [`connection`]
 //!   (status and keep-alive timing), [`display`] (grouping, times, initials),
-//!   [`markup`] (message formatting: code, bold, italic, links).
+//!   [`markup`] (message formatting: code, bold, italic, links, mentions), [`mention`] (who a body
+//!   names, the composer's `@` autocomplete), [`alerts`] (which live messages notify, muted rooms).
 //! - [`config`] fetches the runtime configuration; [`storage`] wraps the browser's storage.
 
+pub mod alerts;
 pub mod auth;
 pub mod auth_flow;
 pub mod backoff;
@@ -27,6 +31,8 @@ pub mod config;
 pub mod connection;
 pub mod display;
 pub mod markup;
+pub mod mention;
+pub mod notify;
 pub mod outbox;
 pub mod routes;
 pub mod state;
@@ -38,9 +44,13 @@ use leptos_router::{
     components::{Route, Router, Routes},
     path,
 };
-use protocol::AppConfig;
+use protocol::{AppConfig, InviteCode};
 
-use crate::{auth_flow::Auth, client::ChatClient};
+use crate::{
+    auth_flow::Auth,
+    client::{ChatClient, JOIN_KEY},
+    storage::Area,
+};
 
 /// The whole app: configuration first, then the routes.
 #[component]
@@ -65,6 +75,7 @@ pub fn App() -> impl IntoView {
 /// The app once configured: the sign-in and chat contexts, and the route table.
 #[component]
 fn Chatty(config: AppConfig) -> impl IntoView {
+    keep_join_code();
     let auth = Auth::new(config);
     let client = ChatClient::new();
     provide_context(auth);
@@ -91,5 +102,30 @@ fn Chatty(config: AppConfig) -> impl IntoView {
                 <Route path=path!("/rooms/:room") view=routes::room::RoomPage/>
             </Routes>
         </Router>
+    }
+}
+
+/// An invite link was opened (`/#join=<code>`): its code waits in this tab's session storage for the chat
+/// to start (after a sign-in, if need be, whose round trip it survives there), and leaves the address bar,
+/// so neither the history nor a bookmark keeps it. The fragment never reaches a server.
+fn keep_join_code() {
+    let location = window().location();
+    let code = location
+        .hash()
+        .ok()
+        .and_then(|hash| hash.strip_prefix("#join=").map(str::to_owned));
+    let Some(code) = code else {
+        return;
+    };
+    if let Ok(code) = InviteCode::new(code) {
+        storage::save(Area::Session, JOIN_KEY, &code);
+    }
+    let here = format!(
+        "{}{}",
+        location.pathname().unwrap_or_default(),
+        location.search().unwrap_or_default()
+    );
+    if let Ok(history) = window().history() {
+        let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&here));
     }
 }

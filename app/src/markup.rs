@@ -1,6 +1,6 @@
 //! Message formatting: cuts a message body into [`Span`]s — plain text, inline code, fenced code
-//! blocks and `http(s)` links, each marked bold and/or italic — which the message list turns into
-//! elements (never HTML: every piece of the body ends up in a text node or an `href`).
+//! blocks, `http(s)` links and mentions of people, each marked bold and/or italic — which the message
+//! list turns into elements (never HTML: every piece of the body ends up in a text node or an `href`).
 //!
 //! The syntax is the common chat subset of Markdown:
 //! - ```` ```code block``` ```` (a first line that is one word, like `rust`, names the language and is
@@ -8,12 +8,16 @@
 //! - `**bold**`, `*italic*`, `***both***`: a marker opens before a non-space and closes after one; a run
 //!   of more than three asterisks, or a marker left unclosed, stays text;
 //! - `http://` and `https://` addresses starting a word become links; no other scheme does
-//!   (`javascript:` and `data:` stay text), and trailing punctuation stays text ("see https://x.org.").
+//!   (`javascript:` and `data:` stay text), and trailing punctuation stays text ("see https://x.org.");
+//! - `@Name` and `@handle` of a person the reader knows are mentions ([`crate::mention`]), outside code
+//!   and links, found before emphasis so a name's own asterisks stay in it.
 //!
 //! Every pass moves forward only, so a body is parsed in time linear in its length whatever it holds
 //! (32 KB of asterisks or backticks included). Pure: tested natively.
 
 use std::ops::Range;
+
+use crate::mention::{self, People};
 
 /// Bold and italic, as the surrounding markers left them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -32,16 +36,23 @@ pub enum Span {
     Link(String, Emphasis),
     /// A fenced ```` ``` ```` block, shown on its own lines.
     CodeBlock(String),
+    /// `@Name` or `@handle` as written, naming one of `people`; `you` when it names the reader.
+    Mention {
+        text: String,
+        emphasis: Emphasis,
+        you: bool,
+    },
 }
 
-/// Cuts a message body into spans, in order. Adjacent text with the same emphasis is one span.
-pub fn parse(body: &str) -> Vec<Span> {
+/// Cuts a message body into spans, in order, finding mentions of `people`. Adjacent text with the same
+/// emphasis is one span.
+pub fn parse(body: &str, people: &People) -> Vec<Span> {
     let mut out = Vec::new();
     for (piece, is_block) in code_blocks(body) {
         if is_block {
             out.push(Span::CodeBlock(piece.to_owned()));
         } else {
-            inline(piece, &mut out);
+            inline(piece, people, &mut out);
         }
     }
     out
@@ -105,6 +116,7 @@ enum Token<'a> {
     Text(&'a str),
     Code(&'a str),
     Link(&'a str),
+    Mention(&'a str, bool),
     /// A run of one to three asterisks that may open or close emphasis.
     Marker(Marker<'a>),
 }
@@ -120,19 +132,20 @@ struct Marker<'a> {
     paired: Emphasis,
 }
 
-/// Formats text outside code blocks: inline code, then links, then emphasis, appended to `out`.
-fn inline(text: &str, out: &mut Vec<Span>) {
+/// Formats text outside code blocks: inline code, then links and mentions, then emphasis, appended to
+/// `out`.
+fn inline(text: &str, people: &People, out: &mut Vec<Span>) {
     let mut tokens = Vec::new();
     let mut from = 0;
     while let Some(open) = single_backtick(text, from) {
         let Some(close) = single_backtick(text, open + 1) else {
             break;
         };
-        plain(text, from..open, &mut tokens);
+        plain(text, from..open, people, &mut tokens);
         tokens.push(Token::Code(&text[open + 1..close]));
         from = close + 1;
     }
-    plain(text, from..text.len(), &mut tokens);
+    plain(text, from..text.len(), people, &mut tokens);
     pair_markers(&mut tokens);
     spans(tokens, out);
 }
@@ -150,8 +163,8 @@ fn single_backtick(text: &str, mut from: usize) -> Option<usize> {
     None
 }
 
-/// Cuts `text[range]` (no code in it) into text, links and asterisk markers.
-fn plain<'a>(text: &'a str, range: Range<usize>, tokens: &mut Vec<Token<'a>>) {
+/// Cuts `text[range]` (no code in it) into text, links, mentions and asterisk markers.
+fn plain<'a>(text: &'a str, range: Range<usize>, people: &People, tokens: &mut Vec<Token<'a>>) {
     let mut from = range.start;
     while let Some(start) = find_link_start(&text[from..range.end]).map(|i| i + from) {
         let tail = &text[start..range.end];
@@ -160,13 +173,24 @@ fn plain<'a>(text: &'a str, range: Range<usize>, tokens: &mut Vec<Token<'a>>) {
         let scheme_len = if link.starts_with("https://") { 8 } else { 7 };
         if link.len() <= scheme_len {
             // "https://" alone: text.
-            emphasis(text, from..start + word.len(), tokens);
+            mentions(text, from..start + word.len(), people, tokens);
             from = start + word.len();
         } else {
-            emphasis(text, from..start, tokens);
+            mentions(text, from..start, people, tokens);
             tokens.push(Token::Link(link));
             from = start + link.len();
         }
+    }
+    mentions(text, from..range.end, people, tokens);
+}
+
+/// Cuts `text[range]` (no code, no links) into mentions of `people`, and text and asterisk runs.
+fn mentions<'a>(text: &'a str, range: Range<usize>, people: &People, tokens: &mut Vec<Token<'a>>) {
+    let mut from = range.start;
+    for found in mention::find(text, range.clone(), people) {
+        emphasis(text, from..found.range.start, tokens);
+        from = found.range.end;
+        tokens.push(Token::Mention(&text[found.range], found.you));
     }
     emphasis(text, from..range.end, tokens);
 }
@@ -288,6 +312,11 @@ fn spans(tokens: Vec<Token<'_>>, out: &mut Vec<Span>) {
             Token::Text(text) => push_text(text, emphasis, out),
             Token::Code(code) => out.push(Span::Code(code.to_owned(), emphasis)),
             Token::Link(url) => out.push(Span::Link(url.to_owned(), emphasis)),
+            Token::Mention(text, you) => out.push(Span::Mention {
+                text: text.to_owned(),
+                emphasis,
+                you,
+            }),
         }
     }
 }
@@ -305,6 +334,12 @@ mod tests {
     use protocol::limits::{MAX_BODY_CHARS, MAX_FRAME_BYTES};
 
     use super::*;
+    use crate::mention::Person;
+
+    /// Formatting alone, with nobody known to mention.
+    fn parse(body: &str) -> Vec<Span> {
+        super::parse(body, &People::default())
+    }
 
     const PLAIN: Emphasis = Emphasis {
         bold: false,
@@ -332,9 +367,11 @@ mod tests {
         spans
             .iter()
             .map(|span| match span {
-                Span::Text(s, _) | Span::Code(s, _) | Span::Link(s, _) | Span::CodeBlock(s) => {
-                    s.as_str()
-                }
+                Span::Text(s, _)
+                | Span::Code(s, _)
+                | Span::Link(s, _)
+                | Span::CodeBlock(s)
+                | Span::Mention { text: s, .. } => s.as_str(),
             })
             .collect()
     }
@@ -478,13 +515,54 @@ mod tests {
         assert!(parse("").is_empty());
     }
 
-    /// HTML in a body is text: the markers go, every other character shows as typed.
+    /// HTML in a body is text: the markers go, every other character shows as typed; a mention of a
+    /// person whose name looks like HTML is text too.
     #[test]
     fn html_is_text() {
         let body = "<img src=x onerror=alert(1)> **<b>hi</b>** &amp;";
         assert_eq!(
             shown(&parse(body)),
             "<img src=x onerror=alert(1)> <b>hi</b> &amp;"
+        );
+        let people = People::new(None, [Person::new("<b onclick=x>", "b")]);
+        let body = "@<b onclick=x> hi";
+        let spans = super::parse(body, &people);
+        assert_eq!(shown(&spans), body);
+        assert!(matches!(&spans[0], Span::Mention { text, .. } if text == "@<b onclick=x>"));
+    }
+
+    /// Mentions of people the reader knows are spans of their own, emphasised like the text around
+    /// them, never inside code or links; a name's asterisks stay in the name.
+    #[test]
+    fn mentions_are_spans_outside_code_and_links() {
+        let people = People::new(
+            Some(Person::new("Ada", "ada")),
+            [Person::new("Gr*ce", "grace")],
+        );
+        assert_eq!(
+            super::parse(
+                "hi **@Ada** and @Gr*ce `@Ada` https://x.org/@Ada @Bob",
+                &people
+            ),
+            vec![
+                text("hi ", PLAIN),
+                Span::Mention {
+                    text: "@Ada".into(),
+                    emphasis: BOLD,
+                    you: true
+                },
+                text(" and ", PLAIN),
+                Span::Mention {
+                    text: "@Gr*ce".into(),
+                    emphasis: PLAIN,
+                    you: false
+                },
+                text(" ", PLAIN),
+                Span::Code("@Ada".into(), PLAIN),
+                text(" ", PLAIN),
+                Span::Link("https://x.org/@Ada".into(), PLAIN),
+                text(" @Bob", PLAIN),
+            ]
         );
     }
 
@@ -513,5 +591,11 @@ mod tests {
         }
         let stars = "*".repeat(MAX_BODY_CHARS);
         assert_eq!(parse(&stars), vec![text(&stars, PLAIN)]);
+        let people = People::new(Some(Person::new("Ada", "ada")), [Person::new("*", "x")]);
+        for body in ["@Ada*".repeat(huge / 5), "@*@".repeat(huge / 3)] {
+            let spans = super::parse(&body, &people);
+            assert!(spans.len() <= body.len() && shown(&spans).len() <= body.len());
+            assert!(spans.iter().any(|s| matches!(s, Span::Mention { .. })));
+        }
     }
 }

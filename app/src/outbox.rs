@@ -305,6 +305,8 @@ mod tests {
             edited_at: None,
             deleted: false,
             rev: None,
+            reactions: Vec::new(),
+            mine: None,
         })
     }
 

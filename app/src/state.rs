@@ -1,14 +1,16 @@
 //! What the app knows about the chat: the rooms this person is in, each with its messages (ordered and
-//! de-duplicated by the server's id), members, who is typing, unread counts and the "new messages"
-//! marker. [`ChatState::apply`] folds one [`ServerFrame`] in and returns the frames to send in answer
+//! de-duplicated by the server's id) and this person's own reactions to them, members, who is typing,
+//! unread counts and the "new messages" marker. [`ChatState::apply`] folds one [`ServerFrame`] in and returns the frames to send in answer
 //! (the next catch-up page); the methods that start something (`join`, `on_open`, `load_older`) return
 //! the frames to send. Pure: no browser calls, tested natively.
 
 use std::collections::{BTreeMap, VecDeque};
 
 use protocol::{
-    ChatMessage, ClientFrame, ErrorCode, MessageId, RoomEntry, RoomName, ServerFrame, User,
+    ChatMessage, ClientFrame, Emoji, ErrorCode, InviteCode, MessageId, RoomEntry, RoomName,
+    ServerFrame, User,
 };
+use time::OffsetDateTime;
 
 use crate::display::lowercase;
 
@@ -71,6 +73,9 @@ pub struct RoomState {
     /// The room's change number (edits, deletes) up to which this room is known current; like `synced`,
     /// only pages raise it, and a reconnect asks for the changes after it.
     rev: Option<u64>,
+    /// This person's own reactions to each message, and the change number they are true as of: messages
+    /// name only their first reactors, so the server says it apart (`mine`), in frames to this person only.
+    mine: BTreeMap<MessageId, (Option<u64>, Vec<Emoji>)>,
 }
 
 impl RoomState {
@@ -104,14 +109,51 @@ impl RoomState {
         }
     }
 
-    /// Takes a message's newer version (edited, deleted) in place of the one held; an older version, or
-    /// a message not held, changes nothing.
+    /// Takes a message's newer version (edited, deleted, reacted to) in place of the one held; an older
+    /// version, or a message not held, changes nothing, except what it says of this person's reactions
+    /// if that is newer than what is known (see [`RoomState::learn_mine`]).
     fn replace(&mut self, changed: &ChatMessage) {
         if let Some(held) = self.messages.get_mut(&changed.id) {
             if held.rev <= changed.rev {
                 *held = changed.clone();
             }
+            self.learn_mine(changed);
         }
+    }
+
+    /// Holds a message from a page or a live frame (the version it brings); true if it was not held yet.
+    fn hold(&mut self, message: &ChatMessage) -> bool {
+        self.learn_mine(message);
+        self.messages.insert(message.id, message.clone()).is_none()
+    }
+
+    /// Keeps what a version says of this person's own reactions, unless something newer is known: a
+    /// version without reactions says "none", one with `mine` says which, one without `mine` (a frame to
+    /// the whole room) says nothing. `mine` is exact as of its version's `rev`, and only this person's
+    /// own reactions change it (each one's frame to them saying so), so the highest `rev` is the truth
+    /// however frames were reordered.
+    fn learn_mine(&mut self, message: &ChatMessage) {
+        let told = if message.reactions.is_empty() {
+            Vec::new()
+        } else {
+            match &message.mine {
+                Some(mine) => mine.clone(),
+                None => return,
+            }
+        };
+        match self.mine.get(&message.id) {
+            Some((rev, _)) if *rev > message.rev => {}
+            // A message never changed has no reactions and nothing older to be overtaken by.
+            None if message.rev.is_none() => {}
+            _ => {
+                self.mine.insert(message.id, (message.rev, told));
+            }
+        }
+    }
+
+    /// The emoji this person reacted to message `id` with.
+    pub fn mine(&self, id: MessageId) -> &[Emoji] {
+        self.mine.get(&id).map_or(&[], |(_, mine)| mine.as_slice())
     }
 
     /// Messages by others newer than the read position (all of them when nothing was read): the unread
@@ -146,6 +188,12 @@ pub struct ChatState {
     watching: bool,
     /// The last error the server sent that no pending message claimed, for a person to read.
     pub notice: Option<String>,
+    /// An invite link this person opened, to redeem once connected (until the server answers).
+    redeeming: Option<InviteCode>,
+    /// A room an invite link just let this person into, to show.
+    arrived: Option<RoomName>,
+    /// The newest invite link this person asked for, per room, and until when it works.
+    links: BTreeMap<RoomName, (InviteCode, OffsetDateTime)>,
 }
 
 impl ChatState {
@@ -160,11 +208,42 @@ impl ChatState {
             active: None,
             watching: true,
             notice: None,
+            redeeming: None,
+            arrived: None,
+            links: BTreeMap::new(),
         }
+    }
+
+    /// Redeems invite link `code` once connected (now, if the connection is open: the frame to send).
+    pub fn redeem(&mut self, code: InviteCode, online: bool) -> Vec<ClientFrame> {
+        self.redeeming = Some(code.clone());
+        if online {
+            vec![ClientFrame::Redeem { code }]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// The room an invite link let this person into, once, to show it.
+    pub fn take_arrived(&mut self) -> Option<RoomName> {
+        self.arrived.take()
+    }
+
+    /// The newest invite link asked for to `room`, and until when it works.
+    pub fn invite_link(&self, room: &RoomName) -> Option<&(InviteCode, OffsetDateTime)> {
+        self.links.get(room)
     }
 
     pub fn room(&self, room: &RoomName) -> Option<&RoomState> {
         self.rooms.get(room)
+    }
+
+    /// Whether a live message is news here: its room is joined and the message not held yet (not a
+    /// repeated delivery, nor one a catch-up page brought first).
+    pub fn is_news(&self, message: &ChatMessage) -> bool {
+        self.rooms
+            .get(&message.room)
+            .is_some_and(|r| !r.messages.contains_key(&message.id))
     }
 
     /// The joined rooms, by name.
@@ -272,7 +351,13 @@ impl ChatState {
             state.rejoin = true;
             state.confirmed = false;
         }
-        vec![ClientFrame::Rooms]
+        let mut frames = vec![ClientFrame::Rooms];
+        frames.extend(
+            self.redeeming
+                .clone()
+                .map(|code| ClientFrame::Redeem { code }),
+        );
+        frames
     }
 
     /// Folds in the server's list: rooms new to this device are joined, rooms known before the connection
@@ -327,6 +412,13 @@ impl ChatState {
             frames.push(state.history(room, page));
         }
         frames
+    }
+
+    /// Whether this person reacted to message `id` in `room` with `emoji` (what a chip's click undoes).
+    pub fn reacted(&self, room: &RoomName, id: MessageId, emoji: Emoji) -> bool {
+        self.rooms
+            .get(room)
+            .is_some_and(|state| state.mine(id).contains(&emoji))
     }
 
     /// Asks for the page before the oldest message shown, unless one is on its way or none is left.
@@ -435,6 +527,16 @@ impl ChatState {
                 Vec::new()
             }
             ServerFrame::Error {
+                code: ErrorCode::InvalidInvite,
+                message,
+                ..
+            } => {
+                // The link being redeemed is no way in: say so, and do not try it again.
+                self.redeeming = None;
+                self.notice = Some(message.clone());
+                Vec::new()
+            }
+            ServerFrame::Error {
                 code,
                 message,
                 client_id,
@@ -456,6 +558,20 @@ impl ChatState {
                     state.replace(message);
                 }
                 Vec::new()
+            }
+            ServerFrame::InviteLink {
+                room,
+                code,
+                expires_at,
+                ..
+            } => {
+                self.links.insert(room.clone(), (code.clone(), *expires_at));
+                Vec::new()
+            }
+            ServerFrame::Redeemed { room } => {
+                self.redeeming = None;
+                self.arrived = Some(room.clone());
+                self.join(room)
             }
         }
     }
@@ -487,7 +603,7 @@ impl ChatState {
                 state.loaded = true;
                 state.has_older = has_more;
                 for message in messages {
-                    state.messages.insert(message.id, message.clone());
+                    state.hold(message);
                 }
                 // A room this person just joined here shows its newest page, not news; a room from their
                 // list has news since their read position, wherever they read.
@@ -506,7 +622,7 @@ impl ChatState {
                 state.loading_older = false;
                 state.has_older = has_more;
                 for message in messages {
-                    state.messages.insert(message.id, message.clone());
+                    state.hold(message);
                 }
                 Vec::new()
             }
@@ -529,7 +645,7 @@ impl ChatState {
             let Some(state) = self.rooms.get_mut(&message.room) else {
                 continue;
             };
-            if state.messages.insert(message.id, message.clone()).is_some() {
+            if !state.hold(message) {
                 continue;
             }
             if message.author.id == self.me || seen_now {
@@ -548,7 +664,7 @@ impl ChatState {
 
 #[cfg(test)]
 mod tests {
-    use protocol::{ClientId, ErrorCode};
+    use protocol::{ClientId, ErrorCode, Reaction};
     use time::OffsetDateTime;
 
     use super::*;
@@ -576,6 +692,8 @@ mod tests {
             edited_at: None,
             deleted: false,
             rev: None,
+            reactions: Vec::new(),
+            mine: None,
         }
     }
 
@@ -633,6 +751,77 @@ mod tests {
             vec![10, 20],
             "a change adds nothing"
         );
+    }
+
+    /// Whether this person reacted comes from what the server tells them alone (`mine`, in their pages
+    /// and their own reactions' frames), exact as of its version: frames to the whole room say nothing
+    /// of it, and a late, older word on it does not overrule a newer one.
+    #[test]
+    fn own_reactions_follow_the_newest_word_on_them() {
+        let mut state = joined("general");
+        state.apply(&history("general", &[10], false), 0.0);
+        let thumbs = |rev: u64, count: u32, mine: Option<Vec<Emoji>>| {
+            ServerFrame::Changed(ChatMessage {
+                rev: Some(rev),
+                reactions: vec![Reaction {
+                    emoji: Emoji::ThumbsUp,
+                    count,
+                    users: vec![user("bob")],
+                }],
+                mine,
+                ..message("general", 10, "bob")
+            })
+        };
+        let general = room("general");
+        let id = MessageId::new(10, 0);
+        let count = |state: &ChatState| {
+            let room = state.room(&general).unwrap();
+            room.messages()
+                .next()
+                .unwrap()
+                .reactions
+                .first()
+                .map(|r| r.count)
+        };
+        // Someone else's reaction (3) overtakes this person's own (2) on the way.
+        state.apply(&thumbs(3, 2, None), 0.0);
+        assert!(!state.reacted(&general, id, Emoji::ThumbsUp));
+        state.apply(&thumbs(2, 1, Some(vec![Emoji::ThumbsUp])), 0.0);
+        assert_eq!(count(&state), Some(2), "the newer version stays");
+        assert!(
+            state.reacted(&general, id, Emoji::ThumbsUp),
+            "and the own reaction is known"
+        );
+        state.apply(&thumbs(4, 3, None), 0.0);
+        assert!(
+            state.reacted(&general, id, Emoji::ThumbsUp),
+            "a frame to everyone says nothing"
+        );
+        // A page (their own, at 5) says they took it back elsewhere; a late word at 4 does not undo it.
+        state.apply(
+            &ServerFrame::History {
+                room: general.clone(),
+                messages: Vec::new(),
+                has_more: false,
+                changes: vec![match thumbs(5, 2, Some(vec![])) {
+                    ServerFrame::Changed(message) => message,
+                    _ => unreachable!(),
+                }],
+                rev: Some(5),
+            },
+            0.0,
+        );
+        state.apply(&thumbs(4, 3, Some(vec![Emoji::ThumbsUp])), 0.0);
+        assert!(!state.reacted(&general, id, Emoji::ThumbsUp));
+        state.apply(&thumbs(6, 1, Some(vec![Emoji::ThumbsUp])), 0.0);
+        assert!(state.reacted(&general, id, Emoji::ThumbsUp));
+        // A version without reactions means none of them is this person's.
+        state.apply(
+            &ServerFrame::Changed(edited("general", 10, "edited", 7)),
+            0.0,
+        );
+        assert!(!state.reacted(&general, id, Emoji::ThumbsUp));
+        assert!(!state.reacted(&room("elsewhere"), id, Emoji::ThumbsUp));
     }
 
     /// A reconnect asks for the changes after the change number of the last page, and a catch-up page's
@@ -786,6 +975,64 @@ mod tests {
         );
     }
 
+    /// An invite link opened before the connection is redeemed once it opens (after asking for the
+    /// list), and after every reconnect until the server answers; `redeemed` joins its room and says to
+    /// show it, once; a refusal stops the trying and tells the person why.
+    #[test]
+    fn an_opened_invite_link_is_redeemed_once_connected() {
+        let mut state = ChatState::new("me", [room("general")]);
+        let code = InviteCode::new("9f1c2e7a4b0d4c6e8a2f1b3c5d7e9f01").unwrap();
+        let redeem = ClientFrame::Redeem { code: code.clone() };
+        assert!(state.redeem(code.clone(), false).is_empty());
+        assert_eq!(state.on_open(), [ClientFrame::Rooms, redeem.clone()]);
+        assert_eq!(
+            state.on_open(),
+            [ClientFrame::Rooms, redeem.clone()],
+            "again after a reconnect"
+        );
+        let plans = room("_abc123-plans");
+        let frames = state.apply(
+            &ServerFrame::Redeemed {
+                room: plans.clone(),
+            },
+            0.0,
+        );
+        assert_eq!(joins(&frames), [plans.as_str()]);
+        assert_eq!(state.take_arrived(), Some(plans.clone()));
+        assert_eq!(state.take_arrived(), None);
+        assert_eq!(state.on_open(), [ClientFrame::Rooms], "redeemed: not again");
+        // The server's list, read before the redemption, does not drop the room just joined.
+        state.apply(&listing(&[("general", None)]), 0.0);
+        assert!(state.room(&plans).is_some());
+
+        assert_eq!(state.redeem(code, true), [redeem]);
+        state.apply(&ServerFrame::error(ErrorCode::InvalidInvite, None), 0.0);
+        assert_eq!(
+            state.notice.as_deref(),
+            Some(ErrorCode::InvalidInvite.describe().as_str())
+        );
+        assert_eq!(state.on_open(), [ClientFrame::Rooms]);
+        assert_eq!(state.take_arrived(), None);
+    }
+
+    /// The newest invite link asked for is kept per room, to show and copy.
+    #[test]
+    fn the_newest_invite_link_is_kept_per_room() {
+        let mut state = joined("general");
+        let plans = room("_abc123-plans");
+        let link = |code: &str| ServerFrame::InviteLink {
+            room: plans.clone(),
+            code: InviteCode::new(code).unwrap(),
+            expires_at: OffsetDateTime::UNIX_EPOCH,
+            client_id: ClientId::new("l-1").unwrap(),
+        };
+        assert!(state.invite_link(&plans).is_none());
+        state.apply(&link("first"), 0.0);
+        state.apply(&link("second"), 0.0);
+        assert_eq!(state.invite_link(&plans).unwrap().0.as_str(), "second");
+        assert!(state.invite_link(&room("general")).is_none());
+    }
+
     /// Nobody is offered for inviting into a room the server did not confirm this person is in.
     #[test]
     fn invitations_only_from_inside() {
@@ -861,6 +1108,22 @@ mod tests {
             state.apply(&ServerFrame::Message(message("general", id, "bob")), 0.0);
         }
         assert_eq!(ids(&state, "general"), vec![10, 15, 20, 30]);
+    }
+
+    /// Only a message not held yet, in a joined room, is news (what may raise a notification).
+    #[test]
+    fn a_message_is_news_once_and_only_in_a_joined_room() {
+        let mut state = joined("general");
+        state.apply(&history("general", &[10], false), 0.0);
+        let live = message("general", 20, "bob");
+        assert!(state.is_news(&live));
+        state.apply(&ServerFrame::Message(live.clone()), 0.0);
+        assert!(!state.is_news(&live), "a repeated delivery");
+        assert!(
+            !state.is_news(&message("general", 10, "bob")),
+            "brought by a page"
+        );
+        assert!(!state.is_news(&message("elsewhere", 30, "bob")));
     }
 
     #[test]

@@ -11,6 +11,8 @@
 //! - [`auth`]: ID-token verification (RS256 against a JWKS; `iss`, `aud`, `token_use`, `exp`, `nbf`), the
 //!   one code path for Cognito's tokens and the local sign-in's.
 //! - [`metrics`]: counts of what a batch did, and their CloudWatch embedded-metric-format log line.
+//! - [`meter`]: counts of the calls AWS bills for (API Gateway frames and connection time, function
+//!   invocations and their duration, SQS requests), off unless a [`meter::Meter`] is handed in.
 //! - [`adapters`]: implementations of the ports. [`adapters::memory`] keeps everything in process; with the
 //!   `aws` feature, [`adapters`] also holds Redis, SQS, API Gateway management and JWKS.
 //! - [`lambda`] (feature `aws`): Lambda event translation, which the four thin binaries in `src/bin/`
@@ -24,5 +26,6 @@ pub mod consumer;
 pub mod core;
 #[cfg(feature = "aws")]
 pub mod lambda;
+pub mod meter;
 pub mod metrics;
 pub mod ports;

@@ -4,8 +4,9 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use protocol::{
-    limits::Rate, ChatMessage, ClientId, Command, ConnectionId, Delivery, MessageId, RoomEntry,
-    RoomName, ServerFrame, User,
+    limits::{Rate, MAX_NAMED_REACTORS, MAX_REACTIONS_PER_MESSAGE},
+    ChatMessage, ClientId, Command, ConnectionId, Delivery, Emoji, InviteCode, MessageId, Reaction,
+    RoomEntry, RoomName, ServerFrame, User,
 };
 use time::OffsetDateTime;
 
@@ -40,6 +41,21 @@ pub enum Appended {
     },
     /// A retry of a message the room already has and was sent: confirm it to its sender only.
     AlreadySent { message: ChatMessage },
+    /// The author's bucket of the [`RateCheck`] is empty: nothing was stored or checked; one token fits
+    /// again after this many milliseconds.
+    RateLimited { retry_after_ms: u64 },
+}
+
+/// A rate to check together with an action ([`Registry::append`]): one token of the acting person's
+/// bucket `bucket` at `rate`, exactly as [`Registry::admit`] takes it, first, and nothing else done past
+/// the rate. A store that can make both in one operation (memory; one Redis server) does, so the check
+/// costs no round trip of its own; a Redis Cluster, whose keys for the person and the room live in
+/// different slots, admits first.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateCheck<'a> {
+    pub bucket: &'a str,
+    pub rate: Rate,
+    pub now_ms: u64,
 }
 
 /// A change to a stored message, by the person named in [`Registry::change`].
@@ -47,19 +63,33 @@ pub enum Appended {
 pub enum Change {
     /// The author replaces the body (already checked like a sent one), at `at`.
     Edit { body: String, at: OffsetDateTime },
-    /// The author deletes the message: its body goes, a placeholder stays.
+    /// The author deletes the message: its body and its reactions go, a placeholder stays.
     Delete,
+    /// Anyone in the room reacts with `emoji` (`on`) or takes that reaction back.
+    React { emoji: Emoji, on: bool },
 }
 
 impl Change {
-    /// This change applied to `message` by the person `by` (a user id): the reference rules every
-    /// registry adapter follows. `Ok(false)` when the message is already so (a redelivered change), so
-    /// nothing more changes; the author alone may edit or delete, and a deleted message takes neither.
-    pub fn apply_to(&self, message: &mut ChatMessage, by: &str) -> Result<bool, Refused> {
-        if message.author.id != by {
-            return Err(Refused::NotYourMessage);
-        }
+    /// This change applied to `message`, whose reactors are `reactors`, by the person `by`: the reference
+    /// rules every registry adapter follows. `Ok(false)` when the message is already so (a redelivered
+    /// change), so nothing more changes; the author alone may edit or delete; a deleted message takes no
+    /// change but its delete again.
+    pub fn apply_to(
+        &self,
+        message: &mut ChatMessage,
+        reactors: &mut Reactors,
+        by: &User,
+    ) -> Result<bool, Refused> {
         match self {
+            Self::React { .. } if message.deleted => Err(Refused::UnknownMessage),
+            Self::React { emoji, on } => {
+                let changed = reactors.set(by, *emoji, *on)?;
+                if changed {
+                    message.reactions = reactors.summary();
+                }
+                Ok(changed)
+            }
+            _ if message.author.id != by.id => Err(Refused::NotYourMessage),
             Self::Delete if message.deleted => Ok(false),
             _ if message.deleted => Err(Refused::UnknownMessage),
             Self::Edit { body, .. } if *body == message.body => Ok(false),
@@ -71,9 +101,86 @@ impl Change {
             Self::Delete => {
                 message.body.clear();
                 message.deleted = true;
+                message.reactions.clear();
+                *reactors = Reactors::default();
                 Ok(true)
             }
         }
+    }
+}
+
+/// Everyone who reacted to one message: per emoji of the set, the people in the order they reacted
+/// (without pictures). What the store keeps beside the message, which carries only the counts and the
+/// first names ([`Reactors::summary`]); at most [`MAX_REACTIONS_PER_MESSAGE`] in all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reactors(Vec<(Emoji, Vec<User>)>);
+
+impl Reactors {
+    /// Reactions in all, each person's each emoji once.
+    pub fn total(&self) -> usize {
+        self.0.iter().map(|(_, people)| people.len()).sum()
+    }
+
+    /// `by` reacts with `emoji` (`on`) or takes it back: true if that changed anything (a repeat does
+    /// not). A new reaction past [`MAX_REACTIONS_PER_MESSAGE`] is refused.
+    pub fn set(&mut self, by: &User, emoji: Emoji, on: bool) -> Result<bool, Refused> {
+        let people = self.0.iter().position(|(e, _)| *e == emoji);
+        let reacted = people.and_then(|p| {
+            let r = self.0[p].1.iter().position(|u| u.id == by.id)?;
+            Some((p, r))
+        });
+        match (on, reacted) {
+            (true, Some(_)) | (false, None) => Ok(false),
+            (false, Some((p, r))) => {
+                self.0[p].1.remove(r);
+                self.0.retain(|(_, people)| !people.is_empty());
+                Ok(true)
+            }
+            (true, None) if self.total() >= MAX_REACTIONS_PER_MESSAGE => {
+                Err(Refused::TooManyReactions)
+            }
+            (true, None) => {
+                match people {
+                    Some(p) => self.0[p].1.push(reactor(by)),
+                    None => {
+                        self.0.push((emoji, vec![reactor(by)]));
+                        self.0.sort_by_key(|(e, _)| *e);
+                    }
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// What the message carries: per emoji reacted with, in [`Emoji::ALL`]'s order, the count and the
+    /// first [`MAX_NAMED_REACTORS`] people.
+    pub fn summary(&self) -> Vec<Reaction> {
+        self.0
+            .iter()
+            .map(|(emoji, people)| Reaction {
+                emoji: *emoji,
+                count: u32::try_from(people.len()).unwrap_or(u32::MAX),
+                users: people.iter().take(MAX_NAMED_REACTORS).cloned().collect(),
+            })
+            .collect()
+    }
+
+    /// The emoji `user_id` reacted with, in [`Emoji::ALL`]'s order.
+    pub fn of(&self, user_id: &str) -> Vec<Emoji> {
+        self.0
+            .iter()
+            .filter(|(_, people)| people.iter().any(|u| u.id == user_id))
+            .map(|(emoji, _)| *emoji)
+            .collect()
+    }
+}
+
+/// A reactor as the store keeps them: their id and name.
+fn reactor(user: &User) -> User {
+    User {
+        id: user.id.clone(),
+        name: user.name.clone(),
+        picture: None,
     }
 }
 
@@ -86,10 +193,13 @@ pub enum Refused {
     UnknownMessage,
     /// Someone else wrote the message.
     NotYourMessage,
+    /// A new reaction to a message holding [`MAX_REACTIONS_PER_MESSAGE`] already.
+    TooManyReactions,
 }
 
 /// What [`Registry::change`] did: the message's latest version, to fan out to `recipients` (every
 /// connection in the room). A redelivered change stores nothing more and answers the same version again.
+/// After a reaction, the message's `mine` holds the reactor's own reactions (for their connections only).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Changed {
     pub message: ChatMessage,
@@ -156,6 +266,38 @@ pub enum Added {
     NoSuchRoom,
     /// They would make more than [`protocol::limits::MAX_PEOPLE_PER_PRIVATE_ROOM`]. Nothing changed.
     RoomFull,
+}
+
+/// What [`Registry::create_invite`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InviteCreated {
+    /// A live link (a new one, or the one this person's same request made before), until `expires_ms`.
+    Created { code: InviteCode, expires_ms: u64 },
+    /// The asker is not among the room's people, or there is no such room. Nothing changed.
+    NoSuchRoom,
+    /// The room has [`protocol::limits::MAX_INVITE_LINKS_PER_ROOM`] live links. Nothing changed.
+    TooMany,
+}
+
+/// What [`Registry::redeem_invite`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redemption {
+    /// The person is among the room's people (they may have been already: a repeated redemption).
+    Redeemed(RoomName),
+    /// No live link of this code for this person: used by someone else, expired, never issued, or its
+    /// room is gone. Nothing changed.
+    Invalid,
+    /// The room holds [`protocol::limits::MAX_PEOPLE_PER_PRIVATE_ROOM`] people. The code stays this
+    /// person's.
+    RoomFull,
+}
+
+/// A fresh invite code: 128 bits from the operating system's generator, as 32 hex digits.
+pub fn new_invite_code() -> InviteCode {
+    let mut bits = [0u8; 16];
+    getrandom::fill(&mut bits).expect("the operating system's random generator works");
+    let hex: String = bits.iter().map(|b| format!("{b:02x}")).collect();
+    InviteCode::new(hex).expect("hex digits are an invite code")
 }
 
 /// What [`Registry::admit`] decided.
@@ -252,17 +394,20 @@ pub trait Registry: Send + Sync {
     /// Stores a message from `sender`, a connection that must be in the message's room, once per (room,
     /// author, client id), assigning it the next id in the room and trimming the room's history to its cap;
     /// answers who must receive it. One store operation: the membership check, the append and the
-    /// recipients are read together.
+    /// recipients are read together. With a `rate`, the author's token is taken first
+    /// ([`Appended::RateLimited`] past it).
     async fn append(
         &self,
         sender: &ConnectionId,
         message: NewMessage,
+        rate: Option<RateCheck<'_>>,
     ) -> Result<Appended, RegistryError>;
     /// Records that a message reached the delivery queue, so a retry of it is answered to its sender only.
     async fn mark_fanned_out(&self, message: &ChatMessage) -> Result<(), RegistryError>;
     /// A page of the room's history for `reader`, a connection that must be in the room (`None` if it is
     /// not). Reads in bounded batches and stops once the page holds
-    /// [`protocol::limits::MAX_SERVER_FRAME_BYTES`] of messages (`has_more` then says so).
+    /// [`protocol::limits::MAX_SERVER_FRAME_BYTES`] of messages (`has_more` then says so). Every message
+    /// with reactions carries the reader's own in `mine`.
     async fn history(
         &self,
         reader: &ConnectionId,
@@ -270,8 +415,9 @@ pub trait Registry: Send + Sync {
         query: HistoryQuery,
     ) -> Result<Option<HistoryPage>, RegistryError>;
     /// Applies `change` to the message `id` of `room`, by `by` (a connection that must be in the room, and
-    /// its person), as [`Change::apply_to`] rules; a change that changes something takes the room's next
-    /// change number (the message's `rev`). One store operation.
+    /// its person), as [`Change::apply_to`] rules, with the message's [`Reactors`] the store keeps; a
+    /// change that changes something takes the room's next change number (the message's `rev`). After a
+    /// reaction, the answer's `mine` holds `by`'s own reactions. One store operation.
     async fn change(
         &self,
         by: &Member,
@@ -282,6 +428,7 @@ pub trait Registry: Send + Sync {
     /// For `reader`, a connection that must be in the room (`None` if it is not): the messages changed
     /// after change number `after` (at most `limit`, within [`protocol::limits::MAX_SERVER_FRAME_BYTES`]),
     /// and the number the page is current to. `limit` 0 answers the room's latest change number alone.
+    /// Every message with reactions carries the reader's own in `mine`.
     async fn changes(
         &self,
         reader: &ConnectionId,
@@ -314,8 +461,29 @@ pub trait Registry: Send + Sync {
         people: &[&str],
         now_ms: u64,
     ) -> Result<Added, RegistryError>;
+    /// A single-use invite link to private room `room`, asked for by `by` (who must be among its people)
+    /// with `client_id`: the same request answers the same link. A link lives
+    /// [`protocol::limits::INVITE_LINK_TTL_SECS`] (the room's live links are at most
+    /// [`protocol::limits::MAX_INVITE_LINKS_PER_ROOM`]) and goes with its room.
+    async fn create_invite(
+        &self,
+        room: &RoomName,
+        by: &str,
+        client_id: &ClientId,
+        now_ms: u64,
+    ) -> Result<InviteCreated, RegistryError>;
+    /// Uses invite link `code` for `user_id`: the first person to redeem a live link makes it theirs and
+    /// becomes one of its room's people (within the people cap); anyone else after is
+    /// [`Redemption::Invalid`], and the same person again is let in again. Refreshes the room's
+    /// retention.
+    async fn redeem_invite(
+        &self,
+        code: &InviteCode,
+        user_id: &str,
+        now_ms: u64,
+    ) -> Result<Redemption, RegistryError>;
     /// Takes a person out of a private room's people; the last one out deletes the room (people,
-    /// members, history). Says whether the room is gone. Nothing for a public room.
+    /// members, history, links). Says whether the room is gone. Nothing for a public room.
     async fn remove_person(&self, room: &RoomName, user_id: &str) -> Result<bool, RegistryError>;
     /// Puts `room` on the person's list (keeping its read position; `with` names a direct conversation's
     /// other person), unless the list holds [`protocol::limits::MAX_ROOMS_PER_PERSON`] others: then false,

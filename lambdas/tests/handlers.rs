@@ -19,7 +19,7 @@ use lambdas::{
     ports::{Clock, HistoryQuery, PushError, Pusher, Registry},
 };
 use protocol::{
-    ClientFrame, Command, ConnectionId, Delivery, ErrorCode, RoomName, ServerFrame, User,
+    ClientFrame, Command, ConnectionId, Delivery, Emoji, ErrorCode, RoomName, ServerFrame, User,
 };
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -209,6 +209,7 @@ async fn a_send_stored_but_not_fanned_out_is_fanned_out_on_retry() {
                 body: "hi".into(),
                 sent_at: OffsetDateTime::UNIX_EPOCH,
             },
+            None,
         )
         .await
         .unwrap();
@@ -779,4 +780,473 @@ async fn catch_up_brings_changes_made_while_away() {
     assert_eq!(messages[0].body, "old news, fixed");
     assert!(messages[0].edited_at.is_some());
     assert_eq!(*rev, Some(1));
+}
+
+/// `who` on `connection` reacts to message `id` in `general` with `emoji` (`on`) or takes it back.
+fn react(connection: &str, who: &str, id: protocol::MessageId, emoji: &str, on: bool) -> Command {
+    frame(
+        connection,
+        who,
+        &format!(
+            r#"{{"action":"react","room":"general","id":"{id}","emoji":"{emoji}","on":{on}}}"#
+        ),
+    )
+}
+
+/// The `changed` frames a reaction caused, as (recipients, message).
+fn changed_to(out: &[Delivery]) -> Vec<(Vec<&str>, &protocol::ChatMessage)> {
+    out.iter()
+        .map(|d| match &d.frame {
+            ServerFrame::Changed(message) => (recipients(d), message),
+            other => panic!("expected changed frames, got {other:?}"),
+        })
+        .collect()
+}
+
+/// A reaction reaches every member as a `changed` frame carrying the message's reactions (count and
+/// names) and the next change number; the reactor's own connection is told which emoji are theirs,
+/// everyone else gets the same version without. Setting what is already so (a redelivery, a retry)
+/// changes nothing and sends the same frames; taking a reaction back counts down; history and a catch-up
+/// carry the reactions, with the reader's own.
+#[tokio::test]
+async fn reactions_reach_everyone_and_count_each_person_once() {
+    let mut h = Harness::alice_and_bob_in_general().await;
+    let id = alice_sends(&mut h, "m1", "lunch?").await;
+    let bob_likes = h.run(react("c2", "bob", id, "👍", true)).await;
+    let frames = changed_to(&bob_likes);
+    assert_eq!(frames.len(), 2, "{bob_likes:?}");
+    let (own, others) = (&frames[0], &frames[1]);
+    assert_eq!(
+        (own.0.as_slice(), others.0.as_slice()),
+        (&["c2"][..], &["c1"][..])
+    );
+    assert_eq!(own.1.mine, Some(vec![Emoji::ThumbsUp]));
+    assert_eq!(others.1.mine, None);
+    assert_eq!(own.1.rev, Some(1));
+    assert_eq!(own.1.reactions, others.1.reactions);
+    let thumbs = &own.1.reactions[0];
+    assert_eq!((thumbs.emoji, thumbs.count), (Emoji::ThumbsUp, 1));
+    assert_eq!(thumbs.users[0].name, "bob");
+    assert_eq!(
+        h.run(react("c2", "bob", id, "👍", true)).await,
+        bob_likes,
+        "a redelivered reaction changes nothing"
+    );
+
+    let alice_too = h.run(react("c1", "alice", id, "👍", true)).await;
+    let (own, message) = &changed_to(&alice_too)[0];
+    assert_eq!(own.as_slice(), ["c1"]);
+    let thumbs = &message.reactions[0];
+    let names: Vec<&str> = thumbs.users.iter().map(|u| u.name.as_str()).collect();
+    assert_eq!(names, ["bob", "alice"], "in the order they reacted");
+    assert_eq!(thumbs.count, 2);
+    h.run(react("c1", "alice", id, "🎉", true)).await;
+
+    let bob_unlikes = h.run(react("c2", "bob", id, "👍", false)).await;
+    let frames = changed_to(&bob_unlikes);
+    assert_eq!(frames[0].1.mine, Some(vec![]));
+    assert_eq!(frames[0].1.rev, Some(4));
+    let counts: Vec<(Emoji, u32)> = frames[0]
+        .1
+        .reactions
+        .iter()
+        .map(|r| (r.emoji, r.count))
+        .collect();
+    assert_eq!(counts, [(Emoji::ThumbsUp, 1), (Emoji::Party, 1)]);
+    assert_eq!(
+        changed_to(&h.run(react("c2", "bob", id, "👍", false)).await)[0]
+            .1
+            .rev,
+        Some(4),
+        "taking back what is not there changes nothing"
+    );
+
+    for (connection, who, mine) in [
+        ("c1", "alice", vec![Emoji::ThumbsUp, Emoji::Party]),
+        ("c2", "bob", vec![]),
+    ] {
+        let page = h
+            .run(frame(
+                connection,
+                who,
+                r#"{"action":"history","room":"general"}"#,
+            ))
+            .await;
+        let ServerFrame::History { messages, rev, .. } = &page[0].frame else {
+            panic!("expected history, got {page:?}");
+        };
+        assert_eq!(messages[0].reactions.len(), 2);
+        assert_eq!(messages[0].mine.as_ref(), Some(&mine), "{who}'s own");
+        assert_eq!(*rev, Some(4));
+        let caught_up = h
+            .run(frame(
+                connection,
+                who,
+                &format!(
+                    r#"{{"action":"history","room":"general","after":"{id}","changes_after":1}}"#
+                ),
+            ))
+            .await;
+        let ServerFrame::History { changes, .. } = &caught_up[0].frame else {
+            panic!("expected history, got {caught_up:?}");
+        };
+        assert_eq!(changes[0].reactions, messages[0].reactions);
+        assert_eq!(changes[0].mine.as_ref(), Some(&mine));
+    }
+}
+
+/// Only members react (`not_a_member`), only to a message the room holds (`unknown_message`), not to a
+/// deleted one, whose reactions go with its body; reactions have their own rate (`rate_limited` past its
+/// burst) that leaves editing alone.
+#[tokio::test]
+async fn reactions_need_a_member_a_live_message_and_keep_to_their_rate() {
+    let mut h = Harness::alice_and_bob_in_general().await;
+    let id = alice_sends(&mut h, "m1", "hello").await;
+    let refusal = |out: &[Delivery]| match out {
+        [Delivery {
+            frame: ServerFrame::Error { code, .. },
+            recipients,
+            ..
+        }] => (*code, recipients[0].as_str().to_owned()),
+        other => panic!("expected one refusal, got {other:?}"),
+    };
+    let outsider = h.run(react("c3", "carol", id, "👍", true)).await;
+    assert_eq!(refusal(&outsider), (ErrorCode::NotAMember, "c3".to_owned()));
+    let unknown = h
+        .run(react(
+            "c2",
+            "bob",
+            protocol::MessageId::new(1, 0),
+            "👍",
+            true,
+        ))
+        .await;
+    assert_eq!(refusal(&unknown).0, ErrorCode::UnknownMessage);
+
+    for emoji in ["👍", "❤️", "😂", "🎉", "😮", "😢"] {
+        h.run(react("c2", "bob", id, emoji, true)).await;
+    }
+    for emoji in ["👍", "❤️", "😂", "🎉", "😮", "😢"] {
+        h.run(react("c2", "bob", id, emoji, false)).await;
+    }
+    for emoji in ["👍", "❤️", "😂", "🎉", "😮", "😢"] {
+        h.run(react("c2", "bob", id, emoji, true)).await;
+    }
+    // Bob's refused reaction to an unknown message took a token too: this is his twentieth.
+    let spent = h.run(react("c2", "bob", id, "😢", false)).await;
+    assert_eq!(
+        changed_to(&spent).len(),
+        2,
+        "the twentieth reaction still fits"
+    );
+    let over = h.run(react("c2", "bob", id, "😢", true)).await;
+    let ServerFrame::Error {
+        code,
+        retry_after_ms,
+        ..
+    } = &over[0].frame
+    else {
+        panic!("expected a refusal, got {over:?}");
+    };
+    assert_eq!(
+        (*code, *retry_after_ms),
+        (ErrorCode::RateLimited, Some(500))
+    );
+    h.clock.advance(Duration::from_millis(500));
+    assert_eq!(
+        changed_to(&h.run(react("c2", "bob", id, "😢", true)).await).len(),
+        2
+    );
+
+    let deleted = h
+        .run(frame(
+            "c1",
+            "alice",
+            &format!(r#"{{"action":"delete","room":"general","id":"{id}"}}"#),
+        ))
+        .await;
+    let (_, gone) = &changed_to(&deleted)[0];
+    assert!(gone.deleted && gone.reactions.is_empty() && gone.mine.is_none());
+    h.clock.advance(Duration::from_secs(1));
+    for on in [true, false] {
+        let late = h.run(react("c2", "bob", id, "👍", on)).await;
+        assert_eq!(refusal(&late).0, ErrorCode::UnknownMessage);
+    }
+}
+
+/// A message holds at most `MAX_REACTIONS_PER_MESSAGE` reactions (`too_many_reactions` past it, nothing
+/// stored); one taken back makes room again. However many reacted, the message names only the first few
+/// per emoji, so its frame stays small.
+#[tokio::test]
+async fn a_message_holds_a_bounded_number_of_reactions() {
+    use protocol::limits::{MAX_NAMED_REACTORS, MAX_REACTIONS_PER_MESSAGE};
+    let mut h = Harness::alice_and_bob_in_general().await;
+    let id = alice_sends(&mut h, "m1", "vote!").await;
+    let set = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
+    let people = MAX_REACTIONS_PER_MESSAGE.div_ceil(set.len());
+    for i in 0..people {
+        let (connection, who) = (format!("v{i}"), format!("voter{i}"));
+        h.run(frame(
+            &connection,
+            &who,
+            r#"{"action":"join","room":"general"}"#,
+        ))
+        .await;
+        for (n, emoji) in set.iter().enumerate() {
+            let out = h.run(react(&connection, &who, id, emoji, true)).await;
+            if i * set.len() + n + 1 > MAX_REACTIONS_PER_MESSAGE {
+                let ServerFrame::Error { code, .. } = &out[0].frame else {
+                    panic!("expected a refusal, got {out:?}");
+                };
+                assert_eq!(*code, ErrorCode::TooManyReactions);
+            }
+        }
+    }
+    let full = h.run(react("c2", "bob", id, "👍", true)).await;
+    assert!(matches!(
+        &full[0].frame,
+        ServerFrame::Error {
+            code: ErrorCode::TooManyReactions,
+            ..
+        }
+    ));
+    h.run(react("v0", "voter0", id, "👍", false)).await;
+    let fits = h.run(react("c2", "bob", id, "👍", true)).await;
+    let (_, message) = &changed_to(&fits)[0];
+    let total: u32 = message.reactions.iter().map(|r| r.count).sum();
+    assert_eq!(total as usize, MAX_REACTIONS_PER_MESSAGE);
+    assert!(message
+        .reactions
+        .iter()
+        .all(|r| r.users.len() == MAX_NAMED_REACTORS));
+    assert_eq!(
+        message.mine,
+        Some(vec![Emoji::ThumbsUp]),
+        "bob is not among the names, yet knows"
+    );
+    assert!(fits[0].frame.to_json().len() < 8 * 1024);
+}
+
+/// `who` on `connection` asks for an invite link to `room` with request `client_id`: the frame answered.
+async fn ask_link(
+    h: &mut Harness,
+    connection: &str,
+    who: &str,
+    room: &RoomName,
+    client_id: &str,
+) -> ServerFrame {
+    let out = h
+        .run(frame(
+            connection,
+            who,
+            &format!(r#"{{"action":"invite_link","room":"{room}","client_id":"{client_id}"}}"#),
+        ))
+        .await;
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(recipients(&out[0]), [connection]);
+    out[0].frame.clone()
+}
+
+/// `who` on `connection` redeems `code`: every delivery caused.
+async fn redeem(h: &mut Harness, connection: &str, who: &str, code: &str) -> Vec<Delivery> {
+    h.run(frame(
+        connection,
+        who,
+        &format!(r#"{{"action":"redeem","code":"{code}"}}"#),
+    ))
+    .await
+}
+
+/// Ada's private room `plans`, created, joined and written in by her (`c1`); answers its name.
+async fn adas_plans(h: &mut Harness) -> RoomName {
+    let plans = RoomName::private("sub-ada", "plans").unwrap();
+    for text in [
+        format!(r#"{{"action":"create","room":"{plans}"}}"#),
+        format!(r#"{{"action":"join","room":"{plans}"}}"#),
+        format!(r#"{{"action":"send","room":"{plans}","client_id":"p1","body":"the plan"}}"#),
+    ] {
+        h.run(frame("c1", "ada", &text)).await;
+    }
+    plans
+}
+
+fn link_code(frame: &ServerFrame) -> String {
+    match frame {
+        ServerFrame::InviteLink { code, .. } => code.to_string(),
+        other => panic!("expected an invite link, got {other:?}"),
+    }
+}
+
+/// An invite link is one person's way in: Ada's link (the same one for a retried request, good for
+/// seven days) lets Grace in — among the room's people, the room on her list on every device, the room
+/// named to her — and she can then join and read it; Grace redeeming it again is let in again; Eve, with
+/// the same link afterwards, or with a made-up code, gets one and the same refusal, and cannot join.
+#[tokio::test]
+async fn an_invite_link_lets_the_first_person_in_and_no_one_else() {
+    let mut h = Harness::new();
+    let plans = adas_plans(&mut h).await;
+    let answer = ask_link(&mut h, "c1", "ada", &plans, "l-1").await;
+    let ServerFrame::InviteLink {
+        room,
+        expires_at,
+        client_id,
+        ..
+    } = &answer
+    else {
+        panic!("expected an invite link, got {answer:?}");
+    };
+    assert_eq!((room, client_id.as_str()), (&plans, "l-1"));
+    assert_eq!(
+        *expires_at,
+        h.clock.now() + Duration::from_secs(7 * 24 * 3600)
+    );
+    assert_eq!(
+        ask_link(&mut h, "c1", "ada", &plans, "l-1").await,
+        answer,
+        "a retried request answers the same link"
+    );
+    let code = link_code(&answer);
+    assert_eq!(code.len(), 32);
+    assert_ne!(
+        link_code(&ask_link(&mut h, "c1", "ada", &plans, "l-2").await),
+        code
+    );
+
+    h.run(Command::Connect {
+        connection_id: conn("g2"),
+        user: user("grace"),
+    })
+    .await;
+    let welcomed = redeem(&mut h, "g1", "grace", &code).await;
+    assert_eq!(welcomed.len(), 2, "{welcomed:?}");
+    assert_eq!(recipients(&welcomed[0]), ["g1"]);
+    assert_eq!(
+        welcomed[0].frame,
+        ServerFrame::Redeemed {
+            room: plans.clone()
+        }
+    );
+    assert_eq!(
+        recipients(&welcomed[1]),
+        ["g2"],
+        "her other device learns of the room"
+    );
+    assert!(matches!(&welcomed[1].frame, ServerFrame::Rooms { rooms } if rooms[0].room == plans));
+    assert_eq!(
+        redeem(&mut h, "g1", "grace", &code).await[0].frame,
+        welcomed[0].frame,
+        "the same person again is let in again"
+    );
+    let joined = h
+        .run(frame(
+            "g1",
+            "grace",
+            &format!(r#"{{"action":"join","room":"{plans}"}}"#),
+        ))
+        .await;
+    assert!(
+        matches!(&joined[0].frame, ServerFrame::Presence { members, .. } if members.len() == 2)
+    );
+    let page = h
+        .run(frame(
+            "g1",
+            "grace",
+            &format!(r#"{{"action":"history","room":"{plans}"}}"#),
+        ))
+        .await;
+    assert!(
+        matches!(&page[0].frame, ServerFrame::History { messages, .. } if messages[0].body == "the plan")
+    );
+
+    let refused = redeem(&mut h, "e1", "eve", &code).await;
+    assert_eq!(refused.len(), 1);
+    assert_eq!(
+        refused[0].frame,
+        ServerFrame::error(ErrorCode::InvalidInvite, None)
+    );
+    let made_up = redeem(&mut h, "e1", "eve", "0123456789abcdef0123456789abcdef").await;
+    assert_eq!(made_up, refused, "a made-up code: the same answer");
+    let eve_joins = h
+        .run(frame(
+            "e1",
+            "eve",
+            &format!(r#"{{"action":"join","room":"{plans}"}}"#),
+        ))
+        .await;
+    assert_eq!(eve_joins[0].frame, ServerFrame::no_such_room(&plans));
+}
+
+/// A link expires after seven days (then the same refusal as any other); only the room's people may ask
+/// for one (`no_such_room`, as for a room that does not exist; public rooms take none); a room has at
+/// most 50 live links (`too_many_invites`), a used one making room; links go with their room, and a room
+/// made again under the same name does not take them back.
+#[tokio::test]
+async fn invite_links_expire_are_bounded_and_go_with_their_room() {
+    use protocol::limits::{INVITE_LINK_TTL_SECS, MAX_INVITE_LINKS_PER_ROOM};
+    let mut h = Harness::new();
+    let plans = adas_plans(&mut h).await;
+    let old = link_code(&ask_link(&mut h, "c1", "ada", &plans, "l-0").await);
+    h.clock.advance(Duration::from_secs(INVITE_LINK_TTL_SECS));
+    let expired = redeem(&mut h, "g1", "grace", &old).await;
+    assert_eq!(
+        expired[0].frame,
+        ServerFrame::error(ErrorCode::InvalidInvite, None)
+    );
+
+    assert_eq!(
+        ask_link(&mut h, "e1", "eve", &plans, "x").await,
+        ServerFrame::no_such_room(&plans)
+    );
+    let general = room("general");
+    h.run(frame("c1", "ada", r#"{"action":"join","room":"general"}"#))
+        .await;
+    assert_eq!(
+        ask_link(&mut h, "c1", "ada", &general, "x").await,
+        ServerFrame::no_such_room(&general)
+    );
+
+    let mut codes = Vec::new();
+    for i in 0..MAX_INVITE_LINKS_PER_ROOM {
+        // The invite rate: 30 at once, then one every two minutes.
+        h.clock.advance(Duration::from_secs(120));
+        codes.push(link_code(
+            &ask_link(&mut h, "c1", "ada", &plans, &format!("l-{i}")).await,
+        ));
+    }
+    h.clock.advance(Duration::from_secs(120));
+    let full = ask_link(&mut h, "c1", "ada", &plans, "one-more").await;
+    assert!(
+        matches!(
+            full,
+            ServerFrame::Error {
+                code: ErrorCode::TooManyInvites,
+                ..
+            }
+        ),
+        "{full:?}"
+    );
+    redeem(&mut h, "g1", "grace", &codes[0]).await;
+    h.clock.advance(Duration::from_secs(120));
+    link_code(&ask_link(&mut h, "c1", "ada", &plans, "one-more").await);
+
+    // Everyone leaves: the room and its links are gone, even once Ada makes the name again.
+    for (connection, who) in [("g1", "grace"), ("c1", "ada")] {
+        h.run(frame(
+            connection,
+            who,
+            &format!(r#"{{"action":"leave","room":"{plans}"}}"#),
+        ))
+        .await;
+    }
+    h.run(frame(
+        "c1",
+        "ada",
+        &format!(r#"{{"action":"create","room":"{plans}"}}"#),
+    ))
+    .await;
+    let gone = redeem(&mut h, "e1", "eve", &codes[1]).await;
+    assert_eq!(
+        gone[0].frame,
+        ServerFrame::error(ErrorCode::InvalidInvite, None)
+    );
 }

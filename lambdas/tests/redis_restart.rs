@@ -57,6 +57,7 @@ async fn join_and_send(
                 body: "hello".into(),
                 sent_at: OffsetDateTime::now_utc(),
             },
+            None,
         )
         .await?;
     assert!(matches!(appended, Appended::FanOut { .. }), "{appended:?}");

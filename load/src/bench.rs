@@ -30,6 +30,7 @@ use crate::{
     generator::{self, IdlePool, LoadConfig},
     relay,
     report::Report,
+    servers::{RedisCluster, RedisServer},
     sizes::Sizes,
     tally::Plan,
     target::{ensure_loopback_addr, Target},
@@ -223,137 +224,6 @@ pub fn rss_kib(pid: u32) -> anyhow::Result<u64> {
         .find_map(|line| line.strip_prefix("VmRSS:"))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .context("no VmRSS line")
-}
-
-/// A throwaway `redis-server` on a free loopback port: no persistence, stopped when dropped.
-pub struct RedisServer {
-    _child: Child,
-    pub url: String,
-}
-
-impl RedisServer {
-    /// Starts `redis-server` and waits until it accepts connections.
-    pub async fn start() -> anyhow::Result<Self> {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
-            probe.local_addr()?.port()
-        };
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting redis-server (scripts/setup test installs it)")?;
-        wait_for_port(port).await?;
-        Ok(Self {
-            _child: child,
-            url: format!("redis://127.0.0.1:{port}"),
-        })
-    }
-}
-
-/// A three-master Redis Cluster on loopback (`redis-server --cluster-enabled yes` three times, joined by
-/// `redis-cli --cluster create`), as ElastiCache Serverless speaks it.
-pub struct RedisCluster {
-    _masters: Vec<Child>,
-    dir: PathBuf,
-    /// A seed node.
-    pub url: String,
-}
-
-impl RedisCluster {
-    pub async fn start() -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!(
-            "chatty-bench-cluster-{}-{}",
-            std::process::id(),
-            cluster_port()?
-        ));
-        std::fs::create_dir_all(&dir)?;
-        let mut masters = Vec::new();
-        let mut nodes = Vec::new();
-        for _ in 0..3 {
-            let port = cluster_port()?;
-            masters.push(
-                Command::new("redis-server")
-                    .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                    .args(["--cluster-enabled", "yes", "--cluster-config-file"])
-                    .arg(format!("nodes-{port}.conf"))
-                    .args(["--save", "", "--appendonly", "no"])
-                    .current_dir(&dir)
-                    .stdout(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .context("starting redis-server (scripts/setup test installs it)")?,
-            );
-            wait_for_port(port).await?;
-            nodes.push(format!("127.0.0.1:{port}"));
-        }
-        let created = Command::new("redis-cli")
-            .args(["--cluster", "create"])
-            .args(&nodes)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
-            .stdout(Stdio::null())
-            .status()
-            .await
-            .context("running redis-cli --cluster create")?;
-        if !created.success() {
-            bail!("redis-cli --cluster create failed ({created})");
-        }
-        let seed_port = nodes[0].rsplit(':').next().unwrap_or_default().to_owned();
-        let ready = async {
-            loop {
-                let info = Command::new("redis-cli")
-                    .args(["-p", &seed_port, "cluster", "info"])
-                    .output()
-                    .await?;
-                if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
-                    return anyhow::Ok(());
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        };
-        tokio::time::timeout(START_TIMEOUT, ready)
-            .await
-            .context("the cluster did not come up in time")??;
-        Ok(Self {
-            _masters: masters,
-            dir,
-            url: format!("redis://{}", nodes[0]),
-        })
-    }
-}
-
-impl Drop for RedisCluster {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A free loopback port whose cluster bus port (10,000 higher) is free too.
-fn cluster_port() -> anyhow::Result<u16> {
-    for _ in 0..100 {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
-        let port = probe.local_addr()?.port();
-        if port <= 55_535 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok() {
-            return Ok(port);
-        }
-    }
-    bail!("no free port pair for a cluster node")
-}
-
-async fn wait_for_port(port: u16) -> anyhow::Result<()> {
-    let ready = async {
-        while tokio::net::TcpStream::connect(("127.0.0.1", port))
-            .await
-            .is_err()
-        {
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    };
-    tokio::time::timeout(START_TIMEOUT, ready)
-        .await
-        .context("redis-server did not start in time")
 }
 
 /// Where Chatty keeps its registry in a scenario, and how its queues are consumed.

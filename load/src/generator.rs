@@ -4,7 +4,8 @@
 //! Phases, each bounded in time: tokens → connect → join (each member waits for the `presence` frame its
 //! join causes) → send (at a total rate, or as fast as the server takes them: each member keeps at most
 //! `window` of its own messages unconfirmed, its own copy coming back being the confirmation) → drain
-//! (wait until every owed delivery arrived, or the drain time ran out) → close.
+//! (wait until every owed delivery arrived, or the drain time ran out) → close. [`run`] does them all;
+//! [`Joined`] stops between them, for a caller that measures the server around the sending alone.
 //!
 //! A message's body carries its send time (nanoseconds since the run's epoch, zero-padded, then padding),
 //! so a receiver computes the latency without any shared map; its `client_id` is its number (`m{g}`).
@@ -198,122 +199,180 @@ pub async fn run(
     tokens: &TokenSource,
     config: &LoadConfig,
 ) -> anyhow::Result<Report> {
-    let plan = config.plan;
-    if plan.members == 0 || plan.rooms == 0 || plan.rooms > plan.members {
-        bail!(
-            "need at least one member per room (members {}, rooms {})",
-            plan.members,
-            plan.rooms
-        );
-    }
-    let names = (0..plan.members).map(|i| format!("load-{i}")).collect();
-    let sockets = connect_many(target, tokens.tokens(names).await?).await?;
-    let sockets = join_rooms(&plan, sockets).await?;
+    let joined = Joined::open(target, tokens, config).await?;
+    let (report, joined) = joined.exchange().await?;
+    joined.close().await;
+    Ok(report)
+}
 
-    let shared = Arc::new(Shared {
-        plan,
-        epoch: Instant::now(),
-        delivered: AtomicU64::new(0),
-        last_delivery: AtomicU64::new(0),
-        windows: (0..plan.members)
-            .map(|_| Semaphore::new(config.window.max(1)))
-            .collect(),
-    });
-    let (stop, stopped) = watch::channel(false);
-    let mut readers = Vec::with_capacity(plan.members);
-    let mut senders = Vec::with_capacity(plan.members);
-    let start = tokio::time::Instant::now() + Duration::from_millis(50);
-    let started_at = shared.epoch.elapsed() + Duration::from_millis(50);
-    for (member, socket) in sockets.into_iter().enumerate() {
-        let (sink, stream) = socket.split();
-        readers.push(tokio::spawn(read(
-            member,
-            stream,
-            shared.clone(),
-            stopped.clone(),
-        )));
-        senders.push(tokio::spawn(send(
-            member,
-            sink,
-            shared.clone(),
-            config.clone(),
-            start,
-        )));
-    }
+/// The connections of a run, each joined to its room: between [`Joined::open`] and
+/// [`Joined::exchange`], and after it until [`Joined::close`], nothing is sent, so a caller can read the
+/// server's state around the exchange alone.
+pub struct Joined {
+    target: String,
+    config: LoadConfig,
+    sockets: Vec<Socket>,
+}
 
-    let all_sent: Vec<u64> = (0..plan.members)
-        .map(|m| plan.messages_of(m).count() as u64)
-        .collect();
-    let progress = progress_bar(config.progress, plan.expected_deliveries(&all_sent));
-    let ticker = {
-        let (shared, progress) = (shared.clone(), progress.clone());
-        tokio::spawn(async move {
-            loop {
-                progress.set_position(shared.delivered.load(Ordering::Relaxed));
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+impl Joined {
+    /// Opens the connections of `config`'s plan and joins each to its room, waiting until each has seen
+    /// the `presence` frame its join caused.
+    pub async fn open(
+        target: &Target,
+        tokens: &TokenSource,
+        config: &LoadConfig,
+    ) -> anyhow::Result<Self> {
+        let plan = config.plan;
+        if plan.members == 0 || plan.rooms == 0 || plan.rooms > plan.members {
+            bail!(
+                "need at least one member per room (members {}, rooms {})",
+                plan.members,
+                plan.rooms
+            );
+        }
+        let names = (0..plan.members).map(|i| format!("load-{i}")).collect();
+        let sockets = connect_many(target, tokens.tokens(names).await?).await?;
+        Ok(Self {
+            target: target.ws_url.clone(),
+            config: config.clone(),
+            sockets: join_rooms(&plan, sockets).await?,
         })
-    };
-
-    let mut sinks = Vec::with_capacity(plan.members);
-    let mut sent = Vec::with_capacity(plan.members);
-    let mut send_timed_out = false;
-    for sender in senders {
-        let outcome = sender.await.context("a sender panicked")?;
-        sinks.push(outcome.sink);
-        sent.push(outcome.sent);
-        send_timed_out |= outcome.timed_out;
     }
-    let expected = plan.expected_deliveries(&sent);
-    let drain_until = Instant::now() + config.drain;
-    while shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    ticker.abort();
-    progress.finish_and_clear();
 
-    let _ = stop.send(true);
-    let mut latency = new_histogram();
-    let (mut delivered, mut lost, mut duplicated, mut unexpected) = (0, 0, 0, 0);
-    let mut streams = Vec::with_capacity(plan.members);
-    for (member, reader) in readers.into_iter().enumerate() {
-        let (received, stream) = reader.await.context("a reader panicked")?;
-        latency
-            .add(&received.latency)
-            .context("merging latencies")?;
-        delivered += received.tally.unique;
-        lost += plan.expected_by(member, &sent) - received.tally.unique;
-        duplicated += received.tally.duplicated;
-        unexpected += received.tally.unexpected;
-        streams.push(stream);
-    }
-    close_all(sinks, streams).await;
+    /// Sends the plan's messages (paced as configured), waits for what they owe, and reports; the
+    /// connections stay open.
+    pub async fn exchange(self) -> anyhow::Result<(Report, Self)> {
+        let Self {
+            target,
+            config,
+            sockets,
+        } = self;
+        let plan = config.plan;
+        let shared = Arc::new(Shared {
+            plan,
+            epoch: Instant::now(),
+            delivered: AtomicU64::new(0),
+            last_delivery: AtomicU64::new(0),
+            windows: (0..plan.members)
+                .map(|_| Semaphore::new(config.window.max(1)))
+                .collect(),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let mut readers = Vec::with_capacity(plan.members);
+        let mut senders = Vec::with_capacity(plan.members);
+        let start = tokio::time::Instant::now() + Duration::from_millis(50);
+        let started_at = shared.epoch.elapsed() + Duration::from_millis(50);
+        for (member, socket) in sockets.into_iter().enumerate() {
+            let (sink, stream) = socket.split();
+            readers.push(tokio::spawn(read(
+                member,
+                stream,
+                shared.clone(),
+                stopped.clone(),
+            )));
+            senders.push(tokio::spawn(send(
+                member,
+                sink,
+                shared.clone(),
+                config.clone(),
+                start,
+            )));
+        }
 
-    let elapsed = Duration::from_nanos(shared.last_delivery.load(Ordering::Relaxed))
-        .saturating_sub(started_at)
-        .as_secs_f64();
-    Ok(Report {
-        target: target.ws_url.clone(),
-        members: plan.members,
-        rooms: plan.rooms,
-        idle: 0,
-        messages_planned: plan.messages,
-        messages_sent: sent.iter().sum(),
-        rate_per_sec: config.rate,
-        deliveries_expected: expected,
-        delivered,
-        lost,
-        duplicated,
-        unexpected,
-        elapsed_secs: elapsed,
-        deliveries_per_sec: if elapsed > 0.0 {
-            delivered as f64 / elapsed
-        } else {
-            0.0
-        },
-        latency_ms: Latency::from_micros(&latency),
-        send_timed_out,
-    })
+        let all_sent: Vec<u64> = (0..plan.members)
+            .map(|m| plan.messages_of(m).count() as u64)
+            .collect();
+        let progress = progress_bar(config.progress, plan.expected_deliveries(&all_sent));
+        let ticker = {
+            let (shared, progress) = (shared.clone(), progress.clone());
+            tokio::spawn(async move {
+                loop {
+                    progress.set_position(shared.delivered.load(Ordering::Relaxed));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        };
+
+        let mut sinks = Vec::with_capacity(plan.members);
+        let mut sent = Vec::with_capacity(plan.members);
+        let mut send_timed_out = false;
+        for sender in senders {
+            let outcome = sender.await.context("a sender panicked")?;
+            sinks.push(outcome.sink);
+            sent.push(outcome.sent);
+            send_timed_out |= outcome.timed_out;
+        }
+        let expected = plan.expected_deliveries(&sent);
+        let drain_until = Instant::now() + config.drain;
+        while shared.delivered.load(Ordering::Relaxed) < expected && Instant::now() < drain_until {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        ticker.abort();
+        progress.finish_and_clear();
+
+        let _ = stop.send(true);
+        let mut latency = new_histogram();
+        let (mut delivered, mut lost, mut duplicated, mut unexpected) = (0, 0, 0, 0);
+        let mut streams = Vec::with_capacity(plan.members);
+        for (member, reader) in readers.into_iter().enumerate() {
+            let (received, stream) = reader.await.context("a reader panicked")?;
+            latency
+                .add(&received.latency)
+                .context("merging latencies")?;
+            delivered += received.tally.unique;
+            lost += plan.expected_by(member, &sent) - received.tally.unique;
+            duplicated += received.tally.duplicated;
+            unexpected += received.tally.unexpected;
+            streams.push(stream);
+        }
+
+        let elapsed = Duration::from_nanos(shared.last_delivery.load(Ordering::Relaxed))
+            .saturating_sub(started_at)
+            .as_secs_f64();
+        let report = Report {
+            target: target.clone(),
+            members: plan.members,
+            rooms: plan.rooms,
+            idle: 0,
+            messages_planned: plan.messages,
+            messages_sent: sent.iter().sum(),
+            rate_per_sec: config.rate,
+            deliveries_expected: expected,
+            delivered,
+            lost,
+            duplicated,
+            unexpected,
+            elapsed_secs: elapsed,
+            deliveries_per_sec: if elapsed > 0.0 {
+                delivered as f64 / elapsed
+            } else {
+                0.0
+            },
+            latency_ms: Latency::from_micros(&latency),
+            send_timed_out,
+        };
+        let sockets = sinks
+            .into_iter()
+            .zip(streams)
+            .filter_map(|(sink, stream)| sink.reunite(stream).ok())
+            .collect();
+        Ok((
+            report,
+            Self {
+                target,
+                config,
+                sockets,
+            },
+        ))
+    }
+
+    /// Closes every connection politely, all at once, each within [`CLOSE_TIMEOUT`].
+    pub async fn close(self) {
+        let closes = self.sockets.into_iter().map(|mut socket| async move {
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(None)).await;
+        });
+        futures_util::future::join_all(closes).await;
+    }
 }
 
 /// Joins every member to its room and waits until each has seen the `presence` frame its join caused.
@@ -475,19 +534,6 @@ async fn send(
         outcome.sent += 1;
     }
     outcome
-}
-
-/// Closes every member's socket politely, all at once, each within [`CLOSE_TIMEOUT`].
-async fn close_all(sinks: Vec<SplitSink<Socket, Message>>, streams: Vec<SplitStream<Socket>>) {
-    let closes = sinks
-        .into_iter()
-        .zip(streams)
-        .map(|(sink, stream)| async move {
-            if let Ok(mut socket) = sink.reunite(stream) {
-                let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(None)).await;
-            }
-        });
-    futures_util::future::join_all(closes).await;
 }
 
 fn new_histogram() -> Histogram<u64> {

@@ -11,14 +11,21 @@
 //! - [`relay`]: the baseline, a minimal `tokio-tungstenite` fan-out relay speaking just enough of Chatty's
 //!   frames for the same generator to drive it.
 //! - [`bench`]: every scenario against Chatty and the relay, each server a child process, one table.
+//! - [`servers`]: the throwaway servers beside Chatty: `redis-server`, a Redis Cluster, `moto_server`.
+//! - [`cost`]: what a message costs on AWS: Chatty in the production shape with every billable call
+//!   counted, rooms of 2, 10 and 100; [`bill`] prices the counts by the one table in [`prices`].
 //! - [`sizes`]: the shipped artefacts' sizes (app `.wasm`/JS gzip and brotli, Lambda `bootstrap`s).
 //!
 //! `main.rs` only parses the command line and calls these.
 
 pub mod bench;
+pub mod bill;
+pub mod cost;
 pub mod generator;
+pub mod prices;
 pub mod relay;
 pub mod report;
+pub mod servers;
 pub mod sizes;
 pub mod tally;
 pub mod target;

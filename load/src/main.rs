@@ -1,9 +1,11 @@
-//! `chatty-load`: the command line over the library (see `lib.rs`): `run`, `relay`, `gateway`, `bench`.
+//! `chatty-load`: the command line over the library (see `lib.rs`): `run`, `relay`, `gateway`, `bench`,
+//! `cost`.
 
 use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 
 use chatty_load::{
-    bench::{self, ServerKind},
+    bench::{self, ServerKind, PRODUCTION_CONSUMERS},
+    cost::{self, CostOptions, CostStore},
     generator::{self, IdlePool, LoadConfig},
     tally::Plan,
     target::Target,
@@ -11,6 +13,7 @@ use chatty_load::{
 };
 use chatty_local::RateLimits;
 use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,7 +35,29 @@ enum Commands {
     Gateway(GatewayArgs),
     /// Run every scenario against Chatty and the relay, each in a child process, and print one table.
     Bench(BenchArgs),
+    /// Measure what a message costs on AWS: every billable call counted, priced, per scenario.
+    #[command(long_about = COST_ABOUT)]
+    Cost(CostArgs),
 }
+
+const COST_ABOUT: &str = "\
+Measure what a message costs on AWS: every billable call its path makes, counted, then priced.
+
+Each scenario (rooms of 2, 10 and 100) starts its own moto_server (the SQS queues), its own Redis (a
+three-master cluster by default) and Chatty's local gateway in this process in the production shape: SQS
+FIFO queues consumed by 5 concurrent consumers each, posts through the AWS SDK's management client, every
+per-person rate enforced. The people connect and join; then, between two readings of the counters, they
+send at a person's pace (10 messages a second in all). Counted: API Gateway frames in and out (32 KB units)
+and connection minutes; Lambda invocations (one per frame for the gateway, one per queue batch for the
+registry and the sender) and their measured duration at the template's 256 MB; SQS requests by kind, empty
+receives included (64 KB units); Redis commands and bytes (INFO), as an ECPU estimate.
+
+Printed per scenario: each item per message and in US dollars per million messages sent (us-east-1 list
+prices, the one table in load/src/prices.rs, with their sources), and everything as a multiple of the floor
+measured in the same run: API Gateway's charge for the frames the messages were delivered as. Needs
+redis-server, redis-cli and moto_server (scripts/setup test). Exits non-zero if a message was lost or
+reached a room not its own (a message moto hands out twice is shown, and its second frames priced beyond
+the floor).";
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
@@ -125,6 +150,34 @@ struct BenchArgs {
     before: Option<PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+struct CostArgs {
+    /// Messages per scenario.
+    #[arg(long, default_value_t = cost::MESSAGES)]
+    messages: u64,
+    /// Messages a second, across every room of a scenario.
+    #[arg(long, default_value_t = cost::RATE)]
+    rate: f64,
+    /// People in the rooms of 2 and of 10 (the room of 100 always has 100).
+    #[arg(long, default_value_t = cost::PEOPLE)]
+    people: usize,
+    /// Only the scenarios whose name contains this (e.g. "rooms of 10").
+    #[arg(long)]
+    only: Option<String>,
+    /// Keep the registry in one redis-server instead of a three-master cluster.
+    #[arg(long)]
+    standalone: bool,
+    /// Batches each queue's consumers run at once (template.yaml's MaximumConcurrency).
+    #[arg(long, default_value_t = PRODUCTION_CONSUMERS)]
+    consumers: usize,
+    /// The workspace root, where moto_server is looked for in `.venv/bin` (else on PATH).
+    #[arg(long, default_value = ".")]
+    root: PathBuf,
+    /// Print the results as JSON instead of tables.
+    #[arg(long)]
+    json: bool,
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<ExitCode> {
     bench::raise_fd_limit();
@@ -148,6 +201,45 @@ async fn main() -> anyhow::Result<ExitCode> {
                 progress: !args.json,
             };
             let report = bench::run(&options, &args.root).await?;
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+            report.is_clean()
+        }
+        Commands::Cost(args) => {
+            anyhow::ensure!(
+                args.rate > 0.0 && args.messages > 0,
+                "--rate and --messages must be above 0"
+            );
+            // What goes wrong in the pipeline (a failed poll, delete or post) shows on stderr.
+            tracing_subscriber::fmt()
+                .with_writer(std::io::stderr)
+                .with_env_filter(
+                    EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn")),
+                )
+                .init();
+            let scenarios = cost::scenarios(args.people, args.messages, args.rate)
+                .into_iter()
+                .filter(|s| {
+                    args.only
+                        .as_deref()
+                        .is_none_or(|only| s.name.contains(only))
+                })
+                .collect();
+            let options = CostOptions {
+                scenarios,
+                store: if args.standalone {
+                    CostStore::Standalone
+                } else {
+                    CostStore::Cluster
+                },
+                consumers: args.consumers,
+                progress: !args.json,
+                ..CostOptions::default()
+            };
+            let report = cost::run(&options, &args.root).await?;
             if args.json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {

@@ -9,8 +9,9 @@
 //! - `{"action":"send","room":R,"client_id":C,"body":B}` is serialised once as
 //!   `{"type":"message","room":R,"client_id":C,"body":B}` and the same bytes are queued to every member
 //!   of R, the sender included when it joined R (it is not checked);
-//! - each connection has one writer task draining an unbounded queue, one frame per write, as Chatty's
-//!   gateway has; a closed connection leaves its rooms.
+//! - each connection has one writer task draining an unbounded queue; the frames queued when it wakes are
+//!   written together and flushed once (one `send(2)` per burst, as Chatty's gateway does); a closed
+//!   connection leaves its rooms.
 //!
 //! What it leaves out, and Chatty does: token verification, frame validation, message ids, authors,
 //! timestamps, history, presence lists, de-duplication of retries, and the command/delivery queues
@@ -118,9 +119,18 @@ async fn connection(stream: tokio::net::TcpStream, id: u64, rooms: Arc<Rooms>) {
     };
     let (mut sink, mut stream) = socket.split();
     let (outbound, mut queue) = mpsc::unbounded_channel::<Message>();
+    // Everything queued when the writer wakes is fed together and flushed once: one `send(2)` per burst,
+    // not one per frame.
     let writer = tokio::spawn(async move {
-        while let Some(message) = queue.recv().await {
-            if sink.send(message).await.is_err() {
+        'wake: while let Some(first) = queue.recv().await {
+            let mut next = Some(first);
+            while let Some(message) = next {
+                if sink.feed(message).await.is_err() {
+                    break 'wake;
+                }
+                next = queue.try_recv().ok();
+            }
+            if sink.flush().await.is_err() {
                 break;
             }
         }

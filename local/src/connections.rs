@@ -1,16 +1,20 @@
 //! The connection table: what API Gateway knows about each WebSocket. A connection is `Connecting` while
 //! its `$connect` runs (posts to it answer 410, as API Gateway's do) and `Open` after. Posting writes to
 //! the socket's writer task; a closed or unknown connection is Gone. This table is both the in-process
-//! [`Pusher`] and the state behind the `@connections` HTTP API.
+//! [`Pusher`] and the state behind the `@connections` HTTP API, so every frame posted to a client passes
+//! here, where a [`Meter`] counts it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use axum::extract::ws::Utf8Bytes;
 use bytes::Bytes;
-use lambdas::ports::{PushError, Pusher};
+use lambdas::{
+    meter::Meter,
+    ports::{PushError, Pusher},
+};
 use protocol::ConnectionId;
 use rand::RngCore;
 use time::OffsetDateTime;
@@ -43,6 +47,7 @@ struct Entry {
 #[derive(Debug, Default)]
 pub struct Connections {
     entries: Mutex<HashMap<ConnectionId, Entry>>,
+    meter: Option<Arc<Meter>>,
 }
 
 /// A fresh connection id in API Gateway's shape (16 characters of base64, e.g. `L0SM9cOFvHcCIhw=`), in the
@@ -55,6 +60,14 @@ pub fn new_connection_id() -> ConnectionId {
 }
 
 impl Connections {
+    /// An empty table, counting the frames posted through it in `meter`, if any.
+    pub fn new(meter: Option<Arc<Meter>>) -> Self {
+        Self {
+            entries: Mutex::default(),
+            meter,
+        }
+    }
+
     fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<ConnectionId, Entry>> {
         self.entries
             .lock()
@@ -134,12 +147,19 @@ impl Connections {
 impl Pusher for Connections {
     async fn post(&self, connection_id: &ConnectionId, payload: Bytes) -> Result<(), PushError> {
         let text = Utf8Bytes::try_from(payload).map_err(|e| PushError::Failed(Box::new(e)))?;
+        let bytes = text.len();
         let entries = self.entries();
         match entries.get(connection_id) {
-            Some(entry) if entry.open => entry
-                .outbound
-                .send(Outbound::Text(text))
-                .map_err(|_| PushError::Gone),
+            Some(entry) if entry.open => {
+                entry
+                    .outbound
+                    .send(Outbound::Text(text))
+                    .map_err(|_| PushError::Gone)?;
+                if let Some(meter) = &self.meter {
+                    meter.api.frame_out(bytes);
+                }
+                Ok(())
+            }
             _ => Err(PushError::Gone),
         }
     }

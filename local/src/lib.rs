@@ -40,6 +40,7 @@ use axum::{
 use lambdas::{
     adapters::redis::Topology,
     auth::{IdTokenVerifier, StaticKeys, VerifierConfig},
+    meter::Meter,
     ports::{Clock, Queue, SystemClock},
 };
 use protocol::Command;
@@ -104,6 +105,11 @@ pub struct Settings {
     /// Allow a listening address beyond loopback (`--insecure-listen`). Without it, [`start`] refuses one:
     /// `POST /dev/token` mints a token for any name to anyone who can reach the gateway.
     pub insecure_listen: bool,
+    /// Count every call AWS would bill for in this meter (`chatty-load cost` reads it): frames in and
+    /// out and connection time at the WebSocket stand-in and `@connections`, an invocation per frame,
+    /// connect and disconnect (the gateway function) and per queue batch (registry, sender), SQS calls.
+    /// `None` counts nothing.
+    pub meter: Option<Arc<Meter>>,
 }
 
 impl Settings {
@@ -137,6 +143,8 @@ pub struct AppState {
     pub signin: Arc<SignIn>,
     pub limits: ConnectionLimits,
     pub dist: Option<PathBuf>,
+    /// Where billable calls are counted, if anywhere ([`Settings::meter`]).
+    pub meter: Option<Arc<Meter>>,
 }
 
 /// A running local gateway.
@@ -192,7 +200,7 @@ pub async fn start(listener: TcpListener, settings: Settings) -> anyhow::Result<
         VerifierConfig::new(signin.issuer(), signin::LOCAL_CLIENT_ID),
         Box::new(StaticKeys(signin.jwks().clone())),
     ));
-    let connections = Arc::new(Connections::default());
+    let connections = Arc::new(Connections::new(settings.meter.clone()));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let pipeline = pipeline::Pipeline::start(
         &settings,
@@ -209,6 +217,7 @@ pub async fn start(listener: TcpListener, settings: Settings) -> anyhow::Result<
         signin: signin.clone(),
         limits: settings.limits,
         dist: settings.dist,
+        meter: settings.meter,
     };
     let router = router(state, AllowedHosts::new(addr, reach));
     let server = tokio::spawn(async move {

@@ -115,6 +115,7 @@ async fn main() -> anyhow::Result<()> {
             chaos: args.chaos,
             visibility_timeout: args.visibility_timeout_ms.map(Duration::from_millis),
             insecure_listen: args.insecure_listen,
+            meter: None,
         },
     )
     .await?;

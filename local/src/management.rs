@@ -33,6 +33,9 @@ fn gone() -> Response {
 
 /// `POST /@connections/{id}`: the body is sent to the connection as one text frame.
 pub async fn post(State(app): State<AppState>, Path(id): Path<String>, body: Bytes) -> Response {
+    if let Some(meter) = &app.meter {
+        meter.api.post();
+    }
     if body.len() > MAX_SERVER_FRAME_BYTES {
         return aws_error(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -44,6 +44,7 @@ use lambdas::{
     },
     consumer::{consume_batch, Body, Consumer, RegistryConsumer, SenderConsumer},
     core::{registry::RateLimits, sender::SendPolicy},
+    meter::{FunctionMeter, Meter},
     ports::{Clock, MessageGroup, Pusher, Queue, Registry},
 };
 use protocol::{limits::MAX_QUEUE_BATCH, Command, Delivery};
@@ -70,8 +71,13 @@ const COMMAND_FAULTS: u64 = 1;
 const DELIVERY_FAULTS: u64 = 2;
 const POST_FAULTS: u64 = 3;
 
-/// How long an SQS poll waits for messages.
-const POLL_WAIT: Duration = Duration::from_secs(1);
+/// How long an SQS poll waits for messages: SQS's longest wait, as Lambda's event source mappings poll.
+/// A poll returns as soon as a message is there, so the wait costs no latency; what it saves is the empty
+/// receives, each a billed request (measured with `chatty-load cost`: with 1 s, a fifth of a request per
+/// message in the room-of-10 scenario; docs/performance.md).
+const POLL_WAIT: Duration = Duration::from_secs(20);
+/// Pause after a failed poll before the next.
+const POLL_RETRY: Duration = Duration::from_secs(1);
 
 /// How the queues are consumed: by one in-order consumer each, or by several at once as on AWS.
 #[derive(Debug, Clone, Copy)]
@@ -159,9 +165,12 @@ impl Pipeline {
             clock,
             rate_limits,
         };
+        let meter = settings.meter.as_deref();
         Ok(match &settings.sqs {
-            Some(sqs) => Self::over_sqs(registry_consumer, sqs, management_url, topology).await?,
-            None => Self::in_memory(registry_consumer, connections, topology),
+            Some(sqs) => {
+                Self::over_sqs(registry_consumer, sqs, management_url, topology, meter).await?
+            }
+            None => Self::in_memory(registry_consumer, connections, topology, meter),
         })
     }
 
@@ -170,6 +179,7 @@ impl Pipeline {
         registry_consumer: impl FnOnce(Arc<dyn Queue<Delivery>>) -> RegistryConsumer,
         pusher: Arc<dyn Pusher>,
         topology: Topology,
+        meter: Option<&Meter>,
     ) -> Self {
         let (commands, command_rx) = memory_queue::<Command>();
         let (deliveries, delivery_rx) = memory_queue::<Delivery>();
@@ -185,8 +195,18 @@ impl Pipeline {
         let (delivery_source, delivery_pump) =
             MemorySource::start(delivery_rx, topology, DELIVERY_FAULTS);
         let mut tasks = vec![command_pump, delivery_pump];
-        tasks.extend(run(command_source, registry_consumer, topology.consumers));
-        tasks.extend(run(delivery_source, sender_consumer, topology.consumers));
+        tasks.extend(run(
+            command_source,
+            registry_consumer,
+            topology.consumers,
+            meter.map(|m| m.registry.clone()),
+        ));
+        tasks.extend(run(
+            delivery_source,
+            sender_consumer,
+            topology.consumers,
+            meter.map(|m| m.sender.clone()),
+        ));
         Self {
             commands: Arc::new(commands),
             tasks,
@@ -199,6 +219,7 @@ impl Pipeline {
         sqs: &SqsSettings,
         management_url: &str,
         topology: Topology,
+        meter: Option<&Meter>,
     ) -> anyhow::Result<Self> {
         let sdk = sdk_config(Some(&sqs.endpoint)).await;
         let client = aws_sdk_sqs::Client::new(&sdk);
@@ -210,7 +231,8 @@ impl Pipeline {
                 "chatty-commands.fifo",
             )
             .await?,
-        );
+        )
+        .metered(meter.map(|m| m.commands.clone()));
         let deliveries = SqsQueue::<Delivery>::new(
             client.clone(),
             queue_url(
@@ -219,7 +241,8 @@ impl Pipeline {
                 "chatty-deliveries.fifo",
             )
             .await?,
-        );
+        )
+        .metered(meter.map(|m| m.deliveries.clone()));
         let registry_consumer = registry_consumer(Arc::new(deliveries.clone()));
         let sender_consumer = SenderConsumer {
             pusher: topology.pusher(Arc::new(ManagementApiPusher::new(&sdk, management_url))),
@@ -234,11 +257,13 @@ impl Pipeline {
             )),
             registry_consumer,
             topology.consumers,
+            meter.map(|m| m.registry.clone()),
         );
         tasks.extend(run(
             Arc::new(SqsSource::new(deliveries, topology.faults(DELIVERY_FAULTS))),
             sender_consumer,
             topology.consumers,
+            meter.map(|m| m.sender.clone()),
         ));
         Ok(Self {
             commands: Arc::new(commands),
@@ -300,8 +325,15 @@ trait Source<T>: Send + Sync + 'static {
 }
 
 /// Starts `consumers` tasks, each handing batches from `source` to `consumer` for as long as the process
-/// runs: one task is today's in-order consumer; several are AWS's concurrent invocations.
-fn run<T, S, C>(source: Arc<S>, consumer: C, consumers: usize) -> Vec<JoinHandle<()>>
+/// runs: one task is today's in-order consumer; several are AWS's concurrent invocations. Each batch is
+/// one invocation of the function, counted in `meter` with the time its consumer took (settling it is the
+/// event source mapping's work, not the function's).
+fn run<T, S, C>(
+    source: Arc<S>,
+    consumer: C,
+    consumers: usize,
+    meter: Option<Arc<FunctionMeter>>,
+) -> Vec<JoinHandle<()>>
 where
     T: DeserializeOwned + MessageGroup + Send + Sync + 'static,
     S: Source<T>,
@@ -310,11 +342,15 @@ where
     let consumer = Arc::new(consumer);
     (0..consumers.max(1))
         .map(|_| {
-            let (source, consumer) = (source.clone(), consumer.clone());
+            let (source, consumer, meter) = (source.clone(), consumer.clone(), meter.clone());
             tokio::spawn(async move {
                 loop {
                     let (batch, lease) = source.next_batch().await;
+                    let started = meter.as_ref().map(|_| Instant::now());
                     let report = consume_batch(&*consumer, &batch).await;
+                    if let (Some(meter), Some(started)) = (&meter, started) {
+                        meter.invoked(started.elapsed());
+                    }
                     source.settle(batch, lease, &report.failed).await;
                 }
             })
@@ -583,7 +619,7 @@ impl<T: Send + Sync + 'static> Source<T> for SqsSource<T> {
                 }
                 Err(error) => {
                     tracing::error!(queue = %self.queue.url(), %error, "polling failed");
-                    tokio::time::sleep(POLL_WAIT).await;
+                    tokio::time::sleep(POLL_RETRY).await;
                 }
             }
         }

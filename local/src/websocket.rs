@@ -3,8 +3,12 @@
 //! routes every text frame to the gateway handler, enforces API Gateway's limits (32 KB frames → close
 //! 1009; idle and maximum connection time → close 1001; a frame after the token expired → `token_expired`
 //! and close 1008) and runs `$disconnect` when the socket ends.
+//!
+//! With a [`Meter`](lambdas::meter::Meter), it counts what API Gateway would bill and invoke: the
+//! authorizer on every upgrade, the gateway function on `$connect`, on every frame it routes and on
+//! `$disconnect` (each with its duration), the frames in and the answers out, and the connection's time.
 
-use std::net::SocketAddr;
+use std::{future::Future, net::SocketAddr, time::Instant};
 
 use axum::{
     extract::{
@@ -15,7 +19,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use futures_util::{SinkExt, StreamExt};
-use lambdas::{auth::Session, core::gateway};
+use lambdas::{auth::Session, core::gateway, meter::FunctionMeter};
 use protocol::{limits::MAX_FRAME_BYTES, ErrorCode, ServerFrame};
 use serde::Deserialize;
 use tokio::sync::mpsc;
@@ -53,11 +57,13 @@ pub async fn upgrade(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let session = match app
-        .verifier
-        .verify_session(params.token.as_deref().unwrap_or(""))
-        .await
-    {
+    let verified = invoke(
+        app.meter.as_ref().map(|m| &*m.authorizer),
+        app.verifier
+            .verify_session(params.token.as_deref().unwrap_or("")),
+    )
+    .await;
+    let session = match verified {
         Ok(session) => session,
         Err(refusal) => {
             tracing::info!(reason = %refusal, "connection refused");
@@ -88,9 +94,15 @@ async fn run(
     let (sink, mut stream) = socket.split();
     let writer = tokio::spawn(write_loop(sink, outbound_rx));
 
+    let gateway_meter = app.meter.as_ref().map(|m| &*m.gateway);
     app.connections
         .begin(id.clone(), outbound_tx.clone(), peer, user_agent);
-    if let Err(error) = gateway::on_connect(&*app.commands, id.clone(), user.clone()).await {
+    let connected = invoke(
+        gateway_meter,
+        gateway::on_connect(&*app.commands, id.clone(), user.clone()),
+    )
+    .await;
+    if let Err(error) = connected {
         tracing::error!(connection_id = %id, %error, "$connect failed");
         app.connections.remove(&id);
         let _ = outbound_tx.send(Outbound::Close(1011, "connect failed"));
@@ -98,6 +110,7 @@ async fn run(
         return;
     }
     app.connections.open(&id);
+    let opened = app.meter.as_ref().map(|m| m.api.opened());
     tracing::debug!(connection_id = %id, user = %user.id, "connected");
 
     let deadline = tokio::time::sleep(app.limits.max_connection);
@@ -138,13 +151,19 @@ async fn run(
             let _ = outbound_tx.send(Outbound::Close(CLOSE_TOO_BIG, "Message too big"));
             break;
         }
-        let answer = gateway::on_frame(
-            &*app.commands,
-            &*app.clock,
-            id.clone(),
-            user.clone(),
-            Some(expires_at),
-            &text,
+        if let Some(meter) = &app.meter {
+            meter.api.frame_in(text.len());
+        }
+        let answer = invoke(
+            gateway_meter,
+            gateway::on_frame(
+                &*app.commands,
+                &*app.clock,
+                id.clone(),
+                user.clone(),
+                Some(expires_at),
+                &text,
+            ),
         )
         .await;
         match answer {
@@ -156,7 +175,11 @@ async fn run(
                         ..
                     }
                 );
-                let _ = outbound_tx.send(Outbound::Text(answer.to_json().into()));
+                let answer = answer.to_json();
+                if let Some(meter) = &app.meter {
+                    meter.api.frame_out(answer.len());
+                }
+                let _ = outbound_tx.send(Outbound::Text(answer.into()));
                 if expired {
                     let _ = outbound_tx.send(Outbound::Close(CLOSE_POLICY, "Token expired"));
                     break;
@@ -168,14 +191,33 @@ async fn run(
     }
 
     app.connections.remove(&id);
+    if let (Some(meter), Some(opened)) = (&app.meter, opened) {
+        meter.api.closed(opened);
+    }
     drop(outbound_tx);
     if !writer_done {
         let _ = writer.await;
     }
-    if let Err(error) = gateway::on_disconnect(&*app.commands, id.clone()).await {
+    let disconnected = invoke(
+        gateway_meter,
+        gateway::on_disconnect(&*app.commands, id.clone()),
+    )
+    .await;
+    if let Err(error) = disconnected {
         tracing::error!(connection_id = %id, %error, "$disconnect failed");
     }
     tracing::debug!(connection_id = %id, "disconnected");
+}
+
+/// Runs one function invocation, counting it and its duration in `meter`, if any.
+async fn invoke<T>(meter: Option<&FunctionMeter>, invocation: impl Future<Output = T>) -> T {
+    let Some(meter) = meter else {
+        return invocation.await;
+    };
+    let started = Instant::now();
+    let outcome = invocation.await;
+    meter.invoked(started.elapsed());
+    outcome
 }
 
 /// Writes what the connection is sent. Frames already queued are fed to the socket together and flushed

@@ -205,3 +205,99 @@ async fn a_direct_conversation_and_its_read_position_follow_the_person() {
         grace_tab.expect_silence().await;
     }
 }
+
+/// A single-use invite link: Ada asks for one (a retried request answers the same), Grace — who shares
+/// no room with Ada — redeems it, gets the room on her list on both her devices, joins it and reads what
+/// was written before; her repeat is let in again. Eve, redeeming the same link afterwards, a made-up
+/// code or a string that is not even a code's shape, gets one and the same refusal, and joining the room
+/// still answers what a missing room answers; asking for a link to Ada's room is `no_such_room` too.
+#[tokio::test]
+async fn an_invite_link_lets_one_person_in() {
+    for (store, gw, _redis) in gateways().await {
+        let (mut ada, ada_user) = in_general(&gw, "ada").await;
+        let mut grace = connect(&gw, "grace").await;
+        let mut grace_phone = connect(&gw, "grace").await;
+        let mut eve = connect(&gw, "eve").await;
+        let plans = RoomName::private(&ada_user.id, "plans").unwrap();
+        ada.send_json(json!({"action": "create", "room": plans}))
+            .await;
+        ada.join(plans.as_str()).await;
+        ada.say(plans.as_str(), "p-1", "the secret plan").await;
+        ada.next_message().await;
+
+        let ask = json!({"action": "invite_link", "room": plans, "client_id": "l-1"});
+        let mut links = Vec::new();
+        for _ in 0..2 {
+            ada.send_json(ask.clone()).await;
+            links.push(
+                ada.recv_until(|f| matches!(f, ServerFrame::InviteLink { .. }))
+                    .await,
+            );
+        }
+        assert_eq!(links[0], links[1], "{store}: a retry answers the same link");
+        let ServerFrame::InviteLink { code, .. } = links.remove(0) else {
+            unreachable!()
+        };
+
+        for _ in 0..2 {
+            grace
+                .send_json(json!({"action": "redeem", "code": code}))
+                .await;
+            let answer = grace
+                .recv_until(|f| matches!(f, ServerFrame::Redeemed { .. }))
+                .await;
+            assert_eq!(
+                answer,
+                ServerFrame::Redeemed {
+                    room: plans.clone()
+                },
+                "{store}"
+            );
+        }
+        let rooms = next_list(&mut grace_phone).await;
+        assert_eq!(listed(&rooms), [plans.as_str()], "{store}");
+        let members = grace.join(plans.as_str()).await;
+        assert_eq!(common::names(&members), ["ada", "grace"], "{store}");
+        grace
+            .send_json(json!({"action": "history", "room": plans}))
+            .await;
+        let page = grace
+            .recv_until(|f| matches!(f, ServerFrame::History { .. }))
+            .await;
+        assert!(
+            matches!(&page, ServerFrame::History { messages, .. } if messages[0].body == "the secret plan"),
+            "{store}: {page:?}"
+        );
+
+        let mut refusals = Vec::new();
+        for code in [
+            code.as_str(),
+            "0123456789abcdef0123456789abcdef",
+            "not even a code!",
+        ] {
+            eve.send_json(json!({"action": "redeem", "code": code}))
+                .await;
+            refusals.push(next_error(&mut eve).await);
+        }
+        let refused = ServerFrame::error(ErrorCode::InvalidInvite, None);
+        assert_eq!(
+            refusals,
+            [refused.clone(), refused.clone(), refused],
+            "{store}"
+        );
+        eve.send_json(json!({"action": "join", "room": plans}))
+            .await;
+        assert_eq!(
+            next_error(&mut eve).await,
+            ServerFrame::no_such_room(&plans),
+            "{store}"
+        );
+        eve.send_json(json!({"action": "invite_link", "room": plans, "client_id": "e-1"}))
+            .await;
+        assert_eq!(
+            next_error(&mut eve).await,
+            ServerFrame::no_such_room(&plans),
+            "{store}"
+        );
+    }
+}

@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{
-    ids::{ClientId, IdError, MessageId, RoomName},
+    ids::{ClientId, IdError, InviteCode, MessageId, RoomName},
     limits::{
         DEFAULT_HISTORY_LIMIT, MAX_BODY_CHARS, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT, MAX_USER_ID_LEN,
     },
+    reaction::Emoji,
     server::ErrorCode,
     text::strip_bidi_overrides,
 };
@@ -65,12 +66,40 @@ pub enum ClientFrame {
     },
     /// Delete one of your own messages; everyone in the room sees a placeholder instead.
     Delete { room: RoomName, id: MessageId },
+    /// React to a message with `emoji` (`on`), or take that reaction back (`on: false`): a setting, not
+    /// a toggle, so a repeated command changes nothing.
+    React {
+        room: RoomName,
+        id: MessageId,
+        emoji: Emoji,
+        on: bool,
+    },
+    /// Ask for a single-use invite link to a private room you are one of the people of (an
+    /// `invite_link` frame answers). `client_id` makes a retry answer the same link.
+    InviteLink { room: RoomName, client_id: ClientId },
+    /// Use an invite link: become one of its room's people, with the room on your list (a `redeemed`
+    /// frame answers; join it after).
+    Redeem { code: InviteCode },
 }
 
 /// The `action` values, in the order of [`ClientFrame`]'s variants.
-pub const ACTIONS: [&str; 13] = [
-    "join", "leave", "send", "typing", "history", "ping", "create", "invite", "dm", "rooms",
-    "read", "edit", "delete",
+pub const ACTIONS: [&str; 16] = [
+    "join",
+    "leave",
+    "send",
+    "typing",
+    "history",
+    "ping",
+    "create",
+    "invite",
+    "dm",
+    "rooms",
+    "read",
+    "edit",
+    "delete",
+    "react",
+    "invite_link",
+    "redeem",
 ];
 
 /// A refused frame: which error code to answer with, why, and the frame's `client_id` to echo.
@@ -228,6 +257,9 @@ impl ClientFrame {
             Self::Read { .. } => ACTIONS[10],
             Self::Edit { .. } => ACTIONS[11],
             Self::Delete { .. } => ACTIONS[12],
+            Self::React { .. } => ACTIONS[13],
+            Self::InviteLink { .. } => ACTIONS[14],
+            Self::Redeem { .. } => ACTIONS[15],
         }
     }
 
@@ -243,8 +275,10 @@ impl ClientFrame {
             | Self::Invite { room, .. }
             | Self::Read { room, .. }
             | Self::Edit { room, .. }
-            | Self::Delete { room, .. } => Some(room),
-            Self::Ping | Self::Dm { .. } | Self::Rooms => None,
+            | Self::Delete { room, .. }
+            | Self::React { room, .. }
+            | Self::InviteLink { room, .. } => Some(room),
+            Self::Ping | Self::Dm { .. } | Self::Rooms | Self::Redeem { .. } => None,
         }
     }
 
@@ -292,6 +326,17 @@ fn field_error(value: &Value, error: serde_json::Error) -> FrameError {
         .is_some_and(|l| l.as_u64().is_none_or(|n| n > u64::from(u16::MAX)))
     {
         ErrorCode::InvalidLimit
+    } else if value
+        .get("emoji")
+        .is_some_and(|e| Emoji::deserialize(e).is_err())
+    {
+        ErrorCode::InvalidEmoji
+    } else if value
+        .get("code")
+        .is_some_and(|c| InviteCode::deserialize(c).is_err())
+    {
+        // The same answer as for a code of the right shape that is no live link: nothing to learn.
+        ErrorCode::InvalidInvite
     } else {
         ErrorCode::MalformedFrame
     };
@@ -299,6 +344,7 @@ fn field_error(value: &Value, error: serde_json::Error) -> FrameError {
         ErrorCode::InvalidRoom => IdError::RoomName.to_string(),
         ErrorCode::InvalidClientId => IdError::ClientId.to_string(),
         ErrorCode::InvalidMessageId => IdError::MessageId.to_string(),
+        ErrorCode::InvalidInvite => IdError::InviteCode.to_string(),
         _ => error.to_string(),
     };
     FrameError::new(code, detail)
@@ -353,8 +399,21 @@ mod tests {
                 body: "hi!".into(),
             },
             ClientFrame::Delete {
+                room: room.clone(),
+                id: MessageId::new(1, 0),
+            },
+            ClientFrame::React {
                 room,
                 id: MessageId::new(1, 0),
+                emoji: Emoji::Party,
+                on: true,
+            },
+            ClientFrame::InviteLink {
+                room: RoomName::private("ada", "plans").unwrap(),
+                client_id: ClientId::new("l-1").unwrap(),
+            },
+            ClientFrame::Redeem {
+                code: InviteCode::new("0123456789abcdef0123456789abcdef").unwrap(),
             },
         ];
         for (frame, action) in frames.iter().zip(ACTIONS) {
@@ -480,6 +539,64 @@ mod tests {
         );
         let frame = ClientFrame::parse(&edit("1-0", r"a\u202eb")).unwrap();
         assert!(matches!(frame, ClientFrame::Edit { body, .. } if body == "ab"));
+    }
+
+    /// A reaction names one emoji of the set (`invalid_emoji` for anything else, a heart without its
+    /// variation selector included) and says whether it is on.
+    #[test]
+    fn reactions_name_an_emoji_of_the_set() {
+        let react = |emoji: &str, on: &str| {
+            format!(r#"{{"action":"react","room":"r","id":"1-0","emoji":{emoji},"on":{on}}}"#)
+        };
+        let frame = ClientFrame::parse(&react("\"👍\"", "false")).unwrap();
+        assert!(matches!(
+            frame,
+            ClientFrame::React {
+                emoji: Emoji::ThumbsUp,
+                on: false,
+                ..
+            }
+        ));
+        for bad in ["\"❤\"", "\"🍕\"", "\"\"", "\"thumbs_up\"", "7", "null"] {
+            assert_eq!(
+                code_of(&react(bad, "true")),
+                ErrorCode::InvalidEmoji,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            code_of(&react("\"👍\"", "\"yes\"")),
+            ErrorCode::MalformedFrame
+        );
+        assert_eq!(
+            code_of(r#"{"action":"react","room":"r","id":"1-0","emoji":"👍"}"#),
+            ErrorCode::MalformedFrame
+        );
+        assert_eq!(
+            code_of(&react("\"👍\"", "true").replace("1-0", "x")),
+            ErrorCode::InvalidMessageId
+        );
+    }
+
+    /// A code of the wrong shape is refused with `invalid_invite`, what the registry answers any code
+    /// that is no live link, so its shape tells nothing either.
+    #[test]
+    fn malformed_invite_codes_get_the_invalid_invite_answer() {
+        let redeem = |code: &str| format!(r#"{{"action":"redeem","code":"{code}"}}"#);
+        for good in ["abc", "9f1c2e7a4b0d4c6e8a2f1b3c5d7e9f01", "A-b_9"] {
+            assert!(ClientFrame::parse(&redeem(good)).is_ok(), "{good}");
+        }
+        for bad in ["", "has space", "ü", "a/b", &"a".repeat(65)] {
+            assert_eq!(code_of(&redeem(bad)), ErrorCode::InvalidInvite, "{bad}");
+        }
+        assert_eq!(
+            code_of(r#"{"action":"redeem","code":7}"#),
+            ErrorCode::InvalidInvite
+        );
+        assert_eq!(
+            code_of(r#"{"action":"invite_link","room":"_x"}"#),
+            ErrorCode::MalformedFrame
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::limits::{MAX_CLIENT_ID_LEN, MAX_ROOM_NAME_LEN};
+use crate::limits::{MAX_CLIENT_ID_LEN, MAX_INVITE_CODE_LEN, MAX_ROOM_NAME_LEN};
 
 /// Why an identifier was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -16,6 +16,8 @@ pub enum IdError {
     ClientId,
     #[error("message ids look like `<milliseconds>-<sequence>`, e.g. `1732550400000-0`")]
     MessageId,
+    #[error("invite codes are 1 to {MAX_INVITE_CODE_LEN} letters, digits, '-' and '_'")]
+    InviteCode,
 }
 
 macro_rules! string_id {
@@ -85,6 +87,21 @@ string_id!(
     ClientId,
     |s| !s.is_empty() && s.len() <= MAX_CLIENT_ID_LEN && s.bytes().all(|b| b.is_ascii_graphic()),
     IdError::ClientId
+);
+
+string_id!(
+    /// The secret of a single-use invite link (`https://<app>/#join=<code>`): the server issues 32 hex
+    /// digits (128 random bits); any code of this shape may be tried, and every one that is not a live,
+    /// unused link gets the same answer.
+    InviteCode,
+    |s| {
+        !s.is_empty()
+            && s.len() <= MAX_INVITE_CODE_LEN
+            && s
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    },
+    IdError::InviteCode
 );
 
 /// What starts every direct conversation's name.

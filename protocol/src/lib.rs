@@ -3,10 +3,12 @@
 //! (the Lambdas and the local gateway), so both ends serialise and validate with the same code.
 //!
 //! # Layout
-//! - [`ids`]: the small identifier types (`RoomName`, `ClientId`, `MessageId`, `ConnectionId`) and their rules.
+//! - [`ids`]: the small identifier types (`RoomName`, `ClientId`, `MessageId`, `ConnectionId`, `InviteCode`)
+//!   and their rules.
 //! - [`client`]: [`ClientFrame`], browser → server, routed by `"action"`; [`ClientFrame::parse`] turns raw text
 //!   into a validated frame or a [`FrameError`] that says which error frame to answer with.
 //! - [`server`]: [`ServerFrame`], server → browser, tagged by `"type"`, and the payload types it carries.
+//! - [`reaction`]: the emoji a person may react with ([`Emoji`]) and what a message carries about them.
 //! - [`envelope`]: [`Command`] and [`Delivery`], the messages on the command and delivery queues.
 //! - [`config`]: [`AppConfig`], the runtime `/config.json` the app reads at start.
 //! - [`text`]: what text from people may carry: [`display_name`] cleans the name a token claims,
@@ -21,13 +23,15 @@ pub mod config;
 pub mod envelope;
 pub mod ids;
 pub mod limits;
+pub mod reaction;
 pub mod server;
 pub mod text;
 
 pub use client::{ClientFrame, FrameError};
 pub use config::{AppConfig, AuthConfig};
 pub use envelope::{Command, Delivery};
-pub use ids::{handle, ClientId, ConnectionId, IdError, MessageId, RoomName};
+pub use ids::{handle, ClientId, ConnectionId, IdError, InviteCode, MessageId, RoomName};
 pub use limits::json_len;
+pub use reaction::{Emoji, Reaction};
 pub use server::{ChatMessage, ErrorCode, RoomEntry, ServerFrame, User};
 pub use text::{display_name, strip_bidi_overrides};

@@ -34,6 +34,15 @@ pub const MAX_NAME_CHARS: usize = 64;
 /// Longest room name, in bytes (room names are ASCII).
 pub const MAX_ROOM_NAME_LEN: usize = 64;
 
+/// Longest invite code a frame may carry, in bytes (the server issues 32).
+pub const MAX_INVITE_CODE_LEN: usize = 64;
+
+/// An invite link works this long after it was made, unless used first.
+pub const INVITE_LINK_TTL_SECS: u64 = 7 * 24 * 60 * 60;
+
+/// Live (unused, unexpired) invite links one private room may have at once (`too_many_invites` past it).
+pub const MAX_INVITE_LINKS_PER_ROOM: usize = 50;
+
 /// Longest client-generated message id, in bytes.
 pub const MAX_CLIENT_ID_LEN: usize = 64;
 
@@ -73,6 +82,17 @@ pub const MAX_CONNECTIONS_PER_PERSON: usize = 10;
 
 /// Connections one room may hold (`room_full` past it).
 pub const MAX_MEMBERS_PER_ROOM: usize = 1_000;
+
+/// Reactions one message may hold, each person's each emoji counted once (`too_many_reactions` past it):
+/// as many as a full room's connections. The store keeps every reactor (so a repeated reaction changes
+/// nothing and a person's own reactions are known), so this bounds a message's reactors, and a room's
+/// with [`ROOM_HISTORY_CAP`].
+pub const MAX_REACTIONS_PER_MESSAGE: usize = MAX_MEMBERS_PER_ROOM;
+
+/// People a message names per emoji, the first to react (shown on hover); its count says how many in
+/// all. Ten names of the longest ids and names, for each emoji of the set, keep the largest message well
+/// inside [`MAX_SERVER_FRAME_BYTES`] (a test in `server.rs` proves it).
+pub const MAX_NAMED_REACTORS: usize = 10;
 
 /// A per-person rate: a token bucket holding at most `burst` actions, refilled at `per_second`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -124,17 +144,31 @@ pub const EDIT_RATE: Rate = Rate {
     per_second: 1.0,
 };
 
+/// `react`, per person: reading down a conversation and reacting to a message or two a second, not
+/// flooding a room with fan-outs (every reaction reaches every member, as a message does). Its own bucket,
+/// not `edit`'s: reacting to a few messages in a row must not hold up fixing a typo.
+pub const REACT_RATE: Rate = Rate {
+    burst: 20,
+    per_second: 2.0,
+};
+
 /// Rooms a person may bring into being (by joining a room nobody is in and nobody wrote in), per hour.
 pub const NEW_ROOM_RATE: Rate = Rate {
     burst: 20,
     per_second: 20.0 / 3600.0,
 };
 
-/// `invite` and `dm` together, per person: enough to gather a team, not to spam a server's people.
+/// `invite`, `invite_link` and `dm` together, per person: enough to gather a team, not to spam a server's
+/// people.
 pub const INVITE_RATE: Rate = Rate {
     burst: 30,
     per_second: 30.0 / 3600.0,
 };
+
+/// `redeem`, per person: opening invite links, at the invites' pace. Its own bucket, so inviting does not
+/// stop a person from accepting an invitation. (A code is 128 random bits: no rate makes guessing one
+/// thinkable; this one bounds the work.)
+pub const REDEEM_RATE: Rate = INVITE_RATE;
 
 /// `read` and `rooms`, per person. The app sends `read` at most every few seconds per tab; the burst covers
 /// several tabs and a reconnect.

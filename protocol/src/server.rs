@@ -1,15 +1,18 @@
 //! Server → client frames, tagged by `"type"`, and the payloads they carry.
 
-use serde::{de, Deserialize, Deserializer, Serialize};
+use serde::de::{self, IntoDeserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::client::ACTIONS;
-use crate::ids::{ClientId, MessageId, RoomName};
+use crate::ids::{ClientId, InviteCode, MessageId, RoomName};
 use crate::limits::{
-    MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_CONNECTIONS_PER_PERSON, MAX_FRAME_BYTES,
-    MAX_HISTORY_LIMIT, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_ROOMS_PER_CONNECTION,
+    INVITE_LINK_TTL_SECS, MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_CONNECTIONS_PER_PERSON,
+    MAX_FRAME_BYTES, MAX_HISTORY_LIMIT, MAX_INVITE_LINKS_PER_ROOM, MAX_MEMBERS_PER_ROOM,
+    MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_REACTIONS_PER_MESSAGE, MAX_ROOMS_PER_CONNECTION,
     MAX_ROOMS_PER_PERSON, MAX_ROOM_NAME_LEN, MAX_USER_ID_LEN, NEW_ROOM_RATE,
 };
+use crate::reaction::{Emoji, Reaction};
 
 /// A signed-in person as others see them. `id` is the identity provider's `sub`; `name` comes from the
 /// token, never from a frame, so nobody can speak as someone else.
@@ -43,9 +46,18 @@ pub struct ChatMessage {
     /// The author deleted the message: `body` is empty, and the app shows a placeholder.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub deleted: bool,
-    /// The room's change number of this message's latest change (edit or delete); absent if never changed.
+    /// The room's change number of this message's latest change (edit, delete or reaction); absent if
+    /// never changed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rev: Option<u64>,
+    /// The reactions, one per emoji reacted with, in [`Emoji::ALL`]'s order; absent when none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<Reaction>,
+    /// Only in a frame to one person (a `history` page, or the `changed` frame of their own reaction):
+    /// the emoji they reacted with, as of `rev`, whether or not they are among the names. Absent: the
+    /// frame does not say (keep what you knew). The store never keeps it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mine: Option<Vec<Emoji>>,
 }
 
 /// One room or direct conversation on a person's list (the `rooms` frame).
@@ -103,8 +115,20 @@ pub enum ServerFrame {
     Rooms { rooms: Vec<RoomEntry> },
     /// The answer to `ping`.
     Pong,
-    /// A message was edited or deleted: its latest version, to every connection in the room.
+    /// A message was edited, deleted or reacted to: its latest version, to every connection in the room
+    /// (with `mine` to the reactor's own).
     Changed(ChatMessage),
+    /// The answer to `invite_link`: a single-use code for `room`, good until `expires_at`; the app shows
+    /// it as `https://<app>/#join=<code>`. `client_id` echoes the request's.
+    InviteLink {
+        room: RoomName,
+        code: InviteCode,
+        #[serde(with = "time::serde::rfc3339")]
+        expires_at: OffsetDateTime,
+        client_id: ClientId,
+    },
+    /// The answer to a `redeem` that let this person in: `room` is on their list now; join it.
+    Redeemed { room: RoomName },
 }
 
 impl ServerFrame {
@@ -167,13 +191,16 @@ enum FrameType {
     Rooms,
     Pong,
     Changed,
+    InviteLink,
+    Redeemed,
 }
 
 /// Every field of every server frame, each optional: what a frame is read into before its `type` picks the
 /// variant. serde's derived reader for an internally tagged enum buffers the whole frame first (its
 /// `Content`), which compiles every payload type's reader a second time; the browser app downloads that
 /// code with every first visit (app/README.md, "Size"). Fields shared by several frames have one type
-/// across them (`client_id` is checked as a [`ClientId`] only where it is one).
+/// across them: `client_id` is checked as a [`ClientId`] only where it is one, and `code` is read as
+/// text, then as an [`ErrorCode`] or an [`InviteCode`] by the frame it is in.
 #[derive(Deserialize)]
 struct WireFrame {
     #[serde(rename = "type")]
@@ -189,15 +216,19 @@ struct WireFrame {
     edited_at: Option<OffsetDateTime>,
     deleted: Option<bool>,
     rev: Option<u64>,
+    reactions: Option<Vec<Reaction>>,
+    mine: Option<Vec<Emoji>>,
     messages: Option<Vec<ChatMessage>>,
     has_more: Option<bool>,
     changes: Option<Vec<ChatMessage>>,
     members: Option<Vec<User>>,
     user: Option<User>,
-    code: Option<ErrorCode>,
+    code: Option<String>,
     message: Option<String>,
     retry_after_ms: Option<u64>,
     rooms: Option<Vec<RoomEntry>>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
 }
 
 /// `field`'s value, or the error a derived reader gives for its absence.
@@ -226,7 +257,9 @@ impl WireFrame {
                 user: required(self.user, "user")?,
             },
             FrameType::Error => ServerFrame::Error {
-                code: required(self.code, "code")?,
+                code: ErrorCode::deserialize(
+                    required::<String, E>(self.code, "code")?.into_deserializer(),
+                )?,
                 message: required(self.message, "message")?,
                 client_id: self.client_id,
                 retry_after_ms: self.retry_after_ms,
@@ -236,6 +269,16 @@ impl WireFrame {
                 rooms: required(self.rooms, "rooms")?,
             },
             FrameType::Pong => ServerFrame::Pong,
+            FrameType::InviteLink => ServerFrame::InviteLink {
+                room: required(self.room, "room")?,
+                code: InviteCode::new(required(self.code, "code")?).map_err(E::custom)?,
+                expires_at: required(self.expires_at, "expires_at")?,
+                client_id: ClientId::new(required(self.client_id, "client_id")?)
+                    .map_err(E::custom)?,
+            },
+            FrameType::Redeemed => ServerFrame::Redeemed {
+                room: required(self.room, "room")?,
+            },
         })
     }
 
@@ -252,6 +295,8 @@ impl WireFrame {
             edited_at: self.edited_at,
             deleted: self.deleted.unwrap_or_default(),
             rev: self.rev,
+            reactions: self.reactions.unwrap_or_default(),
+            mine: self.mine,
         })
     }
 }
@@ -304,8 +349,18 @@ pub enum ErrorCode {
     TheirRoomsFull,
     /// Editing or deleting a message someone else wrote.
     NotYourMessage,
-    /// Editing or deleting a message the room does not hold (never sent, trimmed, or deleted already).
+    /// Editing, deleting or reacting to a message the room does not hold (never sent, trimmed, or
+    /// deleted already).
     UnknownMessage,
+    /// A `react` named an emoji outside the set ([`Emoji::ALL`]).
+    InvalidEmoji,
+    /// The message holds [`MAX_REACTIONS_PER_MESSAGE`] reactions already.
+    TooManyReactions,
+    /// A `redeem` named no live invite link: used by someone else, expired, or never issued (one
+    /// answer for all, which tells nothing about any room).
+    InvalidInvite,
+    /// The room has [`MAX_INVITE_LINKS_PER_ROOM`] unused invite links already.
+    TooManyInvites,
 }
 
 impl ErrorCode {
@@ -367,6 +422,21 @@ impl ErrorCode {
             Self::UnknownMessage => {
                 "That message is not in the room any more (deleted, or too old).".to_owned()
             }
+            Self::InvalidEmoji => format!(
+                "Reactions are one of {}.",
+                Emoji::ALL.map(Emoji::as_str).join(" ")
+            ),
+            Self::TooManyReactions => {
+                format!("This message has {MAX_REACTIONS_PER_MESSAGE} reactions already.")
+            }
+            Self::InvalidInvite => "This invite link can't be used: it was used already, it \
+                 expired, or it never was one. Ask for a new one."
+                .to_owned(),
+            Self::TooManyInvites => format!(
+                "This room has {MAX_INVITE_LINKS_PER_ROOM} unused invite links already; each \
+                 expires {} days after it was made.",
+                INVITE_LINK_TTL_SECS / (24 * 60 * 60)
+            ),
         }
     }
 }
@@ -383,6 +453,46 @@ mod tests {
         assert_eq!(json["code"], "not_a_member");
         assert_eq!(json["client_id"], "c-1");
         assert_eq!(json["message"], ErrorCode::NotAMember.describe());
+    }
+
+    /// The largest message there can be — the longest body, fully escaped, every emoji reacted with by
+    /// a full room, each naming the most people with the longest ids and names, and the reader's own
+    /// reactions — fits one server frame with room to spare, so reactions never make a message
+    /// unsendable.
+    #[test]
+    fn the_largest_message_fits_a_server_frame() {
+        use crate::limits::{MAX_NAMED_REACTORS, MAX_NAME_CHARS, MAX_SERVER_FRAME_BYTES};
+        let longest_user = User {
+            id: "\"".repeat(MAX_USER_ID_LEN),
+            name: "𝕏".repeat(MAX_NAME_CHARS),
+            picture: None,
+        };
+        let at = OffsetDateTime::UNIX_EPOCH;
+        let message = ChatMessage {
+            room: RoomName::new("x".repeat(MAX_ROOM_NAME_LEN)).unwrap(),
+            id: MessageId::new(u64::MAX, u64::MAX),
+            client_id: ClientId::new("c".repeat(MAX_CLIENT_ID_LEN)).unwrap(),
+            author: longest_user.clone(),
+            body: "\u{1}".repeat(MAX_BODY_CHARS),
+            sent_at: at,
+            edited_at: Some(at),
+            deleted: false,
+            rev: Some(u64::MAX),
+            reactions: Emoji::ALL
+                .map(|emoji| Reaction {
+                    emoji,
+                    count: MAX_REACTIONS_PER_MESSAGE as u32,
+                    users: vec![longest_user.clone(); MAX_NAMED_REACTORS],
+                })
+                .to_vec(),
+            mine: Some(Emoji::ALL.to_vec()),
+        };
+        let frame = ServerFrame::Changed(message).to_json();
+        assert!(
+            frame.len() < MAX_SERVER_FRAME_BYTES / 2,
+            "{} bytes",
+            frame.len()
+        );
     }
 
     #[test]
@@ -406,6 +516,8 @@ mod tests {
             edited_at: None,
             deleted: false,
             rev: None,
+            reactions: Vec::new(),
+            mine: None,
         }
     }
 
@@ -415,6 +527,20 @@ mod tests {
             edited_at: Some(OffsetDateTime::from_unix_timestamp(1_732_550_460).unwrap()),
             rev: Some(7),
             ..message("fixed")
+        };
+        let reacted = ChatMessage {
+            rev: Some(9),
+            reactions: vec![Reaction {
+                emoji: Emoji::Heart,
+                count: 2,
+                users: vec![message("").author],
+            }],
+            mine: Some(vec![Emoji::Heart]),
+            ..message("nice")
+        };
+        let seen_by_others = ChatMessage {
+            mine: None,
+            ..reacted.clone()
         };
         let deleted = ChatMessage {
             body: String::new(),
@@ -427,9 +553,11 @@ mod tests {
             ServerFrame::Message(message("hello")),
             ServerFrame::Changed(edited.clone()),
             ServerFrame::Changed(deleted.clone()),
+            ServerFrame::Changed(reacted.clone()),
+            ServerFrame::Changed(seen_by_others),
             ServerFrame::History {
                 room: general.clone(),
-                messages: vec![message("a"), edited],
+                messages: vec![message("a"), edited, reacted],
                 has_more: true,
                 changes: vec![deleted],
                 rev: Some(8),
@@ -452,6 +580,15 @@ mod tests {
             ServerFrame::error(ErrorCode::BodyTooLong, Some("c-1".into())),
             ServerFrame::retry_later(ErrorCode::RateLimited, None, 1_500),
             ServerFrame::no_such_room(&general),
+            ServerFrame::InviteLink {
+                room: general.clone(),
+                code: InviteCode::new("0123456789abcdef0123456789abcdef").unwrap(),
+                expires_at: OffsetDateTime::from_unix_timestamp(1_733_155_200).unwrap(),
+                client_id: ClientId::new("c-2").unwrap(),
+            },
+            ServerFrame::Redeemed {
+                room: general.clone(),
+            },
             ServerFrame::Rooms {
                 rooms: vec![RoomEntry {
                     room: general,
@@ -524,5 +661,15 @@ mod tests {
             .to_string();
         assert!(err.contains("missing field `client_id`"), "{err}");
         assert!(serde_json::from_str::<ServerFrame>(r#"{"room":"general"}"#).is_err());
+        let err = serde_json::from_str::<ServerFrame>(r#"{"type":"error","code":"nope","message":""}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown variant `nope`"), "{err}");
+        let err = serde_json::from_str::<ServerFrame>(
+            r#"{"type":"invite_link","room":"general","code":"no spaces","expires_at":"2024-12-02T16:00:00Z","client_id":"c-2"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("invite codes are"), "{err}");
     }
 }

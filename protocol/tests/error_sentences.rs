@@ -6,10 +6,10 @@
 use protocol::{
     client::ACTIONS,
     limits::{
-        MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT, MAX_ROOM_NAME_LEN,
-        MAX_USER_ID_LEN,
+        MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_FRAME_BYTES, MAX_HISTORY_LIMIT,
+        MAX_REACTIONS_PER_MESSAGE, MAX_ROOM_NAME_LEN, MAX_USER_ID_LEN,
     },
-    ClientFrame, ErrorCode,
+    ClientFrame, Emoji, ErrorCode,
 };
 use serde_json::json;
 
@@ -115,4 +115,28 @@ fn the_unknown_action_sentence_lists_every_action() {
     }
     let refused = ClientFrame::parse(r#"{"action":"shout"}"#).unwrap_err();
     assert_eq!(refused.code, ErrorCode::UnknownAction);
+}
+
+#[test]
+fn the_emoji_sentence_lists_the_set_it_enforces() {
+    let sentence = ErrorCode::InvalidEmoji.describe();
+    let react = |emoji: &str| json!({"action": "react", "room": "r", "id": "1-0", "emoji": emoji, "on": true});
+    for emoji in Emoji::ALL {
+        assert!(
+            sentence.contains(emoji.as_str()),
+            "{sentence:?} lacks {emoji}"
+        );
+        assert!(ClientFrame::parse(&react(emoji.as_str()).to_string()).is_ok());
+    }
+    let refused = ClientFrame::parse(&react("🍕").to_string()).unwrap_err();
+    assert_eq!(refused.code, ErrorCode::InvalidEmoji);
+}
+
+#[test]
+fn the_reactions_sentence_names_the_cap() {
+    let sentence = ErrorCode::TooManyReactions.describe();
+    assert!(
+        sentence.contains(&format!(" {MAX_REACTIONS_PER_MESSAGE} ")),
+        "{sentence:?}"
+    );
 }

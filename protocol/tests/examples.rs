@@ -28,7 +28,7 @@ fn round_trips<T: serde::Serialize + serde::de::DeserializeOwned>(tag: &str, tex
 #[test]
 fn client_examples_parse_and_validate() {
     let all = examples("client");
-    assert_eq!(all.len(), 15);
+    assert_eq!(all.len(), 18);
     let mut actions: Vec<_> = all
         .iter()
         .map(|text| {
@@ -58,10 +58,34 @@ fn server_examples_parse() {
     assert_eq!(
         types,
         [
-            "message", "history", "history", "presence", "rooms", "typing", "error", "error",
-            "error", "pong", "changed"
+            "message",
+            "history",
+            "history",
+            "presence",
+            "rooms",
+            "typing",
+            "error",
+            "error",
+            "error",
+            "pong",
+            "changed",
+            "changed",
+            "invite_link",
+            "redeemed",
+            "error"
         ]
     );
+}
+
+/// The refusal of an invite link shown in the document is, byte for byte, the one the code sends.
+#[test]
+fn the_invalid_invite_example_is_the_frame_sent() {
+    let example = examples("server")
+        .into_iter()
+        .find(|text| text.contains("invalid_invite"))
+        .expect("an invalid_invite example");
+    let sent = ServerFrame::error(protocol::ErrorCode::InvalidInvite, None).to_json();
+    assert_eq!(example, sent);
 }
 
 /// The queue envelope and config examples parse.

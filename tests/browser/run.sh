@@ -17,9 +17,10 @@ set -euo pipefail
 TESTS=("$@")
 if [ ${#TESTS[@]} -eq 0 ]; then
   TESTS=(chat.test.js history.test.js reconnect.test.js refusal.test.js limits.test.js signout.test.js
-    formatting.test.js send-states.test.js private.test.js edits.test.js screenshots.test.js)
+    formatting.test.js send-states.test.js private.test.js edits.test.js reactions.test.js invite-link.test.js
+    mentions.test.js screenshots.test.js)
   PRODUCTION_SHAPE=(chat.test.js reconnect.test.js refusal.test.js limits.test.js send-states.test.js
-    private.test.js edits.test.js)
+    private.test.js edits.test.js reactions.test.js invite-link.test.js)
 else
   PRODUCTION_SHAPE=()
 fi

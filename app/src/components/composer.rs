@@ -1,12 +1,17 @@
 //! The message composer: Enter sends, Shift+Enter starts a new line. The draft is kept per room (and
 //! across reloads); the text is checked with the protocol's own rules before it is queued; a counter
 //! appears near the 4,000-character limit. While the connection is down, messages are queued and shown
-//! as pending; with no network at all, or signed out, the composer is disabled and says why.
+//! as pending; with no network at all, or signed out, the composer is disabled and says why. Typing `@`
+//! opens the mention autocomplete ([`Autocomplete`]), which takes the keys it needs while open.
 
-use leptos::{ev::KeyboardEvent, prelude::*};
+use leptos::{ev::KeyboardEvent, html::Textarea, prelude::*};
 use protocol::{limits::MAX_BODY_CHARS, RoomName};
 
-use crate::{client::ChatClient, connection::ConnectionStatus};
+use crate::{
+    client::ChatClient,
+    components::autocomplete::{Autocomplete, MentionList},
+    connection::ConnectionStatus,
+};
 
 /// The counter shows when fewer than this many characters are left.
 const COUNTER_FROM: usize = 500;
@@ -36,6 +41,8 @@ pub fn Composer(room: RoomName) -> impl IntoView {
         }
         _ => None,
     };
+    let textarea = NodeRef::<Textarea>::new();
+    let autocomplete = Autocomplete::new(client, room.clone(), textarea);
     let send = {
         let room = room.clone();
         move || {
@@ -46,6 +53,7 @@ pub fn Composer(room: RoomName) -> impl IntoView {
             match client.post(&room, body) {
                 Ok(()) => {
                     client.set_draft(&room, "");
+                    autocomplete.reset();
                     set_error.set(None);
                 }
                 Err(why) => set_error.set(Some(why)),
@@ -55,6 +63,9 @@ pub fn Composer(room: RoomName) -> impl IntoView {
     let on_keydown = {
         let send = send.clone();
         move |ev: KeyboardEvent| {
+            if autocomplete.steer(&ev) {
+                return;
+            }
             if ev.key() == "Enter" && !ev.shift_key() && !ev.is_composing() {
                 ev.prevent_default();
                 send();
@@ -70,6 +81,7 @@ pub fn Composer(room: RoomName) -> impl IntoView {
                 client.typing(&room);
             }
             client.set_draft(&room, &text);
+            autocomplete.follow_caret();
         }
     };
     let label = format!("Message #{room}");
@@ -78,12 +90,15 @@ pub fn Composer(room: RoomName) -> impl IntoView {
             ev.prevent_default();
             send();
         }>
+            <MentionList autocomplete/>
             <div class="composer-box" class:disabled=move || disabled_reason().is_some()>
-                <textarea rows="1" aria-label=label.clone() placeholder=label
+                <textarea rows="1" aria-label=label.clone() placeholder=label node_ref=textarea
                     prop:value=move || draft.get()
                     disabled=move || disabled_reason().is_some()
                     aria-describedby="composer-hint"
-                    on:keydown=on_keydown on:input=on_input></textarea>
+                    aria-autocomplete="list" aria-controls="mention-list" aria-expanded="false"
+                    on:keydown=on_keydown on:input=on_input
+                    on:blur=move |_| autocomplete.reset()></textarea>
                 <button class="send" type="submit" aria-label="Send"
                     disabled=move || disabled_reason().is_some() || draft.with(|d| d.trim().is_empty()) || left() < 0>
                     <svg viewBox="0 0 24 24" aria-hidden="true"><path d="M3.4 20.4 21 12 3.4 3.6 3.4 10.2 15 12 3.4 13.8z"/></svg>

@@ -1,10 +1,11 @@
 //! Who is in the room now (from `presence` frames), beside the conversation on wide screens and as a
 //! drawer on narrow ones. Each name carries the person's handle (two "Alex"s are two handles), and a
-//! button to write to them directly; in a private room, the people met in other rooms can be invited.
+//! button to write to them directly; in a private room, the people met in other rooms can be invited, and
+//! anyone else with a single-use invite link.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
-use protocol::{handle, RoomName, User};
+use protocol::{handle, limits::INVITE_LINK_TTL_SECS, RoomName, User};
 
 use crate::{auth_flow::Auth, client::ChatClient, components::avatar::Avatar};
 
@@ -55,6 +56,7 @@ pub fn Members(room: RoomName) -> impl IntoView {
                     }
                 </For>
             </ul>
+            {can_invite.then(|| view! { <InviteLinkBox room=room.get_value()/> })}
             {can_invite.then(|| view! {
                 <Show when=move || invitable.with(|people| !people.is_empty())>
                     <h2 class="section-title">"Invite"</h2>
@@ -83,6 +85,62 @@ pub fn Members(room: RoomName) -> impl IntoView {
                 </Show>
             })}
         </aside>
+    }
+}
+
+/// A private room's single-use invite link: a button asks for one, and the newest shows as an address to
+/// copy. It lets in whoever signs in with it first, once, for a week.
+#[component]
+fn InviteLinkBox(room: RoomName) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let copied = RwSignal::new(false);
+    let link = {
+        let room = room.clone();
+        Memo::new(move |_| {
+            client.state.with(|s| {
+                s.invite_link(&room).map(|(code, _)| {
+                    let origin = window().location().origin().unwrap_or_default();
+                    format!("{origin}/#join={code}")
+                })
+            })
+        })
+    };
+    let days = INVITE_LINK_TTL_SECS / (24 * 60 * 60);
+    let copy = move |_| {
+        if let Some(url) = link.get_untracked() {
+            let _ = window().navigator().clipboard().write_text(&url);
+            copied.set(true);
+        }
+    };
+    view! {
+        <h2 class="section-title">"Invite link"</h2>
+        <div class="invite-link">
+            <Show when=move || link.with(Option::is_some)>
+                <div class="invite-url-row">
+                    <input class="invite-url" readonly aria-label="Invite link"
+                        prop:value=move || link.get().unwrap_or_default()
+                        on:focus=move |ev| {
+                            if let Some(input) = ev.target().and_then(|t| {
+                                wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlInputElement>(t).ok()
+                            }) {
+                                input.select();
+                            }
+                        }/>
+                    <button class="link-button" on:click=copy>
+                        {move || if copied.get() { "Copied" } else { "Copy" }}
+                    </button>
+                </div>
+                <p class="invite-hint">
+                    {format!("Lets in the first person who opens it, once, for {days} days.")}
+                </p>
+            </Show>
+            <button class="button invite-new" on:click=move |_| {
+                copied.set(false);
+                client.invite_link(&room);
+            }>
+                {move || if link.with(Option::is_some) { "New link" } else { "Create invite link" }}
+            </button>
+        </div>
     }
 }
 

@@ -2,18 +2,22 @@
 //! messages" line, then this person's pending messages (sending, or failed with Retry). It follows new
 //! messages only while the reader is at the bottom; a reader who scrolled up keeps their place and gets
 //! a "new messages" button instead, and one at the bottom stays there when the screen changes size.
-//! Scrolling near the top loads the previous page, keeping the view where it was.
+//! Scrolling near the top loads the previous page, keeping the view where it was. Mentions of known
+//! people stand out in the text, and a message that mentions the reader is highlighted. Under each
+//! message, its reactions: a chip per emoji (toggled with a click, naming who reacted on hover) and a
+//! picker to add one.
 
 use leptos::{html::Div, prelude::*};
-use protocol::{ChatMessage, RoomName};
+use protocol::{ChatMessage, Emoji, Reaction, RoomName};
 use time::{format_description::well_known::Rfc3339, OffsetDateTime, UtcOffset};
 
 use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::avatar::Avatar,
-    display::{clock, rows, Row},
+    display::{clock, rows, who_reacted, Row},
     markup::{self, Emphasis, Span},
+    mention::People,
     outbox::{PendingMessage, PendingStatus},
 };
 
@@ -221,7 +225,7 @@ pub fn MessageList(room: RoomName) -> impl IntoView {
 }
 
 /// A confirmed message, with the day separator and "new messages" line that may precede it; the
-/// person's own messages offer Edit and Delete.
+/// person's own messages offer Edit and Delete, and one that mentions the reader is highlighted.
 #[component]
 fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
     let Row {
@@ -233,12 +237,15 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
     let mine = expect_context::<Auth>()
         .session
         .with_untracked(|s| s.as_ref().is_some_and(|s| s.sub == message.author.id));
+    let client = expect_context::<ChatClient>();
+    let mentioned =
+        !mine && people(client, &message.room, &message.body).names_reader(&message.body);
     let time = clock(message.sent_at, offset);
     let stamp = message.sent_at.format(&Rfc3339).unwrap_or_default();
     view! {
         {day.map(|day| view! { <div class="day" role="separator"><span>{day}</span></div> })}
         {new_line.then(|| view! { <div class="new-line" role="separator"><span>"New messages"</span></div> })}
-        <article class="msg" class:first=starts_group>
+        <article class="msg" class:first=starts_group class:mentioned=mentioned>
             {if starts_group {
                 view! { <Avatar user=message.author.clone()/> }.into_any()
             } else {
@@ -251,9 +258,99 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
                         <time datetime=stamp>{time}</time>
                     </div>
                 })}
+                {mentioned.then(|| view! { <span class="visually-hidden">"Mentions you"</span> })}
                 <MessageContent message=message.clone() mine/>
+                {(!message.deleted).then(|| view! { <Reactions message=message.clone()/> })}
             </div>
         </article>
+    }
+}
+
+/// A message's reactions: a chip per emoji reacted with (its count; who reacted, in its `title`;
+/// pressed when this person is among them, and a click takes theirs back or adds it), and a button that
+/// opens the set to add one.
+#[component]
+fn Reactions(message: ChatMessage) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let ChatMessage {
+        room,
+        id,
+        reactions,
+        ..
+    } = message;
+    let none = reactions.is_empty();
+    let picking = RwSignal::new(false);
+    let chips = reactions
+        .into_iter()
+        .map(|reaction| {
+            let room = room.clone();
+            view! { <ReactionChip room id reaction/> }
+        })
+        .collect_view();
+    let choices = {
+        let room = room.clone();
+        move || {
+            Emoji::ALL
+                .into_iter()
+                .map(|emoji| {
+                    let room = room.clone();
+                    let label = format!("React with {emoji}");
+                    view! {
+                        <button class="reaction-choice" role="menuitem" aria-label=label.clone()
+                            title=label
+                            on:click=move |_| {
+                                client.react(&room, id, emoji, true);
+                                picking.set(false);
+                            }>
+                            {emoji.as_str()}
+                        </button>
+                    }
+                })
+                .collect_view()
+        }
+    };
+    view! {
+        <div class="reactions" class:none=none on:mouseleave=move |_| picking.set(false)
+            on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { picking.set(false) }>
+            {chips}
+            <span class="reaction-add">
+                <button class="reaction add" aria-label="Add a reaction" title="Add a reaction"
+                    aria-haspopup="menu" aria-expanded=move || picking.get().to_string()
+                    on:click=move |_| picking.update(|p| *p = !*p)>
+                    <svg viewBox="0 0 20 20" aria-hidden="true">
+                        <circle cx="9" cy="10" r="7"/>
+                        <path d="M6.3 11.8a3.3 3.3 0 0 0 5.4 0"/>
+                        <path d="M6.6 8h.01M11.4 8h.01"/>
+                        <path d="M16.5 2v5M14 4.5h5"/>
+                    </svg>
+                </button>
+                <Show when=move || picking.get()>
+                    <span class="reaction-picker" role="menu" aria-label="Reactions">{choices.clone()}</span>
+                </Show>
+            </span>
+        </div>
+    }
+}
+
+/// One emoji's chip: the emoji and how many reacted with it; who did, in its `title`; pressed
+/// (`aria-pressed`) when this person did, and a click toggles theirs.
+#[component]
+fn ReactionChip(room: RoomName, id: protocol::MessageId, reaction: Reaction) -> impl IntoView {
+    let client = expect_context::<ChatClient>();
+    let emoji = reaction.emoji;
+    let who = who_reacted(&reaction);
+    let label = format!("{emoji} {}: {who}", reaction.count);
+    let pressed = {
+        let room = room.clone();
+        Memo::new(move |_| client.state.with(|s| s.reacted(&room, id, emoji)))
+    };
+    view! {
+        <button class="reaction" class:mine=move || pressed.get()
+            aria-pressed=move || pressed.get().to_string() title=who aria-label=label
+            on:click=move |_| client.toggle_reaction(&room, id, emoji)>
+            <span class="reaction-emoji">{emoji.as_str()}</span>
+            <span class="reaction-count">{reaction.count}</span>
+        </button>
     }
 }
 
@@ -297,7 +394,7 @@ fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
     let shown = body.clone();
     view! {
         <Show when=move || editing.get() fallback=move || view! {
-            <Body body=shown.clone()/>
+            <Body body=shown.clone() room=room.clone()/>
             {edited.clone().map(|title| view! { <span class="edited" title=title>"(edited)"</span> })}
             {mine.then(|| {
                 let room = room.clone();
@@ -332,10 +429,12 @@ fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
 }
 
 /// Message text, formatted ([`markup`]): always elements and text nodes, never HTML; only `http(s)`
-/// addresses become links, opening in a new tab without access to this one.
+/// addresses become links, opening in a new tab without access to this one. Mentions of the people known
+/// in `room` when the row is drawn are marked, the reader's own apart.
 #[component]
-fn Body(body: String) -> impl IntoView {
-    let spans = markup::parse(&body)
+fn Body(body: String, room: RoomName) -> impl IntoView {
+    let people = people(expect_context::<ChatClient>(), &room, &body);
+    let spans = markup::parse(&body, &people)
         .into_iter()
         .map(|span| match span {
             Span::Text(text, emphasis) => emphasized(text.into_any(), emphasis),
@@ -346,9 +445,27 @@ fn Body(body: String) -> impl IntoView {
                 emphasized(link.into_any(), emphasis)
             }
             Span::CodeBlock(code) => view! { <pre><code>{code}</code></pre> }.into_any(),
+            Span::Mention {
+                text,
+                emphasis,
+                you,
+            } => emphasized(
+                view! { <span class="mention" class:of-you=you>{text}</span> }.into_any(),
+                emphasis,
+            ),
         })
         .collect::<Vec<_>>();
     view! { <div class="body">{spans}</div> }
+}
+
+/// Who a body in `room` may mention, as the reader reads it now; nobody for a body without an `@`, so
+/// most messages cost nothing to look at.
+fn people(client: ChatClient, room: &RoomName, body: &str) -> People {
+    if body.contains('@') {
+        client.people(room)
+    } else {
+        People::default()
+    }
 }
 
 /// Wraps a piece in `<strong>` and/or `<em>`.
@@ -404,7 +521,7 @@ fn PendingRow(message: PendingMessage, first: bool) -> impl IntoView {
                         <span class="author">{me.map(|u| u.name).unwrap_or_default()}</span>
                     </div>
                 })}
-                <Body body=message.body.clone()/>
+                <Body body=message.body.clone() room=message.room.clone()/>
                 <div class="pending-status" role="status">{status}</div>
             </div>
         </article>

@@ -3,6 +3,8 @@
 //! through the client's methods. [`panel::Panel`] is the narrow-screen panel they share with the room
 //! page.
 
+pub mod alerts;
+pub mod autocomplete;
 pub mod avatar;
 pub mod clock;
 pub mod composer;

@@ -1,7 +1,8 @@
 //! The room list: the rooms this person is in (public ones with `#`, private ones with a lock), their
 //! direct conversations apart (the other person's avatar and name), each with its unread count; a field
-//! to join or create a room by name (private when ticked), and who is signed in with the sign-out button.
-//! The list is the server's, the same on every device.
+//! to join or create a room by name (private when ticked), the alert settings, and who is signed in with
+//! the sign-out button. The list is the server's, the same on every device; a muted room's count is
+//! subdued.
 
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
@@ -10,7 +11,7 @@ use protocol::{handle, RoomName, User};
 use crate::{
     auth_flow::Auth,
     client::ChatClient,
-    components::{avatar::Avatar, panel::Panel},
+    components::{alerts::AlertSettings, avatar::Avatar, panel::Panel},
 };
 
 #[component]
@@ -20,6 +21,7 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
     let navigate = use_navigate();
     let listed = move |direct: bool| {
         Memo::new(move |_| {
+            let alerts = client.alerts.get();
             client.state.with(|s| {
                 s.rooms()
                     .filter(|(room, _)| room.is_direct() == direct)
@@ -28,6 +30,7 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
                         label: s.label(room),
                         unread: state.unread,
                         with: state.with.clone(),
+                        muted: alerts.is_muted(room),
                     })
                     .collect::<Vec<_>>()
             })
@@ -109,6 +112,7 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
                 </button>
                 <p id="join-error" class="field-error" role="alert">{move || error.get()}</p>
             </form>
+            <AlertSettings/>
             <div class="me">
                 {move || me.get().map(|user| view! {
                     <Avatar user=user.clone()/>
@@ -143,15 +147,22 @@ struct Listed {
     label: String,
     unread: u32,
     with: Option<User>,
+    muted: bool,
 }
 
 impl Listed {
-    fn key(&self) -> (RoomName, String, u32) {
-        (self.room.clone(), self.label.clone(), self.unread)
+    fn key(&self) -> (RoomName, String, u32, bool) {
+        (
+            self.room.clone(),
+            self.label.clone(),
+            self.unread,
+            self.muted,
+        )
     }
 }
 
-/// One room in the list, with its unread count and a button to leave it (unless it is the last one).
+/// One room in the list, with its unread count (subdued when muted) and a button to leave it (unless it
+/// is the last one).
 /// Leaving the room on screen moves to another room.
 #[component]
 fn RoomLink(
@@ -165,6 +176,7 @@ fn RoomLink(
         label,
         unread,
         with,
+        muted,
     } = item;
     let client = expect_context::<ChatClient>();
     let navigate = use_navigate();
@@ -203,7 +215,10 @@ fn RoomLink(
                 }}
                 <span class="room-name">{label.trim_start_matches('#').to_owned()}</span>
                 {(unread > 0).then(|| view! {
-                    <span class="badge" aria-label=format!("{unread} unread")>{unread.min(99)}</span>
+                    <span class="badge" class:muted=muted
+                        aria-label=format!("{unread} unread{}", if muted { ", muted" } else { "" })>
+                        {unread.min(99)}
+                    </span>
                 })}
             </a>
             {can_leave.then(|| view! {

@@ -3,13 +3,14 @@
 //! members. Signed out, it shows the sign-in card and comes back here afterwards.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_params_map};
+use leptos_router::hooks::{use_location, use_navigate, use_params_map};
 use protocol::RoomName;
 
 use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::{
+        alerts::MuteButton,
         composer::Composer,
         members::Members,
         message_list::MessageList,
@@ -47,11 +48,23 @@ pub fn RoomPage() -> impl IntoView {
         panel.set(Panel::None);
     });
     on_cleanup(move || client.set_active(None));
-    // The tab's title says where you are and how much is unread, for when the tab is in the background.
+    // An invite link let this person into a room: show it.
+    let navigate = use_navigate();
     Effect::new(move |_| {
-        let unread: u32 = client
-            .state
-            .with(|s| s.rooms().map(|(_, r)| r.unread).sum());
+        if let Some(room) = client.arrived() {
+            navigate(&format!("/rooms/{room}"), Default::default());
+        }
+    });
+    // The tab's title says where you are and how much is unread (muted rooms aside), for when the tab
+    // is in the background.
+    Effect::new(move |_| {
+        let alerts = client.alerts.get();
+        let unread: u32 = client.state.with(|s| {
+            s.rooms()
+                .filter(|(room, _)| !alerts.is_muted(room))
+                .map(|(_, r)| r.unread)
+                .sum()
+        });
         let place = room.get().map_or_else(
             || "Chatty".to_owned(),
             |r| format!("{} · Chatty", client.state.with(|s| s.label(&r))),
@@ -119,6 +132,7 @@ fn RoomView(room: RoomName, panel: RwSignal<Panel>) -> impl IntoView {
                 <h1 class="room-title">{mark}
                     {move || heading.get().trim_start_matches('#').to_owned()}</h1>
                 <StatusBadge/>
+                <MuteButton room=room.clone()/>
                 <button class="members-toggle" aria-label=move || format!("{} people here", member_count.get())
                     aria-expanded=move || (panel.get() == Panel::Members).to_string()
                     on:click=move |_| toggle(Panel::Members)>

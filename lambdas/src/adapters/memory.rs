@@ -7,18 +7,19 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use protocol::{
     limits::{
-        Rate, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM,
-        MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON,
-        MAX_SERVER_FRAME_BYTES, PERSON_RETENTION_SECS, ROOM_HISTORY_CAP, ROOM_RETENTION_SECS,
+        Rate, INVITE_LINK_TTL_SECS, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON,
+        MAX_INVITE_LINKS_PER_ROOM, MAX_MEMBERS_PER_ROOM, MAX_PEOPLE_PER_PRIVATE_ROOM,
+        MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES,
+        PERSON_RETENTION_SECS, ROOM_HISTORY_CAP, ROOM_RETENTION_SECS,
     },
-    ChatMessage, ClientId, ConnectionId, MessageId, RoomEntry, RoomName, User,
+    ChatMessage, ClientId, ConnectionId, InviteCode, MessageId, RoomEntry, RoomName, User,
 };
 use tokio::sync::mpsc;
 
 use crate::ports::{
-    unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage, Connected, Created,
-    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, Refused, Registry,
-    RegistryError,
+    new_invite_code, unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage,
+    Connected, Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member, NewMessage,
+    Queue, QueueError, RateCheck, Reactors, Redemption, Refused, Registry, RegistryError,
 };
 
 /// How long a connection's records live: API Gateway's two-hour maximum plus a margin.
@@ -27,6 +28,8 @@ pub const CONNECTION_TTL_MS: u64 = (2 * 60 + 10) * 60 * 1000;
 const ROOM_RETENTION_MS: u64 = ROOM_RETENTION_SECS * 1000;
 
 const PERSON_RETENTION_MS: u64 = PERSON_RETENTION_SECS * 1000;
+
+const INVITE_LINK_TTL_MS: u64 = INVITE_LINK_TTL_SECS * 1000;
 
 /// Every rate's bucket is full again this long after its last use (`NEW_ROOM_RATE`'s, the slowest, in an
 /// hour).
@@ -58,7 +61,24 @@ struct State {
     lists: HashMap<String, List>,
     /// Each person as their last connection named them, and when that is forgotten.
     profiles: HashMap<String, (User, u64)>,
+    /// Every invite link's code: its room, who redeemed it first, and when it expires.
+    invites: HashMap<InviteCode, Invite>,
     last_sweep_ms: u64,
+}
+
+#[derive(Debug)]
+struct Invite {
+    room: RoomName,
+    redeemed_by: Option<String>,
+    expires_ms: u64,
+}
+
+/// A live link as its room keeps it: who asked for it, with which request, until when.
+#[derive(Debug)]
+struct Link {
+    by: String,
+    client_id: ClientId,
+    expires_ms: u64,
 }
 
 #[derive(Debug)]
@@ -85,8 +105,23 @@ struct Room {
     sent: HashMap<(String, ClientId), (MessageId, bool)>,
     /// The room is forgotten after this (its last join or message plus the retention).
     expires_ms: u64,
-    /// The room's latest change number (edits and deletes), 0 before the first.
+    /// The room's latest change number (edits, deletes and reactions), 0 before the first.
     rev: u64,
+    /// Everyone who reacted to each message still in `history` that has reactions.
+    reactions: HashMap<MessageId, Reactors>,
+    /// A private room's live (unused, unexpired) invite links.
+    links: BTreeMap<InviteCode, Link>,
+}
+
+impl Room {
+    /// `message` as the person `reader` (a user id) is shown it: with their own reactions, if it has any.
+    fn for_reader(&self, reader: &str, mut message: ChatMessage) -> ChatMessage {
+        if !message.reactions.is_empty() {
+            let reactors = self.reactions.get(&message.id);
+            message.mine = Some(reactors.map_or_else(Vec::new, |r| r.of(reader)));
+        }
+        message
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -127,6 +162,29 @@ impl MemoryRegistry {
 }
 
 impl State {
+    /// Takes one token of the person's `bucket` at `rate` ([`Registry::admit`]).
+    fn take_token(&mut self, user_id: &str, bucket: &str, rate: Rate, now_ms: u64) -> Admission {
+        let key = (user_id.to_owned(), bucket.to_owned());
+        let tokens = self
+            .buckets
+            .get(&key)
+            .map_or(f64::from(rate.burst), |b| b.refilled(rate, now_ms));
+        if tokens < 1.0 {
+            let retry_after_ms = ((1.0 - tokens) / rate.per_second * 1000.0).ceil() as u64;
+            return Admission::Wait {
+                retry_after_ms: retry_after_ms.max(1),
+            };
+        }
+        self.buckets.insert(
+            key,
+            Bucket {
+                tokens: tokens - 1.0,
+                at_ms: now_ms,
+            },
+        );
+        Admission::Admitted
+    }
+
     /// Forgets what has expired, at most once a [`SWEEP_EVERY_MS`].
     fn sweep(&mut self, now_ms: u64) {
         if now_ms < self.last_sweep_ms + SWEEP_EVERY_MS {
@@ -149,6 +207,7 @@ impl State {
         self.rooms.retain(|_, room| room.expires_ms > now_ms);
         self.lists.retain(|_, list| list.expires_ms > now_ms);
         self.profiles.retain(|_, (_, expires)| *expires > now_ms);
+        self.invites.retain(|_, invite| invite.expires_ms > now_ms);
         self.signed_out.retain(|_, until| *until > now_ms);
         // A bucket that would be full again is the same as no bucket; the slowest rate refills in an hour.
         self.buckets
@@ -340,9 +399,17 @@ impl Registry for MemoryRegistry {
         &self,
         sender: &ConnectionId,
         message: NewMessage,
+        rate: Option<RateCheck<'_>>,
     ) -> Result<Appended, RegistryError> {
         let cap = self.history_cap;
         Ok(self.with_state(|s| {
+            if let Some(check) = rate {
+                let admission =
+                    s.take_token(&message.author.id, check.bucket, check.rate, check.now_ms);
+                if let Admission::Wait { retry_after_ms } = admission {
+                    return Appended::RateLimited { retry_after_ms };
+                }
+            }
             let Some(room) = s
                 .rooms
                 .get_mut(&message.room)
@@ -379,11 +446,14 @@ impl Registry for MemoryRegistry {
                 edited_at: None,
                 deleted: false,
                 rev: None,
+                reactions: Vec::new(),
+                mine: None,
             };
             room.history.push_back(stored.clone());
             room.sent.insert(key, (id, false));
             while room.history.len() > cap {
                 if let Some(old) = room.history.pop_front() {
+                    room.reactions.remove(&old.id);
                     room.sent.remove(&(old.author.id, old.client_id));
                 }
             }
@@ -413,11 +483,9 @@ impl Registry for MemoryRegistry {
         query: HistoryQuery,
     ) -> Result<Option<HistoryPage>, RegistryError> {
         Ok(self.with_state(|s| {
-            let room = s
-                .rooms
-                .get(room)
-                .filter(|r| r.members.contains_key(reader))?;
-            Some(match query {
+            let room = s.rooms.get(room)?;
+            let reader = &room.members.get(reader)?.id;
+            let (messages, has_more) = match query {
                 HistoryQuery::Before { before, limit } => {
                     let older = room
                         .history
@@ -426,14 +494,18 @@ impl Registry for MemoryRegistry {
                         .filter(|m| before.is_none_or(|b| m.id < b));
                     let (mut messages, has_more) = take_page(older, limit, MAX_SERVER_FRAME_BYTES);
                     messages.reverse();
-                    HistoryPage { messages, has_more }
+                    (messages, has_more)
                 }
                 HistoryQuery::After { after, limit } => {
                     let newer = room.history.iter().filter(|m| m.id > after);
-                    let (messages, has_more) = take_page(newer, limit, MAX_SERVER_FRAME_BYTES);
-                    HistoryPage { messages, has_more }
+                    take_page(newer, limit, MAX_SERVER_FRAME_BYTES)
                 }
-            })
+            };
+            let messages = messages
+                .into_iter()
+                .map(|m| room.for_reader(reader, m))
+                .collect();
+            Some(HistoryPage { messages, has_more })
         }))
     }
 
@@ -456,11 +528,20 @@ impl Registry for MemoryRegistry {
                 .iter_mut()
                 .find(|m| m.id == id)
                 .ok_or(Refused::UnknownMessage)?;
-            if change.apply_to(message, &by.user.id)? {
+            let reactors = room.reactions.entry(id).or_default();
+            let changed = change.apply_to(message, reactors, &by.user);
+            let mine = reactors.of(&by.user.id);
+            if reactors.total() == 0 {
+                room.reactions.remove(&id);
+            }
+            if changed? {
                 message.rev = Some(next_rev);
                 room.rev = next_rev;
             }
-            let message = message.clone();
+            let mut message = message.clone();
+            if matches!(change, Change::React { .. }) {
+                message.mine = Some(mine);
+            }
             Ok(Changed {
                 message,
                 recipients: room.members.keys().cloned().collect(),
@@ -476,10 +557,8 @@ impl Registry for MemoryRegistry {
         limit: u16,
     ) -> Result<Option<ChangesPage>, RegistryError> {
         Ok(self.with_state(|s| {
-            let room = s
-                .rooms
-                .get(room)
-                .filter(|r| r.members.contains_key(reader))?;
+            let room = s.rooms.get(room)?;
+            let reader = &room.members.get(reader)?.id;
             let mut changed: Vec<&ChatMessage> = room
                 .history
                 .iter()
@@ -495,6 +574,10 @@ impl Registry for MemoryRegistry {
                 Some(last) if has_more => last.rev.unwrap_or(after),
                 _ => room.rev,
             };
+            let messages = messages
+                .into_iter()
+                .map(|m| room.for_reader(reader, m))
+                .collect();
             Some(ChangesPage {
                 messages,
                 rev,
@@ -566,6 +649,91 @@ impl Registry for MemoryRegistry {
             target.people.extend(people.iter().map(|p| (*p).to_owned()));
             target.expires_ms = target.expires_ms.max(now_ms + ROOM_RETENTION_MS);
             Added::Added
+        }))
+    }
+
+    async fn create_invite(
+        &self,
+        room: &RoomName,
+        by: &str,
+        client_id: &ClientId,
+        now_ms: u64,
+    ) -> Result<InviteCreated, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.sweep(now_ms);
+            let Some(target) = s.rooms.get_mut(room).filter(|r| r.people.contains(by)) else {
+                return InviteCreated::NoSuchRoom;
+            };
+            target.links.retain(|_, link| link.expires_ms > now_ms);
+            let asked = target
+                .links
+                .iter()
+                .find(|(_, link)| link.by == by && link.client_id == *client_id);
+            if let Some((code, link)) = asked {
+                return InviteCreated::Created {
+                    code: code.clone(),
+                    expires_ms: link.expires_ms,
+                };
+            }
+            if target.links.len() >= MAX_INVITE_LINKS_PER_ROOM {
+                return InviteCreated::TooMany;
+            }
+            let code = new_invite_code();
+            let expires_ms = now_ms + INVITE_LINK_TTL_MS;
+            let link = Link {
+                by: by.to_owned(),
+                client_id: client_id.clone(),
+                expires_ms,
+            };
+            target.links.insert(code.clone(), link);
+            let invite = Invite {
+                room: room.clone(),
+                redeemed_by: None,
+                expires_ms,
+            };
+            s.invites.insert(code.clone(), invite);
+            InviteCreated::Created { code, expires_ms }
+        }))
+    }
+
+    async fn redeem_invite(
+        &self,
+        code: &InviteCode,
+        user_id: &str,
+        now_ms: u64,
+    ) -> Result<Redemption, RegistryError> {
+        Ok(self.with_state(|s| {
+            s.sweep(now_ms);
+            let Some(invite) = s.invites.get_mut(code).filter(|i| i.expires_ms > now_ms) else {
+                return Redemption::Invalid;
+            };
+            if invite
+                .redeemed_by
+                .as_deref()
+                .is_some_and(|by| by != user_id)
+            {
+                return Redemption::Invalid;
+            }
+            invite.redeemed_by = Some(user_id.to_owned());
+            let Some(target) = s.rooms.get_mut(&invite.room) else {
+                return Redemption::Invalid;
+            };
+            if !target.people.contains(user_id) {
+                if target
+                    .links
+                    .get(code)
+                    .is_none_or(|link| link.expires_ms <= now_ms)
+                {
+                    return Redemption::Invalid;
+                }
+                if target.people.len() >= MAX_PEOPLE_PER_PRIVATE_ROOM {
+                    return Redemption::RoomFull;
+                }
+                target.people.insert(user_id.to_owned());
+                target.expires_ms = target.expires_ms.max(now_ms + ROOM_RETENTION_MS);
+            }
+            target.links.remove(code);
+            Redemption::Redeemed(invite.room.clone())
         }))
     }
 
@@ -666,27 +834,7 @@ impl Registry for MemoryRegistry {
         rate: Rate,
         now_ms: u64,
     ) -> Result<Admission, RegistryError> {
-        Ok(self.with_state(|s| {
-            let key = (user_id.to_owned(), bucket.to_owned());
-            let tokens = s
-                .buckets
-                .get(&key)
-                .map_or(f64::from(rate.burst), |b| b.refilled(rate, now_ms));
-            if tokens < 1.0 {
-                let retry_after_ms = ((1.0 - tokens) / rate.per_second * 1000.0).ceil() as u64;
-                return Admission::Wait {
-                    retry_after_ms: retry_after_ms.max(1),
-                };
-            }
-            s.buckets.insert(
-                key,
-                Bucket {
-                    tokens: tokens - 1.0,
-                    at_ms: now_ms,
-                },
-            );
-            Admission::Admitted
-        }))
+        Ok(self.with_state(|s| s.take_token(user_id, bucket, rate, now_ms)))
     }
 }
 

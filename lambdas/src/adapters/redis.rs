@@ -33,9 +33,20 @@
 //! - `{room:<room>}:changes`: ZSET message id → the room's change number of its latest change: the
 //!   highest score is the room's latest change number; a catch-up reads the ids scored after its own. Bounded
 //!   with `edits`.
+//! - `{room:<room>}:reactions`: HASH `<message id> <emoji>` → everyone who reacted to the message with the
+//!   emoji, in the order they did, as JSON `[[user id, name], …]` (the message's version in `edits` carries
+//!   the counts and the first names). At most [`MAX_REACTIONS_PER_MESSAGE`] per message; a message's
+//!   fields go when it is deleted, and with its `edits` entry once trimmed. A person's own reactions are
+//!   found by looking for `["<their id>",` in each field: a `"` inside a JSON string is always escaped, so
+//!   that text only ever starts an entry.
 //!
 //! - `{room:<room>}:people`: SET of user ids, a private room's people (who may join it); at most
 //!   [`MAX_PEOPLE_PER_PRIVATE_ROOM`]. The last one leaving deletes the room's keys.
+//! - `{room:<room>}:links`: HASH invite code → `{by, client_id, expires}` (JSON): a private room's live
+//!   invite links, at most [`MAX_INVITE_LINKS_PER_ROOM`] (expired ones are dropped when a link is made); a
+//!   link leaves when it is used, and all go with the room.
+//! - `{invite:<code>}`: the link's room, its expiry and, once used, who used it (JSON); expires with the link
+//!   ([`INVITE_LINK_TTL_SECS`]). Its own hash tag, as a redemption knows only the code.
 //!
 //! A room's keys expire [`ROOM_RETENTION_SECS`] after its last message or join (and its people after the
 //! last join or invite).
@@ -67,6 +78,13 @@
 //! - `leave` by a person (the core): each of their connections leaves, then the room's people, then
 //!   their list; `invite` and `dm`: the room's people first, then the lists. Half-done: someone among a
 //!   room's people without it on their list (they may join it; the retry lists it), never the reverse.
+//! - `invite_link`: the room's links first (membership, the cap, and the same link for a repeated
+//!   request decide there), then the code's key, set only if absent. Half-done: a link whose code does not
+//!   redeem yet; the retry answers the same code and sets it.
+//! - `redeem`: the code's key first (the first redeemer makes it theirs), then the room (the link must
+//!   be live, or the redeemer among the people already; the people cap decides there), then their list.
+//!   Half-done: a code that is theirs, or people without the room on their list; the same person's retry
+//!   passes every step again.
 //! - `disconnect`: read the record and the rooms set, remove the connection from each room, then from its
 //!   person's live set, and delete the record and the set last. Half-done: the set still names every room,
 //!   so the retry finds them all again; it answers the rooms the first attempt saw.
@@ -88,11 +106,13 @@
 use async_trait::async_trait;
 use protocol::{
     limits::{
-        Rate, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM,
-        MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_ROOMS_PER_CONNECTION, MAX_ROOMS_PER_PERSON,
-        MAX_SERVER_FRAME_BYTES, PERSON_RETENTION_SECS, ROOM_RETENTION_SECS,
+        Rate, INVITE_LINK_TTL_SECS, MAX_CHANGES_BYTES, MAX_CONNECTIONS_PER_PERSON,
+        MAX_INVITE_LINKS_PER_ROOM, MAX_MEMBERS_PER_ROOM, MAX_NAMED_REACTORS,
+        MAX_PEOPLE_PER_PRIVATE_ROOM, MAX_REACTIONS_PER_MESSAGE, MAX_ROOMS_PER_CONNECTION,
+        MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES, PERSON_RETENTION_SECS, ROOM_RETENTION_SECS,
     },
-    ChatMessage, ClientId, ConnectionId, MessageId, RoomEntry, RoomName, User,
+    ChatMessage, ClientId, ConnectionId, Emoji, InviteCode, MessageId, Reaction, RoomEntry,
+    RoomName, User,
 };
 use std::time::Duration;
 
@@ -109,15 +129,17 @@ use time::{format_description::well_known::Rfc3339, OffsetDateTime};
 use crate::{
     adapters::memory::CONNECTION_TTL_MS,
     ports::{
-        unix_millis, Added, Admission, Appended, BoxError, Change, Changed, ChangesPage, Connected,
-        Created, HistoryPage, HistoryQuery, Joined, Member, NewMessage, Refused, Registry,
-        RegistryError,
+        new_invite_code, unix_millis, Added, Admission, Appended, BoxError, Change, Changed,
+        ChangesPage, Connected, Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member,
+        NewMessage, RateCheck, Redemption, Refused, Registry, RegistryError,
     },
 };
 
 const ROOM_RETENTION_MS: u64 = ROOM_RETENTION_SECS * 1000;
 
 const PERSON_RETENTION_MS: u64 = PERSON_RETENTION_SECS * 1000;
+
+const INVITE_LINK_TTL_MS: u64 = INVITE_LINK_TTL_SECS * 1000;
 
 /// Counts a connection among its person's live ones (`KEYS[1]`) unless the person holds the cap already;
 /// 1 if counted (and the person's profile, `KEYS[3]`, recorded). Expired entries are dropped first.
@@ -169,7 +191,7 @@ return 1
 /// `no_such_room`, `would_create` or `room_full`. Refreshes the room's expiry.
 const JOIN_ROOM: &str = r"
 local members, history, sent, people = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local edits, changes = KEYS[5], KEYS[6]
+local edits, changes, reactions, links = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local id, user, new_room = ARGV[1], ARGV[2], ARGV[3]
 local retention, max_members = tonumber(ARGV[4]), tonumber(ARGV[5])
 local user_id, private = ARGV[6], ARGV[7] == '1'
@@ -182,7 +204,7 @@ if redis.call('HEXISTS', members, id) == 0 then
   end
 end
 redis.call('HSET', members, id, user)
-for _, key in ipairs({members, history, sent, people, edits, changes}) do
+for _, key in ipairs({members, history, sent, people, edits, changes, reactions, links}) do
   redis.call('PEXPIRE', key, retention)
 end
 return 'joined'
@@ -222,8 +244,70 @@ local people = KEYS[1]
 if redis.call('EXISTS', people) == 0 then return 0 end
 redis.call('SREM', people, ARGV[1])
 if redis.call('SCARD', people) > 0 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
 return 1
+";
+
+/// An invite link for the person `ARGV[1]` (one of the room's people, `KEYS[1]`) asking with request
+/// `ARGV[2]`: the link that request made before, if it is live, else `ARGV[3]` as a new one in the room's
+/// links (`KEYS[2]`) until now (`ARGV[4]`) plus the link's life (`ARGV[5]`), within the cap (`ARGV[6]`).
+/// Answers `{'created', code, expires}`, `{'no_such_room'}` or `{'too_many'}`; expired links are dropped.
+const CREATE_LINK: &str = r"
+local people, links = KEYS[1], KEYS[2]
+local by, client_id, code, now = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local ttl, cap, retention = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+if redis.call('SISMEMBER', people, by) == 0 then return {'no_such_room'} end
+local live = 0
+local all = redis.call('HGETALL', links)
+for i = 1, #all, 2 do
+  local link = cjson.decode(all[i + 1])
+  if link.expires <= now then
+    redis.call('HDEL', links, all[i])
+  elseif link.by == by and link.client_id == client_id then
+    return {'created', all[i], link.expires}
+  else
+    live = live + 1
+  end
+end
+if live >= cap then return {'too_many'} end
+local expires = now + ttl
+redis.call('HSET', links, code, cjson.encode({by = by, client_id = client_id, expires = expires}))
+if redis.call('PTTL', links) < retention then redis.call('PEXPIRE', links, retention) end
+return {'created', code, expires}
+";
+
+/// A redemption's first step, on the code's key (`KEYS[1]`): the link's room, if the code is live at
+/// `ARGV[2]` and unused or already the person `ARGV[1]`'s (the first to redeem it makes it theirs); nil
+/// otherwise.
+const CLAIM_INVITE: &str = r"
+local json = redis.call('GET', KEYS[1])
+if not json then return false end
+local invite = cjson.decode(json)
+if invite.expires <= tonumber(ARGV[2]) then return false end
+if invite.user then
+  if invite.user ~= ARGV[1] then return false end
+else
+  invite.user = ARGV[1]
+  redis.call('SET', KEYS[1], cjson.encode(invite), 'KEEPTTL')
+end
+return invite.room
+";
+
+/// A redemption's second step, on the room's side: makes the person `ARGV[1]` one of the people
+/// (`KEYS[1]`) if link `ARGV[2]` is live in `KEYS[2]` at `ARGV[3]`, within the cap `ARGV[4]`, and drops the
+/// link; a person among the people already is `added` again. Answers `added`, `invalid` or `room_full`.
+const ADMIT_INVITED: &str = r"
+local people, links = KEYS[1], KEYS[2]
+local user, code, now, cap, retention = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+if redis.call('SISMEMBER', people, user) == 0 then
+  local json = redis.call('HGET', links, code)
+  if not json or cjson.decode(json).expires <= now then return 'invalid' end
+  if redis.call('SCARD', people) >= cap then return 'room_full' end
+  redis.call('SADD', people, user)
+  if redis.call('PTTL', people) < tonumber(retention) then redis.call('PEXPIRE', people, retention) end
+end
+redis.call('HDEL', links, code)
+return 'added'
 ";
 
 /// Puts room `ARGV[1]` on a person's list (`ARGV[2]`, its entry, if new; `ARGV[3]`, the other person of
@@ -266,13 +350,16 @@ redis.call('HSET', list, room, cjson.encode(entry))
 return 1
 ";
 
-/// A page of history for a member: nil if `ARGV[1]` is not in the room, else `{more, id, m, id, m, …}`
-/// read in batches of ten from the bound (exclusive) towards older (`before`) or newer (`after`)
-/// entries, stopping at the page's limit or once the messages' bytes reach the budget (at least one). An
-/// edited or deleted message is read in its latest version.
+/// A page of history for a member: nil if `ARGV[1]` is not in the room, else
+/// `{more, id, m, mine, id, m, mine, …}` read in batches of ten from the bound (exclusive) towards older
+/// (`before`) or newer (`after`) entries, stopping at the page's limit or once the messages' bytes reach
+/// the budget (at least one). A changed message (edited, deleted, reacted to) is read in its latest
+/// version, with the reader's own reactions (`mine`, [`REACTIONS_LUA`]).
 const HISTORY: &str = r"
-local members, history, edits = KEYS[1], KEYS[2], KEYS[3]
-if redis.call('HEXISTS', members, ARGV[1]) == 0 then return false end
+local members, history, edits, reactions = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local holder = redis.call('HGET', members, ARGV[1])
+if not holder then return false end
+local reader = cjson.decode(holder).id
 local older, bound, limit, budget = ARGV[2] == 'before', ARGV[3], tonumber(ARGV[4]), tonumber(ARGV[5])
 local out, count, bytes, more = {0}, 0, 0, 0
 while more == 0 do
@@ -283,7 +370,8 @@ while more == 0 do
     batch = redis.call('XRANGE', history, bound, '+', 'COUNT', 10)
   end
   for _, entry in ipairs(batch) do
-    local message = redis.call('HGET', edits, entry[1]) or entry[2][4]
+    local edited = redis.call('HGET', edits, entry[1])
+    local message = edited or entry[2][4]
     local size = #message + 128
     if count == limit or (count > 0 and bytes + size > budget) then
       more = 1
@@ -292,6 +380,7 @@ while more == 0 do
     count, bytes = count + 1, bytes + size
     out[#out + 1] = entry[1]
     out[#out + 1] = message
+    out[#out + 1] = edited and mine(reactions, entry[1], reader) or ''
     bound = '(' .. entry[1]
   end
   if #batch < 10 then break end
@@ -300,22 +389,36 @@ out[1] = more
 return out
 ";
 
-/// Takes one token from a bucket refilled at `ARGV[2]` per second up to `ARGV[1]`; 0 if taken, else the
-/// milliseconds until one fits. The bucket expires when it would be full again.
-const ADMIT: &str = r"
-local burst, rate, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 't', 'at')
-local tokens, at = tonumber(state[1]), tonumber(state[2])
-if not tokens then tokens, at = burst, now end
-tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
-if tokens < 1 then
-  return math.max(1, math.ceil((1 - tokens) / rate * 1000))
+/// The token bucket, as a Lua function both [`ADMIT`] and [`APPEND`] start with: `admit(key, burst, rate,
+/// now)` takes one token from the bucket at `key`, refilled at `rate` per second up to `burst`; 0 if taken,
+/// else the milliseconds until one fits. The bucket expires when it would be full again.
+macro_rules! admit_lua {
+    () => {
+        r"
+local function admit(key, burst, rate, now)
+  burst, rate, now = tonumber(burst), tonumber(rate), tonumber(now)
+  local state = redis.call('HMGET', key, 't', 'at')
+  local tokens, at = tonumber(state[1]), tonumber(state[2])
+  if not tokens then tokens, at = burst, now end
+  tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
+  if tokens < 1 then
+    return math.max(1, math.ceil((1 - tokens) / rate * 1000))
+  end
+  tokens = tokens - 1
+  redis.call('HSET', key, 't', tostring(tokens), 'at', now)
+  redis.call('PEXPIRE', key, math.ceil((burst - tokens) / rate * 1000) + 1000)
+  return 0
 end
-tokens = tokens - 1
-redis.call('HSET', KEYS[1], 't', tostring(tokens), 'at', now)
-redis.call('PEXPIRE', KEYS[1], math.ceil((burst - tokens) / rate * 1000) + 1000)
-return 0
-";
+"
+    };
+}
+
+/// Takes one token from the bucket `KEYS[1]` (burst `ARGV[1]`, `ARGV[2]` per second, now `ARGV[3]`): 0 if
+/// taken, else the milliseconds until one fits.
+const ADMIT: &str = concat!(
+    admit_lua!(),
+    "return admit(KEYS[1], ARGV[1], ARGV[2], ARGV[3])\n"
+);
 
 /// The key prefix when none is configured. It stays outside the hash tags, so it does not decide the slot.
 pub const DEFAULT_KEY_PREFIX: &str = "chatty:";
@@ -327,11 +430,20 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
 /// `{id, message JSON, fanned out flag, recipients}` of the stored (or earlier) message, with the room's
 /// connection ids as recipients unless the message was already fanned out (in its latest version, if it
-/// was edited since).
-const APPEND: &str = r"
+/// was edited since). With a seventh key, the author's rate bucket (one server only: the bucket lives in
+/// the author's slot), a token is taken first (`ARGV[7..9]`: burst, rate, now), and past the rate the
+/// answer is the milliseconds until one fits.
+const APPEND: &str = concat!(
+    admit_lua!(),
+    r"
 local members, history, sent, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local reactions, bucket = KEYS[6], KEYS[7]
 local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local retention = tonumber(ARGV[6])
+if bucket then
+  local wait = admit(bucket, ARGV[7], ARGV[8], ARGV[9])
+  if wait > 0 then return wait end
+end
 if redis.call('HEXISTS', members, sender) == 0 then
   return false
 end
@@ -364,27 +476,74 @@ if len >= cap then
 end
 local id = redis.call('XADD', history, 'MAXLEN', '=', cap, ms .. '-*', 'k', key, 'm', message)
 redis.call('HSET', sent, key, '0 ' .. id)
-for _, k in ipairs({members, history, sent, edits, changes}) do redis.call('PEXPIRE', k, retention) end
+for _, k in ipairs({members, history, sent, edits, changes, reactions}) do
+  redis.call('PEXPIRE', k, retention)
+end
 return {id, message, '0', redis.call('HKEYS', members)}
-";
+"
+);
 
-/// Edits (`ARGV[4]` = `edit`, with the body and the time in `ARGV[5]`, `ARGV[6]`) or deletes (`delete`) the
-/// message `ARGV[2]` for the person `ARGV[3]` on the connection `ARGV[1]`, by the rules of
-/// `Change::apply_to`: `{refusal}`, or `{'changed', latest version JSON, the room's connection ids}`. A
-/// change that changes something takes the room's next change number; once `edits` holds more than the cap
-/// (`ARGV[7]`), the changes of trimmed messages are forgotten.
+/// Changes the message `ARGV[2]` for the person `ARGV[3]` on the connection `ARGV[1]`, by the rules of
+/// `Change::apply_to`: `ARGV[4]` is `edit` (`ARGV[5]` the body, `ARGV[6]` the time), `delete`, or
+/// `react` / `unreact` (`ARGV[5]` the emoji, `ARGV[6]` the person's name; a new reaction within `ARGV[9]`
+/// in all, the message naming the first `ARGV[10]` per emoji). Answers `{refusal}`, or `{'changed', latest
+/// version JSON, the room's connection ids}` and, after a reaction, the person's own reactions. A change
+/// that changes something takes the room's next change number; once `edits` holds more than the cap
+/// (`ARGV[7]`), the changes and reactions of trimmed messages are forgotten.
 const CHANGE: &str = r"
-local members, history, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local members, history, edits, changes, reactions = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local connection, id, by, op, body, at = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local cap, retention = tonumber(ARGV[7]), tonumber(ARGV[8])
+local max_reactions, max_named = tonumber(ARGV[9]), tonumber(ARGV[10])
+local reacting = op == 'react' or op == 'unreact'
 if redis.call('HEXISTS', members, connection) == 0 then return {'not_a_member'} end
 local found = redis.call('XRANGE', history, id, id)
 if #found == 0 then return {'unknown_message'} end
 local json = redis.call('HGET', edits, id) or found[1][2][4]
 local message = cjson.decode(json)
-if message.author.id ~= by then return {'not_your_message'} end
 local same
-if op == 'delete' then
+if reacting then
+  if message.deleted == true then return {'unknown_message'} end
+  local emoji, field = body, id .. ' ' .. body
+  local people = cjson.decode(redis.call('HGET', reactions, field) or '[]')
+  local index
+  for i, person in ipairs(people) do
+    if person[1] == by then index = i break end
+  end
+  same = (op == 'react') == (index ~= nil)
+  if not same then
+    if op == 'react' then
+      local total = 0
+      for _, reaction in ipairs(message.reactions or {}) do total = total + reaction.count end
+      if total >= max_reactions then return {'too_many_reactions'} end
+      people[#people + 1] = {by, at}
+    else
+      table.remove(people, index)
+    end
+    if #people == 0 then
+      redis.call('HDEL', reactions, field)
+    else
+      redis.call('HSET', reactions, field, cjson.encode(people))
+    end
+    local summary = {}
+    for _, each in ipairs(EMOJI) do
+      if each == emoji and #people > 0 then
+        local users = {}
+        for i = 1, math.min(#people, max_named) do
+          users[i] = {id = people[i][1], name = people[i][2]}
+        end
+        summary[#summary + 1] = {emoji = emoji, count = #people, users = users}
+      elseif each ~= emoji then
+        for _, reaction in ipairs(message.reactions or {}) do
+          if reaction.emoji == each then summary[#summary + 1] = reaction end
+        end
+      end
+    end
+    message.reactions = #summary > 0 and summary or nil
+  end
+elseif message.author.id ~= by then
+  return {'not_your_message'}
+elseif op == 'delete' then
   same = message.deleted == true
 elseif message.deleted == true then
   return {'unknown_message'}
@@ -396,8 +555,9 @@ if not same then
   local rev = 1
   if #top == 2 then rev = tonumber(top[2]) + 1 end
   if op == 'delete' then
-    message.body, message.deleted = '', true
-  else
+    message.body, message.deleted, message.reactions = '', true, nil
+    for _, emoji in ipairs(EMOJI) do redis.call('HDEL', reactions, id .. ' ' .. emoji) end
+  elseif op == 'edit' then
     message.body, message.edited_at = body, at
   end
   message.rev = rev
@@ -415,20 +575,26 @@ if not same then
       if ms < oldest_ms or (ms == oldest_ms and seq < oldest_seq) then
         redis.call('HDEL', edits, old)
         redis.call('ZREM', changes, old)
+        for _, emoji in ipairs(EMOJI) do redis.call('HDEL', reactions, old .. ' ' .. emoji) end
       end
     end
   end
-  for _, k in ipairs({edits, changes}) do redis.call('PEXPIRE', k, retention) end
+  for _, k in ipairs({edits, changes, reactions}) do redis.call('PEXPIRE', k, retention) end
 end
-return {'changed', json, redis.call('HKEYS', members)}
+local out = {'changed', json, redis.call('HKEYS', members)}
+if reacting then out[4] = mine(reactions, id, by) end
+return out
 ";
 
-/// For a member (`ARGV[1]`; nil otherwise): `{more, rev, id, m, id, m, …}`, the messages still in the
-/// history changed after change number `ARGV[2]`, in change order, at most `ARGV[3]` and (past the first)
-/// `ARGV[4]` bytes; `rev` is the room's latest change number, or the last one included if cut short.
+/// For a member (`ARGV[1]`; nil otherwise): `{more, rev, id, m, mine, id, m, mine, …}`, the messages
+/// still in the history changed after change number `ARGV[2]`, in change order, at most `ARGV[3]` and
+/// (past the first) `ARGV[4]` bytes, each with the reader's own reactions; `rev` is the room's latest
+/// change number, or the last one included if cut short.
 const CHANGES: &str = r"
-local members, history, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-if redis.call('HEXISTS', members, ARGV[1]) == 0 then return false end
+local members, history, edits, changes, reactions = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local holder = redis.call('HGET', members, ARGV[1])
+if not holder then return false end
+local reader = cjson.decode(holder).id
 local after, limit, budget = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
 local top = redis.call('ZREVRANGE', changes, 0, 0, 'WITHSCORES')
 local out = {0, 0}
@@ -448,10 +614,37 @@ for i = 1, #changed, 2 do
     count, bytes, last = count + 1, bytes + size, tonumber(changed[i + 1])
     out[#out + 1] = id
     out[#out + 1] = json
+    out[#out + 1] = mine(reactions, id, reader)
   end
 end
 return out
 ";
+
+/// What the scripts that read or change reactions begin with (after `EMOJI`, the set in order, which
+/// [`with_reactions`] puts first): `mine(reactions, id, user)`, the emoji `user` reacted to message `id`
+/// with, space-separated, found by looking for `["<user>",` (as `cjson` writes the id) in each emoji's
+/// list of the `reactions` hash.
+const REACTIONS_LUA: &str = r"
+local function mine(reactions, id, user)
+  local needle = '[' .. cjson.encode(user) .. ','
+  local out = {}
+  for _, emoji in ipairs(EMOJI) do
+    local people = redis.call('HGET', reactions, id .. ' ' .. emoji)
+    if people and string.find(people, needle, 1, true) then out[#out + 1] = emoji end
+  end
+  return table.concat(out, ' ')
+end
+";
+
+/// `script` after the emoji set (from [`Emoji::ALL`], so Lua never holds its own copy) and
+/// [`REACTIONS_LUA`].
+fn with_reactions(script: &str) -> Script {
+    let set: Vec<String> = Emoji::ALL.iter().map(|e| format!("'{e}'")).collect();
+    Script::new(&format!(
+        "local EMOJI = {{{}}}\n{REACTIONS_LUA}{script}",
+        set.join(", ")
+    ))
+}
 
 /// Marks a message fanned out, unless its idempotency key now names another message.
 const MARK_FANNED_OUT: &str = r"
@@ -506,6 +699,15 @@ impl Keys {
     }
     fn changes(&self, room: &RoomName) -> String {
         format!("{}{{room:{room}}}:changes", self.prefix)
+    }
+    fn reactions(&self, room: &RoomName) -> String {
+        format!("{}{{room:{room}}}:reactions", self.prefix)
+    }
+    fn links(&self, room: &RoomName) -> String {
+        format!("{}{{room:{room}}}:links", self.prefix)
+    }
+    fn invite(&self, code: &InviteCode) -> String {
+        format!("{}{{invite:{code}}}", self.prefix)
     }
 }
 
@@ -575,6 +777,8 @@ struct StoredMessage {
     deleted: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     rev: Option<u64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    reactions: Vec<Reaction>,
 }
 
 /// The registry in Redis, over one multiplexed connection that reconnects by itself. Build it once per
@@ -599,6 +803,9 @@ pub struct RedisRegistry {
     mark_read: Script,
     change: Script,
     changes: Script,
+    create_link: Script,
+    claim_invite: Script,
+    admit_invited: Script,
 }
 
 fn failed(operation: &'static str) -> impl FnOnce(redis::RedisError) -> RegistryError {
@@ -669,15 +876,18 @@ impl RedisRegistry {
             kick: Script::new(KICK),
             join_connection: Script::new(JOIN_CONNECTION),
             join_room: Script::new(JOIN_ROOM),
-            history: Script::new(HISTORY),
+            history: with_reactions(HISTORY),
             admit: Script::new(ADMIT),
             create_room: Script::new(CREATE_ROOM),
             add_people: Script::new(ADD_PEOPLE),
             remove_person: Script::new(REMOVE_PERSON),
             list_add: Script::new(LIST_ADD),
             mark_read: Script::new(MARK_READ),
-            change: Script::new(CHANGE),
-            changes: Script::new(CHANGES),
+            change: with_reactions(CHANGE),
+            changes: with_reactions(CHANGES),
+            create_link: Script::new(CREATE_LINK),
+            claim_invite: Script::new(CLAIM_INVITE),
+            admit_invited: Script::new(ADMIT_INVITED),
         })
     }
 
@@ -721,7 +931,31 @@ fn message_from(room: &RoomName, id: &str, json: &str) -> Result<ChatMessage, Re
         edited_at: stored.edited_at,
         deleted: stored.deleted,
         rev: stored.rev,
+        reactions: stored.reactions,
+        mine: None,
     })
+}
+
+/// A message as one person is shown it: `mine`, the emoji a script found they reacted with
+/// (space-separated), if the message has reactions.
+fn message_for_reader(
+    room: &RoomName,
+    id: &str,
+    json: &str,
+    mine: &str,
+) -> Result<ChatMessage, RegistryError> {
+    let mut message = message_from(room, id, json)?;
+    if !message.reactions.is_empty() {
+        message.mine = Some(emoji_list(mine)?);
+    }
+    Ok(message)
+}
+
+/// The emoji a script answered, space-separated.
+fn emoji_list(text: &str) -> Result<Vec<Emoji>, RegistryError> {
+    text.split_whitespace()
+        .map(|emoji| Emoji::from_text(emoji).ok_or_else(|| corrupt("reaction", emoji.to_owned())))
+        .collect()
 }
 
 #[async_trait]
@@ -859,6 +1093,8 @@ impl Registry for RedisRegistry {
             .key(self.keys.people(room))
             .key(self.keys.edits(room))
             .key(self.keys.changes(room))
+            .key(self.keys.reactions(room))
+            .key(self.keys.links(room))
             .arg(member.connection_id.as_str())
             .arg(user)
             .arg(u8::from(new_room))
@@ -924,7 +1160,30 @@ impl Registry for RedisRegistry {
         &self,
         sender: &ConnectionId,
         message: NewMessage,
+        rate: Option<RateCheck<'_>>,
     ) -> Result<Appended, RegistryError> {
+        // One server takes the author's token in the append's own script; a cluster keeps the author's
+        // bucket in another slot, so it admits first.
+        let mut fused = None;
+        if let Some(check) = rate {
+            match self.connection {
+                Connection::Cluster(_) => {
+                    let admission = self
+                        .admit(&message.author.id, check.bucket, check.rate, check.now_ms)
+                        .await?;
+                    if let Admission::Wait { retry_after_ms } = admission {
+                        return Ok(Appended::RateLimited { retry_after_ms });
+                    }
+                }
+                Connection::Standalone(_) => {
+                    fused = Some((
+                        self.keys.bucket(&message.author.id, check.bucket),
+                        check.rate,
+                        check.now_ms,
+                    ));
+                }
+            }
+        }
         let key = idempotency_key(&message.client_id, &message.author);
         let millis = unix_millis(message.sent_at);
         let stored = serde_json::to_string(&StoredMessage {
@@ -935,26 +1194,41 @@ impl Registry for RedisRegistry {
             edited_at: None,
             deleted: false,
             rev: None,
+            reactions: Vec::new(),
         })
         .map_err(|e| corrupt("message", e))?;
-        let reply: Option<(String, String, String, Vec<String>)> = self
-            .append
-            .key(self.keys.members(&message.room))
+        let mut append = self.append.key(self.keys.members(&message.room));
+        append
             .key(self.keys.history(&message.room))
             .key(self.keys.sent(&message.room))
             .key(self.keys.edits(&message.room))
             .key(self.keys.changes(&message.room))
+            .key(self.keys.reactions(&message.room))
             .arg(sender.as_str())
             .arg(key)
             .arg(millis)
             .arg(stored)
             .arg(self.history_cap)
-            .arg(ROOM_RETENTION_MS)
+            .arg(ROOM_RETENTION_MS);
+        if let Some((bucket, rate, now_ms)) = fused {
+            append
+                .key(bucket)
+                .arg(rate.burst)
+                .arg(rate.per_second)
+                .arg(now_ms);
+        }
+        let reply: Value = append
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("append"))?;
-        let Some((id, json, flag, recipients)) = reply else {
-            return Ok(Appended::NotAMember);
+        let (id, json, flag, recipients): (String, String, String, Vec<String>) = match reply {
+            Value::Nil => return Ok(Appended::NotAMember),
+            Value::Int(wait_ms) => {
+                return Ok(Appended::RateLimited {
+                    retry_after_ms: u64::try_from(wait_ms).unwrap_or(1),
+                })
+            }
+            stored => decode(&stored, "append")?,
         };
         let message = message_from(&message.room, &id, &json)?;
         Ok(if flag == "1" {
@@ -999,6 +1273,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.members(room))
             .key(self.keys.history(room))
             .key(self.keys.edits(room))
+            .key(self.keys.reactions(room))
             .arg(reader.as_str())
             .arg(direction)
             .arg(bound)
@@ -1021,9 +1296,9 @@ impl Registry for RedisRegistry {
             .collect::<Result<_, _>>()
             .map_err(|e| corrupt("history page", e))?;
         let mut messages = entries
-            .chunks(2)
-            .map(|pair| match pair {
-                [id, json] => message_from(room, id, json),
+            .chunks(3)
+            .map(|entry| match entry {
+                [id, json, mine] => message_for_reader(room, id, json, mine),
                 _ => Err(corrupt("history page", "an entry without its message")),
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -1085,6 +1360,96 @@ impl Registry for RedisRegistry {
         }
     }
 
+    /// The room's links (where membership, the cap and a repeated request decide), then the code's key,
+    /// set only if absent so a retry never undoes a redemption.
+    async fn create_invite(
+        &self,
+        room: &RoomName,
+        by: &str,
+        client_id: &ClientId,
+        now_ms: u64,
+    ) -> Result<InviteCreated, RegistryError> {
+        let reply: Vec<redis::Value> = self
+            .create_link
+            .key(self.keys.people(room))
+            .key(self.keys.links(room))
+            .arg(by)
+            .arg(client_id.as_str())
+            .arg(new_invite_code().as_str())
+            .arg(now_ms)
+            .arg(INVITE_LINK_TTL_MS)
+            .arg(MAX_INVITE_LINKS_PER_ROOM)
+            .arg(ROOM_RETENTION_MS)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("create_invite"))?;
+        let (code, expires_ms): (String, u64) = match reply.as_slice() {
+            [outcome] => {
+                return match decode::<String>(outcome, "create_invite")?.as_str() {
+                    "no_such_room" => Ok(InviteCreated::NoSuchRoom),
+                    "too_many" => Ok(InviteCreated::TooMany),
+                    other => Err(corrupt("create_invite outcome", other.to_owned())),
+                }
+            }
+            [_, code, expires] => (
+                decode(code, "create_invite")?,
+                decode(expires, "create_invite")?,
+            ),
+            _ => return Err(corrupt("create_invite", "a reply of the wrong length")),
+        };
+        let code = InviteCode::new(code).map_err(|e| corrupt("invite code", e))?;
+        let invite = serde_json::json!({ "room": room, "expires": expires_ms });
+        let _: Option<String> = redis::cmd("SET")
+            .arg(self.keys.invite(&code))
+            .arg(invite.to_string())
+            .arg("PX")
+            .arg(expires_ms.saturating_sub(now_ms).max(1))
+            .arg("NX")
+            .query_async(&mut self.connection())
+            .await
+            .map_err(failed("create_invite"))?;
+        Ok(InviteCreated::Created { code, expires_ms })
+    }
+
+    /// The code's key (the first redeemer makes it theirs), then the room's side.
+    async fn redeem_invite(
+        &self,
+        code: &InviteCode,
+        user_id: &str,
+        now_ms: u64,
+    ) -> Result<Redemption, RegistryError> {
+        let room: Option<String> = self
+            .claim_invite
+            .key(self.keys.invite(code))
+            .arg(user_id)
+            .arg(now_ms)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("redeem_invite"))?;
+        let Some(room) = room else {
+            return Ok(Redemption::Invalid);
+        };
+        let room = RoomName::new(room).map_err(|e| corrupt("invite room", e))?;
+        let outcome: String = self
+            .admit_invited
+            .key(self.keys.people(&room))
+            .key(self.keys.links(&room))
+            .arg(user_id)
+            .arg(code.as_str())
+            .arg(now_ms)
+            .arg(MAX_PEOPLE_PER_PRIVATE_ROOM)
+            .arg(ROOM_RETENTION_MS)
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed("redeem_invite"))?;
+        match outcome.as_str() {
+            "added" => Ok(Redemption::Redeemed(room)),
+            "invalid" => Ok(Redemption::Invalid),
+            "room_full" => Ok(Redemption::RoomFull),
+            other => Err(corrupt("redeem outcome", other.to_owned())),
+        }
+    }
+
     async fn remove_person(&self, room: &RoomName, user_id: &str) -> Result<bool, RegistryError> {
         if !room.is_private() {
             return Ok(false);
@@ -1097,6 +1462,8 @@ impl Registry for RedisRegistry {
             .key(self.keys.sent(room))
             .key(self.keys.edits(room))
             .key(self.keys.changes(room))
+            .key(self.keys.reactions(room))
+            .key(self.keys.links(room))
             .arg(user_id)
             .invoke_async(&mut self.connection())
             .await
@@ -1204,13 +1571,18 @@ impl Registry for RedisRegistry {
         id: MessageId,
         change: Change,
     ) -> Result<Result<Changed, Refused>, RegistryError> {
-        let (op, body, at) = match change {
+        let (op, body, at) = match &change {
             Change::Edit { body, at } => (
                 "edit",
-                body,
+                body.clone(),
                 at.format(&Rfc3339).map_err(|e| corrupt("edit time", e))?,
             ),
             Change::Delete => ("delete", String::new(), String::new()),
+            Change::React { emoji, on } => (
+                if *on { "react" } else { "unreact" },
+                emoji.as_str().to_owned(),
+                by.user.name.clone(),
+            ),
         };
         let reply: Vec<redis::Value> = self
             .change
@@ -1218,6 +1590,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.history(room))
             .key(self.keys.edits(room))
             .key(self.keys.changes(room))
+            .key(self.keys.reactions(room))
             .arg(by.connection_id.as_str())
             .arg(id.to_string())
             .arg(&by.user.id)
@@ -1226,29 +1599,43 @@ impl Registry for RedisRegistry {
             .arg(at)
             .arg(self.history_cap)
             .arg(ROOM_RETENTION_MS)
+            .arg(MAX_REACTIONS_PER_MESSAGE)
+            .arg(MAX_NAMED_REACTORS)
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("change"))?;
         let (outcome, changed): (String, _) = match reply.as_slice() {
             [outcome] => (decode(outcome, "change")?, None),
-            [outcome, json, recipients] => (decode(outcome, "change")?, Some((json, recipients))),
+            [outcome, json, recipients] => {
+                (decode(outcome, "change")?, Some((json, recipients, None)))
+            }
+            [outcome, json, recipients, mine] => (
+                decode(outcome, "change")?,
+                Some((json, recipients, Some(mine))),
+            ),
             _ => return Err(corrupt("change", "a reply of the wrong length")),
         };
         Ok(match (outcome.as_str(), changed) {
-            ("changed", Some((json, recipients))) => {
+            ("changed", Some((json, recipients, mine))) => {
                 let json: String = decode(json, "change")?;
                 let recipients: Vec<String> = decode(recipients, "change")?;
                 let mut recipients: Vec<ConnectionId> =
                     recipients.into_iter().map(ConnectionId).collect();
                 recipients.sort();
+                let mut message = message_from(room, &id.to_string(), &json)?;
+                if let Some(mine) = mine {
+                    let mine: String = decode(mine, "change")?;
+                    message.mine = Some(emoji_list(&mine)?);
+                }
                 Ok(Changed {
-                    message: message_from(room, &id.to_string(), &json)?,
+                    message,
                     recipients,
                 })
             }
             ("not_a_member", None) => Err(Refused::NotAMember),
             ("unknown_message", None) => Err(Refused::UnknownMessage),
             ("not_your_message", None) => Err(Refused::NotYourMessage),
+            ("too_many_reactions", None) => Err(Refused::TooManyReactions),
             (other, _) => return Err(corrupt("change outcome", other.to_owned())),
         })
     }
@@ -1266,6 +1653,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.history(room))
             .key(self.keys.edits(room))
             .key(self.keys.changes(room))
+            .key(self.keys.reactions(room))
             .arg(reader.as_str())
             .arg(after)
             .arg(limit)
@@ -1288,9 +1676,9 @@ impl Registry for RedisRegistry {
             _ => return Err(corrupt("changes", "a short reply")),
         };
         let messages = entries
-            .chunks(2)
-            .map(|pair| match pair {
-                [id, json] => message_from(room, id, json),
+            .chunks(3)
+            .map(|entry| match entry {
+                [id, json, mine] => message_for_reader(room, id, json, mine),
                 _ => Err(corrupt("changes", "an entry without its message")),
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -6,15 +6,21 @@
 //!
 //! Consuming is the Lambda event source mapping's job in production; [`SqsQueue::receive`] and
 //! [`SqsQueue::delete`] let the local gateway (and the tests) poll a queue the same way.
+//!
+//! Given a [`QueueMeter`] ([`SqsQueue::metered`]), every call is counted by kind with the requests SQS bills
+//! for it, empty receives included.
 
-use std::{marker::PhantomData, time::Duration};
+use std::{marker::PhantomData, sync::Arc, time::Duration};
 
 use async_trait::async_trait;
 use aws_sdk_sqs::{types::SendMessageBatchRequestEntry, Client};
 use protocol::limits::{MAX_QUEUE_BATCH, MAX_QUEUE_MESSAGE_BYTES};
 use serde::Serialize;
 
-use crate::ports::{BoxError, MessageGroup, Queue, QueueError};
+use crate::{
+    meter::QueueMeter,
+    ports::{BoxError, MessageGroup, Queue, QueueError},
+};
 
 /// Attempts per batch entry that SQS failed on its side (the first included).
 const ATTEMPTS: u32 = 4;
@@ -25,6 +31,7 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub struct SqsQueue<T> {
     client: Client,
     url: String,
+    meter: Option<Arc<QueueMeter>>,
     items: PhantomData<fn(T)>,
 }
 
@@ -33,6 +40,7 @@ impl<T> Clone for SqsQueue<T> {
         Self {
             client: self.client.clone(),
             url: self.url.clone(),
+            meter: self.meter.clone(),
             items: PhantomData,
         }
     }
@@ -52,8 +60,14 @@ impl<T> SqsQueue<T> {
         Self {
             client,
             url: url.into(),
+            meter: None,
             items: PhantomData,
         }
+    }
+
+    /// The same queue, counting its calls in `meter` (this handle and its clones).
+    pub fn metered(self, meter: Option<Arc<QueueMeter>>) -> Self {
+        Self { meter, ..self }
     }
 
     pub fn url(&self) -> &str {
@@ -77,9 +91,15 @@ impl<T> SqsQueue<T> {
             .send()
             .await
             .map_err(|e| sqs_error("receive", e))?;
-        Ok(output
-            .messages
-            .unwrap_or_default()
+        let messages = output.messages.unwrap_or_default();
+        if let Some(meter) = &self.meter {
+            let bytes = messages
+                .iter()
+                .map(|m| m.body.as_deref().map_or(0, str::len))
+                .sum();
+            meter.receive(messages.len(), bytes);
+        }
+        Ok(messages
             .into_iter()
             .filter_map(|m| {
                 Some(Received {
@@ -113,6 +133,9 @@ impl<T> SqsQueue<T> {
                 .send()
                 .await
                 .map_err(|e| sqs_error("delete", e))?;
+            if let Some(meter) = &self.meter {
+                meter.delete();
+            }
             if let Some(failure) = output.failed.first() {
                 return Err(backend(
                     "delete",
@@ -160,6 +183,12 @@ impl<T> SqsQueue<T> {
                 .send()
                 .await
                 .map_err(|e| sqs_error("send", e))?;
+            if let Some(meter) = &self.meter {
+                meter.send(
+                    pending.len(),
+                    pending.iter().map(|&i| bodies[i].len()).sum(),
+                );
+            }
             if let Some(fault) = output.failed.iter().find(|f| f.sender_fault) {
                 return Err(backend(
                     "send",

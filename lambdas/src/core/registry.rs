@@ -13,6 +13,11 @@
 //! conversations with read positions, kept in the store for every device; each change is sent to all of
 //! their connections as a `rooms` frame.
 //!
+//! Edits, deletes and reactions change a stored message ([`Registry::change`]): each that changes
+//! something takes the room's next change number, and the room gets the message's new version, so history
+//! pages and catch-ups carry them all alike. A message names only its first reactors, so a reactor's own
+//! connections are told which reactions are theirs apart.
+//!
 //! Every action is bounded by the store, so the limits hold across every Lambda instance: a per-person
 //! rate (token buckets, [`Registry::admit`]; `rate_limited` with `retry_after_ms`, nothing stored or fanned
 //! out; typing beyond its rate is dropped silently) and the caps (rooms per connection, connections per
@@ -23,17 +28,17 @@ use protocol::{
     limits::{
         Rate, EDIT_RATE, HISTORY_RATE, INVITE_RATE, JOIN_RATE, MAX_QUEUE_MESSAGE_BYTES,
         MAX_RECIPIENTS_PER_DELIVERY, MAX_ROOMS_PER_PERSON, MAX_SERVER_FRAME_BYTES, NEW_ROOM_RATE,
-        READ_RATE, SEND_RATE, TYPING_RATE,
+        REACT_RATE, READ_RATE, REDEEM_RATE, SEND_RATE, TYPING_RATE,
     },
-    ClientFrame, ClientId, Command, ConnectionId, Delivery, ErrorCode, MessageId, RoomEntry,
-    RoomName, ServerFrame, User,
+    ChatMessage, ClientFrame, ClientId, Command, ConnectionId, Delivery, Emoji, ErrorCode,
+    InviteCode, MessageId, RoomEntry, RoomName, ServerFrame, User,
 };
 use time::OffsetDateTime;
 
 use crate::ports::{
-    unix_millis, Added, Admission, Appended, Change, ChangesPage, Clock, Connected, Created,
-    HistoryPage, HistoryQuery, Joined, Member, NewMessage, Queue, QueueError, Refused, Registry,
-    RegistryError,
+    unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage, Clock, Connected,
+    Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member, NewMessage, Queue,
+    QueueError, RateCheck, Redemption, Refused, Registry, RegistryError,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -94,6 +99,15 @@ impl Ports<'_> {
         unix_millis(self.clock.now())
     }
 
+    /// The rate enforced for `rate` (none when rates are off).
+    fn enforced(&self, rate: Rate) -> Option<Rate> {
+        match self.rate_limits {
+            RateLimits::Enforced => Some(rate),
+            RateLimits::Scaled(factor) => Some(rate.scaled(factor)),
+            RateLimits::Off => None,
+        }
+    }
+
     /// Takes one token of the member's `bucket` at `rate` (always, when rates are off); past the rate,
     /// the `rate_limited` refusal for the member's connection, echoing `client_id`.
     async fn over_rate(
@@ -103,10 +117,8 @@ impl Ports<'_> {
         rate: Rate,
         client_id: Option<&ClientId>,
     ) -> Result<Option<Delivery>> {
-        let rate = match self.rate_limits {
-            RateLimits::Enforced => rate,
-            RateLimits::Scaled(factor) => rate.scaled(factor),
-            RateLimits::Off => return Ok(None),
+        let Some(rate) = self.enforced(rate) else {
+            return Ok(None);
         };
         let admitted = self
             .registry
@@ -114,16 +126,29 @@ impl Ports<'_> {
             .await?;
         Ok(match admitted {
             Admission::Admitted => None,
-            Admission::Wait { retry_after_ms } => Some(to_one(
-                member.connection_id.clone(),
-                ServerFrame::retry_later(
-                    ErrorCode::RateLimited,
-                    client_id.map(ToString::to_string),
-                    retry_after_ms,
-                ),
+            Admission::Wait { retry_after_ms } => Some(rate_limited(
+                &member.connection_id,
+                client_id,
+                retry_after_ms,
             )),
         })
     }
+}
+
+/// The `rate_limited` refusal for `connection`, echoing `client_id`.
+fn rate_limited(
+    connection: &ConnectionId,
+    client_id: Option<&ClientId>,
+    retry_after_ms: u64,
+) -> Delivery {
+    to_one(
+        connection.clone(),
+        ServerFrame::retry_later(
+            ErrorCode::RateLimited,
+            client_id.map(ToString::to_string),
+            retry_after_ms,
+        ),
+    )
 }
 
 /// Applies `command` and queues what it causes: one `on_*` function per action.
@@ -181,6 +206,16 @@ pub async fn apply(ports: Ports<'_>, command: &Command) -> Result<Handled> {
             on_edit(ports, member, room, *id, body, received_at).await
         }
         ClientFrame::Delete { room, id } => on_delete(ports, member, room, *id).await,
+        ClientFrame::React {
+            room,
+            id,
+            emoji,
+            on,
+        } => on_react(ports, member, room, *id, *emoji, *on).await,
+        ClientFrame::InviteLink { room, client_id } => {
+            on_invite_link(ports, &member, room, client_id).await
+        }
+        ClientFrame::Redeem { code } => on_redeem(ports, &member, code).await,
         // Answered by the gateway; never queued. Harmless if it ever is.
         ClientFrame::Ping => Ok(Handled::Done),
     }
@@ -404,6 +439,83 @@ async fn on_invite(
     Ok(Handled::Done)
 }
 
+/// `invite_link`: a single-use invite link to a private room the asker is one of the people of, to the
+/// asking connection (`invite_link` frame). Rules: the invite rate (shared with `invite` and `dm`); the
+/// asker is among the room's people (`no_such_room` otherwise, as for a room that does not exist; a
+/// public room or a direct conversation takes no link either); at most
+/// [`protocol::limits::MAX_INVITE_LINKS_PER_ROOM`] live links (`too_many_invites`). A retried request (the
+/// same `client_id`) answers the same link.
+async fn on_invite_link(
+    ports: Ports<'_>,
+    member: &Member,
+    room: &RoomName,
+    client_id: &ClientId,
+) -> Result<Handled> {
+    if let Some(refusal) = ports
+        .over_rate(member, "invite", INVITE_RATE, Some(client_id))
+        .await?
+    {
+        return answer(ports, refusal).await;
+    }
+    let to_asker = |frame| to_one(member.connection_id.clone(), frame);
+    if !room.is_private() || room.is_direct() {
+        return answer(ports, to_asker(ServerFrame::no_such_room(room))).await;
+    }
+    let created = ports
+        .registry
+        .create_invite(room, &member.user.id, client_id, ports.now_ms())
+        .await?;
+    let frame = match created {
+        InviteCreated::Created { code, expires_ms } => ServerFrame::InviteLink {
+            room: room.clone(),
+            code,
+            expires_at: from_unix_millis(expires_ms),
+            client_id: client_id.clone(),
+        },
+        InviteCreated::NoSuchRoom => ServerFrame::no_such_room(room),
+        InviteCreated::TooMany => {
+            ServerFrame::error(ErrorCode::TooManyInvites, Some(client_id.to_string()))
+        }
+    };
+    answer(ports, to_asker(frame)).await
+}
+
+/// `redeem`: uses an invite link. The first person to redeem it becomes one of its room's people, the
+/// room goes on their list (each of their connections gets the new list), and the redeeming connection is
+/// told which room (`redeemed`; the app joins it). Rules: the redeem rate; a code used by someone else,
+/// expired, never issued, or whose room is gone is `invalid_invite`, one answer for all that names no
+/// room; the people cap (`room_full`) and the person's rooms cap (`too_many_rooms`). The same person
+/// redeeming again (a redelivery, a retry, another tab) is let in again, so every step repeats safely.
+async fn on_redeem(ports: Ports<'_>, member: &Member, code: &InviteCode) -> Result<Handled> {
+    if let Some(refusal) = ports.over_rate(member, "redeem", REDEEM_RATE, None).await? {
+        return answer(ports, refusal).await;
+    }
+    let to_redeemer = |frame| to_one(member.connection_id.clone(), frame);
+    let user = &member.user.id;
+    let now_ms = ports.now_ms();
+    let room = match ports.registry.redeem_invite(code, user, now_ms).await? {
+        Redemption::Redeemed(room) => room,
+        Redemption::Invalid => {
+            let refusal = ServerFrame::error(ErrorCode::InvalidInvite, None);
+            return answer(ports, to_redeemer(refusal)).await;
+        }
+        Redemption::RoomFull => {
+            let refusal = ServerFrame::error(ErrorCode::RoomFull, None);
+            return answer(ports, to_redeemer(refusal)).await;
+        }
+    };
+    if !ports.registry.list_add(user, &room, None, now_ms).await? {
+        let refusal = ServerFrame::error(ErrorCode::TooManyRooms, None);
+        return answer(ports, to_redeemer(refusal)).await;
+    }
+    let out = vec![
+        to_redeemer(ServerFrame::Redeemed { room }),
+        rooms_frame(ports, user, None).await?,
+    ];
+    queue_deliveries(ports.deliveries, out).await?;
+    Ok(Handled::Done)
+}
+
 /// `dm`: opens the direct conversation of two people ([`RoomName::direct`]): both become its people, it
 /// goes on both lists naming the other person, and both get their new list (the asker then joins it).
 /// Rules: the invite rate (shared with `invite`); the other person shares a room with the asker
@@ -539,12 +651,6 @@ async fn on_send(
     body: &str,
     received_at: OffsetDateTime,
 ) -> Result<Handled> {
-    if let Some(refusal) = ports
-        .over_rate(&member, "send", SEND_RATE, Some(client_id))
-        .await?
-    {
-        return answer(ports, refusal).await;
-    }
     let sender = member.connection_id;
     let message = NewMessage {
         room: room.clone(),
@@ -553,8 +659,21 @@ async fn on_send(
         body: body.to_owned(),
         sent_at: received_at,
     };
+    // The send rate is checked with the append, in one store operation where the store can.
+    let rate = ports.enforced(SEND_RATE).map(|rate| RateCheck {
+        bucket: "send",
+        rate,
+        now_ms: ports.now_ms(),
+    });
     // What the sender alone is answered: a refusal, or a retry's confirmation.
-    let to_sender = match ports.registry.append(&sender, message).await? {
+    let to_sender = match ports.registry.append(&sender, message, rate).await? {
+        Appended::RateLimited { retry_after_ms } => {
+            return answer(
+                ports,
+                rate_limited(&sender, Some(client_id), retry_after_ms),
+            )
+            .await;
+        }
         Appended::NotAMember => {
             ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()))
         }
@@ -702,9 +821,28 @@ async fn on_delete(
     on_change(ports, member, room, id, Change::Delete).await
 }
 
-/// What `edit` and `delete` share. Rules: the edit rate; only a member of the room (`not_a_member`), only
-/// the author (`not_your_message`), only a message the room holds and that is not deleted
-/// (`unknown_message`); a redelivered change stores nothing more and sends the same version again.
+/// `react`: sets (`on`) or takes back one person's reaction with `emoji` to a message, and sends the
+/// message's new version, with its reactions, to every connection in the room; the reactor's own
+/// connections get it with their reactions (`mine`), as a message names only the first few reactors.
+/// Rules: the react rate (its own bucket: reacting down a conversation must not hold up an edit); anyone
+/// in the room may react (`not_a_member` otherwise), to a message the room holds and that is not deleted
+/// (`unknown_message`), within [`protocol::limits::MAX_REACTIONS_PER_MESSAGE`] (`too_many_reactions`); a
+/// set, not a toggle, so a redelivered or retried reaction changes nothing and sends the same version.
+async fn on_react(
+    ports: Ports<'_>,
+    member: Member,
+    room: &RoomName,
+    id: MessageId,
+    emoji: Emoji,
+    on: bool,
+) -> Result<Handled> {
+    on_change(ports, member, room, id, Change::React { emoji, on }).await
+}
+
+/// What `edit`, `delete` and `react` share. Rules: the edit rate (the react rate for a reaction); only a
+/// member of the room (`not_a_member`), only the author for an edit or delete (`not_your_message`), only a
+/// message the room holds and that is not deleted (`unknown_message`); a redelivered change stores
+/// nothing more and sends the same version again.
 async fn on_change(
     ports: Ports<'_>,
     member: Member,
@@ -712,23 +850,61 @@ async fn on_change(
     id: MessageId,
     change: Change,
 ) -> Result<Handled> {
-    if let Some(refusal) = ports.over_rate(&member, "edit", EDIT_RATE, None).await? {
+    let (bucket, rate) = match change {
+        Change::React { .. } => ("react", REACT_RATE),
+        Change::Edit { .. } | Change::Delete => ("edit", EDIT_RATE),
+    };
+    if let Some(refusal) = ports.over_rate(&member, bucket, rate, None).await? {
         return answer(ports, refusal).await;
     }
     let refusal = match ports.registry.change(&member, room, id, change).await? {
         Ok(changed) => {
-            let delivery = Delivery::new(changed.recipients, ServerFrame::Changed(changed.message));
-            return answer(ports, delivery).await;
+            let out = changed_frames(ports, &member, changed).await?;
+            queue_deliveries(ports.deliveries, out).await?;
+            return Ok(Handled::Done);
         }
         Err(Refused::NotAMember) => ErrorCode::NotAMember,
         Err(Refused::UnknownMessage) => ErrorCode::UnknownMessage,
         Err(Refused::NotYourMessage) => ErrorCode::NotYourMessage,
+        Err(Refused::TooManyReactions) => ErrorCode::TooManyReactions,
     };
     answer(
         ports,
         to_one(member.connection_id, ServerFrame::error(refusal, None)),
     )
     .await
+}
+
+/// The `changed` frames of a change by `member`: one version for the whole room, except that after a
+/// reaction the person's own connections in the room get theirs with `mine`, and everyone else the same
+/// version without it.
+async fn changed_frames(
+    ports: Ports<'_>,
+    member: &Member,
+    changed: Changed,
+) -> Result<Vec<Delivery>> {
+    let Changed {
+        message,
+        recipients,
+    } = changed;
+    if message.mine.is_none() {
+        return Ok(vec![Delivery::new(
+            recipients,
+            ServerFrame::Changed(message),
+        )]);
+    }
+    let live = ports.registry.live(&member.user.id, ports.now_ms()).await?;
+    let (own, others): (Vec<ConnectionId>, Vec<ConnectionId>) = recipients
+        .into_iter()
+        .partition(|c| *c == member.connection_id || live.contains(c));
+    let shared = ChatMessage {
+        mine: None,
+        ..message.clone()
+    };
+    Ok(vec![
+        Delivery::new(own, ServerFrame::Changed(message)),
+        Delivery::new(others, ServerFrame::Changed(shared)),
+    ])
 }
 
 /// Answers one connection alone (a refusal, a page of history, a retry's confirmation); nothing else
@@ -813,6 +989,12 @@ pub fn history_frame(
         *more = has_more;
     }
     frame
+}
+
+/// Unix milliseconds as a time (the epoch if out of range).
+fn from_unix_millis(ms: u64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
 fn to_one(connection_id: ConnectionId, frame: ServerFrame) -> Delivery {
