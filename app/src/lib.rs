@@ -5,6 +5,7 @@
 //! - [`App`] (here): loads `/config.json`, provides the [`auth_flow::Auth`] and [`client::ChatClient`]
 //!   contexts, keeps an opened invite link's code (`/#join=<code>`) for the chat to redeem, and holds
 //!   the whole route table.
+//! - [`location`]: the address bar: which page a path shows, and moving between pages without reloading.
 //! - [`routes`]: one page per route: the landing page (`/`), the sign-in callback (`/auth/callback`),
 //!   a room (`/rooms/:room`).
 //! - [`components`]: the pieces of the chat screen; each takes what it shows as props.
@@ -30,6 +31,7 @@ pub mod components;
 pub mod config;
 pub mod connection;
 pub mod display;
+pub mod location;
 pub mod markup;
 pub mod mention;
 pub mod notify;
@@ -40,15 +42,12 @@ pub mod storage;
 pub mod ws;
 
 use leptos::prelude::*;
-use leptos_router::{
-    components::{Route, Router, Routes},
-    path,
-};
 use protocol::{AppConfig, InviteCode};
 
 use crate::{
     auth_flow::Auth,
     client::{ChatClient, JOIN_KEY},
+    location::{Location, Route},
     storage::Area,
 };
 
@@ -78,8 +77,10 @@ fn Chatty(config: AppConfig) -> impl IntoView {
     keep_join_code();
     let auth = Auth::new(config);
     let client = ChatClient::new();
+    let location = Location::listen();
     provide_context(auth);
     provide_context(client);
+    provide_context(location);
     // Connect while someone is signed in; a refreshed token for the same person changes nothing.
     Effect::new(move |_| {
         let user = auth.session.with(|s| s.as_ref().map(|s| s.sub.clone()));
@@ -94,14 +95,14 @@ fn Chatty(config: AppConfig) -> impl IntoView {
             _ => {}
         }
     });
-    view! {
-        <Router>
-            <Routes fallback=routes::not_found::NotFound>
-                <Route path=path!("/") view=routes::landing::Landing/>
-                <Route path=path!("/auth/callback") view=routes::callback::Callback/>
-                <Route path=path!("/rooms/:room") view=routes::room::RoomPage/>
-            </Routes>
-        </Router>
+    // The route table. A page is built when the path moves to it, and stays while the path moves within
+    // it (from room to room).
+    let route = Memo::new(move |_| location.route());
+    move || match route.get() {
+        Route::Landing => view! { <routes::landing::Landing/> }.into_any(),
+        Route::Callback => view! { <routes::callback::Callback/> }.into_any(),
+        Route::Room => view! { <routes::room::RoomPage/> }.into_any(),
+        Route::NotFound => view! { <routes::not_found::NotFound/> }.into_any(),
     }
 }
 
