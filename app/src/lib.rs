@@ -20,7 +20,8 @@
 //!   (status and keep-alive timing), [`display`] (grouping, times, initials),
 //!   [`markup`] (message formatting: code, bold, italic, links, mentions), [`mention`] (who a body
 //!   names, the composer's `@` autocomplete), [`alerts`] (which live messages notify, muted rooms).
-//! - [`config`] fetches the runtime configuration; [`storage`] wraps the browser's storage.
+//! - [`config`] fetches the runtime configuration (through [`http`], the browser's `fetch`); [`storage`]
+//!   wraps the browser's storage.
 
 pub mod alerts;
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod components;
 pub mod config;
 pub mod connection;
 pub mod display;
+pub mod http;
 pub mod location;
 pub mod markup;
 pub mod mention;
