@@ -16,7 +16,8 @@
 //! - [`notify`]: the browser's side of alerts: notifications (asked for only from a button), the tone.
 //! - [`auth_flow`]: the browser side of sign-in: redirects, token calls, session storage.
 //! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames), [`outbox`]
-//!   (pending messages and drafts), [`auth`] (PKCE, token bodies, claims), [`backoff`], [`connection`]
+//!   (pending messages and drafts), [`auth`] (PKCE, token bodies, claims, with [`sha256`] and
+//!   [`base64url`]), [`backoff`], [`connection`]
 //!   (status and keep-alive timing), [`display`] (grouping, times, initials),
 //!   [`markup`] (message formatting: code, bold, italic, links, mentions), [`mention`] (who a body
 //!   names, the composer's `@` autocomplete), [`alerts`] (which live messages notify, muted rooms).
@@ -27,6 +28,7 @@ pub mod alerts;
 pub mod auth;
 pub mod auth_flow;
 pub mod backoff;
+pub mod base64url;
 pub mod client;
 pub mod components;
 pub mod config;
@@ -39,6 +41,7 @@ pub mod mention;
 pub mod notify;
 pub mod outbox;
 pub mod routes;
+pub mod sha256;
 pub mod state;
 pub mod storage;
 pub mod ws;
