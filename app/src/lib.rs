@@ -15,12 +15,12 @@
 //! - [`ws`]: the only code that touches the WebSocket: connect, ping, rotate, reconnect with backoff.
 //! - [`notify`]: the browser's side of alerts: notifications (asked for only from a button), the tone.
 //! - [`auth_flow`]: the browser side of sign-in: redirects, token calls, session storage.
-//! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames), [`outbox`]
-//!   (pending messages and drafts), [`auth`] (PKCE, token bodies, claims, with [`sha256`] and
-//!   [`base64url`]), [`backoff`], [`connection`]
-//!   (status and keep-alive timing), [`display`] (grouping, times, initials),
-//!   [`markup`] (message formatting: code, bold, italic, links, mentions), [`mention`] (who a body
-//!   names, the composer's `@` autocomplete), [`alerts`] (which live messages notify, muted rooms).
+//! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames, in
+//!   [`sorted_map`]s), [`outbox`] (pending messages and drafts), [`auth`] (PKCE, token bodies, claims,
+//!   with [`sha256`] and [`base64url`]), [`backoff`], [`connection`] (status and keep-alive timing),
+//!   [`display`] (grouping, times, initials), [`markup`] (message formatting: code, bold, italic,
+//!   links, mentions), [`mention`] (who a body names, the composer's `@` autocomplete), [`alerts`]
+//!   (which live messages notify, muted rooms), [`location`]'s route table.
 //! - [`config`] fetches the runtime configuration (through [`http`], the browser's `fetch`); [`storage`]
 //!   wraps the browser's storage.
 
@@ -42,6 +42,7 @@ pub mod notify;
 pub mod outbox;
 pub mod routes;
 pub mod sha256;
+pub mod sorted_map;
 pub mod state;
 pub mod storage;
 pub mod ws;
