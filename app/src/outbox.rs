@@ -6,10 +6,10 @@
 //! server stores once. Both the outbox and the [`Drafts`] are plain serde values the client persists to
 //! `localStorage`, so they survive a reload and a room switch. Pure: no browser calls.
 
-use std::collections::BTreeMap;
-
 use protocol::{ClientFrame, ClientId, ErrorCode, FrameError, RoomName, ServerFrame};
 use serde::{Deserialize, Serialize};
+
+use crate::sorted_map::SortedMap;
 
 /// A send not answered (echoed or refused) within this many milliseconds shows as "Not sent".
 pub const SEND_TIMEOUT_MS: u64 = 10_000;
@@ -258,7 +258,7 @@ impl Outbox {
 
 /// Text typed into a room's composer and not sent yet, per room.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Drafts(BTreeMap<RoomName, String>);
+pub struct Drafts(SortedMap<RoomName, String>);
 
 impl Drafts {
     pub fn get(&self, room: &RoomName) -> &str {
@@ -531,5 +531,17 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&drafts).unwrap()).unwrap();
         assert_eq!(drafts.get(&room("a")), "half a thought");
         assert_eq!(drafts.get(&room("b")), "");
+    }
+
+    /// Drafts are saved as one JSON object, room to text, so drafts saved by older apps load.
+    #[test]
+    fn drafts_are_saved_as_an_object_by_room() {
+        let mut drafts = Drafts::default();
+        drafts.set(&room("b"), "second");
+        drafts.set(&room("a"), "first");
+        let json = serde_json::to_string(&drafts).unwrap();
+        assert_eq!(json, r#"{"a":"first","b":"second"}"#);
+        let old: Drafts = serde_json::from_str(r#"{"b":"x","a":"y","b":"z"}"#).unwrap();
+        assert_eq!((old.get(&room("a")), old.get(&room("b"))), ("y", "z"));
     }
 }

@@ -1,10 +1,16 @@
-//! [`SortedMap`]: the app's maps (its rooms, a room's messages, its own reactions, its invite links),
-//! kept as one vector sorted by key. It answers what `BTreeMap` answered, in the same order, with a
-//! fraction of the code: a B-tree's code is compiled once per key and value type, and each of those
-//! copies was downloaded with every first visit (app/README.md, "Size"). The maps are small (a room's
-//! messages are the pages read so far), so a binary search and a shift cost nothing a person notices.
+//! [`SortedMap`]: the app's maps (its rooms, a room's messages, its own reactions, its invite links,
+//! the drafts), kept as one vector sorted by key. It answers what `BTreeMap` answered, in the same
+//! order, with a fraction of the code: a B-tree's code is compiled once per key and value type, and
+//! each of those copies was downloaded with every first visit (app/README.md, "Size"). The maps are
+//! small (a room's messages are the pages read so far), so a binary search and a shift cost nothing a
+//! person notices.
 
-/// A map ordered by key, as a vector of pairs sorted by key, each key once.
+use std::{fmt, marker::PhantomData};
+
+use serde::{de, Deserialize, Deserializer, Serialize, Serializer};
+
+/// A map ordered by key, as a vector of pairs sorted by key, each key once. Saved as serde saves a
+/// `BTreeMap` (a JSON object, keys in order).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SortedMap<K, V>(Vec<(K, V)>);
 
@@ -102,6 +108,35 @@ impl<K: Ord, V> FromIterator<(K, V)> for SortedMap<K, V> {
             map.insert(key, value);
         }
         map
+    }
+}
+
+impl<K: Serialize, V: Serialize> Serialize for SortedMap<K, V> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(self.iter())
+    }
+}
+
+impl<'de, K: Ord + Deserialize<'de>, V: Deserialize<'de>> Deserialize<'de> for SortedMap<K, V> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<K, V>(PhantomData<(K, V)>);
+        impl<'de, K: Ord + Deserialize<'de>, V: Deserialize<'de>> de::Visitor<'de> for Entries<K, V> {
+            type Value = SortedMap<K, V>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(
+                self,
+                mut entries: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut map = SortedMap::default();
+                while let Some((key, value)) = entries.next_entry()? {
+                    map.insert(key, value);
+                }
+                Ok(map)
+            }
+        }
+        deserializer.deserialize_map(Entries(PhantomData))
     }
 }
 
