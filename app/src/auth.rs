@@ -10,7 +10,9 @@
 use protocol::AuthConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::{base64url, sha256};
+use protocol::sha256;
+
+use crate::base64url;
 
 /// Refresh the ID token when it has less than this left, so a WebSocket opened with it is never refused.
 pub const REFRESH_MARGIN_MS: f64 = 5.0 * 60.0 * 1000.0;

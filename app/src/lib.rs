@@ -17,7 +17,7 @@
 //! - [`auth_flow`]: the browser side of sign-in: redirects, token calls, session storage.
 //! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames, in
 //!   [`sorted_map`]s), [`outbox`] (pending messages and drafts), [`auth`] (PKCE, token bodies, claims,
-//!   with [`sha256`] and [`base64url`]), [`backoff`], [`connection`] (status and keep-alive timing),
+//!   with [`base64url`]), [`backoff`], [`connection`] (status and keep-alive timing),
 //!   [`display`] (grouping, times, initials), [`markup`] (message formatting: code, bold, italic,
 //!   links, mentions), [`mention`] (who a body names, the composer's `@` autocomplete), [`alerts`]
 //!   (which live messages notify, muted rooms), [`location`]'s route table.
@@ -41,7 +41,6 @@ pub mod mention;
 pub mod notify;
 pub mod outbox;
 pub mod routes;
-pub mod sha256;
 pub mod sorted_map;
 pub mod state;
 pub mod storage;

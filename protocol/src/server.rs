@@ -661,9 +661,10 @@ mod tests {
             .to_string();
         assert!(err.contains("missing field `client_id`"), "{err}");
         assert!(serde_json::from_str::<ServerFrame>(r#"{"room":"general"}"#).is_err());
-        let err = serde_json::from_str::<ServerFrame>(r#"{"type":"error","code":"nope","message":""}"#)
-            .unwrap_err()
-            .to_string();
+        let err =
+            serde_json::from_str::<ServerFrame>(r#"{"type":"error","code":"nope","message":""}"#)
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("unknown variant `nope`"), "{err}");
         let err = serde_json::from_str::<ServerFrame>(
             r#"{"type":"invite_link","room":"general","code":"no spaces","expires_at":"2024-12-02T16:00:00Z","client_id":"c-2"}"#,

@@ -1,6 +1,7 @@
-//! SHA-256 (FIPS 180-4), for the PKCE challenge (`BASE64URL(SHA256(verifier))`). Written out here rather
-//! than taken from a crate, for a smaller download (app/README.md, "Size"): it hashes one short verifier
-//! per sign-in, so a plain loop is all it needs. The tests hold it to the `sha2` crate.
+//! SHA-256 (FIPS 180-4): what names a direct conversation ([`crate::RoomName::direct`]), and in the app
+//! the PKCE challenge (`BASE64URL(SHA256(verifier))`). Written out here rather than taken from a crate,
+//! for a smaller app download (app/README.md, "Size"): it hashes a few short strings, so a plain loop is
+//! all it needs. The tests hold it to the `sha2` crate.
 
 const K: [u32; 64] = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
