@@ -5,7 +5,8 @@
 //! - [`App`] (here): loads `/config.json`, provides the [`auth_flow::Auth`] and [`client::ChatClient`]
 //!   contexts, keeps an opened invite link's code (`/#join=<code>`) for the chat to redeem, and holds
 //!   the whole route table.
-//! - [`location`]: the address bar: which page a path shows, and moving between pages without reloading.
+//! - [`location`](mod@location): the address bar: which page a path shows, and moving between pages
+//!   without reloading.
 //! - [`routes`]: one page per route: the landing page (`/`), the sign-in callback (`/auth/callback`),
 //!   a room (`/rooms/:room`).
 //! - [`components`]: the pieces of the chat screen; each takes what it shows as props.
@@ -20,7 +21,7 @@
 //!   with [`base64url`]), [`backoff`], [`connection`] (status and keep-alive timing),
 //!   [`display`] (grouping, times, initials), [`markup`] (message formatting: code, bold, italic,
 //!   links, mentions), [`mention`] (who a body names, the composer's `@` autocomplete), [`alerts`]
-//!   (which live messages notify, muted rooms), [`location`]'s route table.
+//!   (which live messages notify, muted rooms), [`location`](mod@location)'s route table.
 //! - [`config`] fetches the runtime configuration (through [`http`], the browser's `fetch`); [`storage`]
 //!   wraps the browser's storage.
 
