@@ -13,10 +13,10 @@ use anyhow::{Context, Result};
 use crate::site;
 
 /// The most a first visit may download, in bytes (brotli): what the app reached with every feature of
-/// issue 16 and the cuts app/README.md ("Size") lists, 221,900 bytes. Issue 16 asks for under 200 KB,
+/// issue 16 and the cuts app/README.md ("Size") lists, 220,243 bytes. Issue 16 asks for under 200 KB,
 /// which is not reached; a change that adds bytes finds room elsewhere first, and the budget comes down
 /// as the app does.
-pub const BUDGET: usize = 222_000;
+pub const BUDGET: usize = 220_300;
 
 /// One file a first visit downloads.
 #[derive(Debug, Clone, PartialEq, Eq)]
