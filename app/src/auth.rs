@@ -7,10 +7,12 @@
 //! tab itself, are never shared with other tabs, and are not written to long-lived storage, so a
 //! refresh token does not outlive the browsing session that earned it.
 
-use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
 use protocol::AuthConfig;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
+
+use protocol::sha256;
+
+use crate::base64url;
 
 /// Refresh the ID token when it has less than this left, so a WebSocket opened with it is never refused.
 pub const REFRESH_MARGIN_MS: f64 = 5.0 * 60.0 * 1000.0;
@@ -38,12 +40,12 @@ impl Pkce {
 /// An unguessable value from 32 random bytes (base64url): the `state` of an authorize request, and the
 /// PKCE verifier.
 pub fn state_from_random(random: &[u8; 32]) -> String {
-    URL_SAFE_NO_PAD.encode(random)
+    base64url::encode(random)
 }
 
 /// The S256 code challenge for a verifier.
 pub fn challenge_for(verifier: &str) -> String {
-    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+    base64url::encode(&sha256::digest(verifier.as_bytes()))
 }
 
 /// What the tab remembers between leaving for the authorize page and coming back to the callback.
@@ -134,6 +136,12 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
+/// A refusal from one of the provider's OAuth endpoints (RFC 6749, 5.2): only its `error` code is shown.
+#[derive(Debug, Clone, Deserialize)]
+pub struct OAuthRefusal {
+    pub error: String,
+}
+
 /// The ID token claims the app reads. The browser does not verify the signature (the server does on
 /// every connection); it only needs the name to show and the expiry to plan refreshes.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -155,10 +163,11 @@ impl Claims {
     /// Reads the payload (second part) of a JWT.
     pub fn decode(jwt: &str) -> Result<Self, AuthError> {
         let payload = jwt.split('.').nth(1).ok_or(AuthError::MalformedToken)?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(payload.trim_end_matches('='))
-            .map_err(|_| AuthError::MalformedToken)?;
-        serde_json::from_slice(&bytes).map_err(|_| AuthError::MalformedToken)
+        let bytes =
+            base64url::decode(payload.trim_end_matches('=')).ok_or(AuthError::MalformedToken)?;
+        // Read as text, like every other JSON the app reads: one copy of serde_json's parser in the app.
+        let text = String::from_utf8(bytes).map_err(|_| AuthError::MalformedToken)?;
+        serde_json::from_str(&text).map_err(|_| AuthError::MalformedToken)
     }
 
     /// The name to show: the same order the server uses (`name`, else `email`, else the username).
@@ -256,7 +265,7 @@ mod tests {
     fn jwt(payload: &str) -> String {
         format!(
             "eyJhbGciOiJSUzI1NiJ9.{}.c2ln",
-            URL_SAFE_NO_PAD.encode(payload)
+            base64url::encode(payload.as_bytes())
         )
     }
 

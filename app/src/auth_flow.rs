@@ -9,12 +9,12 @@
 //! cookie makes that a click).
 
 use futures::FutureExt;
-use gloo_net::http::Request;
 use leptos::prelude::*;
 use protocol::AppConfig;
 
 use crate::{
-    auth::{self, AuthError, PendingSignIn, Pkce, Session, TokenResponse},
+    auth::{self, AuthError, OAuthRefusal, PendingSignIn, Pkce, Session, TokenResponse},
+    http,
     storage::{self, Area},
     ws::Credentials,
 };
@@ -175,27 +175,21 @@ impl Auth {
 /// POSTs a form to the token endpoint and reads the tokens.
 async fn post_token(url: &str, body: String) -> Result<TokenResponse, AuthError> {
     let response = post_form(url, body).await?;
-    response.json().await.map_err(|_| AuthError::MalformedToken)
+    serde_json::from_str(&response.text).map_err(|_| AuthError::MalformedToken)
 }
 
 /// POSTs a form to one of the provider's OAuth endpoints; a refusal comes back with its OAuth `error`.
-async fn post_form(url: &str, body: String) -> Result<gloo_net::http::Response, AuthError> {
-    let response = Request::post(url)
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(body)
-        .map_err(|e| AuthError::Network(e.to_string()))?
-        .send()
+async fn post_form(url: &str, body: String) -> Result<http::Reply, AuthError> {
+    let response = http::post_form(url, &body)
         .await
-        .map_err(|e| AuthError::Network(e.to_string()))?;
-    if response.status() >= 500 {
-        return Err(AuthError::Network(format!("HTTP {}", response.status())));
+        .map_err(AuthError::Network)?;
+    if response.status >= 500 {
+        return Err(AuthError::Network(format!("HTTP {}", response.status)));
     }
     if !response.ok() {
-        let text = response.text().await.unwrap_or_default();
-        let reason = serde_json::from_str::<serde_json::Value>(&text)
-            .ok()
-            .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
-            .unwrap_or_else(|| format!("HTTP {}", response.status()));
+        let reason = serde_json::from_str::<OAuthRefusal>(&response.text)
+            .map(|refusal| refusal.error)
+            .unwrap_or_else(|_| format!("HTTP {}", response.status));
         return Err(AuthError::Rejected(reason));
     }
     Ok(response)

@@ -39,9 +39,11 @@ impl ConnectionStatus {
             Self::Connecting => "Connecting…".into(),
             Self::Online => "Online".into(),
             Self::Reconnecting { retry_at_ms, .. } => {
-                let seconds = ((retry_at_ms - now_ms) / 1000.0).ceil();
-                if seconds >= 1.0 {
-                    format!("Connection lost. Reconnecting in {seconds:.0}s…")
+                // Whole seconds as an integer: formatting a float with a precision would add Rust's
+                // exact float printing to the app's download for this one sentence.
+                let seconds = ((retry_at_ms - now_ms) / 1000.0).ceil() as u64;
+                if seconds >= 1 {
+                    format!("Connection lost. Reconnecting in {seconds}s…")
                 } else {
                     "Connection lost. Reconnecting…".into()
                 }

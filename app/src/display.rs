@@ -76,9 +76,29 @@ pub fn initials(name: &str) -> String {
     let first = words.next().and_then(|w| w.chars().next());
     let second = words.next().and_then(|w| w.chars().next());
     match (first, second) {
-        (Some(a), Some(b)) => a.to_uppercase().chain(b.to_uppercase()).collect(),
-        (Some(a), None) => a.to_uppercase().collect(),
+        (Some(a), Some(b)) => uppercase(&format!("{a}{b}")),
+        (Some(a), None) => uppercase(a.encode_utf8(&mut [0; 4])),
         _ => "?".into(),
+    }
+}
+
+/// `text` in lower case by Unicode's default rules, for comparing names whatever their case. In the browser
+/// this is its own `String.prototype.toLowerCase` (the same rules), so the app's download does not carry
+/// Rust's copy of Unicode's case tables (8 KB brotli); natively (the tests) it is `str::to_lowercase`.
+pub fn lowercase(text: &str) -> String {
+    if cfg!(target_arch = "wasm32") {
+        js_sys::JsString::from(text).to_lower_case().into()
+    } else {
+        text.to_lowercase()
+    }
+}
+
+/// `text` in upper case by Unicode's default rules; see [`lowercase`] for why the browser does it.
+pub fn uppercase(text: &str) -> String {
+    if cfg!(target_arch = "wasm32") {
+        js_sys::JsString::from(text).to_upper_case().into()
+    } else {
+        text.to_uppercase()
     }
 }
 

@@ -5,6 +5,8 @@
 //! - [`App`] (here): loads `/config.json`, provides the [`auth_flow::Auth`] and [`client::ChatClient`]
 //!   contexts, keeps an opened invite link's code (`/#join=<code>`) for the chat to redeem, and holds
 //!   the whole route table.
+//! - [`location`](mod@location): the address bar: which page a path shows, and moving between pages
+//!   without reloading.
 //! - [`routes`]: one page per route: the landing page (`/`), the sign-in callback (`/auth/callback`),
 //!   a room (`/rooms/:room`).
 //! - [`components`]: the pieces of the chat screen; each takes what it shows as props.
@@ -14,48 +16,54 @@
 //! - [`ws`]: the only code that touches the WebSocket: connect, ping, rotate, reconnect with backoff.
 //! - [`notify`]: the browser's side of alerts: notifications (asked for only from a button), the tone.
 //! - [`auth_flow`]: the browser side of sign-in: redirects, token calls, session storage.
-//! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames), [`outbox`]
-//!   (pending messages and drafts), [`auth`] (PKCE, token bodies, claims), [`backoff`], [`connection`]
-//!   (status and keep-alive timing), [`display`] (grouping, times, initials),
-//!   [`markup`] (message formatting: code, bold, italic, links, mentions), [`mention`] (who a body
-//!   names, the composer's `@` autocomplete), [`alerts`] (which live messages notify, muted rooms).
-//! - [`config`] fetches the runtime configuration; [`storage`] wraps the browser's storage.
+//! - Pure and tested natively: [`state`] (what the screen shows, folded from server frames, in
+//!   [`sorted_map`]s), [`outbox`] (pending messages and drafts), [`auth`] (PKCE, token bodies, claims,
+//!   with [`base64url`]), [`backoff`], [`connection`] (status and keep-alive timing),
+//!   [`display`] (grouping, times, initials), [`markup`] (message formatting: code, bold, italic,
+//!   links, mentions), [`mention`] (who a body names, the composer's `@` autocomplete), [`alerts`]
+//!   (which live messages notify, muted rooms), [`location`](mod@location)'s route table.
+//! - [`config`] fetches the runtime configuration (through [`http`], the browser's `fetch`); [`storage`]
+//!   wraps the browser's storage.
 
 pub mod alerts;
 pub mod auth;
 pub mod auth_flow;
 pub mod backoff;
+pub mod base64url;
 pub mod client;
 pub mod components;
 pub mod config;
 pub mod connection;
 pub mod display;
+pub mod http;
+pub mod location;
 pub mod markup;
 pub mod mention;
 pub mod notify;
 pub mod outbox;
 pub mod routes;
+pub mod sorted_map;
 pub mod state;
 pub mod storage;
 pub mod ws;
 
 use leptos::prelude::*;
-use leptos_router::{
-    components::{Route, Router, Routes},
-    path,
-};
 use protocol::{AppConfig, InviteCode};
 
 use crate::{
     auth_flow::Auth,
     client::{ChatClient, JOIN_KEY},
+    location::{Location, Route},
     storage::Area,
 };
 
 /// The whole app: configuration first, then the routes.
 #[component]
 pub fn App() -> impl IntoView {
-    let config = LocalResource::new(config::load);
+    // Loaded once, into a plain signal: a resource would add Leptos's async machinery to the download for
+    // this one fetch.
+    let config = RwSignal::new(None);
+    leptos::task::spawn_local(async move { config.set(Some(config::load().await)) });
     move || match config.get() {
         None => view! { <div class="splash" aria-busy="true">"Loading Chatty…"</div> }.into_any(),
         Some(Err(error)) => view! {
@@ -75,8 +83,10 @@ fn Chatty(config: AppConfig) -> impl IntoView {
     keep_join_code();
     let auth = Auth::new(config);
     let client = ChatClient::new();
+    let location = Location::listen();
     provide_context(auth);
     provide_context(client);
+    provide_context(location);
     // Connect while someone is signed in; a refreshed token for the same person changes nothing.
     Effect::new(move |_| {
         let user = auth.session.with(|s| s.as_ref().map(|s| s.sub.clone()));
@@ -91,14 +101,14 @@ fn Chatty(config: AppConfig) -> impl IntoView {
             _ => {}
         }
     });
-    view! {
-        <Router>
-            <Routes fallback=routes::not_found::NotFound>
-                <Route path=path!("/") view=routes::landing::Landing/>
-                <Route path=path!("/auth/callback") view=routes::callback::Callback/>
-                <Route path=path!("/rooms/:room") view=routes::room::RoomPage/>
-            </Routes>
-        </Router>
+    // The route table. A page is built when the path moves to it, and stays while the path moves within
+    // it (from room to room).
+    let route = Memo::new(move |_| location.route());
+    move || match route.get() {
+        Route::Landing => view! { <routes::landing::Landing/> }.into_any(),
+        Route::Callback => view! { <routes::callback::Callback/> }.into_any(),
+        Route::Room => view! { <routes::room::RoomPage/> }.into_any(),
+        Route::NotFound => view! { <routes::not_found::NotFound/> }.into_any(),
     }
 }
 

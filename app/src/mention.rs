@@ -15,6 +15,7 @@ use std::ops::Range;
 use protocol::{handle, User};
 
 use crate::{
+    display::lowercase,
     markup::{self, Span},
     state::RoomState,
 };
@@ -191,12 +192,11 @@ pub fn query_at(text: &str, caret: usize) -> Option<Query> {
 /// it first, then those with a later word of their name or their handle starting with it, each in the
 /// members' order (presence lists them by name); never `me`, at most [`MAX_SUGGESTIONS`].
 pub fn suggest(typed: &str, members: &[User], me: &str) -> Vec<User> {
-    let typed = typed.to_lowercase();
+    let typed = lowercase(typed);
     let others = || members.iter().filter(|user| user.id != me);
-    let name_starts = |user: &User| user.name.to_lowercase().starts_with(&typed);
+    let name_starts = |user: &User| lowercase(&user.name).starts_with(&typed);
     let other_starts = |user: &User| {
-        user.name
-            .to_lowercase()
+        lowercase(&user.name)
             .split_whitespace()
             .any(|word| word.starts_with(&typed))
             || handle(&user.id).starts_with(&typed)

@@ -6,39 +6,101 @@
 //! server stores once. Both the outbox and the [`Drafts`] are plain serde values the client persists to
 //! `localStorage`, so they survive a reload and a room switch. Pure: no browser calls.
 
-use std::collections::BTreeMap;
-
 use protocol::{ClientFrame, ClientId, ErrorCode, FrameError, RoomName, ServerFrame};
 use serde::{Deserialize, Serialize};
+
+use crate::sorted_map::SortedMap;
 
 /// A send not answered (echoed or refused) within this many milliseconds shows as "Not sent".
 pub const SEND_TIMEOUT_MS: u64 = 10_000;
 
 /// Where a pending message stands.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum PendingStatus {
     /// Not yet sent on the current connection (typed offline, or the connection dropped since).
     Queued,
     /// Sent at `since_ms` (milliseconds since the epoch); waiting for the server's answer.
-    Sent {
-        /// Absent in an outbox saved by an app from before send timeouts; it is requeued on load anyway.
-        #[serde(default)]
-        since_ms: u64,
-    },
+    Sent { since_ms: u64 },
     /// Refused by the server, or unanswered for [`SEND_TIMEOUT_MS`]; waits for the person to retry or
     /// discard it.
     Failed { reason: String },
 }
 
-/// A message the server has not confirmed yet.
+/// A message the server has not confirmed yet. Saved as one flat object, its status named by `status`
+/// beside the message's fields (`{"client_id":…,"room":…,"body":…,"status":"sent","since_ms":…}`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "SavedPending", try_from = "SavedPending")]
 pub struct PendingMessage {
     pub client_id: ClientId,
     pub room: RoomName,
     pub body: String,
-    #[serde(flatten)]
     pub status: PendingStatus,
+}
+
+/// A [`PendingMessage`] as saved: written out instead of `#[serde(flatten)]` of a tagged [`PendingStatus`],
+/// whose reader buffers every object (serde's `Content`) and is a few KB of the app's download; the JSON is
+/// the same.
+#[derive(Serialize, Deserialize)]
+struct SavedPending {
+    client_id: ClientId,
+    room: RoomName,
+    body: String,
+    status: SavedStatus,
+    /// With `sent`; absent in an outbox saved by an app from before send timeouts (it is requeued on load
+    /// anyway).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    since_ms: Option<u64>,
+    /// With `failed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum SavedStatus {
+    Queued,
+    Sent,
+    Failed,
+}
+
+impl From<PendingMessage> for SavedPending {
+    fn from(message: PendingMessage) -> Self {
+        let (status, since_ms, reason) = match message.status {
+            PendingStatus::Queued => (SavedStatus::Queued, None, None),
+            PendingStatus::Sent { since_ms } => (SavedStatus::Sent, Some(since_ms), None),
+            PendingStatus::Failed { reason } => (SavedStatus::Failed, None, Some(reason)),
+        };
+        Self {
+            client_id: message.client_id,
+            room: message.room,
+            body: message.body,
+            status,
+            since_ms,
+            reason,
+        }
+    }
+}
+
+impl TryFrom<SavedPending> for PendingMessage {
+    type Error = &'static str;
+
+    fn try_from(saved: SavedPending) -> Result<Self, Self::Error> {
+        let status = match saved.status {
+            SavedStatus::Queued => PendingStatus::Queued,
+            SavedStatus::Sent => PendingStatus::Sent {
+                since_ms: saved.since_ms.unwrap_or_default(),
+            },
+            SavedStatus::Failed => PendingStatus::Failed {
+                reason: saved.reason.ok_or("missing field `reason`")?,
+            },
+        };
+        Ok(Self {
+            client_id: saved.client_id,
+            room: saved.room,
+            body: saved.body,
+            status,
+        })
+    }
 }
 
 impl PendingMessage {
@@ -196,7 +258,7 @@ impl Outbox {
 
 /// Text typed into a room's composer and not sent yet, per room.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Drafts(BTreeMap<RoomName, String>);
+pub struct Drafts(SortedMap<RoomName, String>);
 
 impl Drafts {
     pub fn get(&self, room: &RoomName) -> &str {
@@ -372,6 +434,39 @@ mod tests {
         assert_eq!(statuses(&outbox).len(), 1);
     }
 
+    /// Each message is saved as one flat object with its status beside its fields, exactly as apps before
+    /// this one saved it, and reads back as itself; a failed message without its reason is refused.
+    #[test]
+    fn the_saved_outbox_is_one_flat_object_per_message() {
+        let message = |id: &str, status| PendingMessage {
+            client_id: cid(id),
+            room: room("general"),
+            body: "hi".into(),
+            status,
+        };
+        let outbox = Outbox {
+            messages: vec![
+                message("a", PendingStatus::Queued),
+                message("b", PendingStatus::Sent { since_ms: 5 }),
+                message(
+                    "c",
+                    PendingStatus::Failed {
+                        reason: "Slow down".into(),
+                    },
+                ),
+            ],
+        };
+        let saved = serde_json::to_string(&outbox).unwrap();
+        assert_eq!(
+            saved,
+            r#"{"messages":[{"client_id":"a","room":"general","body":"hi","status":"queued"},{"client_id":"b","room":"general","body":"hi","status":"sent","since_ms":5},{"client_id":"c","room":"general","body":"hi","status":"failed","reason":"Slow down"}]}"#
+        );
+        assert_eq!(serde_json::from_str::<Outbox>(&saved).unwrap(), outbox);
+        let no_reason =
+            r#"{"messages":[{"client_id":"c","room":"general","body":"hi","status":"failed"}]}"#;
+        assert!(serde_json::from_str::<Outbox>(no_reason).is_err());
+    }
+
     #[test]
     fn a_dropped_connection_or_a_reload_sends_unconfirmed_messages_again() {
         let mut outbox = two_pushed();
@@ -436,5 +531,17 @@ mod tests {
             serde_json::from_str(&serde_json::to_string(&drafts).unwrap()).unwrap();
         assert_eq!(drafts.get(&room("a")), "half a thought");
         assert_eq!(drafts.get(&room("b")), "");
+    }
+
+    /// Drafts are saved as one JSON object, room to text, so drafts saved by older apps load.
+    #[test]
+    fn drafts_are_saved_as_an_object_by_room() {
+        let mut drafts = Drafts::default();
+        drafts.set(&room("b"), "second");
+        drafts.set(&room("a"), "first");
+        let json = serde_json::to_string(&drafts).unwrap();
+        assert_eq!(json, r#"{"a":"first","b":"second"}"#);
+        let old: Drafts = serde_json::from_str(r#"{"b":"x","a":"y","b":"z"}"#).unwrap();
+        assert_eq!((old.get(&room("a")), old.get(&room("b"))), ("y", "z"));
     }
 }

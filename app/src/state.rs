@@ -4,13 +4,15 @@
 //! (the next catch-up page); the methods that start something (`join`, `on_open`, `load_older`) return
 //! the frames to send. Pure: no browser calls, tested natively.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use protocol::{
     ChatMessage, ClientFrame, Emoji, ErrorCode, InviteCode, MessageId, RoomEntry, RoomName,
     ServerFrame, User,
 };
 use time::OffsetDateTime;
+
+use crate::{display::lowercase, sorted_map::SortedMap};
 
 /// The room a person starts in on their first visit.
 pub const DEFAULT_ROOM: &str = "general";
@@ -37,7 +39,7 @@ enum Page {
 /// One joined room.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RoomState {
-    messages: BTreeMap<MessageId, ChatMessage>,
+    messages: SortedMap<MessageId, ChatMessage>,
     requests: VecDeque<Page>,
     /// The newest id up to which this room is known complete: the newest of the history pages (which the
     /// server answers whole), never of live frames, which may arrive out of order (5 before 4, and the
@@ -73,7 +75,7 @@ pub struct RoomState {
     rev: Option<u64>,
     /// This person's own reactions to each message, and the change number they are true as of: messages
     /// name only their first reactors, so the server says it apart (`mine`), in frames to this person only.
-    mine: BTreeMap<MessageId, (Option<u64>, Vec<Emoji>)>,
+    mine: SortedMap<MessageId, (Option<u64>, Vec<Emoji>)>,
 }
 
 impl RoomState {
@@ -180,7 +182,7 @@ impl RoomState {
 pub struct ChatState {
     /// The signed-in person's user id (`sub`): their own messages never count as unread.
     me: String,
-    rooms: BTreeMap<RoomName, RoomState>,
+    rooms: SortedMap<RoomName, RoomState>,
     active: Option<RoomName>,
     /// The reader sees the bottom of the active room (so new messages there are read as they come).
     watching: bool,
@@ -191,7 +193,7 @@ pub struct ChatState {
     /// A room an invite link just let this person into, to show.
     arrived: Option<RoomName>,
     /// The newest invite link this person asked for, per room, and until when it works.
-    links: BTreeMap<RoomName, (InviteCode, OffsetDateTime)>,
+    links: SortedMap<RoomName, (InviteCode, OffsetDateTime)>,
 }
 
 impl ChatState {
@@ -208,7 +210,7 @@ impl ChatState {
             notice: None,
             redeeming: None,
             arrived: None,
-            links: BTreeMap::new(),
+            links: SortedMap::default(),
         }
     }
 
@@ -254,7 +256,9 @@ impl ChatState {
         if self.rooms.contains_key(room) {
             return Vec::new();
         }
-        let state = self.rooms.entry(room.clone()).or_default();
+        let state = self
+            .rooms
+            .get_or_insert_with(room.clone(), RoomState::default);
         state.fresh = true;
         vec![
             ClientFrame::Join { room: room.clone() },
@@ -298,7 +302,7 @@ impl ChatState {
             return Vec::new();
         };
         let mut people: Vec<User> = Vec::new();
-        for (other, state) in &self.rooms {
+        for (other, state) in self.rooms.iter() {
             if other == room || other.is_direct() {
                 continue;
             }
@@ -311,7 +315,7 @@ impl ChatState {
                 }
             }
         }
-        people.sort_by_key(|u| u.name.to_lowercase());
+        people.sort_by_cached_key(|u| lowercase(&u.name));
         people
     }
 
@@ -319,7 +323,7 @@ impl ChatState {
     /// seconds, so reading costs one frame per room per few seconds, however many messages arrive.
     pub fn take_reads(&mut self) -> Vec<ClientFrame> {
         let mut frames = Vec::new();
-        for (room, state) in &mut self.rooms {
+        for (room, state) in self.rooms.iter_mut() {
             if let Some(read) = state.read.filter(|read| Some(*read) > state.read_sent) {
                 state.read_sent = Some(read);
                 frames.push(ClientFrame::Read {
@@ -381,8 +385,7 @@ impl ChatState {
         for entry in entries {
             let state = self
                 .rooms
-                .entry(entry.room.clone())
-                .or_insert_with(|| RoomState {
+                .get_or_insert_with(entry.room.clone(), || RoomState {
                     rejoin: true,
                     ..RoomState::default()
                 });
@@ -397,7 +400,7 @@ impl ChatState {
                 }
             }
         }
-        for (room, state) in &mut self.rooms {
+        for (room, state) in self.rooms.iter_mut() {
             if !std::mem::take(&mut state.rejoin) {
                 continue;
             }
@@ -500,7 +503,7 @@ impl ChatState {
             ServerFrame::Presence { room, members } => {
                 if let Some(state) = self.rooms.get_mut(room) {
                     let mut members = members.clone();
-                    members.sort_by_key(|m| m.name.to_lowercase());
+                    members.sort_by_cached_key(|m| lowercase(&m.name));
                     state.members = members;
                     state.confirmed = true;
                 }

@@ -5,14 +5,15 @@
 //! expired), and after a drop retries with backoff. Everything it learns goes
 //! out as [`SocketEvent`]s; what to do about them is the chat client's business.
 
-use std::task::Poll;
-
 use futures::{
-    channel::mpsc::UnboundedReceiver, future::LocalBoxFuture, FutureExt, SinkExt, StreamExt,
+    channel::mpsc::{self, UnboundedReceiver},
+    future::LocalBoxFuture,
+    FutureExt, StreamExt,
 };
-use gloo_net::websocket::{futures::WebSocket, Message, State, WebSocketError};
 use gloo_timers::future::{IntervalStream, TimeoutFuture};
 use protocol::{ClientFrame, ErrorCode, ServerFrame};
+use wasm_bindgen::{closure::Closure, JsCast, JsValue};
+use web_sys::{MessageEvent, WebSocket};
 
 use crate::{
     backoff::Backoff,
@@ -110,37 +111,82 @@ pub async fn run(
     }
 }
 
-/// Opens a socket and waits until it is open; `None` as soon as it fails, or if it takes too long.
-async fn open(url: &str) -> Option<WebSocket> {
-    let mut socket = WebSocket::open(url).ok()?;
-    // The sink is ready once the socket leaves CONNECTING, but gloo-net wakes a waiting sink only on
-    // `open` and `error`. A socket closed while connecting without an `error` event first (what a
-    // WebSocket shim or a test double may do) would then hang here until the timeout, turning every
-    // failed try into a 10-second one. Its `close` event reaches the stream, so poll that as well: before
-    // the socket opens the stream can only yield that it failed or closed.
-    let settled = futures::future::poll_fn(|cx| {
-        if socket.poll_ready_unpin(cx).is_ready() || socket.poll_next_unpin(cx).is_ready() {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    });
+/// What the browser's socket reported.
+enum Event {
+    Opened,
+    Text(String),
+    /// An `error` or a `close`: either way the connection is over.
+    Ended,
+}
+
+/// A browser WebSocket whose events arrive in order on `events`; dropping it closes the socket.
+struct Socket {
+    socket: WebSocket,
+    events: UnboundedReceiver<Event>,
+    _handlers: [Closure<dyn FnMut(JsValue)>; 3],
+}
+
+impl Socket {
+    fn open(url: &str) -> Option<Self> {
+        let socket = WebSocket::new(url).ok()?;
+        let (sender, events) = mpsc::unbounded();
+        let handler = |event: fn(JsValue) -> Option<Event>| {
+            let sender = sender.clone();
+            Closure::<dyn FnMut(JsValue)>::new(move |js: JsValue| {
+                if let Some(event) = event(js) {
+                    let _ = sender.unbounded_send(event);
+                }
+            })
+        };
+        let opened = handler(|_| Some(Event::Opened));
+        // Binary messages are not part of the protocol: skipped.
+        let message = handler(|js| {
+            js.unchecked_into::<MessageEvent>()
+                .data()
+                .as_string()
+                .map(Event::Text)
+        });
+        let ended = handler(|_| Some(Event::Ended));
+        socket.set_onopen(Some(opened.as_ref().unchecked_ref()));
+        socket.set_onmessage(Some(message.as_ref().unchecked_ref()));
+        socket.set_onerror(Some(ended.as_ref().unchecked_ref()));
+        socket.set_onclose(Some(ended.as_ref().unchecked_ref()));
+        Some(Self {
+            socket,
+            events,
+            _handlers: [opened, message, ended],
+        })
+    }
+}
+
+impl Drop for Socket {
+    fn drop(&mut self) {
+        let _ = self.socket.close();
+        self.socket.set_onopen(None);
+        self.socket.set_onmessage(None);
+        self.socket.set_onerror(None);
+        self.socket.set_onclose(None);
+    }
+}
+
+/// Opens a socket and waits until it is open; `None` as soon as it fails or closes, or if it takes too
+/// long.
+async fn open(url: &str) -> Option<Socket> {
+    let mut socket = Socket::open(url)?;
     futures::select! {
-        _ = settled.fuse() => {},
+        _ = socket.events.next() => {},
         _ = TimeoutFuture::new(OPEN_TIMEOUT_MS).fuse() => return None,
     }
-    matches!(socket.state(), State::Open).then_some(socket)
+    (socket.socket.ready_state() == WebSocket::OPEN).then_some(socket)
 }
 
 /// Pumps one open connection until it ends.
 async fn serve(
-    socket: WebSocket,
+    mut socket: Socket,
     rotate_at_ms: f64,
     outgoing: &mut UnboundedReceiver<ClientFrame>,
     on_event: &mut impl FnMut(SocketEvent),
 ) -> End {
-    let (mut sink, stream) = socket.split();
-    let mut stream = stream.fuse();
     let mut pings = IntervalStream::new(PING_EVERY_MS).fuse();
     let rotate_in = (rotate_at_ms - js_sys::Date::now()).clamp(0.0, f64::from(u32::MAX)) as u32;
     let mut rotate = TimeoutFuture::new(rotate_in).fuse();
@@ -149,42 +195,35 @@ async fn serve(
         let frame = futures::select! {
             frame = outgoing.next() => match frame {
                 Some(frame) => frame,
-                None => return close(sink, stream.into_inner(), End::Stopped),
+                None => return close(socket, End::Stopped),
             },
-            message = stream.next() => match message {
-                Some(Ok(Message::Text(text))) => {
+            event = socket.events.next() => match event {
+                Some(Event::Text(text)) => {
                     answered = true;
                     // A frame this build does not know (a newer server) is skipped, not fatal.
                     match serde_json::from_str::<ServerFrame>(&text) {
                         Ok(ServerFrame::Error { code: ErrorCode::TokenExpired, .. }) => {
-                            return close(sink, stream.into_inner(), End::Expired);
+                            return close(socket, End::Expired);
                         }
                         Ok(frame) => on_event(SocketEvent::Frame(Box::new(frame))),
                         Err(_) => {}
                     }
                     continue;
                 }
-                Some(Ok(Message::Bytes(_))) => continue,
-                Some(Err(WebSocketError::MessageSendError(_))) => continue,
-                Some(Err(_)) | None => return End::Dropped { answered },
+                Some(Event::Opened) => continue,
+                Some(Event::Ended) | None => return End::Dropped { answered },
             },
             _ = pings.next() => ClientFrame::Ping,
-            _ = rotate => return close(sink, stream.into_inner(), End::Rotate),
+            _ = rotate => return close(socket, End::Rotate),
         };
-        if sink.send(Message::Text(frame.to_json())).await.is_err() {
+        if socket.socket.send_with_str(&frame.to_json()).is_err() {
             return End::Dropped { answered };
         }
     }
 }
 
 /// Closes the socket normally (code 1000) so the server runs its disconnect at once.
-fn close(
-    sink: futures::stream::SplitSink<WebSocket, Message>,
-    stream: futures::stream::SplitStream<WebSocket>,
-    end: End,
-) -> End {
-    if let Ok(socket) = sink.reunite(stream) {
-        let _ = socket.close(Some(1000), None);
-    }
+fn close(socket: Socket, end: End) -> End {
+    let _ = socket.socket.close_with_code(1000);
     end
 }

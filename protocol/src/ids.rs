@@ -123,13 +123,8 @@ impl RoomName {
     /// The direct conversation of two people, the same whichever of them asks: `_dm-` and 40 hex digits
     /// of a SHA-256 of the two user ids, sorted.
     pub fn direct(a: &str, b: &str) -> Self {
-        use sha2::{Digest, Sha256};
         let (first, second) = if a <= b { (a, b) } else { (b, a) };
-        let mut hasher = Sha256::new();
-        hasher.update(first.as_bytes());
-        hasher.update([0]);
-        hasher.update(second.as_bytes());
-        let digest = hasher.finalize();
+        let digest = crate::sha256::digest(&[first.as_bytes(), &[0], second.as_bytes()].concat());
         let hex: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
         Self(format!("{DIRECT_PREFIX}{hex}"))
     }
@@ -141,12 +136,13 @@ impl RoomName {
     }
 
     /// The private room `user_id` would create as `title` (lowercased, spaces to `-`, cut to fit), if
-    /// that makes a valid name.
+    /// that makes a valid name. Names are ASCII, so ASCII lowercasing is all a valid one needs (and the
+    /// app, which calls this, does not carry Unicode's case tables).
     pub fn private(user_id: &str, title: &str) -> Result<Self, IdError> {
         let prefix = Self::private_prefix(user_id);
         let slug: String = title
             .trim()
-            .to_lowercase()
+            .to_ascii_lowercase()
             .replace(' ', "-")
             .chars()
             .take(MAX_ROOM_NAME_LEN - prefix.len())
@@ -295,6 +291,20 @@ mod tests {
         assert!(!RoomName::new("general").unwrap().is_private());
         assert_eq!(RoomName::private("ada", "Bad/Name"), Err(IdError::RoomName));
         assert_eq!(handle("ada").len(), 6);
+    }
+
+    /// Direct names are what they always were: `_dm-` and the first 20 bytes, in hex, of the `sha2`
+    /// crate's SHA-256 of the two ids (sorted) with a zero byte between, so rooms stored before keep
+    /// their names.
+    #[test]
+    fn direct_names_are_the_sha256_of_both_ids() {
+        use sha2::{Digest, Sha256};
+        for (a, b) in [("ada", "grace"), ("9a2e-long-sub", "3fa9c1"), ("", "x")] {
+            let (first, second) = if a <= b { (a, b) } else { (b, a) };
+            let digest = Sha256::digest([first.as_bytes(), &[0], second.as_bytes()].concat());
+            let hex: String = digest[..20].iter().map(|b| format!("{b:02x}")).collect();
+            assert_eq!(RoomName::direct(a, b).as_str(), format!("_dm-{hex}"));
+        }
     }
 
     #[test]

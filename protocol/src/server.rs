@@ -1,6 +1,7 @@
 //! Server → client frames, tagged by `"type"`, and the payloads they carry.
 
-use serde::{Deserialize, Serialize};
+use serde::de::{self, IntoDeserializer};
+use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::client::ACTIONS;
@@ -71,8 +72,8 @@ pub struct RoomEntry {
     pub with: Option<User>,
 }
 
-/// Every frame the server sends.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Every frame the server sends. Its reader is written out below (`WireFrame` says why it is not derived).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame {
     /// A new message in a room, to every connection in it, the sender's included.
@@ -167,6 +168,136 @@ impl ServerFrame {
             retry_after_ms: Some(retry_after_ms),
             room: None,
         }
+    }
+}
+
+/// Reads a frame in one pass through `WireFrame`: the same frames as the derived reader, from JSON in any
+/// key order, unknown fields ignored.
+impl<'de> Deserialize<'de> for ServerFrame {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        WireFrame::deserialize(deserializer)?.into_frame()
+    }
+}
+
+/// The frames' `"type"` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum FrameType {
+    Message,
+    History,
+    Presence,
+    Typing,
+    Error,
+    Rooms,
+    Pong,
+    Changed,
+    InviteLink,
+    Redeemed,
+}
+
+/// Every field of every server frame, each optional: what a frame is read into before its `type` picks the
+/// variant. serde's derived reader for an internally tagged enum buffers the whole frame first (its
+/// `Content`), which compiles every payload type's reader a second time; the browser app downloads that
+/// code with every first visit (app/README.md, "Size"). Fields shared by several frames have one type
+/// across them: `client_id` is checked as a [`ClientId`] only where it is one, and `code` is read as
+/// text, then as an [`ErrorCode`] or an [`InviteCode`] by the frame it is in.
+#[derive(Deserialize)]
+struct WireFrame {
+    #[serde(rename = "type")]
+    frame_type: FrameType,
+    room: Option<RoomName>,
+    id: Option<MessageId>,
+    client_id: Option<String>,
+    author: Option<User>,
+    body: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    sent_at: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    edited_at: Option<OffsetDateTime>,
+    deleted: Option<bool>,
+    rev: Option<u64>,
+    reactions: Option<Vec<Reaction>>,
+    mine: Option<Vec<Emoji>>,
+    messages: Option<Vec<ChatMessage>>,
+    has_more: Option<bool>,
+    changes: Option<Vec<ChatMessage>>,
+    members: Option<Vec<User>>,
+    user: Option<User>,
+    code: Option<String>,
+    message: Option<String>,
+    retry_after_ms: Option<u64>,
+    rooms: Option<Vec<RoomEntry>>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    expires_at: Option<OffsetDateTime>,
+}
+
+/// `field`'s value, or the error a derived reader gives for its absence.
+fn required<T, E: de::Error>(value: Option<T>, field: &'static str) -> Result<T, E> {
+    value.ok_or_else(|| E::missing_field(field))
+}
+
+impl WireFrame {
+    fn into_frame<E: de::Error>(self) -> Result<ServerFrame, E> {
+        Ok(match self.frame_type {
+            FrameType::Message => ServerFrame::Message(self.into_message()?),
+            FrameType::Changed => ServerFrame::Changed(self.into_message()?),
+            FrameType::History => ServerFrame::History {
+                room: required(self.room, "room")?,
+                messages: required(self.messages, "messages")?,
+                has_more: required(self.has_more, "has_more")?,
+                changes: self.changes.unwrap_or_default(),
+                rev: self.rev,
+            },
+            FrameType::Presence => ServerFrame::Presence {
+                room: required(self.room, "room")?,
+                members: required(self.members, "members")?,
+            },
+            FrameType::Typing => ServerFrame::Typing {
+                room: required(self.room, "room")?,
+                user: required(self.user, "user")?,
+            },
+            FrameType::Error => ServerFrame::Error {
+                code: ErrorCode::deserialize(
+                    required::<String, E>(self.code, "code")?.into_deserializer(),
+                )?,
+                message: required(self.message, "message")?,
+                client_id: self.client_id,
+                retry_after_ms: self.retry_after_ms,
+                room: self.room,
+            },
+            FrameType::Rooms => ServerFrame::Rooms {
+                rooms: required(self.rooms, "rooms")?,
+            },
+            FrameType::Pong => ServerFrame::Pong,
+            FrameType::InviteLink => ServerFrame::InviteLink {
+                room: required(self.room, "room")?,
+                code: InviteCode::new(required(self.code, "code")?).map_err(E::custom)?,
+                expires_at: required(self.expires_at, "expires_at")?,
+                client_id: ClientId::new(required(self.client_id, "client_id")?)
+                    .map_err(E::custom)?,
+            },
+            FrameType::Redeemed => ServerFrame::Redeemed {
+                room: required(self.room, "room")?,
+            },
+        })
+    }
+
+    /// The [`ChatMessage`] a `message` or `changed` frame carries at its top level.
+    fn into_message<E: de::Error>(self) -> Result<ChatMessage, E> {
+        let client_id = required(self.client_id, "client_id")?;
+        Ok(ChatMessage {
+            room: required(self.room, "room")?,
+            id: required(self.id, "id")?,
+            client_id: ClientId::new(client_id).map_err(E::custom)?,
+            author: required(self.author, "author")?,
+            body: required(self.body, "body")?,
+            sent_at: required(self.sent_at, "sent_at")?,
+            edited_at: self.edited_at,
+            deleted: self.deleted.unwrap_or_default(),
+            rev: self.rev,
+            reactions: self.reactions.unwrap_or_default(),
+            mine: self.mine,
+        })
     }
 }
 
@@ -368,5 +499,178 @@ mod tests {
     fn error_without_client_id_omits_the_field() {
         let json = ServerFrame::error(ErrorCode::UnknownAction, None).to_json();
         assert!(!json.contains("client_id"), "{json}");
+    }
+
+    fn message(body: &str) -> ChatMessage {
+        ChatMessage {
+            room: RoomName::new("general").unwrap(),
+            id: MessageId::new(1_732_550_400_000, 3),
+            client_id: ClientId::new("c-1").unwrap(),
+            author: User {
+                id: "u-1".into(),
+                name: "Ada".into(),
+                picture: Some("https://example.com/a.png".into()),
+            },
+            body: body.into(),
+            sent_at: OffsetDateTime::from_unix_timestamp(1_732_550_400).unwrap(),
+            edited_at: None,
+            deleted: false,
+            rev: None,
+            reactions: Vec::new(),
+            mine: None,
+        }
+    }
+
+    /// One frame of every kind, with every optional field both present and absent somewhere.
+    fn every_frame() -> Vec<ServerFrame> {
+        let edited = ChatMessage {
+            edited_at: Some(OffsetDateTime::from_unix_timestamp(1_732_550_460).unwrap()),
+            rev: Some(7),
+            ..message("fixed")
+        };
+        let reacted = ChatMessage {
+            rev: Some(9),
+            reactions: vec![Reaction {
+                emoji: Emoji::Heart,
+                count: 2,
+                users: vec![message("").author],
+            }],
+            mine: Some(vec![Emoji::Heart]),
+            ..message("nice")
+        };
+        let seen_by_others = ChatMessage {
+            mine: None,
+            ..reacted.clone()
+        };
+        let deleted = ChatMessage {
+            body: String::new(),
+            deleted: true,
+            rev: Some(8),
+            ..message("")
+        };
+        let general = RoomName::new("general").unwrap();
+        vec![
+            ServerFrame::Message(message("hello")),
+            ServerFrame::Changed(edited.clone()),
+            ServerFrame::Changed(deleted.clone()),
+            ServerFrame::Changed(reacted.clone()),
+            ServerFrame::Changed(seen_by_others),
+            ServerFrame::History {
+                room: general.clone(),
+                messages: vec![message("a"), edited, reacted],
+                has_more: true,
+                changes: vec![deleted],
+                rev: Some(8),
+            },
+            ServerFrame::History {
+                room: general.clone(),
+                messages: Vec::new(),
+                has_more: false,
+                changes: Vec::new(),
+                rev: None,
+            },
+            ServerFrame::Presence {
+                room: general.clone(),
+                members: vec![message("").author],
+            },
+            ServerFrame::Typing {
+                room: general.clone(),
+                user: message("").author,
+            },
+            ServerFrame::error(ErrorCode::BodyTooLong, Some("c-1".into())),
+            ServerFrame::retry_later(ErrorCode::RateLimited, None, 1_500),
+            ServerFrame::no_such_room(&general),
+            ServerFrame::InviteLink {
+                room: general.clone(),
+                code: InviteCode::new("0123456789abcdef0123456789abcdef").unwrap(),
+                expires_at: OffsetDateTime::from_unix_timestamp(1_733_155_200).unwrap(),
+                client_id: ClientId::new("c-2").unwrap(),
+            },
+            ServerFrame::Redeemed {
+                room: general.clone(),
+            },
+            ServerFrame::Rooms {
+                rooms: vec![RoomEntry {
+                    room: general,
+                    read: Some(MessageId::new(1_732_550_400_000, 3)),
+                    with: None,
+                }],
+            },
+            ServerFrame::Pong,
+        ]
+    }
+
+    /// Every frame reads back as itself, and the same with its keys in reverse order (`type` last).
+    #[test]
+    fn every_frame_reads_back_whatever_the_key_order() {
+        for frame in every_frame() {
+            let json = frame.to_json();
+            assert_eq!(
+                serde_json::from_str::<ServerFrame>(&json).unwrap(),
+                frame,
+                "{json}"
+            );
+            let serde_json::Value::Object(fields) = serde_json::from_str(&json).unwrap() else {
+                panic!("{json}");
+            };
+            let reversed = format!(
+                "{{{}}}",
+                fields
+                    .iter()
+                    .rev()
+                    .map(|(k, v)| format!("{}:{v}", serde_json::Value::from(k.as_str())))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            );
+            assert_eq!(
+                serde_json::from_str::<ServerFrame>(&reversed).unwrap(),
+                frame,
+                "{reversed}"
+            );
+        }
+    }
+
+    /// Fields a frame does not have (a newer server's) are ignored; an unknown `type` is an error.
+    #[test]
+    fn unknown_fields_are_ignored_and_unknown_types_refused() {
+        let pong: ServerFrame = serde_json::from_str(r#"{"type":"pong","since":"2025"}"#).unwrap();
+        assert_eq!(pong, ServerFrame::Pong);
+        let err = serde_json::from_str::<ServerFrame>(r#"{"type":"reaction","room":"general"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("unknown variant `reaction`"), "{err}");
+    }
+
+    /// A frame missing what its type needs, or with an invalid client id, is refused with a reason.
+    #[test]
+    fn incomplete_or_invalid_frames_are_refused() {
+        let err = serde_json::from_str::<ServerFrame>(r#"{"type":"typing","room":"general"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `user`"), "{err}");
+        let mut json: serde_json::Value =
+            serde_json::from_str(&ServerFrame::Message(message("hi")).to_json()).unwrap();
+        json["client_id"] = "has space".into();
+        let err = serde_json::from_str::<ServerFrame>(&json.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("client ids are"), "{err}");
+        json["client_id"] = serde_json::Value::Null;
+        let err = serde_json::from_str::<ServerFrame>(&json.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("missing field `client_id`"), "{err}");
+        assert!(serde_json::from_str::<ServerFrame>(r#"{"room":"general"}"#).is_err());
+        let err =
+            serde_json::from_str::<ServerFrame>(r#"{"type":"error","code":"nope","message":""}"#)
+                .unwrap_err()
+                .to_string();
+        assert!(err.contains("unknown variant `nope`"), "{err}");
+        let err = serde_json::from_str::<ServerFrame>(
+            r#"{"type":"invite_link","room":"general","code":"no spaces","expires_at":"2024-12-02T16:00:00Z","client_id":"c-2"}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("invite codes are"), "{err}");
     }
 }

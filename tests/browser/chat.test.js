@@ -152,6 +152,31 @@ test('unread messages are counted and marked', async () => {
   assert.equal(await page.title(), `#${room} · Chatty`);
 });
 
+/**
+ * Moving between rooms, by the room list's links and by the browser's back and forward buttons, changes
+ * the page in place: the address follows, the room shown follows the address, and the page is never
+ * loaded again.
+ */
+test('room links and back and forward move between rooms without reloading', async () => {
+  const { page } = bob;
+  await page.evaluate(() => {
+    window.loadedOnce = true;
+  });
+  const showing = (name) => page.locator('.room-title', { hasText: new RegExp(`^.${name}$`) }).waitFor();
+  await page.locator('.room-list a', { hasText: 'general' }).click();
+  await page.waitForURL(/\/rooms\/general$/);
+  await showing('general');
+  await page.goBack();
+  await page.waitForURL(new RegExp(`/rooms/${room}$`));
+  await showing(room);
+  await page.goForward();
+  await page.waitForURL(/\/rooms\/general$/);
+  await showing('general');
+  await page.locator('.room-list a', { hasText: room }).click();
+  await showing(room);
+  assert.equal(await page.evaluate(() => window.loadedOnce), true, 'the page was not loaded again');
+});
+
 /** A room name that cannot exist is explained rather than failing silently. */
 test('an invalid room name in the address says why', async () => {
   // The same tab: sessionStorage (and so the session) belongs to a tab.

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The browser end-to-end tests: builds the app (trunk, offline) and the local gateway, starts the gateway
+# The browser end-to-end tests: builds the app (trunk, offline), checks what a first visit downloads against
+# its budget (`cargo xtask size`), builds the local gateway, starts the gateway
 # on a free loopback port serving app/dist, runs the Node tests against it in headless Chromium, and
 # always stops the gateway. Tests that need a gateway with other limits start their own from the same
 # binary. CHATTY_LOCAL_BIN, when set, names an already built gateway to use instead of building one.
@@ -29,6 +30,8 @@ cd "$ROOT"
 TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 
 trunk build --release --offline
+# What a first visit downloads, brotli as deployed, file by file: fails above the budget (app/README.md, "Size").
+cargo xtask size
 if [ -z "${CHATTY_LOCAL_BIN:-}" ]; then
   cargo build -p chatty-local
   CHATTY_LOCAL_BIN="$TARGET_DIR/debug/chatty-local"

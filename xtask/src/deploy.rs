@@ -8,8 +8,9 @@
 //!    With `--no-build`, [`require_build`] first checks there is a build to deploy.
 //! 3. [`describe_stack`]: the outputs, as JSON, from which `app/dist/config.json` is written
 //!    ([`crate::app_config`]).
-//! 4. [`publish`]: every file of `app/dist` to the site bucket with its caching and type, `index.html` last,
-//!    then a CloudFront invalidation of the two files that are not content-hashed.
+//! 4. [`publish`]: every file of `app/dist` to the site bucket with its caching and type (and each brotli copy,
+//!    [`crate::site::precompress_in_dist`], with `Content-Encoding: br`), `index.html` last, then a CloudFront
+//!    invalidation of the two files that are not content-hashed and their copies.
 
 use std::{fmt, path::Path};
 
@@ -18,7 +19,7 @@ use anyhow::{bail, Result};
 use crate::{
     account,
     outputs::{StackOutputs, DISTRIBUTION_ID, SITE_BUCKET_NAME},
-    site::{content_type, Caching, SiteFile},
+    site::{content_encoding, content_type, served_file, Caching, SiteFile},
 };
 
 /// What the person asked for.
@@ -209,21 +210,23 @@ pub fn describe_stack(options: &Options) -> Step {
 }
 
 /// Uploads `files` (already in upload order, see [`crate::site::files_in_upload_order`]) and invalidates the
-/// entry points. Old hashed files stay in the bucket, so a page loaded before the deploy still finds its assets.
+/// entry points. A brotli copy (`x.wasm.br`) goes up with `Content-Encoding: br` and the type and caching of the
+/// file it serves. Old hashed files stay in the bucket, so a page loaded before the deploy still finds its assets.
 pub fn publish(options: &Options, outputs: &StackOutputs, files: &[SiteFile]) -> Result<Vec<Step>> {
     let bucket = outputs.get(SITE_BUCKET_NAME)?;
     let mut steps: Vec<Step> = files
         .iter()
         .map(|file| {
-            Step::new("aws", &["s3", "cp"])
+            let served = served_file(&file.key);
+            let upload = Step::new("aws", &["s3", "cp"])
                 .arg(file.path.to_string_lossy())
                 .arg(format!("s3://{bucket}/{}", file.key))
                 .arg("--cache-control")
-                .arg(Caching::of(&file.key).header())
+                .arg(Caching::of(served).header())
                 .arg("--content-type")
-                .arg(content_type(&file.key))
-                .arg("--only-show-errors")
-                .account(options)
+                .arg(content_type(served))
+                .arg_if("--content-encoding", content_encoding(&file.key));
+            upload.arg("--only-show-errors").account(options)
         })
         .collect();
     steps.push(
@@ -234,7 +237,9 @@ pub fn publish(options: &Options, outputs: &StackOutputs, files: &[SiteFile]) ->
         .arg(outputs.get(DISTRIBUTION_ID)?)
         .arg("--paths")
         .arg("/index.html")
+        .arg("/index.html.br")
         .arg("/config.json")
+        .arg("/config.json.br")
         .account(options),
     );
     Ok(steps)

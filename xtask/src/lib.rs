@@ -1,4 +1,5 @@
-//! The project's commands, in Rust: `cargo xtask deploy`, `cargo xtask smoke` and `cargo xtask kick` (see `docs/deploy.md`).
+//! The project's commands, in Rust: `cargo xtask deploy`, `cargo xtask smoke`, `cargo xtask kick` (see `docs/deploy.md`)
+//! and `cargo xtask size` (see `app/README.md`, "Size").
 //!
 //! # Layout
 //! - [`samconfig`]: what the deploy reads from samconfig.toml: the saved region, which every `aws` call uses,
@@ -9,7 +10,9 @@
 //! - [`app_config`]: those outputs → the app's `/config.json` ([`protocol::AppConfig`]), the one place that knows
 //!   which output feeds which field.
 //! - [`site`]: what publishing `app/dist` needs: trunk's inline loader moved into a file (the CSP allows only
-//!   scripts from the app's origin), and the `Cache-Control`/`Content-Type` of each file.
+//!   scripts from the app's origin), the `Cache-Control`/`Content-Type` of each file, and a brotli copy (quality
+//!   11) of each text and WebAssembly file, which CloudFront serves to browsers that accept it.
+//! - [`size`]: `cargo xtask size`, what a first visit downloads as the deploy publishes it, against the budget.
 //! - [`deploy`]: the deploy as a list of [`deploy::Step`]s (commands) built from the options and the outputs, so
 //!   everything up to the AWS calls is tested here; `main.rs` runs them.
 //! - [`kick`]: signs a person out everywhere: Cognito's global sign-out, then the registry's `kick` command on
@@ -28,4 +31,5 @@ pub mod kick;
 pub mod outputs;
 pub mod samconfig;
 pub mod site;
+pub mod size;
 pub mod smoke;

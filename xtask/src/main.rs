@@ -17,7 +17,7 @@ use xtask::{
         StackOutputs, COMMAND_QUEUE_URL, GOOGLE_REDIRECT_URI, SITE_URL, USER_POOL_ID,
         WEB_SOCKET_URL,
     },
-    samconfig, site,
+    samconfig, site, size,
     smoke::{self, Check, IdToken, Outcome, Target, Tokens},
 };
 
@@ -25,6 +25,7 @@ const USAGE: &str = "\
 usage: cargo xtask deploy [OPTIONS]   build, deploy and publish the stack (cargo xtask deploy --help)
        cargo xtask smoke [OPTIONS]    check the deployed chat end to end (cargo xtask smoke --help)
        cargo xtask kick USER          sign a person out everywhere (cargo xtask kick --help)
+       cargo xtask size [OPTIONS]     what a first visit downloads, against its budget (cargo xtask size --help)
 ";
 
 const DEPLOY_USAGE: &str = "\
@@ -86,6 +87,19 @@ they have with `signed_out` and refuses new ones until the ID tokens issued befo
                   AdminUserGlobalSignOut on the pool and sqs:SendMessage on the command queue)
   --config-file   SAM's settings, for the saved region (default: samconfig.toml)
   --outputs FILE  read the stack outputs from this `aws cloudformation describe-stacks` JSON instead of AWS
+";
+
+const SIZE_USAGE: &str = "\
+usage: cargo xtask size [--dist DIR] [--budget BYTES]
+
+What a first visit to the app downloads, file by file, as `cargo xtask deploy` would publish the built app:
+every file of DIR (trunk's inline loader moved into a file of its own) and config.json (the example stack's,
+xtask/tests/fixtures, when DIR has none), each counted as the brotli copy (quality 11) the deploy uploads and
+CloudFront serves to browsers that accept it. Prints one line per file and the total; exits non-zero when the
+total is over the budget. Writes nothing.
+
+  --dist DIR      the built app (default: app/dist, from `trunk build --release --offline`)
+  --budget BYTES  the most a first visit may download (default: 220300, xtask::size::BUDGET)
 ";
 
 struct Args {
@@ -196,6 +210,33 @@ fn parse_kick(mut args: impl Iterator<Item = String>) -> Result<KickArgs> {
     })
 }
 
+struct SizeArgs {
+    /// `None`: the repository's `app/dist`.
+    dist: Option<PathBuf>,
+    budget: usize,
+}
+
+fn parse_size(mut args: impl Iterator<Item = String>) -> Result<SizeArgs> {
+    let mut parsed = SizeArgs {
+        dist: None,
+        budget: size::BUDGET,
+    };
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().with_context(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--dist" => parsed.dist = Some(absolute(value("--dist")?)?),
+            "--budget" => {
+                let budget = value("--budget")?;
+                parsed.budget = budget
+                    .parse()
+                    .with_context(|| format!("--budget takes a number of bytes, not {budget}"))?;
+            }
+            other => bail!("unknown option {other}\n\n{SIZE_USAGE}"),
+        }
+    }
+    Ok(parsed)
+}
+
 /// Paths given on the command line are relative to where the command was typed, not the repository root.
 fn absolute(path: String) -> Result<PathBuf> {
     Ok(std::env::current_dir()?.join(path))
@@ -223,9 +264,14 @@ fn main() -> ExitCode {
             print!("{KICK_USAGE}");
             Ok(())
         }
+        Some("size") if wants_help => {
+            print!("{SIZE_USAGE}");
+            Ok(())
+        }
         Some("deploy") => parse(args.into_iter()).and_then(|args| run_deploy(&args)),
         Some("kick") => parse_kick(args.into_iter()).and_then(run_kick),
         Some("smoke") => parse_smoke(args.into_iter()).and_then(run_smoke),
+        Some("size") => parse_size(args.into_iter()).and_then(|args| run_size(&args)),
         Some("-h" | "--help" | "help") | None => {
             print!("{USAGE}");
             Ok(())
@@ -327,6 +373,12 @@ fn run_deploy(args: &Args) -> Result<()> {
     let config_path = dist.join("config.json");
     std::fs::write(&config_path, app_config::to_json(&config))?;
     say(&format!("wrote {}", config_path.display()));
+    let compressed = site::precompress_in_dist(&dist)?;
+    say(&format!(
+        "compressed {} files with brotli (quality {}), for browsers that accept it",
+        compressed.len(),
+        site::BROTLI_QUALITY
+    ));
 
     let files = site::files_in_upload_order(&dist)?;
     runner.run_all(&deploy::publish(options, &outputs, &files)?)?;
@@ -337,6 +389,27 @@ fn run_deploy(args: &Args) -> Result<()> {
         outputs.get(GOOGLE_REDIRECT_URI)?
     ));
     say("check it end to end: cargo xtask smoke (docs/deploy.md, \"After deploying\")");
+    Ok(())
+}
+
+/// Measures the first visit; fails above the budget.
+fn run_size(args: &SizeArgs) -> Result<()> {
+    let root = repository_root();
+    let dist = args.dist.clone().unwrap_or_else(|| root.join("app/dist"));
+    let example = root.join("xtask/tests/fixtures/describe-stacks.json");
+    let outputs = std::fs::read_to_string(&example)
+        .with_context(|| format!("reading {}", example.display()))?;
+    let config = app_config::from_outputs(&StackOutputs::from_describe_stacks(&outputs)?)?;
+    let downloads = size::first_visit(&dist, &app_config::to_json(&config))?;
+    print!("{}", size::report(&downloads, args.budget));
+    let total = size::total(&downloads);
+    if total > args.budget {
+        bail!(
+            "a first visit downloads {total} bytes, over the budget of {}: app/README.md, \"Size\", says \
+             what takes the space and how it was measured",
+            args.budget
+        );
+    }
     Ok(())
 }
 

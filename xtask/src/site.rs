@@ -1,14 +1,82 @@
-//! Publishing the built app (`app/dist`): what each file is served with, and trunk's inline loader moved into a
-//! file of its own.
+//! Publishing the built app (`app/dist`): what each file is served with, trunk's inline loader moved into a
+//! file of its own, and a brotli copy of every text and WebAssembly file.
 //!
 //! CloudFront sends a Content-Security-Policy whose `script-src` is `'self' 'wasm-unsafe-eval'` (template.yaml,
 //! `SecurityHeadersPolicy`): no inline script runs. `trunk build` ends `index.html` with an inline
 //! `<script type="module">` that imports and starts the app, so [`externalize_inline_scripts`] writes each such
 //! script to `boot-<hash>.js` and points the tag at it. Same behaviour, and a policy that needs no per-build hash.
+//!
+//! CloudFront's own compression is quicker and weaker than brotli's best (quality 11), and the app is downloaded
+//! on every first visit, so [`precompress_in_dist`] writes `<file>.br` beside each file whose extension is in
+//! [`PRECOMPRESSED`], compressed once at quality 11; the deploy uploads it with `Content-Encoding: br` and the
+//! original's type and caching, and the distribution's viewer-request function (template.yaml,
+//! `SpaRewriteFunction`) asks S3 for that copy when the browser accepts `br`. Everything else, and every
+//! browser that does not accept `br`, gets the file itself (which CloudFront may still gzip).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+
+/// Extensions of the files uploaded with a brotli copy beside them. template.yaml's `SpaRewriteFunction`
+/// rewrites requests for exactly these (tests/template checks the two lists agree).
+pub const PRECOMPRESSED: &[&str] = &["html", "js", "css", "wasm", "json", "svg"];
+
+/// Brotli's best: the deploy compresses each file once, so the slowest setting costs nothing per request.
+pub const BROTLI_QUALITY: i32 = 11;
+/// Brotli's largest standard window (16 MiB), which every browser decodes; no file of the app is larger.
+pub const BROTLI_WINDOW: i32 = 24;
+
+/// `bytes` compressed with brotli at [`BROTLI_QUALITY`]: what a browser downloads for a precompressed file.
+pub fn brotli(bytes: &[u8]) -> Vec<u8> {
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: BROTLI_QUALITY,
+        lgwin: BROTLI_WINDOW,
+        size_hint: bytes.len(),
+        ..Default::default()
+    };
+    let mut compressed = Vec::new();
+    brotli::BrotliCompress(&mut &bytes[..], &mut compressed, &params)
+        .expect("compressing into memory cannot fail");
+    compressed
+}
+
+/// Whether the file `key` (relative to `dist`) gets a brotli copy: its extension is in [`PRECOMPRESSED`].
+pub fn is_precompressed(key: &str) -> bool {
+    key.rsplit_once('.')
+        .is_some_and(|(_, ext)| PRECOMPRESSED.contains(&ext))
+}
+
+/// The file a key serves: `x.wasm` for its brotli copy `x.wasm.br`, else the key itself. A copy is served
+/// with the original's type and caching.
+pub fn served_file(key: &str) -> &str {
+    match key.strip_suffix(".br") {
+        Some(original) if is_precompressed(original) => original,
+        _ => key,
+    }
+}
+
+/// The `Content-Encoding` to upload a key with: `br` for a brotli copy, none for anything else.
+pub fn content_encoding(key: &str) -> Option<&'static str> {
+    (served_file(key) != key).then_some("br")
+}
+
+/// Writes `<file>.br` beside every file of `dist` that [`is_precompressed`] (replacing older copies, so a
+/// second run changes nothing). Returns the copies' keys.
+pub fn precompress_in_dist(dist: &Path) -> Result<Vec<String>> {
+    let mut written = Vec::new();
+    for file in files_in_upload_order(dist)? {
+        if served_file(&file.key) != file.key || !is_precompressed(&file.key) {
+            continue;
+        }
+        let bytes = std::fs::read(&file.path)
+            .with_context(|| format!("reading {}", file.path.display()))?;
+        let copy = PathBuf::from(format!("{}.br", file.path.display()));
+        std::fs::write(&copy, brotli(&bytes))
+            .with_context(|| format!("writing {}", copy.display()))?;
+        written.push(format!("{}.br", file.key));
+    }
+    Ok(written)
+}
 
 /// How long a browser and CloudFront may keep a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,12 +149,13 @@ pub struct SiteFile {
 }
 
 /// Every file under `dist`, in upload order: content-hashed and other files first, `config.json` next,
-/// `index.html` last, so the page that names new files only appears once they are there.
+/// `index.html` last (each with its brotli copy), so the page that names new files only appears once they are
+/// there.
 pub fn files_in_upload_order(dist: &Path) -> Result<Vec<SiteFile>> {
     let mut files = Vec::new();
     collect(dist, dist, &mut files)?;
     files.sort_by_key(|f| {
-        let rank = match f.key.as_str() {
+        let rank = match served_file(&f.key) {
             "index.html" => 2,
             "config.json" => 1,
             _ => 0,
@@ -260,6 +329,126 @@ dispatchEvent(new CustomEvent("TrunkApplicationStarted", {detail: {wasm}}));
         );
         assert_eq!(Caching::of("favicon.svg"), Caching::Short);
         assert_eq!(Caching::of("robots.txt"), Caching::Short);
+    }
+
+    /// A fresh directory with a built app's kinds of file.
+    fn built(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-site-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, text) in [
+            ("index.html", "<html></html>"),
+            ("config.json", "{}"),
+            ("chatty-app-1f2e3d4c5b6a7980.js", "export default 1;"),
+            ("chatty-app-1f2e3d4c5b6a7980_bg.wasm", "\0asm"),
+            ("favicon-71b80c5a2427cac.svg", "<svg/>"),
+            ("logo.png", "PNG"),
+        ] {
+            std::fs::write(dir.join(file), text.repeat(100)).unwrap();
+        }
+        dir
+    }
+
+    fn unbrotli(bytes: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        brotli::BrotliDecompress(&mut &bytes[..], &mut out).unwrap();
+        out
+    }
+
+    /// Every text and WebAssembly file gets a `.br` copy that decompresses to it; an image gets none; a second
+    /// run rewrites the same copies and compresses no copy again.
+    #[test]
+    fn brotli_copies_decompress_to_their_file() {
+        let dir = built("copies");
+        let mut written = precompress_in_dist(&dir).unwrap();
+        written.sort();
+        assert_eq!(
+            written,
+            [
+                "chatty-app-1f2e3d4c5b6a7980.js.br",
+                "chatty-app-1f2e3d4c5b6a7980_bg.wasm.br",
+                "config.json.br",
+                "favicon-71b80c5a2427cac.svg.br",
+                "index.html.br"
+            ]
+        );
+        for copy in &written {
+            let original = std::fs::read(dir.join(served_file(copy))).unwrap();
+            let compressed = std::fs::read(dir.join(copy)).unwrap();
+            assert_eq!(unbrotli(&compressed), original, "{copy}");
+            assert!(compressed.len() < original.len() / 4, "{copy}");
+        }
+        assert_eq!(precompress_in_dist(&dir).unwrap().len(), written.len());
+        assert!(!dir.join("index.html.br.br").exists());
+        assert!(!dir.join("logo.png.br").exists());
+    }
+
+    /// A copy is uploaded with `Content-Encoding: br` and its original's type and caching; the entry points'
+    /// copies go up with them, last.
+    #[test]
+    fn a_copy_is_served_as_its_original() {
+        let copy = "chatty-app-1f2e3d4c5b6a7980_bg.wasm.br";
+        assert_eq!(served_file(copy), "chatty-app-1f2e3d4c5b6a7980_bg.wasm");
+        assert_eq!(content_encoding(copy), Some("br"));
+        assert_eq!(content_type(served_file(copy)), "application/wasm");
+        assert_eq!(Caching::of(served_file(copy)), Caching::Immutable);
+        assert_eq!(
+            Caching::of(served_file("index.html.br")),
+            Caching::Revalidate
+        );
+        assert_eq!(
+            content_encoding("chatty-app-1f2e3d4c5b6a7980_bg.wasm"),
+            None
+        );
+        assert_eq!(
+            served_file("notes.br"),
+            "notes.br",
+            "not a copy of anything"
+        );
+
+        let dir = built("order");
+        precompress_in_dist(&dir).unwrap();
+        let keys: Vec<String> = files_in_upload_order(&dir)
+            .unwrap()
+            .into_iter()
+            .map(|f| f.key)
+            .collect();
+        assert_eq!(
+            keys[keys.len() - 4..],
+            [
+                "config.json",
+                "config.json.br",
+                "index.html",
+                "index.html.br"
+            ]
+        );
+    }
+
+    /// Brotli at quality 11 with the largest window: smaller than a quick setting on the same bytes.
+    #[test]
+    fn compresses_at_brotlis_best() {
+        let text: Vec<u8> = (0..2_000u32)
+            .flat_map(|i| {
+                format!("<li class=\"row-{}\">{}</li>", i % 97, i * 7919 % 1000).into_bytes()
+            })
+            .collect();
+        let quick = {
+            let params = brotli::enc::BrotliEncoderParams {
+                quality: 4,
+                ..Default::default()
+            };
+            let mut out = Vec::new();
+            brotli::BrotliCompress(&mut &text[..], &mut out, &params).unwrap();
+            out
+        };
+        let best = brotli(&text);
+        assert_eq!(unbrotli(&best), text);
+        assert!(
+            best.len() < quick.len(),
+            "{} vs {}",
+            best.len(),
+            quick.len()
+        );
     }
 
     #[test]

@@ -116,8 +116,9 @@ fn config_json_comes_from_the_stack_outputs() {
     assert_eq!(auth.scopes, "openid email profile");
 }
 
-/// The plan builds offline, deploys, uploads every file with its caching, `index.html` last, and invalidates
-/// only the two files that are not content-hashed.
+/// The plan builds offline, deploys, uploads every file with its caching and a brotli copy of each beside it,
+/// `index.html` (and its copy) last, and invalidates only the two files that are not content-hashed and their
+/// copies.
 #[test]
 fn the_plan_publishes_index_html_last() {
     let dist = built_app("plan");
@@ -138,31 +139,50 @@ fn the_plan_publishes_index_html_last() {
         .collect();
     assert_eq!(
         uploads.len(),
-        6,
-        "js, wasm, favicon, boot script, config.json, index.html: {uploads:#?}"
+        12,
+        "js, wasm, favicon, boot script, config.json, index.html, each with its copy: {uploads:#?}"
     );
     let bucket = "s3://chatty-sitebucket-1a2b3c4d5e6f/";
-    assert!(
-        uploads[5].contains(&format!("{bucket}index.html"))
-            && uploads[5].contains("--cache-control no-cache")
-    );
-    assert!(
-        uploads[4].contains(&format!("{bucket}config.json"))
-            && uploads[4].contains("--cache-control no-cache")
-    );
-    let wasm = uploads.iter().find(|c| c.contains("_bg.wasm")).unwrap();
+    for (upload, key) in uploads[8..].iter().zip([
+        "config.json ",
+        "config.json.br ",
+        "index.html ",
+        "index.html.br ",
+    ]) {
+        assert!(
+            upload.contains(&format!("{bucket}{key}"))
+                && upload.contains("--cache-control no-cache"),
+            "{upload}"
+        );
+    }
+    let wasm = uploads.iter().find(|c| c.contains("_bg.wasm ")).unwrap();
     assert!(wasm.contains("--content-type application/wasm"));
     assert!(wasm.contains("'public, max-age=31536000, immutable'"));
+    assert!(!wasm.contains("--content-encoding"));
+    let copy = uploads.iter().find(|c| c.contains("_bg.wasm.br ")).unwrap();
+    assert!(
+        copy.contains("--content-type application/wasm")
+            && copy.contains("'public, max-age=31536000, immutable'")
+            && copy.contains("--content-encoding br"),
+        "{copy}"
+    );
+    let page = uploads[11];
+    assert!(
+        page.contains("--content-type 'text/html; charset=utf-8'")
+            && page.contains("--content-encoding br")
+    );
     assert!(uploads
         .iter()
         .any(|c| c.contains(&format!("{bucket}boot-"))));
     assert_eq!(
         *commands.last().unwrap(),
-        "aws cloudfront create-invalidation --distribution-id E2ABCDEFGHIJKL --paths /index.html /config.json"
+        "aws cloudfront create-invalidation --distribution-id E2ABCDEFGHIJKL --paths /index.html \
+         /index.html.br /config.json /config.json.br"
     );
     assert!(!std::fs::read_to_string(dist.join("index.html"))
         .unwrap()
         .contains("import init"));
+    assert!(dist.join("index.html.br").is_file());
 }
 
 /// Every output the deploy reads is declared in template.yaml, and the scopes config.json asks for are the

@@ -4,10 +4,9 @@
 //! anyone else with a single-use invite link.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 use protocol::{handle, limits::INVITE_LINK_TTL_SECS, RoomName, User};
 
-use crate::{auth_flow::Auth, client::ChatClient, components::avatar::Avatar};
+use crate::{auth_flow::Auth, client::ChatClient, components::avatar::Avatar, location::Location};
 
 #[component]
 pub fn Members(room: RoomName) -> impl IntoView {
@@ -163,13 +162,13 @@ fn Person(user: User) -> impl IntoView {
 #[component]
 fn MessageButton(user: User) -> impl IntoView {
     let client = expect_context::<ChatClient>();
-    let navigate = use_navigate();
+    let location = expect_context::<Location>();
     let label = format!("Message {}", user.name);
     view! {
         <button class="link-button dm-button" aria-label=label title="Direct message"
             on:click=move |_| {
                 if let Some(room) = client.open_dm(&user) {
-                    navigate(&format!("/rooms/{room}"), Default::default());
+                    location.show_room(&room);
                 }
             }>
             "Message"

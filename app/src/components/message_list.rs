@@ -390,15 +390,12 @@ fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
             _ => {}
         }
     };
-    let edited = edited_at.map(|at| {
-        let title = format!("Edited {}", at.format(&Rfc3339).unwrap_or_default());
-        view! { <span class="edited" title=title>"(edited)"</span> }
-    });
+    let edited = edited_at.map(|at| format!("Edited {}", at.format(&Rfc3339).unwrap_or_default()));
     let shown = body.clone();
     view! {
         <Show when=move || editing.get() fallback=move || view! {
             <Body body=shown.clone() room=room.clone()/>
-            {edited.clone()}
+            {edited.clone().map(|title| view! { <span class="edited" title=title>"(edited)"</span> })}
             {mine.then(|| {
                 let room = room.clone();
                 let body = body.clone();

@@ -5,20 +5,20 @@
 //! subdued.
 
 use leptos::prelude::*;
-use leptos_router::hooks::use_navigate;
 use protocol::{handle, RoomName, User};
 
 use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::{alerts::AlertSettings, avatar::Avatar, panel::Panel},
+    location::Location,
 };
 
 #[component]
 pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl IntoView {
     let client = expect_context::<ChatClient>();
     let auth = expect_context::<Auth>();
-    let navigate = use_navigate();
+    let location = expect_context::<Location>();
     let listed = move |direct: bool| {
         Memo::new(move |_| {
             let alerts = client.alerts.get();
@@ -56,7 +56,7 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
         let name = typed
             .get_untracked()
             .trim()
-            .to_lowercase()
+            .to_ascii_lowercase()
             .replace(' ', "-");
         let room = if private.get_untracked() {
             client.create_private(&name)
@@ -73,7 +73,7 @@ pub fn Sidebar(active: Memo<Option<RoomName>>, panel: RwSignal<Panel>) -> impl I
                 set_typed.set(String::new());
                 set_error.set(None);
                 panel.set(Panel::None);
-                navigate(&format!("/rooms/{room}"), Default::default());
+                location.show_room(&room);
             }
             Err(e) => set_error.set(Some(e)),
         }
@@ -179,7 +179,7 @@ fn RoomLink(
         muted,
     } = item;
     let client = expect_context::<ChatClient>();
-    let navigate = use_navigate();
+    let location = expect_context::<Location>();
     let is_active = {
         let room = room.clone();
         move || active.get().as_ref() == Some(&room)
@@ -196,7 +196,7 @@ fn RoomLink(
                 .state
                 .with_untracked(|s| s.rooms().next().map(|(r, _)| r.clone()));
             if let (true, Some(next)) = (was_active, next) {
-                navigate(&format!("/rooms/{next}"), Default::default());
+                location.show_room(&next);
             }
         }
     };

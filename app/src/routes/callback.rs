@@ -1,35 +1,24 @@
 //! `/auth/callback`: where the identity provider sends the browser back with `?code&state`. Trades the
 //! code for tokens (PKCE) and returns to the page the sign-in started from.
 
+use crate::{auth_flow::Auth, location::Location};
 use leptos::{prelude::*, task::spawn_local};
-use leptos_router::{
-    hooks::{use_navigate, use_query_map},
-    NavigateOptions,
-};
-
-use crate::auth_flow::Auth;
 
 #[component]
 pub fn Callback() -> impl IntoView {
     let auth = expect_context::<Auth>();
-    let navigate = use_navigate();
+    let location = expect_context::<Location>();
     let failure = RwSignal::new(None::<String>);
-    let (code, state, error) = use_query_map().with_untracked(|q| {
-        (
-            q.get("code"),
-            q.get("state"),
-            q.get("error_description").or_else(|| q.get("error")),
-        )
-    });
+    let (code, state, error) = (
+        location.query("code"),
+        location.query("state"),
+        location
+            .query("error_description")
+            .or_else(|| location.query("error")),
+    );
     spawn_local(async move {
         match auth.finish_sign_in(code, state, error).await {
-            Ok(return_to) => navigate(
-                &return_to,
-                NavigateOptions {
-                    replace: true,
-                    ..Default::default()
-                },
-            ),
+            Ok(return_to) => location.navigate(&return_to, true),
             Err(e) => failure.set(Some(e.to_string())),
         }
     });

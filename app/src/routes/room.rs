@@ -3,7 +3,6 @@
 //! members. Signed out, it shows the sign-in card and comes back here afterwards.
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_location, use_navigate, use_params_map};
 use protocol::RoomName;
 
 use crate::{
@@ -21,6 +20,7 @@ use crate::{
         typing::TypingLine,
     },
     connection::ConnectionStatus,
+    location::Location,
     routes::landing::LAST_ROOM_KEY,
     storage::{self, Area},
 };
@@ -29,9 +29,8 @@ use crate::{
 pub fn RoomPage() -> impl IntoView {
     let auth = expect_context::<Auth>();
     let client = expect_context::<ChatClient>();
-    let params = use_params_map();
-    let location = use_location();
-    let name = Memo::new(move |_| params.with(|p| p.get("room").unwrap_or_default()));
+    let location = expect_context::<Location>();
+    let name = Memo::new(move |_| location.room());
     let room = Memo::new(move |_| RoomName::new(name.get()).ok());
     let running = Memo::new(move |_| client.status.get() != ConnectionStatus::SignedOut);
     let panel = RwSignal::new(Panel::None);
@@ -49,10 +48,9 @@ pub fn RoomPage() -> impl IntoView {
     });
     on_cleanup(move || client.set_active(None));
     // An invite link let this person into a room: show it.
-    let navigate = use_navigate();
     Effect::new(move |_| {
         if let Some(room) = client.arrived() {
-            navigate(&format!("/rooms/{room}"), Default::default());
+            location.show_room(&room);
         }
     });
     // The tab's title says where you are and how much is unread (muted rooms aside), for when the tab
@@ -79,7 +77,7 @@ pub fn RoomPage() -> impl IntoView {
 
     move || {
         if !signed_in.get() {
-            let here = location.pathname.get_untracked();
+            let here = location.path_untracked();
             return view! { <SignIn return_to=here/> }.into_any();
         }
         view! {
