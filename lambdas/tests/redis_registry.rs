@@ -1772,3 +1772,39 @@ async fn tls_and_auth() {
     assert!(refused.is_err(), "a wrong password must be refused");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Every key a room's sends write expires, however the send found it: a history of one message trims the
+/// previous one on every send, which empties the idempotency index and makes it again (a new key, without
+/// an expiry), and the refresh of the room's expiries, skipped while they are fresh, still gives it one.
+#[tokio::test]
+async fn every_key_a_send_writes_expires() {
+    let server = common::redis_server();
+    let store = redis(&server, 1).await;
+    store
+        .join(&room("a"), &member("c1", "amy"), true, T0_MS)
+        .await
+        .unwrap();
+    for i in 0..3 {
+        let appended = store
+            .append(
+                &ConnectionId("c1".into()),
+                message(
+                    "a",
+                    "amy",
+                    &format!("x{i}"),
+                    t0() + Duration::milliseconds(i),
+                ),
+                None,
+            )
+            .await
+            .unwrap();
+        let Appended::FanOut { message, .. } = appended else {
+            panic!("x{i} not fanned out: {appended:?}");
+        };
+        store.mark_fanned_out(&message).await.unwrap();
+        for key in keys_on(&[server.port]) {
+            let ttl: i64 = ask(server.port, &["pttl", &key])[0].parse().unwrap();
+            assert!(ttl > 0, "after x{i}, {key} has no expiry ({ttl})");
+        }
+    }
+}

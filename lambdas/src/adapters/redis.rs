@@ -391,22 +391,22 @@ return out
 
 /// The token bucket, as a Lua function both [`ADMIT`] and [`APPEND`] start with: `admit(key, burst, rate,
 /// now)` takes one token from the bucket at `key`, refilled at `rate` per second up to `burst`; 0 if taken,
-/// else the milliseconds until one fits. The bucket expires when it would be full again.
+/// else the milliseconds until one fits. The bucket is kept as one number, the time it will be full again
+/// (the generic cell rate algorithm: `burst` minus the tokens it holds is that time's distance from now, in
+/// tokens), so a check is one read and one write; the key expires when the bucket is full.
 macro_rules! admit_lua {
     () => {
         r"
 local function admit(key, burst, rate, now)
   burst, rate, now = tonumber(burst), tonumber(rate), tonumber(now)
-  local state = redis.call('HMGET', key, 't', 'at')
-  local tokens, at = tonumber(state[1]), tonumber(state[2])
-  if not tokens then tokens, at = burst, now end
-  tokens = math.min(burst, tokens + math.max(0, now - at) / 1000 * rate)
-  if tokens < 1 then
-    return math.max(1, math.ceil((1 - tokens) / rate * 1000))
+  local per_token = 1000 / rate
+  local full_at = math.max(tonumber(redis.call('GET', key)) or now, now)
+  local over = full_at - now - (burst - 1) * per_token
+  if over > 0 then
+    return math.max(1, math.ceil(over))
   end
-  tokens = tokens - 1
-  redis.call('HSET', key, 't', tostring(tokens), 'at', now)
-  redis.call('PEXPIRE', key, math.ceil((burst - tokens) / rate * 1000) + 1000)
+  full_at = full_at + per_token
+  redis.call('SET', key, string.format('%.3f', full_at), 'PX', math.ceil(full_at - now) + 1000)
   return 0
 end
 "
@@ -459,13 +459,6 @@ if earlier then
     return {id, latest, flag, redis.call('HKEYS', members)}
   end
 end
--- A clock that stepped back must not make XADD refuse the id: keep the newest entry's milliseconds.
-local ms = millis
-local top = redis.call('XREVRANGE', history, '+', '-', 'COUNT', 1)
-if #top == 1 then
-  local top_ms = string.match(top[1][1], '^(%d+)-')
-  if tonumber(top_ms) > tonumber(millis) then ms = top_ms end
-end
 local len = redis.call('XLEN', history)
 if len >= cap then
   for _, old in ipairs(redis.call('XRANGE', history, '-', '+', 'COUNT', len - cap + 1)) do
@@ -474,10 +467,20 @@ if len >= cap then
     if entry and string.sub(entry, 3) == old[1] then redis.call('HDEL', sent, old_key) end
   end
 end
-local id = redis.call('XADD', history, 'MAXLEN', '=', cap, ms .. '-*', 'k', key, 'm', message)
+local id = redis.pcall('XADD', history, 'MAXLEN', '=', cap, millis .. '-*', 'k', key, 'm', message)
+if type(id) == 'table' and id.err then
+  -- A clock that stepped back must not make XADD refuse the id: keep the newest entry's milliseconds.
+  local top = redis.call('XREVRANGE', history, '+', '-', 'COUNT', 1)
+  local top_ms = string.match(top[1][1], '^(%d+)-')
+  id = redis.call('XADD', history, 'MAXLEN', '=', cap, top_ms .. '-*', 'k', key, 'm', message)
+end
 redis.call('HSET', sent, key, '0 ' .. id)
-for _, k in ipairs({members, history, sent, edits, changes, reactions}) do
-  redis.call('PEXPIRE', k, retention)
+-- The room's keys live `retention` after its last message, refreshed at most once a minute: a busy room's
+-- sends skip the six commands (a `sent` the trimming emptied and this HSET made again has no expiry yet).
+if redis.call('PTTL', history) < retention - 60000 or redis.call('PTTL', sent) < 0 then
+  for _, k in ipairs({members, history, sent, edits, changes, reactions}) do
+    redis.call('PEXPIRE', k, retention)
+  end
 end
 return {id, message, '0', redis.call('HKEYS', members)}
 "
@@ -674,7 +677,7 @@ impl Keys {
         format!("{}{{user:{user_id}}}:signed-out", self.prefix)
     }
     fn bucket(&self, user_id: &str, bucket: &str) -> String {
-        format!("{}{{user:{user_id}}}:rate:{bucket}", self.prefix)
+        format!("{}{{user:{user_id}}}:full-at:{bucket}", self.prefix)
     }
     fn person_rooms(&self, user_id: &str) -> String {
         format!("{}{{user:{user_id}}}:rooms", self.prefix)
