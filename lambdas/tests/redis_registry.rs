@@ -1259,6 +1259,23 @@ async fn presence_comes_from_redis() {
 }
 
 /// Forgets a connection in three rooms on `store` (over the Redis nodes `ports`) and checks what is left.
+/// Amy's message `x{i}` in room `a`, from `connection`, stamped `i` milliseconds after [`t0`].
+async fn amy_writes_in_a(store: &RedisRegistry, connection: &str, i: i64) -> Appended {
+    store
+        .append(
+            &ConnectionId(connection.into()),
+            message(
+                "a",
+                "amy",
+                &format!("x{i}"),
+                t0() + Duration::milliseconds(i),
+            ),
+            None,
+        )
+        .await
+        .unwrap()
+}
+
 async fn forget_a_connection(store: &RedisRegistry, ports: &[u16]) {
     let gone = ConnectionId("gone".into());
     store.connect(&gone, &user("zed"), T0_MS).await.unwrap();
@@ -1273,19 +1290,7 @@ async fn forget_a_connection(store: &RedisRegistry, ports: &[u16]) {
             .unwrap();
     }
     for i in 0..10 {
-        store
-            .append(
-                &ConnectionId("stays".into()),
-                message(
-                    "a",
-                    "amy",
-                    &format!("x{i}"),
-                    t0() + Duration::milliseconds(i),
-                ),
-                None,
-            )
-            .await
-            .unwrap();
+        amy_writes_in_a(store, "stays", i).await;
     }
     assert_eq!(
         store.disconnect(&gone).await.unwrap(),
@@ -1785,19 +1790,7 @@ async fn every_key_a_send_writes_expires() {
         .await
         .unwrap();
     for i in 0..3 {
-        let appended = store
-            .append(
-                &ConnectionId("c1".into()),
-                message(
-                    "a",
-                    "amy",
-                    &format!("x{i}"),
-                    t0() + Duration::milliseconds(i),
-                ),
-                None,
-            )
-            .await
-            .unwrap();
+        let appended = amy_writes_in_a(&store, "c1", i).await;
         let Appended::FanOut { message, .. } = appended else {
             panic!("x{i} not fanned out: {appended:?}");
         };
