@@ -292,7 +292,8 @@ const IDLE: &str = "2,000 idle + 1 room of 100, unlimited";
 
 /// The scenarios of issues 7 and 16: each traffic in memory (one in-order consumer per queue), and again
 /// on Redis with the production topology's concurrency (5 consumers per queue): on one `redis-server`, and
-/// on a three-master cluster (the production shape). `quick` cuts messages and idle connections tenfold for a trial run.
+/// on a three-master cluster (the production shape). `quick` cuts messages and idle connections tenfold
+/// for a trial run.
 pub fn scenarios(quick: bool) -> Vec<Scenario> {
     let cut = |n: u64| if quick { n / 10 } else { n };
     let room_of_100 = Plan {

@@ -74,6 +74,29 @@ impl Connections {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Queues `text` to the socket of `connection_id`, in the locked table.
+    fn post_locked(
+        &self,
+        entries: &HashMap<ConnectionId, Entry>,
+        connection_id: &ConnectionId,
+        text: Utf8Bytes,
+    ) -> Result<(), PushError> {
+        let bytes = text.len();
+        match entries.get(connection_id) {
+            Some(entry) if entry.open => {
+                entry
+                    .outbound
+                    .send(Outbound::Text(text))
+                    .map_err(|_| PushError::Gone)?;
+                if let Some(meter) = &self.meter {
+                    meter.api.frame_out(bytes);
+                }
+                Ok(())
+            }
+            _ => Err(PushError::Gone),
+        }
+    }
+
     /// Registers a connection whose `$connect` is about to run.
     pub fn begin(
         &self,
@@ -143,31 +166,6 @@ impl Connections {
     }
 }
 
-impl Connections {
-    /// Queues `text` to the socket of `connection_id`, in the locked table.
-    fn post_locked(
-        &self,
-        entries: &HashMap<ConnectionId, Entry>,
-        connection_id: &ConnectionId,
-        text: Utf8Bytes,
-    ) -> Result<(), PushError> {
-        let bytes = text.len();
-        match entries.get(connection_id) {
-            Some(entry) if entry.open => {
-                entry
-                    .outbound
-                    .send(Outbound::Text(text))
-                    .map_err(|_| PushError::Gone)?;
-                if let Some(meter) = &self.meter {
-                    meter.api.frame_out(bytes);
-                }
-                Ok(())
-            }
-            _ => Err(PushError::Gone),
-        }
-    }
-}
-
 /// A payload as a text frame: it must be UTF-8, as API Gateway's text frames are.
 fn text_frame(payload: Bytes) -> Result<Utf8Bytes, PushError> {
     Utf8Bytes::try_from(payload).map_err(|e| PushError::Failed(Box::new(e)))
@@ -180,23 +178,19 @@ impl Pusher for Connections {
         self.post_locked(&self.entries(), connection_id, text)
     }
 
-    /// The whole delivery under one lock of the table, the payload checked once.
+    /// The whole delivery under one lock of the table, the payload checked once. A payload that is not
+    /// UTF-8 is left to [`Pusher::post`], which says why it fails.
     fn post_all_now(
         &self,
         recipients: &[ConnectionId],
         payload: &Bytes,
     ) -> Option<Vec<Result<(), PushError>>> {
-        let text = text_frame(payload.clone());
+        let text = text_frame(payload.clone()).ok()?;
         let entries = self.entries();
         Some(
             recipients
                 .iter()
-                .map(|id| {
-                    let text = text
-                        .as_ref()
-                        .map_err(|_| PushError::Failed("the payload is not UTF-8".into()))?;
-                    self.post_locked(&entries, id, text.clone())
-                })
+                .map(|id| self.post_locked(&entries, id, text.clone()))
                 .collect(),
         )
     }

@@ -145,8 +145,11 @@ impl RegistryRuntime {
         Ok(Self(Some(runtime)))
     }
 
-    fn handle(&self) -> Option<&tokio::runtime::Handle> {
-        self.0.as_ref().map(tokio::runtime::Runtime::handle)
+    fn handle(&self) -> &Handle {
+        self.0
+            .as_ref()
+            .expect("the runtime is taken only when dropped")
+            .handle()
     }
 }
 
@@ -178,7 +181,6 @@ impl Pipeline {
                     (url.clone(), settings.redis_topology(), topology.consumers);
                 let opened = runtime
                     .handle()
-                    .expect("a started runtime")
                     .spawn(async move {
                         let mut registries: Vec<Arc<dyn Registry>> = Vec::new();
                         for _ in 0..n {
@@ -198,9 +200,7 @@ impl Pipeline {
         };
         let registry_handle = registry_runtime
             .as_ref()
-            .and_then(RegistryRuntime::handle)
-            .cloned()
-            .unwrap_or_else(Handle::current);
+            .map_or_else(Handle::current, |runtime| runtime.handle().clone());
         let rate_limits = settings.rate_limits;
         match rate_limits {
             RateLimits::Enforced => {}
@@ -233,13 +233,23 @@ impl Pipeline {
         let meter = settings.meter.as_deref();
         let (commands, tasks) = match &settings.sqs {
             Some(sqs) => {
-                let registry = (registry_consumers, &registry_handle);
-                Self::over_sqs(registry, sqs, management_url, topology, meter).await?
+                Self::over_sqs(
+                    registry_consumers,
+                    &registry_handle,
+                    sqs,
+                    management_url,
+                    topology,
+                    meter,
+                )
+                .await?
             }
-            None => {
-                let registry = (registry_consumers, &registry_handle);
-                Self::in_memory(registry, connections, topology, meter)
-            }
+            None => Self::in_memory(
+                registry_consumers,
+                &registry_handle,
+                connections,
+                topology,
+                meter,
+            ),
         };
         Ok(Self {
             commands,
@@ -248,15 +258,15 @@ impl Pipeline {
         })
     }
 
-    /// In-memory queues, posting through `pusher`; the registry's consumers run on `registry.1`. The
-    /// command queue and the tasks.
+    /// In-memory queues, posting through `pusher`; the registry's consumers run on `registry_runtime`.
+    /// The command queue and the tasks.
     fn in_memory(
-        registry: (impl RegistryConsumers, &Handle),
+        registry_consumers: impl FnOnce(Arc<dyn Queue<Delivery>>) -> Vec<RegistryConsumer>,
+        registry_runtime: &Handle,
         pusher: Arc<dyn Pusher>,
         topology: Topology,
         meter: Option<&Meter>,
     ) -> (Arc<dyn Queue<Command>>, Vec<JoinHandle<()>>) {
-        let (registry_consumers, registry_handle) = registry;
         let (commands, command_rx) = memory_queue::<Command>();
         let (deliveries, delivery_rx) = memory_queue::<Delivery>();
         let registry_consumers = registry_consumers(Arc::new(deliveries.clone()));
@@ -275,7 +285,7 @@ impl Pipeline {
             command_source,
             registry_consumers,
             meter.map(|m| m.registry.clone()),
-            registry_handle,
+            registry_runtime,
         ));
         tasks.extend(run(
             delivery_source,
@@ -287,15 +297,15 @@ impl Pipeline {
     }
 
     /// SQS queues at `sqs.endpoint` (created by name unless their URLs are given), consumed by pollers;
-    /// the registry's consumers run on `registry.1`. The command queue and the tasks.
+    /// the registry's consumers run on `registry_runtime`. The command queue and the tasks.
     async fn over_sqs(
-        registry: (impl RegistryConsumers, &Handle),
+        registry_consumers: impl FnOnce(Arc<dyn Queue<Delivery>>) -> Vec<RegistryConsumer>,
+        registry_runtime: &Handle,
         sqs: &SqsSettings,
         management_url: &str,
         topology: Topology,
         meter: Option<&Meter>,
     ) -> anyhow::Result<(Arc<dyn Queue<Command>>, Vec<JoinHandle<()>>)> {
-        let (registry_consumers, registry_handle) = registry;
         let sdk = sdk_config(Some(&sqs.endpoint)).await;
         let client = aws_sdk_sqs::Client::new(&sdk);
         let commands = SqsQueue::<Command>::new(
@@ -332,7 +342,7 @@ impl Pipeline {
             )),
             registry_consumers,
             meter.map(|m| m.registry.clone()),
-            registry_handle,
+            registry_runtime,
         );
         tasks.extend(run(
             Arc::new(SqsSource::new(deliveries, topology.faults(DELIVERY_FAULTS))),
@@ -396,14 +406,10 @@ trait Source<T>: Send + Sync + 'static {
     async fn settle(&self, batch: Vec<Body<T>>, lease: Self::Lease, failed: &[usize]);
 }
 
-/// What makes the registry's consumers, given the delivery queue.
-trait RegistryConsumers: FnOnce(Arc<dyn Queue<Delivery>>) -> Vec<RegistryConsumer> {}
-impl<F: FnOnce(Arc<dyn Queue<Delivery>>) -> Vec<RegistryConsumer>> RegistryConsumers for F {}
-
-/// Starts a task per consumer on `runtime`, each handing batches from `source` to its consumer for as long as the
-/// process runs: one task is today's in-order consumer; several are AWS's concurrent invocations. Each batch is
-/// one invocation of the function, counted in `meter` with the time its consumer took (settling it is the
-/// event source mapping's work, not the function's).
+/// Starts a task per consumer on `runtime`, each handing batches from `source` to its consumer for as
+/// long as the process runs: one task is today's in-order consumer; several are AWS's concurrent
+/// invocations. Each batch is one invocation of the function, counted in `meter` with the time its consumer
+/// took (settling it is the event source mapping's work, not the function's).
 fn run<T, S, C>(
     source: Arc<S>,
     consumers: Vec<C>,
@@ -454,8 +460,8 @@ struct MemorySource<T> {
 /// looks at as many groups as it takes (and at any not visible yet), however many messages wait behind
 /// them.
 struct Waiting<T> {
-    /// Ungrouped: every waiting message, oldest first.
-    queue: VecDeque<Queued<T>>,
+    /// Ungrouped: every waiting message, oldest first (visible at once: only a grouped queue delays).
+    queue: VecDeque<T>,
     /// Grouped: each group's waiting messages, oldest first (a group with none has no entry).
     groups: HashMap<String, VecDeque<Queued<T>>>,
     /// Grouped: the first message's [`Queued::order`] of each group that is not busy and has one waiting.
@@ -559,11 +565,7 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
                     if source.topology.grouped {
                         waiting.add_to_group(item, visible_at, false);
                     } else {
-                        waiting.queue.push_back(Queued {
-                            item,
-                            visible_at,
-                            order: 0,
-                        });
+                        waiting.queue.push_back(item);
                     }
                     drop(waiting);
                     source.changed.notify_waiters();
@@ -586,7 +588,7 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
             let n = waiting.queue.len().min(MAX_QUEUE_BATCH);
             return match n {
                 0 => Taken::Wait(None),
-                n => Taken::Batch(waiting.queue.drain(..n).map(|q| q.item).collect()),
+                n => Taken::Batch(waiting.queue.drain(..n).collect()),
             };
         }
         // The first message of each free group, oldest first, if it is visible yet.
@@ -651,11 +653,7 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
                 waiting.add_to_group(item, now, true);
             }
         } else {
-            waiting.queue.extend(items.into_iter().map(|item| Queued {
-                item,
-                visible_at: now,
-                order: 0,
-            }));
+            waiting.queue.extend(items);
         }
         drop(waiting);
         self.changed.notify_waiters();
