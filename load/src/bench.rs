@@ -470,7 +470,8 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
         }
         // Each measurement gets a fresh store, so none inherits another's keys.
         // This build serves with `--no-rate-limits`, and again with the rates checked far above the load
-        // (what the checks cost); an earlier build (`--before`) may not know either flag.
+        // (what the checks cost); an earlier build (`--before`) with `--no-rate-limits` too, so the two
+        // compare alike (it must know the flag).
         let measure_chatty = |program: PathBuf, label: &'static str, rate_limits: RateLimits| {
             let scenario = scenario.clone();
             async move {
@@ -490,7 +491,7 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
         // An earlier build may not know the cluster flags: the production-shape row is this build's alone.
         let before = match &options.before {
             Some(program) if scenario.store != Store::RedisCluster => {
-                Some(measure_chatty(program.clone(), "before", RateLimits::Enforced).await?)
+                Some(measure_chatty(program.clone(), "before", RateLimits::Off).await?)
             }
             _ => None,
         };
