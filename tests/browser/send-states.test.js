@@ -84,10 +84,14 @@ function heldFor(text) {
   return held.filter((data) => JSON.parse(data).body === text).length;
 }
 
-/** Waits until the server's echo of `text` is held back (the server did store and answer it). */
+/**
+ * Waits until the server's echo of `text` is held back (the server did store and answer it). Delivery is at
+ * least once: in the production shape a repeated or failed queue batch posts the answer again, so it may be
+ * held more than once — the app must show it once all the same.
+ */
 async function answerHeld(text) {
   await lin.page.locator('.msg .body', { hasText: text }).waitFor({ timeout: 10_000 });
-  await until(() => heldFor(text) === 1, `the answer to "${text}" reached the test`);
+  await until(() => heldFor(text) >= 1, `the answer to "${text}" reached the test`);
 }
 
 test('an unanswered send turns "Not sent", and the late answer confirms it once', async () => {
@@ -120,13 +124,14 @@ test('Retry after a timeout sends the same message, and the room holds it once',
   await answerHeld(text);
   await pending.locator('.pending-status', { hasText: 'Not sent' }).waitFor({ timeout: SEND_TIMEOUT_MS * 3 });
 
+  const answersBefore = heldFor(text);
   await pending.getByRole('button', { name: 'Retry' }).click();
   await pending.locator('.pending-status', { hasText: 'Sending…' }).waitFor();
   await until(() => sends.filter((f) => f.body === text).length === 2, 'Retry sent it again');
   const attempts = sends.filter((f) => f.body === text);
   assert.equal(attempts[1].client_id, attempts[0].client_id, 'with the same client id');
   // The server confirms the repeat to its sender only; wait for that answer too, then let both through.
-  await until(() => heldFor(text) === 2, 'the server answered the retry');
+  await until(() => heldFor(text) > answersBefore, 'the server answered the retry');
   release();
   await pending.waitFor({ state: 'detached', timeout: 10_000 });
   assert.equal(await confirmed.count(), 1, 'the sender sees it once');
