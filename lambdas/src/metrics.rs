@@ -10,7 +10,7 @@ use serde_json::{json, Map, Value};
 /// The CloudWatch namespace of every Chatty metric.
 pub const NAMESPACE: &str = "Chatty";
 
-/// Chat messages fanned out to their room (registry).
+/// New chat messages stored and fanned out to their room (registry); a retry fanned out again is not one.
 pub const MESSAGES_SENT: &str = "MessagesSent";
 /// Queue messages a consumer failed and left for SQS to retry (registry and sender).
 pub const BATCH_ITEM_FAILURES: &str = "BatchItemFailures";

@@ -29,18 +29,21 @@ pub struct NewMessage {
 
 /// What [`Registry::append`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "made once per send and taken apart at once: boxing the message would cost an allocation"
+)]
 pub enum Appended {
     /// The sender's connection is not in the room: nothing was stored.
     NotAMember,
-    /// The message is stored and has not been fanned out yet (a new message, or a retry of one whose
-    /// fan-out never completed): send it to `recipients`, every connection in the room, then
-    /// [`Registry::mark_fanned_out`].
+    /// The message is stored: send it to `recipients`, every connection in the room. For a retry of a
+    /// message the room already has (`retry`), that is the stored message in its latest version, fanned
+    /// out again as its first fan-out may never have finished; clients keep one copy per message id.
     FanOut {
         message: ChatMessage,
         recipients: Vec<ConnectionId>,
+        retry: bool,
     },
-    /// A retry of a message the room already has and was sent: confirm it to its sender only.
-    AlreadySent { message: ChatMessage },
     /// The author's bucket of the [`RateCheck`] is empty: nothing was stored or checked; one token fits
     /// again after this many milliseconds.
     RateLimited { retry_after_ms: u64 },
@@ -402,8 +405,6 @@ pub trait Registry: Send + Sync {
         message: NewMessage,
         rate: Option<RateCheck<'_>>,
     ) -> Result<Appended, RegistryError>;
-    /// Records that a message reached the delivery queue, so a retry of it is answered to its sender only.
-    async fn mark_fanned_out(&self, message: &ChatMessage) -> Result<(), RegistryError>;
     /// A page of the room's history for `reader`, a connection that must be in the room (`None` if it is
     /// not). Reads in bounded batches and stops once the page holds
     /// [`protocol::limits::MAX_SERVER_FRAME_BYTES`] of messages (`has_more` then says so). Every message

@@ -101,8 +101,8 @@ struct Room {
     people: BTreeSet<String>,
     history: VecDeque<ChatMessage>,
     last_id: Option<MessageId>,
-    /// (author id, client id) → (message id, fanned out), for the messages still in `history`.
-    sent: HashMap<(String, ClientId), (MessageId, bool)>,
+    /// (author id, client id) → message id, for the messages still in `history`.
+    sent: HashMap<(String, ClientId), MessageId>,
     /// The room is forgotten after this (its last join or message plus the retention).
     expires_ms: u64,
     /// The room's latest change number (edits, deletes and reactions), 0 before the first.
@@ -419,16 +419,12 @@ impl Registry for MemoryRegistry {
             };
             let recipients = |room: &Room| room.members.keys().cloned().collect();
             let key = (message.author.id.clone(), message.client_id.clone());
-            if let Some(&(id, fanned_out)) = room.sent.get(&key) {
+            if let Some(&id) = room.sent.get(&key) {
                 if let Some(stored) = room.history.iter().find(|m| m.id == id) {
-                    let message = stored.clone();
-                    return if fanned_out {
-                        Appended::AlreadySent { message }
-                    } else {
-                        Appended::FanOut {
-                            message,
-                            recipients: recipients(room),
-                        }
+                    return Appended::FanOut {
+                        message: stored.clone(),
+                        recipients: recipients(room),
+                        retry: true,
                     };
                 }
             }
@@ -450,7 +446,7 @@ impl Registry for MemoryRegistry {
                 mine: None,
             };
             room.history.push_back(stored.clone());
-            room.sent.insert(key, (id, false));
+            room.sent.insert(key, id);
             while room.history.len() > cap {
                 if let Some(old) = room.history.pop_front() {
                     room.reactions.remove(&old.id);
@@ -460,20 +456,9 @@ impl Registry for MemoryRegistry {
             Appended::FanOut {
                 message: stored,
                 recipients: recipients(room),
+                retry: false,
             }
         }))
-    }
-
-    async fn mark_fanned_out(&self, message: &ChatMessage) -> Result<(), RegistryError> {
-        self.with_state(|s| {
-            if let Some(room) = s.rooms.get_mut(&message.room) {
-                let key = (message.author.id.clone(), message.client_id.clone());
-                if let Some(entry) = room.sent.get_mut(&key) {
-                    entry.1 = true;
-                }
-            }
-        });
-        Ok(())
     }
 
     async fn history(

@@ -26,7 +26,9 @@
 //!   [`MessageId`]s (`<ms>-<seq>`), so Redis assigns and orders them and paging is `XRANGE`/`XREVRANGE` with
 //!   exclusive bounds. Each entry holds `k` (its idempotency key) and `m` (the message as JSON).
 //! - `{room:<room>}:sent`: HASH idempotency key (`<client id> <author id>`; client ids hold no spaces) →
-//!   `<fanned out 0|1> <message id>`, for the messages still in the history.
+//!   message id, for the messages still in the history. (Entries written before 2026-12-02 carry a
+//!   fanned-out flag before the id, `0 <id>` or `1 <id>`; the scripts read the id as the value's last
+//!   word, so both forms serve until they are trimmed or expire.)
 //! - `{room:<room>}:edits`: HASH message id → the message's latest version (JSON, as in the stream), for the
 //!   messages edited or deleted: stream entries cannot change, so every read takes this version over the
 //!   entry's. Entries of trimmed messages are dropped once it holds more than the history cap.
@@ -94,9 +96,9 @@
 //! disconnect.
 //!
 //! # Cost, and a node that restarts
-//! A send costs the same round trips however many members the room has: the append script (membership
-//! check, idempotent append, trim, and the room's connection ids) and, once the delivery is queued, the
-//! fan-out mark (the handler adds the sender's rate bucket). A disconnect costs one round trip per room it
+//! A send costs the same round trips however many members the room has: one, the append script
+//! (the sender's rate bucket on one server, the membership check, the idempotent append, the trim, and the
+//! room's connection ids); a cluster checks the rate bucket, in the person's slot, in one more. A disconnect costs one round trip per room it
 //! was in, run concurrently.
 //!
 //! The connection reconnects by itself when a server restarts or a cluster's slots move, and every request
@@ -428,9 +430,9 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Stores a message from a member of the room once per idempotency key, trimming the history to its cap and
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
-/// `{id, message JSON, fanned out flag, recipients}` of the stored (or earlier) message, with the room's
-/// connection ids as recipients unless the message was already fanned out (in its latest version, if it
-/// was edited since). With a seventh key, the author's rate bucket (one server only: the bucket lives in
+/// `{id, message JSON, retry, recipients}` of the stored message, with the room's connection ids as
+/// recipients; for a retry (`retry` 1: the key names a message the room has) the earlier message, in its
+/// latest version if it was edited since. With a seventh key, the author's rate bucket (one server only: the bucket lives in
 /// the author's slot), a token is taken first (`ARGV[7..9]`: burst, rate, now), and past the rate the
 /// answer is the milliseconds until one fits.
 const APPEND: &str = concat!(
@@ -449,14 +451,10 @@ if redis.call('HEXISTS', members, sender) == 0 then
 end
 local earlier = redis.call('HGET', sent, key)
 if earlier then
-  local flag, id = string.match(earlier, '^(%d) (.+)$')
+  local id = string.match(earlier, '(%S+)$')
   local found = redis.call('XRANGE', history, id, id)
   if #found == 1 then
-    local latest = redis.call('HGET', edits, id) or found[1][2][4]
-    if flag == '1' then
-      return {id, latest, flag, {}}
-    end
-    return {id, latest, flag, redis.call('HKEYS', members)}
+    return {id, redis.call('HGET', edits, id) or found[1][2][4], 1, redis.call('HKEYS', members)}
   end
 end
 local len = redis.call('XLEN', history)
@@ -464,7 +462,7 @@ if len >= cap then
   for _, old in ipairs(redis.call('XRANGE', history, '-', '+', 'COUNT', len - cap + 1)) do
     local old_key = old[2][2]
     local entry = redis.call('HGET', sent, old_key)
-    if entry and string.sub(entry, 3) == old[1] then redis.call('HDEL', sent, old_key) end
+    if entry and string.match(entry, '(%S+)$') == old[1] then redis.call('HDEL', sent, old_key) end
   end
 end
 local id = redis.pcall('XADD', history, 'MAXLEN', '=', cap, millis .. '-*', 'k', key, 'm', message)
@@ -474,7 +472,7 @@ if type(id) == 'table' and id.err then
   local top_ms = string.match(top[1][1], '^(%d+)-')
   id = redis.call('XADD', history, 'MAXLEN', '=', cap, top_ms .. '-*', 'k', key, 'm', message)
 end
-redis.call('HSET', sent, key, '0 ' .. id)
+redis.call('HSET', sent, key, id)
 -- The room's keys live `retention` after its last message, refreshed at most once a minute: a busy room's
 -- sends skip the six commands (a `sent` the trimming emptied and this HSET made again has no expiry yet).
 if redis.call('PTTL', history) < retention - 60000 or redis.call('PTTL', sent) < 0 then
@@ -482,7 +480,7 @@ if redis.call('PTTL', history) < retention - 60000 or redis.call('PTTL', sent) <
     redis.call('PEXPIRE', k, retention)
   end
 end
-return {id, message, '0', redis.call('HKEYS', members)}
+return {id, message, 0, redis.call('HKEYS', members)}
 "
 );
 
@@ -649,14 +647,6 @@ fn with_reactions(script: &str) -> Script {
     ))
 }
 
-/// Marks a message fanned out, unless its idempotency key now names another message.
-const MARK_FANNED_OUT: &str = r"
-if redis.call('HGET', KEYS[1], ARGV[1]) == '0 ' .. ARGV[2] then
-  redis.call('HSET', KEYS[1], ARGV[1], '1 ' .. ARGV[2])
-end
-return 1
-";
-
 /// Key names, in one place: the prefix, then the hash tag of what the key is about.
 #[derive(Debug, Clone)]
 struct Keys {
@@ -792,7 +782,6 @@ pub struct RedisRegistry {
     keys: Keys,
     history_cap: usize,
     append: Script,
-    mark_fanned_out: Script,
     admit_connection: Script,
     kick: Script,
     join_connection: Script,
@@ -874,7 +863,6 @@ impl RedisRegistry {
             },
             history_cap: protocol::limits::ROOM_HISTORY_CAP,
             append: Script::new(APPEND),
-            mark_fanned_out: Script::new(MARK_FANNED_OUT),
             admit_connection: Script::new(ADMIT_CONNECTION),
             kick: Script::new(KICK),
             join_connection: Script::new(JOIN_CONNECTION),
@@ -1224,7 +1212,7 @@ impl Registry for RedisRegistry {
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("append"))?;
-        let (id, json, flag, recipients): (String, String, String, Vec<String>) = match reply {
+        let (id, json, retry, recipients): (String, String, u8, Vec<String>) = match reply {
             Value::Nil => return Ok(Appended::NotAMember),
             Value::Int(wait_ms) => {
                 return Ok(Appended::RateLimited {
@@ -1234,27 +1222,13 @@ impl Registry for RedisRegistry {
             stored => decode(&stored, "append")?,
         };
         let message = message_from(&message.room, &id, &json)?;
-        Ok(if flag == "1" {
-            Appended::AlreadySent { message }
-        } else {
-            let mut recipients: Vec<ConnectionId> =
-                recipients.into_iter().map(ConnectionId).collect();
-            recipients.sort();
-            Appended::FanOut {
-                message,
-                recipients,
-            }
+        let mut recipients: Vec<ConnectionId> = recipients.into_iter().map(ConnectionId).collect();
+        recipients.sort();
+        Ok(Appended::FanOut {
+            message,
+            recipients,
+            retry: retry == 1,
         })
-    }
-
-    async fn mark_fanned_out(&self, message: &ChatMessage) -> Result<(), RegistryError> {
-        self.mark_fanned_out
-            .key(self.keys.sent(&message.room))
-            .arg(idempotency_key(&message.client_id, &message.author))
-            .arg(message.id.to_string())
-            .invoke_async::<()>(&mut self.connection())
-            .await
-            .map_err(failed("mark_fanned_out"))
     }
 
     async fn history(

@@ -3,7 +3,8 @@
 //! is one `on_*` function below, which names the route it serves and the rules it enforces.
 //!
 //! Every action is safe to apply twice for the same command, as SQS may deliver it twice: joins and leaves
-//! are idempotent, and a repeated send is stored once and fanned out once.
+//! are idempotent, and a repeated send is stored once (and fanned out again: clients keep one copy per
+//! message id).
 //!
 //! Private rooms (names starting with `_`) and direct conversations are closed: a person joins one only
 //! once they are among its people (its creator, the people its people invited, the two of a direct
@@ -54,7 +55,7 @@ type Result<T, E = RegistryHandlerError> = std::result::Result<T, E>;
 /// What an applied command did that operators count (see [`crate::metrics`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Handled {
-    /// A chat message was fanned out to its room (a new one, or one whose earlier fan-out never finished).
+    /// A new chat message was stored and fanned out to its room (a retry's fan-out is not counted again).
     MessageSent,
     /// Anything else.
     Done,
@@ -642,7 +643,9 @@ async fn rooms_frame(
 /// `send`: stores the message once per (room, author, client id) and fans it out to every connection in
 /// the room, the sender's included (that is its confirmation). Rules: the send rate (`rate_limited`,
 /// echoing the `client_id`, nothing stored); only a member of the room may send (`not_a_member`,
-/// echoing the `client_id`); a retry of a message already fanned out is confirmed to its sender only.
+/// echoing the `client_id`). A retry (same client id) is not stored again: the stored message, in its
+/// latest version, is fanned out again, as the first fan-out may not have finished (the command's earlier
+/// delivery may have failed after the append); clients keep one copy per message id.
 async fn on_send(
     ports: Ports<'_>,
     member: Member,
@@ -665,30 +668,32 @@ async fn on_send(
         rate,
         now_ms: ports.now_ms(),
     });
-    // What the sender alone is answered: a refusal, or a retry's confirmation.
-    let to_sender = match ports.registry.append(&sender, message, rate).await? {
+    match ports.registry.append(&sender, message, rate).await? {
         Appended::RateLimited { retry_after_ms } => {
-            return answer(
+            answer(
                 ports,
                 rate_limited(&sender, Some(client_id), retry_after_ms),
             )
-            .await;
+            .await
         }
         Appended::NotAMember => {
-            ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()))
+            let refusal = ServerFrame::error(ErrorCode::NotAMember, Some(client_id.to_string()));
+            answer(ports, to_one(sender, refusal)).await
         }
         Appended::FanOut {
             message,
             recipients,
+            retry,
         } => {
-            let delivery = Delivery::new(recipients, ServerFrame::Message(message.clone()));
+            let delivery = Delivery::new(recipients, ServerFrame::Message(message));
             queue_deliveries(ports.deliveries, vec![delivery]).await?;
-            ports.registry.mark_fanned_out(&message).await?;
-            return Ok(Handled::MessageSent);
+            Ok(if retry {
+                Handled::Done
+            } else {
+                Handled::MessageSent
+            })
         }
-        Appended::AlreadySent { message } => ServerFrame::Message(message),
-    };
-    answer(ports, to_one(sender, to_sender)).await
+    }
 }
 
 /// `typing`: tells the room's other people (not the typist's own other tabs) that this person is typing.
