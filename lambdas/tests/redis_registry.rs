@@ -1775,6 +1775,37 @@ async fn tls_and_auth() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// An idempotency entry written before the fan-out mark went (`<0|1> <id>`) still names its message: a
+/// retry of it is that message again, and trimming the message takes the entry with it.
+#[tokio::test]
+async fn idempotency_entries_with_the_old_fan_out_flag_are_read_alike() {
+    let server = common::redis_server();
+    let store = redis(&server, 2).await;
+    store
+        .join(&room("a"), &member("c1", "amy"), true, T0_MS)
+        .await
+        .unwrap();
+    let Appended::FanOut { message: first, .. } = amy_writes_in_a(&store, "c1", 0).await else {
+        panic!("x0 is new");
+    };
+    let sent = "chatty:{room:a}:sent";
+    let field = ask(server.port, &["hkeys", sent]).remove(0);
+    ask(
+        server.port,
+        &["hset", sent, &field, &format!("1 {}", first.id)],
+    );
+    let Appended::FanOut { message, retry, .. } = amy_writes_in_a(&store, "c1", 0).await else {
+        panic!("x0 again is fanned out");
+    };
+    assert!(retry, "x0 again is a retry");
+    assert_eq!(message.id, first.id);
+    // A history of two: x1 and x2 trim x0, and its entry.
+    amy_writes_in_a(&store, "c1", 1).await;
+    amy_writes_in_a(&store, "c1", 2).await;
+    assert_eq!(ask(server.port, &["hlen", sent]), ["2"]);
+    assert_eq!(ask(server.port, &["hexists", sent, &field]), ["0"]);
+}
+
 /// Every key a room's sends write expires, however the send found it: a history of one message trims the
 /// previous one on every send, which empties the idempotency index and makes it again (a new key, without
 /// an expiry), and the refresh of the room's expiries, skipped while they are fresh, still gives it one.
