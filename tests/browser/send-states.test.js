@@ -130,7 +130,8 @@ test('Retry after a timeout sends the same message, and the room holds it once',
   await until(() => sends.filter((f) => f.body === text).length === 2, 'Retry sent it again');
   const attempts = sends.filter((f) => f.body === text);
   assert.equal(attempts[1].client_id, attempts[0].client_id, 'with the same client id');
-  // The server confirms the repeat to its sender only; wait for that answer too, then let both through.
+  // The server fans the repeat out again (every page keeps one copy per id); wait for its answer to Ada
+  // too, then let both through.
   await until(() => heldFor(text) > answersBefore, 'the server answered the retry');
   release();
   await pending.waitFor({ state: 'detached', timeout: 10_000 });
