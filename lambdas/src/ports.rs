@@ -49,11 +49,11 @@ pub enum Appended {
     RateLimited { retry_after_ms: u64 },
 }
 
-/// A rate to check together with an action ([`Registry::append`]): one token of the acting person's
-/// bucket `bucket` at `rate`, exactly as [`Registry::admit`] takes it, first, and nothing else done past
-/// the rate. A store that can make both in one operation (memory; one Redis server) does, so the check
-/// costs no round trip of its own; a Redis Cluster, whose keys for the person and the room live in
-/// different slots, admits first.
+/// A rate to check together with an action on a room ([`Registry::append`]): one token of the acting
+/// person's bucket `bucket` *in that room* at `rate`, taken as [`Registry::admit`] takes one, first, and
+/// nothing else done past the rate. The bucket is the person's in the room, not across rooms, so it lives
+/// with the room (on a Redis Cluster, in the room's slot) and the check is part of the action's one store
+/// operation on every store, at no round trip of its own.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateCheck<'a> {
     pub bucket: &'a str,

@@ -868,8 +868,9 @@ async fn limits_scenario(store: &dyn Registry) -> Vec<String> {
     seen.push(format!("gina join: {other:?}"));
     let someone_else = store.admit("hal", "send", rate, T0_MS).await.unwrap();
     seen.push(format!("hal send: {someone_else:?}"));
-    // A rate checked with the append takes a token of the same bucket first: past it nothing is stored
-    // (the next send is a new message, not a retry), and an `admit` after finds the bucket empty.
+    // A rate checked with the append takes a token of the person's bucket in that room first: past it
+    // nothing is stored (the next send is a new message, not a retry). The bucket is the room's alone:
+    // another room, and `admit`'s bucket of the same name, still have their tokens.
     store
         .join(&room("paced"), &member("j1", "jo"), true, T0_MS)
         .await
@@ -895,6 +896,22 @@ async fn limits_scenario(store: &dyn Registry) -> Vec<String> {
         };
         seen.push(format!("jo sends {client_id} with the rate: {outcome}"));
     }
+    store
+        .join(&room("calm"), &member("j1", "jo"), true, T0_MS)
+        .await
+        .unwrap();
+    let elsewhere = store
+        .append(
+            &ConnectionId("j1".into()),
+            message("calm", "jo", "c1", t0()),
+            Some(check),
+        )
+        .await
+        .unwrap();
+    seen.push(format!(
+        "jo sends in another room: {}",
+        matches!(elsewhere, Appended::FanOut { retry: false, .. })
+    ));
     let after = store.admit("jo", "send", rate, T0_MS).await.unwrap();
     seen.push(format!("jo admit after: {after:?}"));
     let stored = store
@@ -911,13 +928,14 @@ async fn limits_scenario(store: &dyn Registry) -> Vec<String> {
         .map(|page| page.messages.len());
     seen.push(format!("paced holds {stored:?} messages"));
     assert_eq!(
-        seen[seen.len() - 6..],
+        seen[seen.len() - 7..],
         [
             "jo sends p1 with the rate: stored p1",
             "jo sends p2 with the rate: stored p2",
             "jo sends p3 with the rate: stored p3",
             "jo sends p4 with the rate: RateLimited { retry_after_ms: 500 }",
-            "jo admit after: Wait { retry_after_ms: 500 }",
+            "jo sends in another room: true",
+            "jo admit after: Admitted",
             "paced holds Some(3) messages",
         ]
     );

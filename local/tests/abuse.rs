@@ -144,6 +144,41 @@ async fn a_burst_of_sends_is_rate_limited() {
     }
 }
 
+/// The send rate is a person's in one room, as team chats limit posting per channel: once a burst has
+/// emptied their bucket in one room, that room refuses them while another still takes their messages.
+#[tokio::test]
+async fn the_send_rate_is_per_room() {
+    for store in Store::both() {
+        let store = store();
+        let gw = store.gateway().await;
+        let mut amy = connect(&gw, "amy").await;
+        amy.join("general").await;
+        amy.join("random").await;
+        // Right after the burst, before the bucket refills: general refuses amy, random does not.
+        let burst = SEND_RATE.burst as usize + 5;
+        for i in 0..burst {
+            amy.send_json(json!({"action": "send", "room": "general", "client_id": format!("g-{i}"), "body": "hi"}))
+                .await;
+        }
+        amy.say("random", "r-0", "elsewhere").await;
+        let frames = drain(&mut amy, Duration::from_secs(1)).await;
+        assert!(
+            frames
+                .iter()
+                .any(|f| error_code(f) == Some(ErrorCode::RateLimited)),
+            "{}: the burst in general is refused past the rate",
+            store.name()
+        );
+        assert!(
+            frames
+                .iter()
+                .any(|f| matches!(f, ServerFrame::Message(m) if m.client_id.as_str() == "r-0")),
+            "{}: random takes amy's message: {frames:?}",
+            store.name()
+        );
+    }
+}
+
 /// 200 `typing` frames in a burst reach the others at most the rate's burst of times: a typing indicator
 /// needs no more, and the extra ones are dropped without an error.
 #[tokio::test]

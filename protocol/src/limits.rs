@@ -112,7 +112,10 @@ impl Rate {
     }
 }
 
-/// `send`, per person: a fast typist never sends ten messages in two seconds; a script does at once.
+/// `send`, per person and room: a fast typist never sends ten messages to one room in two seconds; a
+/// script does at once. Per room, as team chats limit posting per channel, so the bucket lives with the
+/// room and the store checks it in the append itself; across rooms a person is bounded by this times
+/// [`MAX_ROOMS_PER_PERSON`].
 pub const SEND_RATE: Rate = Rate {
     burst: 10,
     per_second: 5.0,

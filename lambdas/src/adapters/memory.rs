@@ -404,8 +404,8 @@ impl Registry for MemoryRegistry {
         let cap = self.history_cap;
         Ok(self.with_state(|s| {
             if let Some(check) = rate {
-                let admission =
-                    s.take_token(&message.author.id, check.bucket, check.rate, check.now_ms);
+                let bucket = format!("{}:{}", check.bucket, message.room);
+                let admission = s.take_token(&message.author.id, &bucket, check.rate, check.now_ms);
                 if let Admission::Wait { retry_after_ms } = admission {
                     return Appended::RateLimited { retry_after_ms };
                 }

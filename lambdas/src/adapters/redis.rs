@@ -11,8 +11,8 @@
 //! - `{user:<user id>}:conns`: ZSORTED SET connection id → expiry (ms), the person's live connections, at
 //!   most [`MAX_CONNECTIONS_PER_PERSON`]; expired entries are dropped on every connect; expires with the
 //!   newest connection.
-//! - `{user:<user id>}:rate:<bucket>`: HASH `t` (tokens), `at` (ms): one token bucket; expires when it would
-//!   be full again.
+//! - `{user:<user id>}:full-at:<bucket>`: one token bucket of the person's, as the time (ms) it is full
+//!   again (see [`ADMIT`]); expires then.
 //! - `{user:<user id>}:signed-out`: until when (ms) an operator's kick keeps the person out; expires then.
 //! - `{user:<user id>}:rooms`: HASH room → the list entry as JSON (`read` position, `with` for a direct
 //!   conversation): the person's rooms across devices; at most [`MAX_ROOMS_PER_PERSON`]; expires
@@ -42,6 +42,8 @@
 //!   found by looking for `["<their id>",` in each field: a `"` inside a JSON string is always escaped, so
 //!   that text only ever starts an entry.
 //!
+//! - `{room:<room>}:full-at:send:<user id>`: the person's send bucket in this room, as above, in the
+//!   room's slot so the append script takes the token; expires when full again.
 //! - `{room:<room>}:people`: SET of user ids, a private room's people (who may join it); at most
 //!   [`MAX_PEOPLE_PER_PRIVATE_ROOM`]. The last one leaving deletes the room's keys.
 //! - `{room:<room>}:links`: HASH invite code → `{by, client_id, expires}` (JSON): a private room's live
@@ -96,9 +98,9 @@
 //! disconnect.
 //!
 //! # Cost, and a node that restarts
-//! A send costs the same round trips however many members the room has: one, the append script
-//! (the sender's rate bucket on one server, the membership check, the idempotent append, the trim, and the
-//! room's connection ids); a cluster checks the rate bucket, in the person's slot, in one more. A disconnect costs one round trip per room it
+//! A send costs the same round trip however many members the room has, on one server and on a cluster:
+//! one, the append script (the sender's rate bucket for the room, the membership check, the idempotent
+//! append, the trim, and the room's connection ids). A disconnect costs one round trip per room it
 //! was in, run concurrently.
 //!
 //! The connection reconnects by itself when a server restarts or a cluster's slots move, and every request
@@ -432,9 +434,9 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
 /// `{id, message JSON, retry, recipients}` of the stored message, with the room's connection ids as
 /// recipients; for a retry (`retry` 1: the key names a message the room has) the earlier message, in its
-/// latest version if it was edited since. With a seventh key, the author's rate bucket (one server only: the bucket lives in
-/// the author's slot), a token is taken first (`ARGV[7..9]`: burst, rate, now), and past the rate the
-/// answer is the milliseconds until one fits.
+/// latest version if it was edited since. With a seventh key, the author's rate bucket for the room (in
+/// the room's slot), a token is taken first (`ARGV[7..9]`: burst, rate, now), and past the rate the answer
+/// is the milliseconds until one fits.
 const APPEND: &str = concat!(
     admit_lua!(),
     r"
@@ -668,6 +670,9 @@ impl Keys {
     }
     fn bucket(&self, user_id: &str, bucket: &str) -> String {
         format!("{}{{user:{user_id}}}:full-at:{bucket}", self.prefix)
+    }
+    fn room_bucket(&self, room: &RoomName, user_id: &str, bucket: &str) -> String {
+        format!("{}{{room:{room}}}:full-at:{bucket}:{user_id}", self.prefix)
     }
     fn person_rooms(&self, user_id: &str) -> String {
         format!("{}{{user:{user_id}}}:rooms", self.prefix)
@@ -1153,28 +1158,13 @@ impl Registry for RedisRegistry {
         message: NewMessage,
         rate: Option<RateCheck<'_>>,
     ) -> Result<Appended, RegistryError> {
-        // One server takes the author's token in the append's own script; a cluster keeps the author's
-        // bucket in another slot, so it admits first.
-        let mut fused = None;
-        if let Some(check) = rate {
-            match self.connection {
-                Connection::Cluster(_) => {
-                    let admission = self
-                        .admit(&message.author.id, check.bucket, check.rate, check.now_ms)
-                        .await?;
-                    if let Admission::Wait { retry_after_ms } = admission {
-                        return Ok(Appended::RateLimited { retry_after_ms });
-                    }
-                }
-                Connection::Standalone(_) => {
-                    fused = Some((
-                        self.keys.bucket(&message.author.id, check.bucket),
-                        check.rate,
-                        check.now_ms,
-                    ));
-                }
-            }
-        }
+        // The author's bucket for this room lives in the room's slot, so the script takes the token.
+        let bucket = rate.map(|check| {
+            let key = self
+                .keys
+                .room_bucket(&message.room, &message.author.id, check.bucket);
+            (key, check)
+        });
         let key = idempotency_key(&message.client_id, &message.author);
         let millis = unix_millis(message.sent_at);
         let stored = serde_json::to_string(&StoredMessage {
@@ -1201,12 +1191,12 @@ impl Registry for RedisRegistry {
             .arg(stored)
             .arg(self.history_cap)
             .arg(ROOM_RETENTION_MS);
-        if let Some((bucket, rate, now_ms)) = fused {
+        if let Some((bucket, check)) = bucket {
             append
                 .key(bucket)
-                .arg(rate.burst)
-                .arg(rate.per_second)
-                .arg(now_ms);
+                .arg(check.rate.burst)
+                .arg(check.rate.per_second)
+                .arg(check.now_ms);
         }
         let reply: Value = append
             .invoke_async(&mut self.connection())
