@@ -110,7 +110,8 @@ Trims the app trunk built in DIR (default: $TRUNK_STAGING_DIR, where Trunk.toml'
 after every `trunk build`, else app/dist): the wasm's imports named by position instead of wasm-bindgen's
 hashed names, in the wasm and its JS glue; the JS classes of wasm-streams, which the app never uses, with the
 code only they reach; the wasm's custom sections; then binaryen's `wasm-opt -O1` (not for trunk's debug
-builds), and the page's integrity hashes for the new files. An app already shrunk is left as it is.
+builds); the stylesheets without comments and ignorable whitespace; and the page's integrity hashes for the
+new files. An app already shrunk is left as it is.
 wasm-opt is binaryen's from npm, installed by `scripts/setup app` (CHATTY_WASM_OPT names another).
 app/README.md, \"Size\".
 ";
@@ -427,11 +428,13 @@ fn run_shrink(args: &[String]) -> Result<()> {
     };
     let line = match shrink::shrink_dist(&dist, wasm_opt.as_deref())? {
         Some(shrunk) => format!(
-            "wasm {} -> {} bytes, JS glue {} -> {} bytes{} ({})",
+            "wasm {} -> {} bytes, JS glue {} -> {} bytes, CSS {} -> {} bytes{} ({})",
             shrunk.wasm.0,
             shrunk.wasm.1,
             shrunk.js.0,
             shrunk.js.1,
+            shrunk.css.0,
+            shrunk.css.1,
             if wasm_opt.is_some() {
                 ", wasm-opt -O1"
             } else {

@@ -18,6 +18,8 @@
 //! from npm into `~/.cache/chatty/binaryen` (Debian's is too old for what rustc emits), where [`wasm_opt`]
 //! finds it.
 //!
+//! The stylesheets lose their comments and the whitespace CSS ignores ([`minify_css`]).
+//!
 //! The JS glue is read as wasm-bindgen 0.2 writes it (an `import0` object, one entry per import); anything
 //! else is an error, so a new wasm-bindgen that writes it otherwise fails the build instead of shipping a
 //! glue that does not match its wasm.
@@ -62,17 +64,21 @@ const WASM_FEATURES: &[&str] = &[
 pub struct Shrunk {
     pub wasm: (usize, usize),
     pub js: (usize, usize),
+    pub css: (usize, usize),
 }
 
 /// Shrinks the built app in `dist` (trunk's staging directory or `app/dist`): its one `*_bg.wasm` and the JS
-/// glue beside it ([`shrink`], then `wasm_opt`'s `-O1` when given), and the `integrity` of both in
-/// `index.html`. An app already shrunk is left as it is (`None`).
+/// glue beside it ([`shrink`], then `wasm_opt`'s `-O1` when given), its stylesheets ([`minify_css`]), and
+/// their `integrity` in `index.html`. An app already shrunk is left as it is (`None`).
 pub fn shrink_dist(dist: &Path, wasm_opt: Option<&Path>) -> Result<Option<Shrunk>> {
     let mut wasm_files = Vec::new();
+    let mut css_files = Vec::new();
     for entry in std::fs::read_dir(dist).with_context(|| format!("reading {}", dist.display()))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if name.ends_with("_bg.wasm") {
             wasm_files.push(name);
+        } else if name.ends_with(".css") {
+            css_files.push(name);
         }
     }
     let [wasm_name] = &wasm_files[..] else {
@@ -96,8 +102,17 @@ pub fn shrink_dist(dist: &Path, wasm_opt: Option<&Path>) -> Result<Option<Shrunk
     if let Some(wasm_opt) = wasm_opt {
         new_wasm = optimize(wasm_opt, &new_wasm, &dist.join(wasm_name))?;
     }
-    let html = set_integrity(&html, wasm_name, &new_wasm)?;
-    let html = set_integrity(&html, &js_name, new_js.as_bytes())?;
+    let mut html = set_integrity(&html, wasm_name, &new_wasm)?;
+    html = set_integrity(&html, &js_name, new_js.as_bytes())?;
+    let mut css_sizes = (0, 0);
+    for name in css_files {
+        let css = String::from_utf8(read(&name)?).context("a stylesheet is not UTF-8")?;
+        let minified = minify_css(&css);
+        css_sizes = (css_sizes.0 + css.len(), css_sizes.1 + minified.len());
+        html = set_integrity(&html, &name, minified.as_bytes())?;
+        std::fs::write(dist.join(&name), minified)
+            .with_context(|| format!("writing {}", dist.join(&name).display()))?;
+    }
     let write = |name: &str, bytes: &[u8]| {
         std::fs::write(dist.join(name), bytes)
             .with_context(|| format!("writing {}", dist.join(name).display()))
@@ -108,6 +123,7 @@ pub fn shrink_dist(dist: &Path, wasm_opt: Option<&Path>) -> Result<Option<Shrunk
     Ok(Some(Shrunk {
         wasm: (wasm.len(), new_wasm.len()),
         js: (js.len(), new_js.len()),
+        css: css_sizes,
     }))
 }
 
@@ -339,6 +355,58 @@ fn split_entries(entries: &str) -> Result<Vec<&str>> {
     Ok(starts.windows(2).map(|w| &entries[w[0]..w[1]]).collect())
 }
 
+/// `css` without its comments and the whitespace CSS ignores: each run of whitespace becomes one space, and
+/// none is left beside `{`, `}` and `;` (nor a `;` before `}`); strings are kept as written. What trunk's own
+/// `--minify` would do to the stylesheet, without its HTML minifier, whose unquoted `<script type=module>`
+/// the deploy's loader move does not recognise.
+pub fn minify_css(css: &str) -> String {
+    let mut out = String::with_capacity(css.len());
+    let mut chars = css.chars().peekable();
+    let mut space = false;
+    let punctuation = |out: &String| out.is_empty() || out.ends_with(['{', '}', ';']);
+    while let Some(c) = chars.next() {
+        match c {
+            '/' if chars.peek() == Some(&'*') => {
+                chars.next();
+                let mut previous = ' ';
+                for c in chars.by_ref() {
+                    if previous == '*' && c == '/' {
+                        break;
+                    }
+                    previous = c;
+                }
+                space = true;
+            }
+            c if c.is_whitespace() => space = true,
+            '{' | '}' | ';' => {
+                if c == '}' && out.ends_with(';') {
+                    out.pop();
+                }
+                out.push(c);
+                space = false;
+            }
+            _ => {
+                if space && !punctuation(&out) {
+                    out.push(' ');
+                }
+                space = false;
+                out.push(c);
+                if c == '"' || c == '\'' {
+                    while let Some(inner) = chars.next() {
+                        out.push(inner);
+                        if inner == '\\' {
+                            out.extend(chars.next());
+                        } else if inner == c {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
 /// The `index`th short name: `a`…`z`, `A`…`Z`, then two letters and more.
 fn short_name(mut index: usize) -> String {
     const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
@@ -503,6 +571,19 @@ function __wbg_finalize_init(instance) {
             .unwrap_err()
             .to_string();
         assert!(err.contains("import0"), "{err}");
+    }
+
+    /// Comments and ignorable whitespace go; strings, and the spaces that separate selectors and values,
+    /// stay.
+    #[test]
+    fn minifies_css() {
+        let css = "/* colours */\n:root {\n  --font: \"Segoe UI\",  Arial;\n}\n\n.a  .b:hover,\n.c > .d { margin: 0 auto ; }\n\
+                   .e::after { content: \"a  /* b */ \\\" }\"; }\n@media (min-width: 700px) { .f { color: red } }\n";
+        assert_eq!(
+            minify_css(css),
+            ":root{--font: \"Segoe UI\", Arial}.a .b:hover, .c > .d{margin: 0 auto}\
+             .e::after{content: \"a  /* b */ \\\" }\"}@media (min-width: 700px){.f{color: red}}"
+        );
     }
 
     #[test]
