@@ -18,7 +18,8 @@
 //! from npm into `~/.cache/chatty/binaryen` (Debian's is too old for what rustc emits), where [`wasm_opt`]
 //! finds it.
 //!
-//! The stylesheets lose their comments and the whitespace CSS ignores ([`minify_css`]).
+//! The glue loses its indentation and comment lines ([`minify_glue`]), the stylesheets their comments and the
+//! whitespace CSS ignores ([`minify_css`]).
 //!
 //! The JS glue is read as wasm-bindgen 0.2 writes it (an `import0` object, one entry per import); anything
 //! else is an error, so a new wasm-bindgen that writes it otherwise fails the build instead of shipping a
@@ -95,7 +96,7 @@ pub fn shrink_dist(dist: &Path, wasm_opt: Option<&Path>) -> Result<Option<Shrunk
     let wasm = read(wasm_name)?;
     let js = String::from_utf8(read(&js_name)?).context("the JS glue is not UTF-8")?;
     let html = String::from_utf8(read("index.html")?).context("index.html is not UTF-8")?;
-    if ImportObject::find(&js)?.module == IMPORT_MODULE {
+    if js.contains(&format!("\"{IMPORT_MODULE}\": import0")) {
         return Ok(None);
     }
     let (mut new_wasm, new_js) = shrink(&wasm, &js)?;
@@ -212,7 +213,7 @@ pub fn shrink(wasm: &[u8], js: &str) -> Result<(Vec<u8>, String)> {
         import.module = IMPORT_MODULE.to_owned();
     }
     let js = imports.rewrite(&js, &renamed)?;
-    Ok((module.emit_wasm(), js))
+    Ok((module.emit_wasm(), minify_glue(&js)))
 }
 
 /// Whether the glue calls the wasm export `name` (`wasm.<name>`).
@@ -353,6 +354,38 @@ fn split_entries(entries: &str) -> Result<Vec<&str>> {
     }
     starts.push(entries.len());
     Ok(starts.windows(2).map(|w| &entries[w[0]..w[1]]).collect())
+}
+
+/// `js` without its indentation, blank lines and whole-line `//` comments (wasm-bindgen's glue has many of
+/// both): every line break stays, so statements end where they did. Lines inside a template literal that
+/// spans lines are kept as written; a glue whose backticks do not pair up is returned as it is.
+pub fn minify_glue(js: &str) -> String {
+    let mut out = String::with_capacity(js.len());
+    let mut in_template = false;
+    for line in js.split_inclusive('\n') {
+        let starts_in_template = in_template;
+        let trimmed = line.trim_start();
+        let comment = !starts_in_template && trimmed.starts_with("//");
+        if !comment {
+            let mut escaped = false;
+            for c in line.chars() {
+                match c {
+                    '\\' => escaped = !escaped,
+                    '`' if !escaped => in_template = !in_template,
+                    _ => escaped = false,
+                }
+            }
+        }
+        if starts_in_template {
+            out.push_str(line);
+        } else if !comment && !trimmed.trim_end().is_empty() {
+            out.push_str(trimmed);
+        }
+    }
+    if in_template {
+        return js.to_owned();
+    }
+    out
 }
 
 /// `css` without its comments and the whitespace CSS ignores: each run of whitespace becomes one space, and
@@ -528,10 +561,10 @@ function __wbg_finalize_init(instance) {
             "{js}"
         );
         assert!(
-            js.contains("        a: function(arg0) {\n            alert(arg0);\n        },\n"),
+            js.contains("\na: function(arg0) {\nalert(arg0);\n},\n"),
             "{js}"
         );
-        assert!(js.contains("        \"w\": import0,\n"), "{js}");
+        assert!(js.contains("\n\"w\": import0,\n"), "{js}");
     }
 
     /// The page's integrity hashes follow the rewritten files, and a second run changes nothing.
@@ -584,6 +617,18 @@ function __wbg_finalize_init(instance) {
             ":root{--font: \"Segoe UI\", Arial}.a .b:hover, .c > .d{margin: 0 auto}\
              .e::after{content: \"a  /* b */ \\\" }\"}@media (min-width: 700px){.f{color: red}}"
         );
+    }
+
+    /// Indentation, blank lines and comment lines go; line breaks and template literals stay.
+    #[test]
+    fn minifies_the_glue() {
+        let js = "function f(x) {\n    // why\n\n    const s = `a\n    // kept\n  b`;\n    return s; // note\n}\n";
+        assert_eq!(
+            minify_glue(js),
+            "function f(x) {\nconst s = `a\n    // kept\n  b`;\nreturn s; // note\n}\n"
+        );
+        let unpaired = "const s = `a;\n    b\n";
+        assert_eq!(minify_glue(unpaired), unpaired);
     }
 
     #[test]
