@@ -458,9 +458,11 @@ fn short_name(mut index: usize) -> String {
 /// it. A page without such a tag is returned as it is (`--no-sri`).
 fn set_integrity(html: &str, file: &str, bytes: &[u8]) -> Result<String> {
     let href = format!("href=\"/{file}\"");
-    let Some(tag_start) = html.find(&href) else {
+    let Some(at) = html.find(&href) else {
         return Ok(html.to_owned());
     };
+    // The whole tag: `integrity` may come before `href` as well as after it.
+    let tag_start = html[..at].rfind('<').unwrap_or(0);
     let tag_end = tag_start
         + html[tag_start..]
             .find('>')
@@ -578,7 +580,7 @@ function __wbg_finalize_init(instance) {
         std::fs::write(
             dir.join("index.html"),
             "<link rel=\"modulepreload\" href=\"/app-1f2e.js\" integrity=\"sha384-old\">\
-             <link rel=\"preload\" href=\"/app-1f2e_bg.wasm\" integrity=\"sha384-old\" as=\"fetch\">",
+             <link rel=\"preload\" integrity=\"sha384-old\" href=\"/app-1f2e_bg.wasm\" as=\"fetch\">",
         )
         .unwrap();
         let shrunk = shrink_dist(&dir, None).unwrap().unwrap();
@@ -588,7 +590,8 @@ function __wbg_finalize_init(instance) {
             let digest = base64::engine::general_purpose::STANDARD
                 .encode(sha2::Sha384::digest(std::fs::read(dir.join(file)).unwrap()));
             assert!(
-                html.contains(&format!("href=\"/{file}\" integrity=\"sha384-{digest}\"")),
+                html.contains(&format!("href=\"/{file}\" integrity=\"sha384-{digest}\""))
+                    || html.contains(&format!("integrity=\"sha384-{digest}\" href=\"/{file}\"")),
                 "{html}"
             );
         }
