@@ -68,6 +68,41 @@ pub fn clock(at: OffsetDateTime, offset: UtcOffset) -> String {
     format!("{:02}:{:02}", local.hour(), local.minute())
 }
 
+/// `at` as RFC 3339 (for a `<time datetime>`), exactly as `time`'s `Rfc3339` format writes it (a test holds
+/// the two together) without bringing its formatting machinery into the download: empty where that format
+/// fails (a year outside 0–9999, an offset with seconds).
+pub fn rfc3339(at: OffsetDateTime) -> String {
+    let offset = at.offset();
+    let (hours, minutes, seconds) = offset.as_hms();
+    if !(0..10_000).contains(&at.year()) || hours.unsigned_abs() > 23 || seconds != 0 {
+        return String::new();
+    }
+    let mut out = format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    );
+    if at.nanosecond() != 0 {
+        out.push('.');
+        out.push_str(format!("{:09}", at.nanosecond()).trim_end_matches('0'));
+    }
+    if offset.is_utc() {
+        out.push('Z');
+    } else {
+        let sign = if offset.is_negative() { '-' } else { '+' };
+        out.push_str(&format!(
+            "{sign}{:02}:{:02}",
+            hours.unsigned_abs(),
+            minutes.unsigned_abs()
+        ));
+    }
+    out
+}
+
 /// Up to two letters for an avatar: the initials of the first two words of a name, else its first letter.
 pub fn initials(name: &str) -> String {
     let mut words = name
@@ -160,6 +195,41 @@ mod tests {
     use time::macros::{date, datetime, offset};
 
     use super::*;
+
+    /// The app's RFC 3339 writes what `time`'s `Rfc3339` format does: whole seconds and fractions, UTC and
+    /// offsets either side, and the years and offsets it refuses.
+    #[test]
+    fn rfc3339_is_times_own() {
+        use time::format_description::well_known::Rfc3339;
+        let base = datetime!(2026-03-05 07:08:09 UTC);
+        let nanos = [0, 1, 10, 120_000_000, 123_456_789, 500_000_000, 999_999_999];
+        let offsets = [
+            offset!(UTC),
+            offset!(+1),
+            offset!(-5:30),
+            offset!(+14),
+            offset!(-0:30),
+            offset!(+5:45:30),
+        ];
+        let shifts = [Duration::ZERO, Duration::hours(17)];
+        let years = [2026, 1970, 0, 9, 9999, -1, -2026];
+        for nano in nanos {
+            for offset in offsets {
+                for shift in shifts {
+                    for year in years {
+                        let at = (base + shift)
+                            .replace_nanosecond(nano)
+                            .unwrap()
+                            .to_offset(offset)
+                            .replace_year(year)
+                            .unwrap();
+                        let expected = at.format(&Rfc3339).unwrap_or_default();
+                        assert_eq!(rfc3339(at), expected, "{at:?}");
+                    }
+                }
+            }
+        }
+    }
 
     fn message(id: u64, author: &str, at: OffsetDateTime) -> ChatMessage {
         ChatMessage {

@@ -13,6 +13,9 @@
 //!   scripts from the app's origin), the `Cache-Control`/`Content-Type` of each file, and a brotli copy (quality
 //!   11) of each text and WebAssembly file, which CloudFront serves to browsers that accept it.
 //! - [`size`]: `cargo xtask size`, what a first visit downloads as the deploy publishes it, against the budget.
+//! - [`shrink`]: `cargo xtask shrink-app`, run by trunk after every build: the wasm's imports renamed short in it
+//!   and its JS glue, wasm-streams' unused classes and the code only they reach dropped, the page's integrity
+//!   hashes rewritten.
 //! - [`deploy`]: the deploy as a list of [`deploy::Step`]s (commands) built from the options and the outputs, so
 //!   everything up to the AWS calls is tested here; `main.rs` runs them.
 //! - [`kick`]: signs a person out everywhere: Cognito's global sign-out, then the registry's `kick` command on
@@ -30,6 +33,7 @@ pub mod deploy;
 pub mod kick;
 pub mod outputs;
 pub mod samconfig;
+pub mod shrink;
 pub mod site;
 pub mod size;
 pub mod smoke;

@@ -17,7 +17,7 @@ use xtask::{
         StackOutputs, COMMAND_QUEUE_URL, GOOGLE_REDIRECT_URI, SITE_URL, USER_POOL_ID,
         WEB_SOCKET_URL,
     },
-    samconfig, site, size,
+    samconfig, shrink, site, size,
     smoke::{self, Check, IdToken, Outcome, Target, Tokens},
 };
 
@@ -26,6 +26,7 @@ usage: cargo xtask deploy [OPTIONS]   build, deploy and publish the stack (cargo
        cargo xtask smoke [OPTIONS]    check the deployed chat end to end (cargo xtask smoke --help)
        cargo xtask kick USER          sign a person out everywhere (cargo xtask kick --help)
        cargo xtask size [OPTIONS]     what a first visit downloads, against its budget (cargo xtask size --help)
+       cargo xtask shrink-app [DIR]   trims the built app; trunk runs it after every build (cargo xtask shrink-app --help)
 ";
 
 const DEPLOY_USAGE: &str = "\
@@ -99,7 +100,20 @@ CloudFront serves to browsers that accept it. Prints one line per file and the t
 total is over the budget. Writes nothing.
 
   --dist DIR      the built app (default: app/dist, from `trunk build --release --offline`)
-  --budget BYTES  the most a first visit may download (default: 221000, xtask::size::BUDGET)
+  --budget BYTES  the most a first visit may download (default: 210400, xtask::size::BUDGET)
+";
+
+const SHRINK_USAGE: &str = "\
+usage: cargo xtask shrink-app [DIR]
+
+Trims the app trunk built in DIR (default: $TRUNK_STAGING_DIR, where Trunk.toml's post_build hook runs it
+after every `trunk build`, else app/dist): the wasm's imports named by position instead of wasm-bindgen's
+hashed names, in the wasm and its JS glue; the JS classes of wasm-streams, which the app never uses, with the
+code only they reach; the wasm's custom sections; then binaryen's `wasm-opt -O1` (not for trunk's debug
+builds); the stylesheets without comments and ignorable whitespace; and the page's integrity hashes for the
+new files. An app already shrunk is left as it is.
+wasm-opt is binaryen's from npm, installed by `scripts/setup app` (CHATTY_WASM_OPT names another).
+app/README.md, \"Size\".
 ";
 
 struct Args {
@@ -268,6 +282,11 @@ fn main() -> ExitCode {
             print!("{SIZE_USAGE}");
             Ok(())
         }
+        Some("shrink-app") if wants_help => {
+            print!("{SHRINK_USAGE}");
+            Ok(())
+        }
+        Some("shrink-app") => run_shrink(&args),
         Some("deploy") => parse(args.into_iter()).and_then(|args| run_deploy(&args)),
         Some("kick") => parse_kick(args.into_iter()).and_then(run_kick),
         Some("smoke") => parse_smoke(args.into_iter()).and_then(run_smoke),
@@ -389,6 +408,43 @@ fn run_deploy(args: &Args) -> Result<()> {
         outputs.get(GOOGLE_REDIRECT_URI)?
     ));
     say("check it end to end: cargo xtask smoke (docs/deploy.md, \"After deploying\")");
+    Ok(())
+}
+
+/// Trims the built app in the given directory, trunk's staging directory or `app/dist`.
+fn run_shrink(args: &[String]) -> Result<()> {
+    let dist = match args {
+        [] => match std::env::var_os("TRUNK_STAGING_DIR") {
+            Some(staging) => PathBuf::from(staging),
+            None => repository_root().join("app/dist"),
+        },
+        [dir] => absolute(dir.clone())?,
+        _ => bail!("shrink-app takes one directory at most\n\n{SHRINK_USAGE}"),
+    };
+    // trunk's debug builds are for reading, and large: no wasm-opt.
+    let wasm_opt = match std::env::var("TRUNK_PROFILE").as_deref() {
+        Ok("debug") => None,
+        _ => Some(shrink::wasm_opt()?),
+    };
+    let line = match shrink::shrink_dist(&dist, wasm_opt.as_deref())? {
+        Some(shrunk) => format!(
+            "wasm {} -> {} bytes, JS glue {} -> {} bytes, CSS {} -> {} bytes{} ({})",
+            shrunk.wasm.0,
+            shrunk.wasm.1,
+            shrunk.js.0,
+            shrunk.js.1,
+            shrunk.css.0,
+            shrunk.css.1,
+            if wasm_opt.is_some() {
+                ", wasm-opt -O1"
+            } else {
+                ""
+            },
+            dist.display()
+        ),
+        None => format!("already shrunk, nothing to do ({})", dist.display()),
+    };
+    announce("shrink-app", &line);
     Ok(())
 }
 

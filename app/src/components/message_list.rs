@@ -9,13 +9,13 @@
 
 use leptos::{html::Div, prelude::*};
 use protocol::{ChatMessage, Emoji, Reaction, RoomName};
-use time::{format_description::well_known::Rfc3339, OffsetDateTime, UtcOffset};
+use time::{OffsetDateTime, UtcOffset};
 
 use crate::{
     auth_flow::Auth,
     client::ChatClient,
     components::avatar::Avatar,
-    display::{clock, rows, who_reacted, Row},
+    display::{clock, rfc3339, rows, who_reacted, Row},
     markup::{self, Emphasis, Span},
     mention::People,
     outbox::{PendingMessage, PendingStatus},
@@ -241,7 +241,7 @@ fn MessageRow(row: Row, offset: UtcOffset) -> impl IntoView {
     let mentioned =
         !mine && people(client, &message.room, &message.body).names_reader(&message.body);
     let time = clock(message.sent_at, offset);
-    let stamp = message.sent_at.format(&Rfc3339).unwrap_or_default();
+    let stamp = rfc3339(message.sent_at);
     view! {
         {day.map(|day| view! { <div class="day" role="separator"><span>{day}</span></div> })}
         {new_line.then(|| view! { <div class="new-line" role="separator"><span>"New messages"</span></div> })}
@@ -390,7 +390,7 @@ fn MessageContent(message: ChatMessage, mine: bool) -> impl IntoView {
             _ => {}
         }
     };
-    let edited = edited_at.map(|at| format!("Edited {}", at.format(&Rfc3339).unwrap_or_default()));
+    let edited = edited_at.map(|at| format!("Edited {}", rfc3339(at)));
     let shown = body.clone();
     view! {
         <Show when=move || editing.get() fallback=move || view! {
