@@ -105,19 +105,18 @@ pub fn shrink_dist(dist: &Path, wasm_opt: Option<&Path>) -> Result<Option<Shrunk
     }
     let mut html = set_integrity(&html, wasm_name, &new_wasm)?;
     html = set_integrity(&html, &js_name, new_js.as_bytes())?;
+    let write = |name: &str, bytes: &[u8]| {
+        std::fs::write(dist.join(name), bytes)
+            .with_context(|| format!("writing {}", dist.join(name).display()))
+    };
     let mut css_sizes = (0, 0);
     for name in css_files {
         let css = String::from_utf8(read(&name)?).context("a stylesheet is not UTF-8")?;
         let minified = minify_css(&css);
         css_sizes = (css_sizes.0 + css.len(), css_sizes.1 + minified.len());
         html = set_integrity(&html, &name, minified.as_bytes())?;
-        std::fs::write(dist.join(&name), minified)
-            .with_context(|| format!("writing {}", dist.join(&name).display()))?;
+        write(&name, minified.as_bytes())?;
     }
-    let write = |name: &str, bytes: &[u8]| {
-        std::fs::write(dist.join(name), bytes)
-            .with_context(|| format!("writing {}", dist.join(name).display()))
-    };
     write(wasm_name, &new_wasm)?;
     write(&js_name, new_js.as_bytes())?;
     write("index.html", html.as_bytes())?;

@@ -20,10 +20,10 @@
 //! connections are told which reactions are theirs apart.
 //!
 //! Every action is bounded by the store, so the limits hold across every Lambda instance: a per-person
-//! rate (token buckets, [`Registry::admit`]; `send`'s is the person's in the room; `rate_limited` with `retry_after_ms`, nothing stored or fanned
-//! out; typing beyond its rate is dropped silently) and the caps (rooms per connection, connections per
-//! person, connections per room, new rooms per person per hour), each with its own error code. Reading
-//! needs membership like writing does.
+//! rate (token buckets, [`Registry::admit`]; `send`'s is the person's in the room; `rate_limited` with
+//! `retry_after_ms`, nothing stored or fanned out; typing beyond its rate is dropped silently) and the caps
+//! (rooms per connection, connections per person, connections per room, new rooms per person per hour),
+//! each with its own error code. Reading needs membership like writing does.
 
 use protocol::{
     limits::{
@@ -642,8 +642,8 @@ async fn rooms_frame(
 
 /// `send`: stores the message once per (room, author, client id) and fans it out to every connection in
 /// the room, the sender's included (that is its confirmation). Rules: the person's send rate in the room
-/// (`rate_limited`, echoing the `client_id`, nothing stored); only a member of the room may send (`not_a_member`,
-/// echoing the `client_id`). A retry (same client id) is not stored again: the stored message, in its
+/// (`rate_limited`, echoing the `client_id`, nothing stored); only a member of the room may send
+/// (`not_a_member`, echoing the `client_id`). A retry (same client id) is not stored again: the stored message, in its
 /// latest version, is fanned out again, as the first fan-out may not have finished (the command's earlier
 /// delivery may have failed after the append); clients keep one copy per message id.
 async fn on_send(
