@@ -4,6 +4,11 @@
 //! Given another build of this binary (`--before`, e.g. an earlier commit's), its gateway is measured in
 //! the same run too, and the table adds Chatty ÷ before: a change's effect, on the same machine state.
 //!
+//! The server's CPU per message is what the server child and its store's processes (`redis-server`, every
+//! cluster master) spent on a CPU from the first send to the last delivery ([`crate::cpu`]), divided by
+//! the messages sent: unlike throughput, it does not move with how much of the two cores the load
+//! generator took, so it is what a small cost (the rate checks) is read from.
+//!
 //! Memory per idle connection is the server's `VmRSS` (from `/proc/PID/status`) after opening the idle
 //! connections, minus before, divided by their number; a small warm-up pool is opened first so that
 //! one-off costs (allocator arenas, the first task's stack) are not charged to the idle connections.
@@ -27,7 +32,8 @@ use tokio::{
 use chatty_local::RateLimits;
 
 use crate::{
-    generator::{self, IdlePool, LoadConfig},
+    cpu::Processes,
+    generator::{IdlePool, Joined, LoadConfig},
     relay,
     report::Report,
     servers::{RedisCluster, RedisServer},
@@ -270,6 +276,15 @@ impl RunningStore {
             rate_limits,
         }
     }
+
+    /// The store's own processes, whose CPU is the server's too.
+    fn processes(&self) -> Vec<u32> {
+        match self {
+            Self::Memory => Vec::new(),
+            Self::Redis(server) => vec![server.pid],
+            Self::Cluster(cluster) => cluster.pids.clone(),
+        }
+    }
 }
 
 /// One row group of the table.
@@ -372,8 +387,39 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
 #[derive(Debug, Clone, Serialize)]
 pub struct Measured {
     pub report: Report,
+    /// Microseconds the server and its store spent on a CPU per message sent, from the first send to the
+    /// last delivery.
+    pub cpu_us_per_message: f64,
     /// Resident memory per idle connection, in KiB, when the scenario holds idle connections.
     pub kib_per_idle: Option<f64>,
+}
+
+/// Every measurement of one scenario on one server ([`BenchOptions::repeat`] of them); the table shows
+/// their medians.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(transparent)]
+pub struct Runs(pub Vec<Measured>);
+
+impl Runs {
+    /// The median of `value` over the runs (of the middle two, their mean), if every run has it.
+    pub fn median(&self, value: fn(&Measured) -> Option<f64>) -> Option<f64> {
+        let mut values = self.0.iter().map(value).collect::<Option<Vec<f64>>>()?;
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_by(f64::total_cmp);
+        let middle = values.len() / 2;
+        Some(if values.len() % 2 == 1 {
+            values[middle]
+        } else {
+            (values[middle - 1] + values[middle]) / 2.0
+        })
+    }
+
+    /// Nothing lost, duplicated or misdelivered in any run.
+    pub fn is_clean(&self) -> bool {
+        self.0.iter().all(|m| m.report.is_clean())
+    }
 }
 
 /// One scenario on both servers (and on the `--before` build's gateway, when given).
@@ -383,30 +429,35 @@ pub struct Row {
     /// The in-memory scenario of the same traffic ([`Scenario::memory_twin`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_twin: Option<String>,
-    pub chatty: Measured,
+    pub chatty: Runs,
     /// Chatty with the rates checked [`CHECKS_SCALE`] times over: `checked ÷ chatty` is what the checks
     /// cost.
-    pub checked: Measured,
+    pub checked: Runs,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub before: Option<Measured>,
-    pub baseline: Measured,
+    pub before: Option<Runs>,
+    pub baseline: Runs,
 }
 
 /// Everything the benchmark measured.
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub rows: Vec<Row>,
+    /// Runs per server and scenario.
+    pub repeat: u32,
     pub sizes: Sizes,
 }
 
-/// Runs `scenario` against a fresh `kind` server run by `program`.
+/// Runs `scenario` against a fresh `kind` server run by `program`, whose store (if any) runs as
+/// `store_processes`.
 pub async fn measure(
     program: &Path,
     kind: &ServerKind,
+    store_processes: Vec<u32>,
     scenario: &Scenario,
     progress: bool,
 ) -> anyhow::Result<Measured> {
     let server = ChildServer::spawn(program, kind, Duration::from_secs(600)).await?;
+    let processes = Processes([vec![server.pid], store_processes].concat());
     let tokens = match kind {
         ServerKind::Chatty { .. } => TokenSource::dev_token(&server.target),
         ServerKind::Relay => TokenSource::None,
@@ -428,18 +479,25 @@ pub async fn measure(
         progress,
         ..LoadConfig::unlimited(scenario.plan)
     };
-    let mut report = generator::run(&server.target, &tokens, &config).await;
-    if let Ok(report) = &mut report {
+    let measured = async {
+        let joined = Joined::open(&server.target, &tokens, &config).await?;
+        let cpu_before = processes.cpu_ns()?;
+        let (mut report, joined) = joined.exchange().await?;
+        let cpu_ns = processes.cpu_ns()?.saturating_sub(cpu_before);
+        joined.close().await;
         report.idle = scenario.idle;
+        anyhow::Ok(Measured {
+            cpu_us_per_message: cpu_ns as f64 / 1000.0 / report.messages_sent.max(1) as f64,
+            report,
+            kib_per_idle,
+        })
     }
+    .await;
     for pool in pools {
         pool.close().await;
     }
     server.stop().await;
-    Ok(Measured {
-        report: report?,
-        kib_per_idle,
-    })
+    measured
 }
 
 /// What to run and how to report it.
@@ -451,6 +509,8 @@ pub struct BenchOptions {
     pub only: Option<String>,
     /// Another build of this binary whose gateway is measured too, as "before".
     pub before: Option<PathBuf>,
+    /// Runs per server and scenario (at least one), in alternating order: the table shows medians.
+    pub repeat: u32,
     /// Show the generator's progress bars.
     pub progress: bool,
 }
@@ -459,6 +519,7 @@ pub struct BenchOptions {
 /// is built under `root`.
 pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchReport> {
     let this = std::env::current_exe()?;
+    let repeat = options.repeat.max(1);
     let mut rows = Vec::new();
     for scenario in scenarios(options.quick) {
         if options
@@ -468,58 +529,106 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
         {
             continue;
         }
-        // Each measurement gets a fresh store, so none inherits another's keys.
-        // This build serves with `--no-rate-limits`, and again with the rates checked far above the load
-        // (what the checks cost); an earlier build (`--before`) with `--no-rate-limits` too, so the two
-        // compare alike (it must know the flag).
-        let measure_chatty = |program: PathBuf, label: &'static str, rate_limits: RateLimits| {
-            let scenario = scenario.clone();
-            async move {
-                eprintln!("{}: {label}…", scenario.name);
-                let store = RunningStore::start(scenario.store).await?;
-                let kind = store.chatty(rate_limits);
-                measure(&program, &kind, &scenario, options.progress).await
-            }
-        };
-        let chatty = measure_chatty(this.clone(), "Chatty", RateLimits::Off).await?;
-        let checked = measure_chatty(
-            this.clone(),
-            "Chatty with rate checks",
-            RateLimits::Scaled(CHECKS_SCALE),
-        )
-        .await?;
         // An earlier build may not know the cluster flags: the production-shape row is this build's alone.
-        let before = match &options.before {
-            Some(program) if scenario.store != Store::RedisCluster => {
-                Some(measure_chatty(program.clone(), "before", RateLimits::Off).await?)
+        let before = options
+            .before
+            .as_ref()
+            .filter(|_| scenario.store != Store::RedisCluster);
+        let mut servers = vec![Server::Chatty, Server::Checked];
+        servers.extend(before.map(|_| Server::Before));
+        servers.push(Server::Baseline);
+        let mut runs = vec![Runs::default(); servers.len()];
+        // Every other round runs the servers in reverse, so a drift in the machine's state during the
+        // scenario (another process, the page cache) falls on each alike.
+        for round in 0..repeat {
+            let mut order: Vec<usize> = (0..servers.len()).collect();
+            if round % 2 == 1 {
+                order.reverse();
             }
-            _ => None,
+            for index in order {
+                let measured = servers[index]
+                    .measure(&scenario, &this, before, options.progress)
+                    .await?;
+                runs[index].0.push(measured);
+            }
+        }
+        let mut runs = servers.iter().zip(runs);
+        let mut take = |wanted: Server| {
+            runs.find(|(server, _)| **server == wanted)
+                .map(|(_, runs)| runs)
         };
-        eprintln!("{}: baseline…", scenario.name);
-        let baseline = measure(&this, &ServerKind::Relay, &scenario, options.progress).await?;
         rows.push(Row {
             scenario: scenario.name.to_owned(),
             memory_twin: scenario.memory_twin.map(str::to_owned),
-            chatty,
-            checked,
-            before,
-            baseline,
+            chatty: take(Server::Chatty).unwrap_or_default(),
+            checked: take(Server::Checked).unwrap_or_default(),
+            before: take(Server::Before),
+            baseline: take(Server::Baseline).unwrap_or_default(),
         });
     }
     Ok(BenchReport {
         rows,
+        repeat,
         sizes: Sizes::measure(root),
     })
+}
+
+/// The servers a scenario is measured on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Server {
+    /// This build's gateway, serving with `--no-rate-limits`.
+    Chatty,
+    /// This build's gateway with the rates checked far above the load: what the checks cost.
+    Checked,
+    /// The `--before` build's gateway with `--no-rate-limits` too, so the two compare alike (it must know
+    /// the flag).
+    Before,
+    /// The relay.
+    Baseline,
+}
+
+impl Server {
+    /// One measurement of `scenario` on this server, a gateway on a fresh store (so none inherits
+    /// another's keys).
+    async fn measure(
+        self,
+        scenario: &Scenario,
+        this: &Path,
+        before: Option<&PathBuf>,
+        progress: bool,
+    ) -> anyhow::Result<Measured> {
+        let (label, program, rate_limits) = match self {
+            Self::Chatty => ("Chatty", this, RateLimits::Off),
+            Self::Checked => (
+                "Chatty with rate checks",
+                this,
+                RateLimits::Scaled(CHECKS_SCALE),
+            ),
+            Self::Before => (
+                "before",
+                before.context("no --before build")?.as_path(),
+                RateLimits::Off,
+            ),
+            Self::Baseline => {
+                eprintln!("{}: baseline…", scenario.name);
+                return measure(this, &ServerKind::Relay, Vec::new(), scenario, progress).await;
+            }
+        };
+        eprintln!("{}: {label}…", scenario.name);
+        let store = RunningStore::start(scenario.store).await?;
+        let kind = store.chatty(rate_limits);
+        measure(program, &kind, store.processes(), scenario, progress).await
+    }
 }
 
 impl BenchReport {
     /// Every run of every scenario lost, duplicated and misdelivered nothing.
     pub fn is_clean(&self) -> bool {
         self.rows.iter().all(|r| {
-            r.chatty.report.is_clean()
-                && r.checked.report.is_clean()
-                && r.baseline.report.is_clean()
-                && r.before.as_ref().is_none_or(|b| b.report.is_clean())
+            r.chatty.is_clean()
+                && r.checked.is_clean()
+                && r.baseline.is_clean()
+                && r.before.as_ref().is_none_or(Runs::is_clean)
         })
     }
 }
@@ -537,6 +646,11 @@ const METRICS: &[Metric] = &[
         name: "deliveries/s",
         value: |m| Some(m.report.deliveries_per_sec),
         decimals: 0,
+    },
+    Metric {
+        name: "server CPU µs/msg",
+        value: |m| Some(m.cpu_us_per_message),
+        decimals: 1,
     },
     Metric {
         name: "p50 latency (ms)",
@@ -599,7 +713,7 @@ impl fmt::Display for BenchReport {
         let width = 122 + if with_before { 24 } else { 0 } + if with_twins { 11 } else { 0 };
         writeln!(f, "{}", "-".repeat(width))?;
         for row in &self.rows {
-            let servers: Vec<&Measured> = [
+            let servers: Vec<&Runs> = [
                 Some(&row.chatty),
                 Some(&row.checked),
                 row.before.as_ref(),
@@ -617,7 +731,7 @@ impl fmt::Display for BenchReport {
             {
                 let Some(values) = servers
                     .iter()
-                    .map(|m| value(m))
+                    .map(|runs| runs.median(value))
                     .collect::<Option<Vec<f64>>>()
                 else {
                     continue;
@@ -639,29 +753,46 @@ impl fmt::Display for BenchReport {
                 } else if with_before && with_twins {
                     write!(f, " {:>10}", "")?;
                 }
-                if let Some(memory) = twin(row).and_then(|twin| value(&twin.chatty)) {
+                if let Some(memory) = twin(row).and_then(|twin| twin.chatty.median(value)) {
                     write!(f, " {:>10}", ratio(chatty, memory))?;
                 }
                 writeln!(f)?;
             }
             write!(f, "{:<42} {:<22}", "", "lost/dup/unexpected")?;
-            for m in &servers {
-                let r = &m.report;
+            for runs in &servers {
+                let sum = |count: fn(&Report) -> u64| -> u64 {
+                    runs.0.iter().map(|m| count(&m.report)).sum()
+                };
                 write!(
                     f,
                     " {:>12}",
-                    format!("{}/{}/{}", r.lost, r.duplicated, r.unexpected)
+                    format!(
+                        "{}/{}/{}",
+                        sum(|r| r.lost),
+                        sum(|r| r.duplicated),
+                        sum(|r| r.unexpected)
+                    )
                 )?;
             }
             writeln!(f)?;
         }
         writeln!(
             f,
-            "\nratio = Chatty ÷ baseline{} (higher is better for deliveries/s, lower for the rest); Chatty serves \
+            "\nratio = Chatty ÷ baseline (higher is better for deliveries/s, lower for the rest); Chatty serves \
              with --no-rate-limits (a load generator is many people at a script's pace; the caps stay); \
              checks = rate checks ÷ Chatty, the same build checking every rate {CHECKS_SCALE} times over \
-             (--rate-limit-scale): what the checks cost{}\n",
+             (--rate-limit-scale): what the checks cost, read best on the server CPU row; server CPU = what \
+             the server and its store's processes spent on a CPU from the first send to the last delivery, \
+             per message sent{}; {}{}\n",
             if with_before { "; vs before = Chatty ÷ before" } else { "" },
+            if self.repeat > 1 {
+                format!(
+                    "each figure the median of {} runs in alternating order, lost/dup/unexpected their sum",
+                    self.repeat
+                )
+            } else {
+                "one run each".to_owned()
+            },
             if with_twins {
                 "; vs memory = Chatty on Redis ÷ Chatty in memory with the same traffic (its first row \
                  above); Redis = one redis-server, Cluster = a three-master Redis Cluster (the \
@@ -671,5 +802,48 @@ impl fmt::Display for BenchReport {
             }
         )?;
         write!(f, "{}", self.sizes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn measured(deliveries_per_sec: f64) -> Measured {
+        Measured {
+            report: Report {
+                target: "ws://127.0.0.1:1/ws".to_owned(),
+                members: 1,
+                rooms: 1,
+                idle: 0,
+                messages_planned: 1,
+                messages_sent: 1,
+                rate_per_sec: None,
+                deliveries_expected: 1,
+                delivered: 1,
+                lost: 0,
+                duplicated: 0,
+                unexpected: 0,
+                elapsed_secs: 1.0,
+                deliveries_per_sec,
+                latency_ms: crate::report::Latency::default(),
+                send_timed_out: false,
+            },
+            cpu_us_per_message: 1.0,
+            kib_per_idle: None,
+        }
+    }
+
+    /// The table shows each server's middle run: the middle one of an odd number, the mean of the middle
+    /// two of an even number; a figure some run lacks is not shown.
+    #[test]
+    fn the_table_shows_the_median_run() {
+        let runs = |values: &[f64]| Runs(values.iter().copied().map(measured).collect());
+        let rate = |m: &Measured| Some(m.report.deliveries_per_sec);
+        assert_eq!(runs(&[30.0, 10.0, 20.0]).median(rate), Some(20.0));
+        assert_eq!(runs(&[40.0, 10.0, 30.0, 20.0]).median(rate), Some(25.0));
+        assert_eq!(runs(&[7.0]).median(rate), Some(7.0));
+        assert_eq!(runs(&[]).median(rate), None);
+        assert_eq!(runs(&[1.0, 2.0]).median(|m| m.kib_per_idle), None);
     }
 }

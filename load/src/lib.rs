@@ -11,6 +11,7 @@
 //! - [`relay`]: the baseline, a minimal `tokio-tungstenite` fan-out relay speaking just enough of Chatty's
 //!   frames for the same generator to drive it.
 //! - [`bench`]: every scenario against Chatty and the relay, each server a child process, one table.
+//! - [`cpu`]: the CPU time a set of server processes spent, from Linux's per-thread scheduler statistics.
 //! - [`servers`]: the throwaway servers beside Chatty: `redis-server`, a Redis Cluster, `moto_server`.
 //! - [`cost`]: what a message costs on AWS: Chatty in the production shape with every billable call
 //!   counted, rooms of 2, 10 and 100; [`bill`] prices the counts by the one table in [`prices`].
@@ -21,6 +22,7 @@
 pub mod bench;
 pub mod bill;
 pub mod cost;
+pub mod cpu;
 pub mod generator;
 pub mod prices;
 pub mod relay;

@@ -148,6 +148,10 @@ struct BenchArgs {
     /// `target/release/chatty-load`, copied aside), in the same run: the table adds Chatty ÷ before.
     #[arg(long)]
     before: Option<PathBuf>,
+    /// Measure every server this many times per scenario, in alternating order, and report the medians:
+    /// a single run moves about 20 % on a shared two-core machine.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=9))]
+    repeat: u32,
 }
 
 #[derive(Debug, clap::Args)]
@@ -198,6 +202,7 @@ async fn main() -> anyhow::Result<ExitCode> {
                 quick: args.quick,
                 only: args.only,
                 before: args.before,
+                repeat: args.repeat,
                 progress: !args.json,
             };
             let report = bench::run(&options, &args.root).await?;

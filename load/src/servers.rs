@@ -23,6 +23,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// A throwaway `redis-server` on a free loopback port: no persistence, stopped when dropped.
 pub struct RedisServer {
     _child: Child,
+    pub pid: u32,
     pub port: u16,
     pub url: String,
 }
@@ -40,6 +41,7 @@ impl RedisServer {
             .context("starting redis-server (scripts/setup test installs it)")?;
         wait_for_port(port, "redis-server").await?;
         Ok(Self {
+            pid: child.id().context("redis-server has no pid")?,
             _child: child,
             port,
             url: format!("redis://127.0.0.1:{port}"),
@@ -54,6 +56,8 @@ pub struct RedisCluster {
     dir: PathBuf,
     /// Every master's port.
     pub ports: Vec<u16>,
+    /// Every master's process.
+    pub pids: Vec<u32>,
     /// A seed node.
     pub url: String,
 }
@@ -68,20 +72,21 @@ impl RedisCluster {
         std::fs::create_dir_all(&dir)?;
         let mut masters = Vec::new();
         let mut ports = Vec::new();
+        let mut pids = Vec::new();
         for _ in 0..3 {
             let port = cluster_port()?;
-            masters.push(
-                Command::new("redis-server")
-                    .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-                    .args(["--cluster-enabled", "yes", "--cluster-config-file"])
-                    .arg(format!("nodes-{port}.conf"))
-                    .args(["--save", "", "--appendonly", "no"])
-                    .current_dir(&dir)
-                    .stdout(Stdio::null())
-                    .kill_on_drop(true)
-                    .spawn()
-                    .context("starting redis-server (scripts/setup test installs it)")?,
-            );
+            let master = Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+                .args(["--cluster-enabled", "yes", "--cluster-config-file"])
+                .arg(format!("nodes-{port}.conf"))
+                .args(["--save", "", "--appendonly", "no"])
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .kill_on_drop(true)
+                .spawn()
+                .context("starting redis-server (scripts/setup test installs it)")?;
+            pids.push(master.id().context("redis-server has no pid")?);
+            masters.push(master);
             wait_for_port(port, "redis-server").await?;
             ports.push(port);
         }
@@ -118,6 +123,7 @@ impl RedisCluster {
             dir,
             url: format!("redis://{}", nodes[0]),
             ports,
+            pids,
         })
     }
 }
