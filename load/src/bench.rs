@@ -537,34 +537,35 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
         let mut servers = vec![Server::Chatty, Server::Checked];
         servers.extend(before.map(|_| Server::Before));
         servers.push(Server::Baseline);
-        let mut runs = vec![Runs::default(); servers.len()];
+        let mut row = Row {
+            scenario: scenario.name.to_owned(),
+            memory_twin: scenario.memory_twin.map(str::to_owned),
+            chatty: Runs::default(),
+            checked: Runs::default(),
+            before: before.map(|_| Runs::default()),
+            baseline: Runs::default(),
+        };
         // Every other round runs the servers in reverse, so a drift in the machine's state during the
         // scenario (another process, the page cache) falls on each alike.
         for round in 0..repeat {
-            let mut order: Vec<usize> = (0..servers.len()).collect();
+            let mut order = servers.clone();
             if round % 2 == 1 {
                 order.reverse();
             }
-            for index in order {
-                let measured = servers[index]
+            for server in order {
+                let measured = server
                     .measure(&scenario, &this, before, options.progress)
                     .await?;
-                runs[index].0.push(measured);
+                let runs = match server {
+                    Server::Chatty => &mut row.chatty,
+                    Server::Checked => &mut row.checked,
+                    Server::Before => row.before.get_or_insert_with(Runs::default),
+                    Server::Baseline => &mut row.baseline,
+                };
+                runs.0.push(measured);
             }
         }
-        let mut runs = servers.iter().zip(runs);
-        let mut take = |wanted: Server| {
-            runs.find(|(server, _)| **server == wanted)
-                .map(|(_, runs)| runs)
-        };
-        rows.push(Row {
-            scenario: scenario.name.to_owned(),
-            memory_twin: scenario.memory_twin.map(str::to_owned),
-            chatty: take(Server::Chatty).unwrap_or_default(),
-            checked: take(Server::Checked).unwrap_or_default(),
-            before: take(Server::Before),
-            baseline: take(Server::Baseline).unwrap_or_default(),
-        });
+        rows.push(row);
     }
     Ok(BenchReport {
         rows,
