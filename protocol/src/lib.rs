@@ -9,6 +9,7 @@
 //!   into a validated frame or a [`FrameError`] that says which error frame to answer with.
 //! - [`server`]: [`ServerFrame`], server → browser, tagged by `"type"`, and the payload types it carries.
 //! - [`reaction`]: the emoji a person may react with ([`Emoji`]) and what a message carries about them.
+//! - [`rfc3339`]: the reader of the dates and times in server frames (`time`'s own format writes them).
 //! - [`sha256`]: the hash that names direct conversations (and the app's PKCE challenge).
 //! - [`envelope`]: [`Command`] and [`Delivery`], the messages on the command and delivery queues.
 //! - [`config`]: [`AppConfig`], the runtime `/config.json` the app reads at start.
@@ -25,6 +26,7 @@ pub mod envelope;
 pub mod ids;
 pub mod limits;
 pub mod reaction;
+pub mod rfc3339;
 pub mod server;
 pub mod sha256;
 pub mod text;

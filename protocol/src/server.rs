@@ -34,13 +34,13 @@ pub struct ChatMessage {
     pub client_id: ClientId,
     pub author: User,
     pub body: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub sent_at: OffsetDateTime,
     /// When the author last edited the body; absent if never.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "time::serde::rfc3339::option"
+        with = "crate::rfc3339::option"
     )]
     pub edited_at: Option<OffsetDateTime>,
     /// The author deleted the message: `body` is empty, and the app shows a placeholder.
@@ -123,7 +123,7 @@ pub enum ServerFrame {
     InviteLink {
         room: RoomName,
         code: InviteCode,
-        #[serde(with = "time::serde::rfc3339")]
+        #[serde(with = "crate::rfc3339")]
         expires_at: OffsetDateTime,
         client_id: ClientId,
     },
@@ -210,9 +210,9 @@ struct WireFrame {
     client_id: Option<String>,
     author: Option<User>,
     body: Option<String>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "crate::rfc3339::option")]
     sent_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "crate::rfc3339::option")]
     edited_at: Option<OffsetDateTime>,
     deleted: Option<bool>,
     rev: Option<u64>,
@@ -227,7 +227,7 @@ struct WireFrame {
     message: Option<String>,
     retry_after_ms: Option<u64>,
     rooms: Option<Vec<RoomEntry>>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(default, with = "crate::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
 }
 
