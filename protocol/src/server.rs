@@ -24,8 +24,8 @@ pub struct User {
     pub picture: Option<String>,
 }
 
-/// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A stored chat message. Its reader is the frames' own (below); the attributes say what it reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChatMessage {
     pub room: RoomName,
     /// Assigned by the registry; orders messages within the room.
@@ -171,11 +171,26 @@ impl ServerFrame {
     }
 }
 
-/// Reads a frame in one pass through `WireFrame`: the same frames as the derived reader, from JSON in any
-/// key order, unknown fields ignored.
+/// Reads a frame in one pass through [`WireVisitor`]: the same frames as the derived reader, from JSON in
+/// any key order, unknown fields ignored.
 impl<'de> Deserialize<'de> for ServerFrame {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        WireFrame::deserialize(deserializer)?.into_frame()
+        deserializer
+            .deserialize_map(WireVisitor {
+                message_only: false,
+            })?
+            .into_frame()
+    }
+}
+
+/// Reads a message with the frames' own reader ([`WireVisitor`]), fields other than a message's ignored:
+/// what the derived reader reads (a test holds the two together), without a second copy of every field's
+/// reader in the browser app's download.
+impl<'de> Deserialize<'de> for ChatMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(WireVisitor { message_only: true })?
+            .into_message()
     }
 }
 
@@ -195,40 +210,194 @@ enum FrameType {
     Redeemed,
 }
 
-/// Every field of every server frame, each optional: what a frame is read into before its `type` picks the
-/// variant. serde's derived reader for an internally tagged enum buffers the whole frame first (its
-/// `Content`), which compiles every payload type's reader a second time; the browser app downloads that
-/// code with every first visit (app/README.md, "Size"). Fields shared by several frames have one type
-/// across them: `client_id` is checked as a [`ClientId`] only where it is one, and `code` is read as
-/// text, then as an [`ErrorCode`] or an [`InviteCode`] by the frame it is in.
-#[derive(Deserialize)]
-struct WireFrame {
+/// Every field of every server frame: the keys [`WireVisitor`] reads. A [`ChatMessage`]'s come first
+/// (up to [`Field::Mine`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Room,
+    Id,
+    ClientId,
+    Author,
+    Body,
+    SentAt,
+    EditedAt,
+    Deleted,
+    Rev,
+    Reactions,
+    Mine,
     #[serde(rename = "type")]
-    frame_type: FrameType,
+    FrameType,
+    Messages,
+    HasMore,
+    Changes,
+    Members,
+    User,
+    Code,
+    Message,
+    RetryAfterMs,
+    Rooms,
+    ExpiresAt,
+    #[serde(other)]
+    Unknown,
+}
+
+/// Every field of every server frame, what a frame is read into before its `type` picks the variant.
+/// serde's derived reader for an internally tagged enum buffers the whole frame first (its `Content`),
+/// which compiles every payload type's reader a second time; a derived [`ChatMessage`] reader would be one
+/// more copy of the message's fields; the browser app downloads that code with every first visit
+/// (app/README.md, "Size"). Fields shared by several frames have one type across them: `client_id` is
+/// checked as a [`ClientId`] only where it is one, `code` is read as text, then as an [`ErrorCode`] or an
+/// [`InviteCode`] by the frame it is in, and `room`, optional in an `error` frame, is read as optional
+/// everywhere (a `null` one is missing).
+#[derive(Default)]
+struct WireFrame {
+    frame_type: Option<FrameType>,
     room: Option<RoomName>,
     id: Option<MessageId>,
     client_id: Option<String>,
     author: Option<User>,
     body: Option<String>,
-    #[serde(default, with = "crate::rfc3339::option")]
     sent_at: Option<OffsetDateTime>,
-    #[serde(default, with = "crate::rfc3339::option")]
     edited_at: Option<OffsetDateTime>,
-    deleted: Option<bool>,
+    deleted: bool,
     rev: Option<u64>,
-    reactions: Option<Vec<Reaction>>,
+    reactions: Vec<Reaction>,
     mine: Option<Vec<Emoji>>,
     messages: Option<Vec<ChatMessage>>,
     has_more: Option<bool>,
-    changes: Option<Vec<ChatMessage>>,
+    changes: Vec<ChatMessage>,
     members: Option<Vec<User>>,
     user: Option<User>,
     code: Option<String>,
     message: Option<String>,
     retry_after_ms: Option<u64>,
     rooms: Option<Vec<RoomEntry>>,
-    #[serde(default, with = "crate::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
+}
+
+/// Reads a JSON object into a [`WireFrame`]: a whole frame, or (`message_only`) a [`ChatMessage`], whose
+/// reader ignores every field a message does not have. A field given twice is refused, as serde's derived
+/// readers refuse it.
+struct WireVisitor {
+    message_only: bool,
+}
+
+impl<'de> de::Visitor<'de> for WireVisitor {
+    type Value = WireFrame;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(if self.message_only {
+            "struct ChatMessage"
+        } else {
+            "internally tagged enum ServerFrame"
+        })
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<WireFrame, A::Error> {
+        let mut frame = WireFrame::default();
+        let mut seen = 0u32;
+        while let Some(field) = map.next_key::<Field>()? {
+            if field == Field::Unknown || (self.message_only && field > Field::Mine) {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            }
+            let bit = 1 << field as u32;
+            if seen & bit != 0 {
+                return Err(de::Error::duplicate_field(field.name()));
+            }
+            seen |= bit;
+            match field {
+                Field::Room => frame.room = map.next_value()?,
+                Field::Id => frame.id = Some(map.next_value()?),
+                Field::ClientId => frame.client_id = map.next_value()?,
+                Field::Author => frame.author = Some(map.next_value()?),
+                Field::Body => frame.body = Some(map.next_value()?),
+                Field::SentAt => {
+                    frame.sent_at = Some(map.next_value_seed(Rfc3339Seed)?);
+                }
+                Field::EditedAt => frame.edited_at = map.next_value_seed(OptionalRfc3339Seed)?,
+                Field::Deleted => frame.deleted = map.next_value()?,
+                Field::Rev => frame.rev = map.next_value()?,
+                Field::Reactions => frame.reactions = map.next_value()?,
+                Field::Mine => frame.mine = map.next_value()?,
+                Field::FrameType => frame.frame_type = Some(map.next_value()?),
+                Field::Messages => frame.messages = Some(map.next_value()?),
+                Field::HasMore => frame.has_more = Some(map.next_value()?),
+                Field::Changes => frame.changes = map.next_value()?,
+                Field::Members => frame.members = Some(map.next_value()?),
+                Field::User => frame.user = Some(map.next_value()?),
+                Field::Code => frame.code = Some(map.next_value()?),
+                Field::Message => frame.message = Some(map.next_value()?),
+                Field::RetryAfterMs => frame.retry_after_ms = map.next_value()?,
+                Field::Rooms => frame.rooms = Some(map.next_value()?),
+                Field::ExpiresAt => {
+                    frame.expires_at = Some(map.next_value_seed(Rfc3339Seed)?);
+                }
+                Field::Unknown => {}
+            }
+        }
+        Ok(frame)
+    }
+}
+
+impl Field {
+    /// The key as the wire spells it, for errors.
+    fn name(self) -> &'static str {
+        const NAMES: [&str; 22] = [
+            "room",
+            "id",
+            "client_id",
+            "author",
+            "body",
+            "sent_at",
+            "edited_at",
+            "deleted",
+            "rev",
+            "reactions",
+            "mine",
+            "type",
+            "messages",
+            "has_more",
+            "changes",
+            "members",
+            "user",
+            "code",
+            "message",
+            "retry_after_ms",
+            "rooms",
+            "expires_at",
+        ];
+        NAMES.get(self as usize).copied().unwrap_or_default()
+    }
+}
+
+/// A required RFC 3339 value ([`crate::rfc3339`]).
+struct Rfc3339Seed;
+
+impl<'de> de::DeserializeSeed<'de> for Rfc3339Seed {
+    type Value = OffsetDateTime;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<OffsetDateTime, D::Error> {
+        crate::rfc3339::deserialize(deserializer)
+    }
+}
+
+/// An optional RFC 3339 value: `null` is `None`.
+struct OptionalRfc3339Seed;
+
+impl<'de> de::DeserializeSeed<'de> for OptionalRfc3339Seed {
+    type Value = Option<OffsetDateTime>;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<OffsetDateTime>, D::Error> {
+        crate::rfc3339::option::deserialize(deserializer)
+    }
 }
 
 /// `field`'s value, or the error a derived reader gives for its absence.
@@ -238,14 +407,14 @@ fn required<T, E: de::Error>(value: Option<T>, field: &'static str) -> Result<T,
 
 impl WireFrame {
     fn into_frame<E: de::Error>(self) -> Result<ServerFrame, E> {
-        Ok(match self.frame_type {
+        Ok(match required(self.frame_type, "type")? {
             FrameType::Message => ServerFrame::Message(self.into_message()?),
             FrameType::Changed => ServerFrame::Changed(self.into_message()?),
             FrameType::History => ServerFrame::History {
                 room: required(self.room, "room")?,
                 messages: required(self.messages, "messages")?,
                 has_more: required(self.has_more, "has_more")?,
-                changes: self.changes.unwrap_or_default(),
+                changes: self.changes,
                 rev: self.rev,
             },
             FrameType::Presence => ServerFrame::Presence {
@@ -282,7 +451,7 @@ impl WireFrame {
         })
     }
 
-    /// The [`ChatMessage`] a `message` or `changed` frame carries at its top level.
+    /// The [`ChatMessage`] a `message` or `changed` frame carries at its top level, or a message object.
     fn into_message<E: de::Error>(self) -> Result<ChatMessage, E> {
         let client_id = required(self.client_id, "client_id")?;
         Ok(ChatMessage {
@@ -293,9 +462,9 @@ impl WireFrame {
             body: required(self.body, "body")?,
             sent_at: required(self.sent_at, "sent_at")?,
             edited_at: self.edited_at,
-            deleted: self.deleted.unwrap_or_default(),
+            deleted: self.deleted,
             rev: self.rev,
-            reactions: self.reactions.unwrap_or_default(),
+            reactions: self.reactions,
             mine: self.mine,
         })
     }
@@ -628,6 +797,116 @@ mod tests {
                 "{reversed}"
             );
         }
+    }
+
+    /// What serde derives for [`ChatMessage`]: its reader must read the same.
+    #[derive(Debug, Deserialize)]
+    struct DerivedMessage {
+        room: RoomName,
+        id: MessageId,
+        client_id: ClientId,
+        author: User,
+        body: String,
+        #[serde(with = "time::serde::rfc3339")]
+        sent_at: OffsetDateTime,
+        #[serde(default, with = "time::serde::rfc3339::option")]
+        edited_at: Option<OffsetDateTime>,
+        #[serde(default)]
+        deleted: bool,
+        #[serde(default)]
+        rev: Option<u64>,
+        #[serde(default)]
+        reactions: Vec<Reaction>,
+        #[serde(default)]
+        mine: Option<Vec<Emoji>>,
+    }
+
+    impl From<DerivedMessage> for ChatMessage {
+        fn from(m: DerivedMessage) -> Self {
+            ChatMessage {
+                room: m.room,
+                id: m.id,
+                client_id: m.client_id,
+                author: m.author,
+                body: m.body,
+                sent_at: m.sent_at,
+                edited_at: m.edited_at,
+                deleted: m.deleted,
+                rev: m.rev,
+                reactions: m.reactions,
+                mine: m.mine,
+            }
+        }
+    }
+
+    /// A message reads as the derived reader reads it: every message of [`every_frame`], then each with
+    /// every field in turn taken out, set to `null`, given a value of the wrong kind, given twice, and with
+    /// the fields only frames have (`type`, `members`, …) added, whatever their values.
+    #[test]
+    fn messages_read_as_the_derived_reader_reads_them() {
+        let messages: Vec<ChatMessage> = every_frame()
+            .into_iter()
+            .flat_map(|frame| match frame {
+                ServerFrame::Message(m) | ServerFrame::Changed(m) => vec![m],
+                ServerFrame::History {
+                    messages, changes, ..
+                } => [messages, changes].concat(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let same = |json: &str| {
+            let ours = serde_json::from_str::<ChatMessage>(json);
+            let derived = serde_json::from_str::<DerivedMessage>(json).map(ChatMessage::from);
+            assert_eq!(ours.as_ref().ok(), derived.as_ref().ok(), "{json}");
+        };
+        let mut tried = 0;
+        for message in &messages {
+            let serde_json::Value::Object(fields) = serde_json::to_value(message).unwrap() else {
+                panic!("a message is an object");
+            };
+            let keys = [
+                "room",
+                "id",
+                "client_id",
+                "author",
+                "body",
+                "sent_at",
+                "edited_at",
+                "deleted",
+                "rev",
+                "reactions",
+                "mine",
+                "type",
+                "members",
+                "has_more",
+                "code",
+                "expires_at",
+            ];
+            let values = [
+                serde_json::Value::Null,
+                serde_json::json!(true),
+                serde_json::json!(7),
+                serde_json::json!("general"),
+                serde_json::json!("2024-11-25T16:00:00Z"),
+                serde_json::json!([]),
+                serde_json::json!({}),
+            ];
+            same(&serde_json::Value::Object(fields.clone()).to_string());
+            for key in keys {
+                let mut without = fields.clone();
+                without.remove(key);
+                same(&serde_json::Value::Object(without).to_string());
+                for value in &values {
+                    let mut changed = fields.clone();
+                    changed.insert(key.to_owned(), value.clone());
+                    let json = serde_json::Value::Object(changed).to_string();
+                    same(&json);
+                    same(&format!("{},\"{key}\":{value}}}", &json[..json.len() - 1]));
+                    tried += 2;
+                }
+            }
+        }
+        assert!(tried > 1_000, "{tried}");
     }
 
     /// Fields a frame does not have (a newer server's) are ignored; an unknown `type` is an error.
