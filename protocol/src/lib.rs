@@ -12,6 +12,8 @@
 //! - [`rfc3339`]: the reader of the dates and times in server frames (`time`'s own format writes them).
 //! - [`sha256`]: the hash that names direct conversations (and the app's PKCE challenge).
 //! - [`envelope`]: [`Command`] and [`Delivery`], the messages on the command and delivery queues.
+//! - [`flat`]: the one reader of flat JSON objects (strings and numbers by key), shared by the small types
+//!   the browser app reads.
 //! - [`config`]: [`AppConfig`], the runtime `/config.json` the app reads at start.
 //! - [`text`]: what text from people may carry: [`display_name`] cleans the name a token claims,
 //!   [`strip_bidi_overrides`] cleans a message body.
@@ -23,6 +25,7 @@
 pub mod client;
 pub mod config;
 pub mod envelope;
+pub mod flat;
 pub mod ids;
 pub mod limits;
 pub mod reaction;

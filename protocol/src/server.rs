@@ -5,6 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::client::ACTIONS;
+use crate::flat::{Fields, FromFields};
 use crate::ids::{ClientId, InviteCode, MessageId, RoomName};
 use crate::limits::{
     INVITE_LINK_TTL_SECS, MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_CONNECTIONS_PER_PERSON,
@@ -15,13 +16,31 @@ use crate::limits::{
 use crate::reaction::{Emoji, Reaction};
 
 /// A signed-in person as others see them. `id` is the identity provider's `sub`; `name` comes from the
-/// token, never from a frame, so nobody can speak as someone else.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// token, never from a frame, so nobody can speak as someone else. Read as a flat object ([`crate::flat`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct User {
     pub id: String,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
+}
+
+impl FromFields for User {
+    const EXPECTING: &'static str = "struct User";
+
+    fn from_fields<E: de::Error>(mut fields: Fields) -> Result<Self, E> {
+        Ok(Self {
+            id: fields.text("id")?,
+            name: fields.text("name")?,
+            picture: fields.optional_text("picture")?,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::flat::deserialize(deserializer)
+    }
 }
 
 /// A stored chat message. Its reader is the frames' own (below); the attributes say what it reads.
@@ -907,6 +926,70 @@ mod tests {
             }
         }
         assert!(tried > 1_000, "{tried}");
+    }
+
+    /// A person reads as the derived reader reads them, errors and all, from objects with every field
+    /// present, absent, `null`, of the wrong kind or given twice, and with unknown fields of every kind.
+    #[test]
+    fn users_read_as_the_derived_reader_reads_them() {
+        #[derive(Debug, Deserialize)]
+        struct Derived {
+            id: String,
+            name: String,
+            #[serde(default)]
+            picture: Option<String>,
+        }
+        let values = [
+            "null",
+            "\"ada\"",
+            "\"a\\\"b\"",
+            "7",
+            "-7",
+            "1.5",
+            "true",
+            "[1,[2]]",
+            "{\"a\":{}}",
+        ];
+        let mut objects =
+            vec![r#"{"id":"u-1","name":"Ada","picture":"https://x/a.png"}"#.to_owned()];
+        for key in ["id", "name", "picture", "other"] {
+            for value in values {
+                for base in [
+                    r#"{"id":"u-1","name":"Ada""#,
+                    r#"{"id":"u-1","name":"Ada","picture":"p""#,
+                    r#"{"name":"Ada""#,
+                ] {
+                    objects.push(format!("{base},\"{key}\":{value}}}"));
+                    objects.push(format!("{{\"{key}\":{value},{}}}", &base[1..]));
+                }
+            }
+        }
+        objects.extend(["{}", "[]", "\"ada\"", "null", r#"["u-1","Ada",null]"#].map(String::from));
+        for json in objects {
+            let ours = serde_json::from_str::<User>(&json);
+            let derived = serde_json::from_str::<Derived>(&json).map(|d| User {
+                id: d.id,
+                name: d.name,
+                picture: d.picture,
+            });
+            // With two things wrong (a key given twice, or `id` missing too), either error may come
+            // first; both readers refuse.
+            let count = |key: &str| json.matches(&format!("\"{key}\":")).count();
+            let doubled = count("id") != 1 || count("name") != 1 || count("picture") > 1;
+            match (ours, derived) {
+                (Ok(ours), Ok(derived)) => assert_eq!(ours, derived, "{json}"),
+                (Err(ours), Err(derived)) if !doubled && !json.starts_with('[') => assert_eq!(
+                    ours.to_string().split(" at line").next(),
+                    derived.to_string().split(" at line").next(),
+                    "{json}"
+                ),
+                (Err(_), Err(_)) => {}
+                (ours, derived) => {
+                    // Only the array form, which nobody sends, is the derived reader's alone.
+                    assert!(json.starts_with('['), "{json}: {ours:?} vs {derived:?}");
+                }
+            }
+        }
     }
 
     /// Fields a frame does not have (a newer server's) are ignored; an unknown `type` is an error.
