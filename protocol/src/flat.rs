@@ -1,4 +1,5 @@
-//! Flat JSON objects (strings, whole numbers and booleans by key) read by one reader that every such type
+//! Flat JSON objects (strings, whole numbers and booleans by key), and the names of enums' variants, read
+//! by one reader each that every such type
 //! shares ([`FromFields`]), instead of a derived reader for each: a derived reader is compiled once per type,
 //! with a second form for JSON arrays nobody sends, and the browser app downloads every one it uses (app/README.md,
 //! "Size"). A type read this way reads what its derived reader reads from an object (each has a test that
@@ -23,6 +24,48 @@ pub fn deserialize<'de, T: FromFields, D: Deserializer<'de>>(
     deserializer: D,
 ) -> Result<T, D::Error> {
     deserializer.deserialize_map(FlatVisitor(PhantomData))
+}
+
+/// Reads the name of one of an enum's unit variants: its index in `names`, or the derived reader's
+/// `unknown variant` error. Only the name as a string, not serde's `{"name": null}` form nobody sends.
+pub fn deserialize_name<'de, D: Deserializer<'de>>(
+    deserializer: D,
+    names: &'static [&'static str],
+) -> Result<usize, D::Error> {
+    deserializer.deserialize_str(NameVisitor(names))
+}
+
+/// The index of `name` in `names`, or the derived reader's `unknown variant` error.
+pub fn name_index<E: de::Error>(name: &str, names: &'static [&'static str]) -> Result<usize, E> {
+    names
+        .iter()
+        .position(|known| *known == name)
+        .ok_or_else(|| E::unknown_variant(name, names))
+}
+
+/// [`deserialize_name`] as a seed, for a map's value.
+pub struct NameSeed(pub &'static [&'static str]);
+
+impl<'de> de::DeserializeSeed<'de> for NameSeed {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+        deserialize_name(deserializer, self.0)
+    }
+}
+
+struct NameVisitor(&'static [&'static str]);
+
+impl de::Visitor<'_> for NameVisitor {
+    type Value = usize;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("a variant name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<usize, E> {
+        name_index(name, self.0)
+    }
 }
 
 /// An object's fields as read, in order.

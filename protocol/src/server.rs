@@ -1,11 +1,11 @@
 //! Server → client frames, tagged by `"type"`, and the payloads they carry.
 
-use serde::de::{self, IntoDeserializer};
+use serde::de;
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::client::ACTIONS;
-use crate::flat::{Fields, FromFields};
+use crate::flat::{name_index, Fields, FromFields, NameSeed};
 use crate::ids::{ClientId, InviteCode, MessageId, RoomName};
 use crate::limits::{
     INVITE_LINK_TTL_SECS, MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_CONNECTIONS_PER_PERSON,
@@ -79,8 +79,9 @@ pub struct ChatMessage {
     pub mine: Option<Vec<Emoji>>,
 }
 
-/// One room or direct conversation on a person's list (the `rooms` frame).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One room or direct conversation on a person's list (the `rooms` frame). Read by the frames' own reader
+/// ([`WireVisitor`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoomEntry {
     pub room: RoomName,
     /// The newest message the person has read there, on any device.
@@ -195,10 +196,24 @@ impl ServerFrame {
 impl<'de> Deserialize<'de> for ServerFrame {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer
-            .deserialize_map(WireVisitor {
-                message_only: false,
-            })?
+            .deserialize_map(WireVisitor::FRAME)?
             .into_frame()
+    }
+}
+
+impl<'de> Deserialize<'de> for RoomEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(WireVisitor::ROOM_ENTRY)?
+            .into_room_entry()
+    }
+}
+
+impl<'de> Deserialize<'de> for Reaction {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(WireVisitor::REACTION)?
+            .into_reaction()
     }
 }
 
@@ -208,14 +223,13 @@ impl<'de> Deserialize<'de> for ServerFrame {
 impl<'de> Deserialize<'de> for ChatMessage {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer
-            .deserialize_map(WireVisitor { message_only: true })?
+            .deserialize_map(WireVisitor::MESSAGE)?
             .into_message()
     }
 }
 
 /// The frames' `"type"` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FrameType {
     Message,
     History,
@@ -229,8 +243,36 @@ enum FrameType {
     Redeemed,
 }
 
-/// Every field of every server frame: the keys [`WireVisitor`] reads. A [`ChatMessage`]'s come first
-/// (up to [`Field::Mine`]).
+impl FrameType {
+    const ALL: [Self; 10] = [
+        Self::Message,
+        Self::History,
+        Self::Presence,
+        Self::Typing,
+        Self::Error,
+        Self::Rooms,
+        Self::Pong,
+        Self::Changed,
+        Self::InviteLink,
+        Self::Redeemed,
+    ];
+
+    /// Each of [`FrameType::ALL`]'s `type` value, in its order ([`ServerFrame`]'s `snake_case` names).
+    const NAMES: [&'static str; 10] = [
+        "message",
+        "history",
+        "presence",
+        "typing",
+        "error",
+        "rooms",
+        "pong",
+        "changed",
+        "invite_link",
+        "redeemed",
+    ];
+}
+
+/// Every field of every server frame and of the objects in them: the keys [`WireVisitor`] reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Deserialize)]
 #[serde(field_identifier, rename_all = "snake_case")]
 enum Field {
@@ -257,6 +299,11 @@ enum Field {
     RetryAfterMs,
     Rooms,
     ExpiresAt,
+    Read,
+    With,
+    Emoji,
+    Count,
+    Users,
     #[serde(other)]
     Unknown,
 }
@@ -293,35 +340,59 @@ struct WireFrame {
     retry_after_ms: Option<u64>,
     rooms: Option<Vec<RoomEntry>>,
     expires_at: Option<OffsetDateTime>,
+    read: Option<MessageId>,
+    with: Option<User>,
+    emoji: Option<Emoji>,
+    count: Option<u32>,
+    users: Option<Vec<User>>,
 }
 
-/// Reads a JSON object into a [`WireFrame`]: a whole frame, or (`message_only`) a [`ChatMessage`], whose
-/// reader ignores every field a message does not have. A field given twice is refused, as serde's derived
-/// readers refuse it.
+/// Reads a JSON object into a [`WireFrame`]: a whole frame, or one of the objects frames carry (a
+/// [`ChatMessage`], a [`RoomEntry`], a [`Reaction`]), whose reader ignores every field that object does not
+/// have, as its derived reader would (tests hold each to it). A field given twice is refused, as serde's
+/// derived readers refuse it.
 struct WireVisitor {
-    message_only: bool,
+    /// The fields read, one bit per [`Field`]; the others are ignored.
+    fields: u32,
+    /// What the object is, for errors.
+    expecting: &'static str,
+}
+
+impl WireVisitor {
+    const FRAME: Self = Self {
+        fields: (1 << Field::Read as u32) - 1,
+        expecting: "internally tagged enum ServerFrame",
+    };
+    const MESSAGE: Self = Self {
+        fields: (1 << (Field::Mine as u32 + 1)) - 1,
+        expecting: "struct ChatMessage",
+    };
+    const ROOM_ENTRY: Self = Self {
+        fields: 1 << Field::Room as u32 | 1 << Field::Read as u32 | 1 << Field::With as u32,
+        expecting: "struct RoomEntry",
+    };
+    const REACTION: Self = Self {
+        fields: 1 << Field::Emoji as u32 | 1 << Field::Count as u32 | 1 << Field::Users as u32,
+        expecting: "struct Reaction",
+    };
 }
 
 impl<'de> de::Visitor<'de> for WireVisitor {
     type Value = WireFrame;
 
     fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        formatter.write_str(if self.message_only {
-            "struct ChatMessage"
-        } else {
-            "internally tagged enum ServerFrame"
-        })
+        formatter.write_str(self.expecting)
     }
 
     fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<WireFrame, A::Error> {
         let mut frame = WireFrame::default();
         let mut seen = 0u32;
         while let Some(field) = map.next_key::<Field>()? {
-            if field == Field::Unknown || (self.message_only && field > Field::Mine) {
+            let bit = 1 << field as u32;
+            if field == Field::Unknown || self.fields & bit == 0 {
                 map.next_value::<de::IgnoredAny>()?;
                 continue;
             }
-            let bit = 1 << field as u32;
             if seen & bit != 0 {
                 return Err(de::Error::duplicate_field(field.name()));
             }
@@ -340,7 +411,10 @@ impl<'de> de::Visitor<'de> for WireVisitor {
                 Field::Rev => frame.rev = map.next_value()?,
                 Field::Reactions => frame.reactions = map.next_value()?,
                 Field::Mine => frame.mine = map.next_value()?,
-                Field::FrameType => frame.frame_type = Some(map.next_value()?),
+                Field::FrameType => {
+                    let index = map.next_value_seed(NameSeed(&FrameType::NAMES))?;
+                    frame.frame_type = Some(FrameType::ALL[index]);
+                }
                 Field::Messages => frame.messages = Some(map.next_value()?),
                 Field::HasMore => frame.has_more = Some(map.next_value()?),
                 Field::Changes => frame.changes = map.next_value()?,
@@ -353,6 +427,11 @@ impl<'de> de::Visitor<'de> for WireVisitor {
                 Field::ExpiresAt => {
                     frame.expires_at = Some(map.next_value_seed(Rfc3339Seed)?);
                 }
+                Field::Read => frame.read = map.next_value()?,
+                Field::With => frame.with = map.next_value()?,
+                Field::Emoji => frame.emoji = Some(map.next_value()?),
+                Field::Count => frame.count = Some(map.next_value()?),
+                Field::Users => frame.users = Some(map.next_value()?),
                 Field::Unknown => {}
             }
         }
@@ -363,7 +442,7 @@ impl<'de> de::Visitor<'de> for WireVisitor {
 impl Field {
     /// The key as the wire spells it, for errors.
     fn name(self) -> &'static str {
-        const NAMES: [&str; 22] = [
+        const NAMES: [&str; 27] = [
             "room",
             "id",
             "client_id",
@@ -386,6 +465,11 @@ impl Field {
             "retry_after_ms",
             "rooms",
             "expires_at",
+            "read",
+            "with",
+            "emoji",
+            "count",
+            "users",
         ];
         NAMES.get(self as usize).copied().unwrap_or_default()
     }
@@ -445,9 +529,10 @@ impl WireFrame {
                 user: required(self.user, "user")?,
             },
             FrameType::Error => ServerFrame::Error {
-                code: ErrorCode::deserialize(
-                    required::<String, E>(self.code, "code")?.into_deserializer(),
-                )?,
+                code: ErrorCode::ALL[name_index(
+                    &required::<String, E>(self.code, "code")?,
+                    &ErrorCode::NAMES,
+                )?],
                 message: required(self.message, "message")?,
                 client_id: self.client_id,
                 retry_after_ms: self.retry_after_ms,
@@ -470,6 +555,22 @@ impl WireFrame {
         })
     }
 
+    fn into_room_entry<E: de::Error>(self) -> Result<RoomEntry, E> {
+        Ok(RoomEntry {
+            room: required(self.room, "room")?,
+            read: self.read,
+            with: self.with,
+        })
+    }
+
+    fn into_reaction<E: de::Error>(self) -> Result<Reaction, E> {
+        Ok(Reaction {
+            emoji: required(self.emoji, "emoji")?,
+            count: required(self.count, "count")?,
+            users: required(self.users, "users")?,
+        })
+    }
+
     /// The [`ChatMessage`] a `message` or `changed` frame carries at its top level, or a message object.
     fn into_message<E: de::Error>(self) -> Result<ChatMessage, E> {
         let client_id = required(self.client_id, "client_id")?;
@@ -489,8 +590,9 @@ impl WireFrame {
     }
 }
 
-/// Machine-readable reasons for an `error` frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Machine-readable reasons for an `error` frame. Read by name ([`crate::flat::deserialize_name`]), as the
+/// derived reader reads it (a test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Not JSON, not an object, or a field of the wrong type.
@@ -551,7 +653,79 @@ pub enum ErrorCode {
     TooManyInvites,
 }
 
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::ALL[crate::flat::deserialize_name(deserializer, &Self::NAMES)?])
+    }
+}
+
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 29] = [
+        Self::MalformedFrame,
+        Self::UnknownAction,
+        Self::InvalidRoom,
+        Self::InvalidClientId,
+        Self::InvalidMessageId,
+        Self::EmptyBody,
+        Self::BodyTooLong,
+        Self::InvalidLimit,
+        Self::FrameTooLarge,
+        Self::NotAMember,
+        Self::RateLimited,
+        Self::TooManyRooms,
+        Self::RoomFull,
+        Self::TooManyNewRooms,
+        Self::TooManyConnections,
+        Self::TokenExpired,
+        Self::SignedOut,
+        Self::Internal,
+        Self::NoSuchRoom,
+        Self::NotYourRoomName,
+        Self::InvalidUser,
+        Self::UnknownPerson,
+        Self::TheirRoomsFull,
+        Self::NotYourMessage,
+        Self::UnknownMessage,
+        Self::InvalidEmoji,
+        Self::TooManyReactions,
+        Self::InvalidInvite,
+        Self::TooManyInvites,
+    ];
+
+    /// Each of [`ErrorCode::ALL`]'s name on the wire, in its order.
+    const NAMES: [&'static str; 29] = [
+        "malformed_frame",
+        "unknown_action",
+        "invalid_room",
+        "invalid_client_id",
+        "invalid_message_id",
+        "empty_body",
+        "body_too_long",
+        "invalid_limit",
+        "frame_too_large",
+        "not_a_member",
+        "rate_limited",
+        "too_many_rooms",
+        "room_full",
+        "too_many_new_rooms",
+        "too_many_connections",
+        "token_expired",
+        "signed_out",
+        "internal",
+        "no_such_room",
+        "not_your_room_name",
+        "invalid_user",
+        "unknown_person",
+        "their_rooms_full",
+        "not_your_message",
+        "unknown_message",
+        "invalid_emoji",
+        "too_many_reactions",
+        "invalid_invite",
+        "too_many_invites",
+    ];
+
     /// A sentence for a person. Every number in it is the limit's constant in [`crate::limits`], so the
     /// sentence cannot drift from what is enforced.
     pub fn describe(self) -> String {
@@ -989,6 +1163,118 @@ mod tests {
                     assert!(json.starts_with('['), "{json}: {ours:?} vs {derived:?}");
                 }
             }
+        }
+    }
+
+    /// The names read are the names written: every error code's and frame type's, in their lists' order,
+    /// and the lists hold every variant.
+    #[test]
+    fn names_read_are_the_names_written() {
+        for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(code as usize, i);
+            assert_eq!(serde_json::to_value(code).unwrap(), ErrorCode::NAMES[i]);
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+        }
+        assert_eq!(ErrorCode::ALL.len(), ErrorCode::TooManyInvites as usize + 1);
+        for (i, kind) in FrameType::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, i);
+        }
+        assert_eq!(FrameType::ALL.len(), FrameType::Redeemed as usize + 1);
+        for frame in every_frame() {
+            let json: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
+            let name = json["type"].as_str().unwrap();
+            let kind = FrameType::ALL[FrameType::NAMES.iter().position(|n| *n == name).unwrap()];
+            assert_eq!(
+                format!("{kind:?}"),
+                format!("{frame:?}").split([' ', '(']).next().unwrap()
+            );
+        }
+        let err = serde_json::from_str::<ErrorCode>("\"nope\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("unknown variant `nope`, expected one of `malformed_frame`"),
+            "{err}"
+        );
+    }
+
+    /// Every variant of `whole`: each of `keys` (the object's own and others') missing, set to a value of
+    /// every kind, and given twice.
+    fn variants(whole: &serde_json::Value, keys: &[&str]) -> Vec<String> {
+        let fields = whole.as_object().unwrap();
+        let mut objects = vec![whole.to_string()];
+        for key in keys {
+            let mut without = fields.clone();
+            without.remove(*key);
+            objects.push(serde_json::Value::Object(without).to_string());
+            for value in [
+                serde_json::json!(null),
+                serde_json::json!(true),
+                serde_json::json!(7),
+                serde_json::json!(-7),
+                serde_json::json!("general"),
+                serde_json::json!("5-6"),
+                serde_json::json!("👍"),
+                serde_json::json!([]),
+                serde_json::json!([{"id": "u", "name": "n"}]),
+                serde_json::json!({"id": "u", "name": "n"}),
+            ] {
+                let mut changed = fields.clone();
+                changed.insert((*key).to_owned(), value.clone());
+                let json = serde_json::Value::Object(changed).to_string();
+                objects.push(format!("{},\"{key}\":{value}}}", &json[..json.len() - 1]));
+                objects.push(json);
+            }
+        }
+        objects
+    }
+
+    /// Room entries and reactions read as their derived readers read them, from every variant of each.
+    #[test]
+    fn room_entries_and_reactions_read_as_derived_readers_do() {
+        #[derive(Deserialize)]
+        struct DerivedEntry {
+            room: RoomName,
+            #[serde(default)]
+            read: Option<MessageId>,
+            #[serde(default)]
+            with: Option<User>,
+        }
+        #[derive(Deserialize)]
+        struct DerivedReaction {
+            emoji: Emoji,
+            count: u32,
+            users: Vec<User>,
+        }
+        let keys = [
+            "room", "read", "with", "emoji", "count", "users", "type", "id", "body", "other",
+        ];
+        let entry =
+            serde_json::json!({"room": "general", "read": "5-6", "with": {"id": "u", "name": "n"}});
+        for json in variants(&entry, &keys) {
+            let ours = serde_json::from_str::<RoomEntry>(&json).ok();
+            let derived = serde_json::from_str::<DerivedEntry>(&json)
+                .ok()
+                .map(|d| RoomEntry {
+                    room: d.room,
+                    read: d.read,
+                    with: d.with,
+                });
+            assert_eq!(ours, derived, "{json}");
+        }
+        let reaction =
+            serde_json::json!({"emoji": "❤️", "count": 2, "users": [{"id": "u", "name": "n"}]});
+        for json in variants(&reaction, &keys) {
+            let ours = serde_json::from_str::<Reaction>(&json).ok();
+            let derived = serde_json::from_str::<DerivedReaction>(&json)
+                .ok()
+                .map(|d| Reaction {
+                    emoji: d.emoji,
+                    count: d.count,
+                    users: d.users,
+                });
+            assert_eq!(ours, derived, "{json}");
         }
     }
 
