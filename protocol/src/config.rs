@@ -5,7 +5,9 @@ use serde::{de, Deserialize, Deserializer, Serialize};
 
 use crate::flat::{Fields, FromFields};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Read by a reader written out below (no derived one: its second form, for JSON arrays nobody sends,
+/// is download size for the app; app/README.md, "Size"), which reads what the derived one reads (a test).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AppConfig {
     /// Where to open the WebSocket; the app appends `?token=<ID token>`.
     pub ws_url: String,
@@ -33,6 +35,42 @@ pub struct AuthConfig {
     pub scopes: String,
 }
 
+impl<'de> Deserialize<'de> for AppConfig {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(AppConfigVisitor)
+    }
+}
+
+struct AppConfigVisitor;
+
+impl<'de> de::Visitor<'de> for AppConfigVisitor {
+    type Value = AppConfig;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("struct AppConfig")
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<AppConfig, A::Error> {
+        let mut ws_url = None;
+        let mut auth = None;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "ws_url" if ws_url.is_some() => return Err(de::Error::duplicate_field("ws_url")),
+                "ws_url" => ws_url = Some(map.next_value()?),
+                "auth" if auth.is_some() => return Err(de::Error::duplicate_field("auth")),
+                "auth" => auth = Some(map.next_value()?),
+                _ => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(AppConfig {
+            ws_url: ws_url.ok_or_else(|| de::Error::missing_field("ws_url"))?,
+            auth: auth.ok_or_else(|| de::Error::missing_field("auth"))?,
+        })
+    }
+}
+
 impl FromFields for AuthConfig {
     const EXPECTING: &'static str = "struct AuthConfig";
 
@@ -58,6 +96,53 @@ impl<'de> Deserialize<'de> for AuthConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The whole configuration reads as the derived reader reads it, errors and their positions too: each
+    /// field missing, given twice, `null`, of another kind, and unknown fields.
+    #[test]
+    fn app_config_reads_as_the_derived_reader_reads_it() {
+        mod derived {
+            /// Named as ours, so that its errors name the same struct.
+            #[derive(Debug, serde::Deserialize)]
+            pub struct AppConfig {
+                pub ws_url: String,
+                pub auth: super::AuthConfig,
+            }
+        }
+        let auth = r#"{"authorize_url":"a","token_url":"t","revoke_url":"r","logout_url":"l","client_id":"c","scopes":"s"}"#;
+        let mut objects = vec![
+            format!(r#"{{"ws_url":"wss://x/ws","auth":{auth}}}"#),
+            format!(r#"{{"auth":{auth},"ws_url":"wss://x/ws","other":[1,{{}}]}}"#),
+            format!(r#"{{"auth":{auth}}}"#),
+            r#"{"ws_url":"wss://x/ws"}"#.to_owned(),
+            r#"{"ws_url":"wss://x/ws","auth":{}}"#.to_owned(),
+            format!(r#"{{"ws_url":"a","ws_url":"b","auth":{auth}}}"#),
+            format!(r#"{{"ws_url":"a","auth":{auth},"auth":{auth}}}"#),
+            "{}".to_owned(),
+            "[]".to_owned(),
+            "\"x\"".to_owned(),
+            format!(r#"{{"ws_url":"wss://x/ws","auth":{auth}"#),
+        ];
+        for value in ["null", "5", "true", "[]", "{}", "\"s\""] {
+            objects.push(format!(r#"{{"ws_url":{value},"auth":{auth}}}"#));
+            objects.push(format!(r#"{{"ws_url":"wss://x/ws","auth":{value}}}"#));
+        }
+        for json in objects {
+            let ours = serde_json::from_str::<AppConfig>(&json).map_err(|e| e.to_string());
+            let derived = serde_json::from_str::<derived::AppConfig>(&json)
+                .map(|d| AppConfig {
+                    ws_url: d.ws_url,
+                    auth: d.auth,
+                })
+                .map_err(|e| e.to_string());
+            if json == "[]" {
+                // The array form, which nobody sends, is the derived reader's alone.
+                assert!(ours.is_err(), "{json}");
+                continue;
+            }
+            assert_eq!(ours, derived, "{json}");
+        }
+    }
 
     /// The configuration reads as the derived reader reads it: the whole of it, each field missing,
     /// `null` or a number, and unknown fields of any kind.
