@@ -1,10 +1,10 @@
-//! Flat JSON objects (strings, whole numbers and booleans by key), and the names of enums' variants, read
-//! by one reader each that every such type
-//! shares ([`FromFields`]), instead of a derived reader for each: a derived reader is compiled once per type,
-//! with a second form for JSON arrays nobody sends, and the browser app downloads every one it uses (app/README.md,
-//! "Size"). A type read this way reads what its derived reader reads from an object (each has a test that
-//! holds them together): unknown fields ignored whatever their value, a known field given twice refused,
-//! `null` or absence for an optional one, the derived reader's error for a missing or mistyped one.
+//! Flat JSON objects (strings and whole numbers by key) and the names of enums' variants, each read by one
+//! reader that every such type shares ([`FromFields`], [`deserialize_name`]) instead of a derived reader per
+//! type: a derived reader is compiled once per type, with a second form for JSON arrays nobody sends, and the
+//! browser app downloads every one it uses (app/README.md, "Size"). A type read this way reads what its
+//! derived reader reads from an object (each has a test that holds them together): unknown fields ignored
+//! whatever their value, a known field given twice refused, `null` or absence for an optional one, the
+//! derived reader's error for a missing or mistyped one.
 
 use std::marker::PhantomData;
 
