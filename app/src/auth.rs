@@ -7,8 +7,9 @@
 //! tab itself, are never shared with other tabs, and are not written to long-lived storage, so a
 //! refresh token does not outlive the browsing session that earned it.
 
+use protocol::flat::{Fields, FromFields};
 use protocol::AuthConfig;
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize};
 
 use protocol::sha256;
 
@@ -48,8 +49,9 @@ pub fn challenge_for(verifier: &str) -> String {
     base64url::encode(&sha256::digest(verifier.as_bytes()))
 }
 
-/// What the tab remembers between leaving for the authorize page and coming back to the callback.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the tab remembers between leaving for the authorize page and coming back to the callback. This
+/// module's types are read as flat objects ([`protocol::flat`]), each as its derived reader would (tests).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PendingSignIn {
     /// Echoed back by the authorize endpoint; a callback with another value is refused (CSRF).
     pub state: String,
@@ -129,35 +131,107 @@ fn with_query(url: &str, query: &str) -> String {
 }
 
 /// The token endpoint's answer. A refresh answers without `refresh_token` (Cognito keeps the old one).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct TokenResponse {
     pub id_token: String,
-    #[serde(default)]
     pub refresh_token: Option<String>,
 }
 
 /// A refusal from one of the provider's OAuth endpoints (RFC 6749, 5.2): only its `error` code is shown.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct OAuthRefusal {
     pub error: String,
 }
 
 /// The ID token claims the app reads. The browser does not verify the signature (the server does on
 /// every connection); it only needs the name to show and the expiry to plan refreshes.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Claims {
     pub sub: String,
-    #[serde(default)]
     pub name: Option<String>,
-    #[serde(default)]
     pub email: Option<String>,
-    #[serde(default, rename = "cognito:username")]
+    /// `cognito:username`.
     pub username: Option<String>,
-    #[serde(default)]
     pub picture: Option<String>,
     /// Seconds since the epoch.
     pub exp: u64,
 }
+
+impl FromFields for PendingSignIn {
+    const EXPECTING: &'static str = "struct PendingSignIn";
+
+    fn from_fields<E: de::Error>(mut fields: Fields) -> Result<Self, E> {
+        Ok(Self {
+            state: fields.text("state")?,
+            verifier: fields.text("verifier")?,
+            return_to: fields.text("return_to")?,
+        })
+    }
+}
+
+impl FromFields for TokenResponse {
+    const EXPECTING: &'static str = "struct TokenResponse";
+
+    fn from_fields<E: de::Error>(mut fields: Fields) -> Result<Self, E> {
+        Ok(Self {
+            id_token: fields.text("id_token")?,
+            refresh_token: fields.optional_text("refresh_token")?,
+        })
+    }
+}
+
+impl FromFields for OAuthRefusal {
+    const EXPECTING: &'static str = "struct OAuthRefusal";
+
+    fn from_fields<E: de::Error>(mut fields: Fields) -> Result<Self, E> {
+        Ok(Self {
+            error: fields.text("error")?,
+        })
+    }
+}
+
+impl FromFields for Claims {
+    const EXPECTING: &'static str = "struct Claims";
+
+    fn from_fields<E: de::Error>(mut fields: Fields) -> Result<Self, E> {
+        Ok(Self {
+            sub: fields.text("sub")?,
+            name: fields.optional_text("name")?,
+            email: fields.optional_text("email")?,
+            username: fields.optional_text("cognito:username")?,
+            picture: fields.optional_text("picture")?,
+            exp: fields.number("exp")?,
+        })
+    }
+}
+
+impl FromFields for Session {
+    const EXPECTING: &'static str = "struct Session";
+
+    fn from_fields<E: de::Error>(mut fields: Fields) -> Result<Self, E> {
+        Ok(Self {
+            id_token: fields.text("id_token")?,
+            refresh_token: fields.optional_text("refresh_token")?,
+            sub: fields.text("sub")?,
+            name: fields.text("name")?,
+            picture: fields.optional_text("picture")?,
+            expires_at_ms: fields.number("expires_at_ms")?,
+        })
+    }
+}
+
+/// Each of this module's types is read as a flat object.
+macro_rules! read_flat {
+    ($($name:ident),*) => {$(
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                protocol::flat::deserialize(deserializer)
+            }
+        }
+    )*};
+}
+
+read_flat!(PendingSignIn, TokenResponse, OAuthRefusal, Claims, Session);
 
 impl Claims {
     /// Reads the payload (second part) of a JWT.
@@ -212,7 +286,7 @@ impl std::fmt::Display for AuthError {
 }
 
 /// A signed-in person's tokens and who they are.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Session {
     pub id_token: String,
     pub refresh_token: Option<String>,
@@ -341,6 +415,162 @@ mod tests {
             logout_url(&config(), "https://chat.example.com/"),
             "https://auth.example.com/logout?client_id=abc123&logout_uri=https%3A%2F%2Fchat.example.com%2F"
         );
+    }
+
+    /// Every variant of `whole`: each key (and an unknown one) missing, and set to a value of every kind.
+    fn variants(whole: serde_json::Value) -> Vec<String> {
+        let mut objects = vec![whole.to_string()];
+        let keys = whole
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .chain(["other".into()]);
+        for key in keys {
+            let mut without = whole.clone();
+            without.as_object_mut().unwrap().remove(&key);
+            objects.push(without.to_string());
+            for value in [
+                serde_json::json!(null),
+                serde_json::json!("text"),
+                serde_json::json!(5),
+                serde_json::json!(-5),
+                serde_json::json!(1.5),
+                serde_json::json!(true),
+                serde_json::json!([1, {"a": []}]),
+                serde_json::json!({"a": [1]}),
+            ] {
+                let mut changed = whole.clone();
+                changed[&key] = value;
+                objects.push(changed.to_string());
+            }
+        }
+        objects.extend(["{}", "[]", "null", "7"].map(String::from));
+        objects
+    }
+
+    /// `Ours` reads what `Derived` reads, and refuses what it refuses, from every variant of `whole`.
+    fn agree<Ours, Derived, Value>(
+        whole: serde_json::Value,
+        ours: fn(Ours) -> Value,
+        derived: fn(Derived) -> Value,
+    ) where
+        Ours: serde::de::DeserializeOwned,
+        Derived: serde::de::DeserializeOwned,
+        Value: PartialEq + std::fmt::Debug,
+    {
+        for json in variants(whole) {
+            assert_eq!(
+                serde_json::from_str::<Ours>(&json).map(ours).ok(),
+                serde_json::from_str::<Derived>(&json).map(derived).ok(),
+                "{json}"
+            );
+        }
+    }
+
+    /// The sign-in's types, read as flat objects, read what their derived readers read.
+    #[test]
+    fn sign_in_types_read_as_derived_readers_do() {
+        #[derive(Deserialize)]
+        struct DerivedClaims {
+            sub: String,
+            #[serde(default)]
+            name: Option<String>,
+            #[serde(default)]
+            email: Option<String>,
+            #[serde(default, rename = "cognito:username")]
+            username: Option<String>,
+            #[serde(default)]
+            picture: Option<String>,
+            exp: u64,
+        }
+        agree(
+            serde_json::json!({"sub": "u-1", "name": "Ada", "email": "a@x", "cognito:username": "google_1",
+                "picture": "https://x/a.png", "exp": 1_700_000_000_u64, "email_verified": true,
+                "identities": [{"providerName": "Google"}], "aud": "abc"}),
+            |c: Claims| (c.sub, c.name, c.email, c.username, c.picture, c.exp),
+            |c: DerivedClaims| (c.sub, c.name, c.email, c.username, c.picture, c.exp),
+        );
+        #[derive(Deserialize)]
+        struct DerivedSession {
+            id_token: String,
+            refresh_token: Option<String>,
+            sub: String,
+            name: String,
+            picture: Option<String>,
+            expires_at_ms: u64,
+        }
+        agree(
+            serde_json::json!({"id_token": "t", "refresh_token": "r", "sub": "u", "name": "Ada",
+                "picture": "p", "expires_at_ms": 1_700_000_000_000_u64}),
+            |s: Session| {
+                (
+                    s.id_token,
+                    s.refresh_token,
+                    s.sub,
+                    s.name,
+                    s.picture,
+                    s.expires_at_ms,
+                )
+            },
+            |s: DerivedSession| {
+                (
+                    s.id_token,
+                    s.refresh_token,
+                    s.sub,
+                    s.name,
+                    s.picture,
+                    s.expires_at_ms,
+                )
+            },
+        );
+        #[derive(Deserialize)]
+        struct DerivedPending {
+            state: String,
+            verifier: String,
+            return_to: String,
+        }
+        agree(
+            serde_json::json!({"state": "s", "verifier": "v", "return_to": "/rooms/general"}),
+            |p: PendingSignIn| (p.state, p.verifier, p.return_to),
+            |p: DerivedPending| (p.state, p.verifier, p.return_to),
+        );
+        #[derive(Deserialize)]
+        struct DerivedTokens {
+            id_token: String,
+            #[serde(default)]
+            refresh_token: Option<String>,
+        }
+        agree(
+            serde_json::json!({"id_token": "t", "refresh_token": "r", "access_token": "a",
+                "expires_in": 3600, "token_type": "Bearer"}),
+            |t: TokenResponse| (t.id_token, t.refresh_token),
+            |t: DerivedTokens| (t.id_token, t.refresh_token),
+        );
+        #[derive(Deserialize)]
+        struct DerivedRefusal {
+            error: String,
+        }
+        agree(
+            serde_json::json!({"error": "invalid_grant", "error_description": "expired"}),
+            |r: OAuthRefusal| r.error,
+            |r: DerivedRefusal| r.error,
+        );
+    }
+
+    /// A session saved by this build reads back as itself.
+    #[test]
+    fn a_saved_session_reads_back() {
+        let session = Session {
+            id_token: "t".into(),
+            refresh_token: None,
+            sub: "u".into(),
+            name: "Ada \"A\"".into(),
+            picture: Some("p".into()),
+            expires_at_ms: u64::MAX,
+        };
+        let json = serde_json::to_string(&session).unwrap();
+        assert_eq!(serde_json::from_str::<Session>(&json).unwrap(), session);
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! server stores once. Both the outbox and the [`Drafts`] are plain serde values the client persists to
 //! `localStorage`, so they survive a reload and a room switch. Pure: no browser calls.
 
+use protocol::flat::{Fields, FromFields};
 use protocol::{ClientFrame, ClientId, ErrorCode, FrameError, RoomName, ServerFrame};
-use serde::{Deserialize, Serialize};
+use serde::{de, Deserialize, Deserializer, Serialize};
 
 use crate::sorted_map::SortedMap;
 
@@ -28,8 +29,8 @@ pub enum PendingStatus {
 
 /// A message the server has not confirmed yet. Saved as one flat object, its status named by `status`
 /// beside the message's fields (`{"client_id":…,"room":…,"body":…,"status":"sent","since_ms":…}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "SavedPending", try_from = "SavedPending")]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(into = "SavedPending")]
 pub struct PendingMessage {
     pub client_id: ClientId,
     pub room: RoomName,
@@ -39,8 +40,8 @@ pub struct PendingMessage {
 
 /// A [`PendingMessage`] as saved: written out instead of `#[serde(flatten)]` of a tagged [`PendingStatus`],
 /// whose reader buffers every object (serde's `Content`) and is a few KB of the app's download; the JSON is
-/// the same.
-#[derive(Serialize, Deserialize)]
+/// the same. Read back as a flat object ([`protocol::flat`]), as a derived reader of this would (a test).
+#[derive(Serialize)]
 struct SavedPending {
     client_id: ClientId,
     room: RoomName,
@@ -55,7 +56,7 @@ struct SavedPending {
     reason: Option<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(rename_all = "snake_case")]
 enum SavedStatus {
     Queued,
@@ -81,25 +82,38 @@ impl From<PendingMessage> for SavedPending {
     }
 }
 
-impl TryFrom<SavedPending> for PendingMessage {
-    type Error = &'static str;
+impl FromFields for PendingMessage {
+    const EXPECTING: &'static str = "struct SavedPending";
 
-    fn try_from(saved: SavedPending) -> Result<Self, Self::Error> {
-        let status = match saved.status {
-            SavedStatus::Queued => PendingStatus::Queued,
-            SavedStatus::Sent => PendingStatus::Sent {
-                since_ms: saved.since_ms.unwrap_or_default(),
+    fn from_fields<E: de::Error>(mut fields: Fields) -> Result<Self, E> {
+        let client_id = ClientId::new(fields.text("client_id")?).map_err(E::custom)?;
+        let room = RoomName::new(fields.text("room")?).map_err(E::custom)?;
+        let body = fields.text("body")?;
+        let status = fields.text("status")?;
+        let since_ms = fields.optional_number("since_ms")?;
+        let reason = fields.optional_text("reason")?;
+        let status = match status.as_str() {
+            "queued" => PendingStatus::Queued,
+            "sent" => PendingStatus::Sent {
+                since_ms: since_ms.unwrap_or_default(),
             },
-            SavedStatus::Failed => PendingStatus::Failed {
-                reason: saved.reason.ok_or("missing field `reason`")?,
+            "failed" => PendingStatus::Failed {
+                reason: reason.ok_or_else(|| E::custom("missing field `reason`"))?,
             },
+            other => return Err(E::unknown_variant(other, &["queued", "sent", "failed"])),
         };
         Ok(Self {
-            client_id: saved.client_id,
-            room: saved.room,
-            body: saved.body,
+            client_id,
+            room,
+            body,
             status,
         })
+    }
+}
+
+impl<'de> Deserialize<'de> for PendingMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        protocol::flat::deserialize(deserializer)
     }
 }
 
@@ -465,6 +479,79 @@ mod tests {
         let no_reason =
             r#"{"messages":[{"client_id":"c","room":"general","body":"hi","status":"failed"}]}"#;
         assert!(serde_json::from_str::<Outbox>(no_reason).is_err());
+    }
+
+    /// A pending message reads as the derived reader of [`SavedPending`] (with `try_from`) read it: every
+    /// status, each field missing, `null` or of another kind, unknown fields.
+    #[test]
+    fn pending_messages_read_as_the_derived_reader_read_them() {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum DerivedStatus {
+            Queued,
+            Sent,
+            Failed,
+        }
+        #[derive(Deserialize)]
+        struct Derived {
+            client_id: ClientId,
+            room: RoomName,
+            body: String,
+            status: DerivedStatus,
+            #[serde(default)]
+            since_ms: Option<u64>,
+            #[serde(default)]
+            reason: Option<String>,
+        }
+        let derived = |d: Derived| {
+            let status = match d.status {
+                DerivedStatus::Queued => PendingStatus::Queued,
+                DerivedStatus::Sent => PendingStatus::Sent {
+                    since_ms: d.since_ms.unwrap_or_default(),
+                },
+                DerivedStatus::Failed => PendingStatus::Failed { reason: d.reason? },
+            };
+            Some(PendingMessage {
+                client_id: d.client_id,
+                room: d.room,
+                body: d.body,
+                status,
+            })
+        };
+        for status in ["queued", "sent", "failed", "lost"] {
+            let whole = serde_json::json!({"client_id": "c-1", "room": "general", "body": "hi",
+                "status": status, "since_ms": 5, "reason": "Slow down"});
+            let keys = whole
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .chain(["other".into()]);
+            let mut objects = vec![whole.to_string()];
+            for key in keys {
+                let mut without = whole.clone();
+                without.as_object_mut().unwrap().remove(&key);
+                objects.push(without.to_string());
+                for value in [
+                    serde_json::json!(null),
+                    serde_json::json!("has space"),
+                    serde_json::json!(7),
+                    serde_json::json!(-7),
+                    serde_json::json!([]),
+                ] {
+                    let mut changed = whole.clone();
+                    changed[&key] = value;
+                    objects.push(changed.to_string());
+                }
+            }
+            for json in objects {
+                let ours = serde_json::from_str::<PendingMessage>(&json).ok();
+                let theirs = serde_json::from_str::<Derived>(&json)
+                    .ok()
+                    .and_then(derived);
+                assert_eq!(ours, theirs, "{json}");
+            }
+        }
     }
 
     #[test]

@@ -9,8 +9,11 @@
 //!   into a validated frame or a [`FrameError`] that says which error frame to answer with.
 //! - [`server`]: [`ServerFrame`], server → browser, tagged by `"type"`, and the payload types it carries.
 //! - [`reaction`]: the emoji a person may react with ([`Emoji`]) and what a message carries about them.
+//! - [`rfc3339`]: the reader of the dates and times in server frames (`time`'s own format writes them).
 //! - [`sha256`]: the hash that names direct conversations (and the app's PKCE challenge).
 //! - [`envelope`]: [`Command`] and [`Delivery`], the messages on the command and delivery queues.
+//! - [`flat`]: the one reader of flat JSON objects (strings and numbers by key), shared by the small types
+//!   the browser app reads.
 //! - [`config`]: [`AppConfig`], the runtime `/config.json` the app reads at start.
 //! - [`text`]: what text from people may carry: [`display_name`] cleans the name a token claims,
 //!   [`strip_bidi_overrides`] cleans a message body.
@@ -22,9 +25,11 @@
 pub mod client;
 pub mod config;
 pub mod envelope;
+pub mod flat;
 pub mod ids;
 pub mod limits;
 pub mod reaction;
+pub mod rfc3339;
 pub mod server;
 pub mod sha256;
 pub mod text;

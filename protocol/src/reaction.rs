@@ -4,13 +4,13 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::server::User;
 
 /// One emoji of the fixed set; anything else is refused on receipt (`invalid_emoji`). On the wire, the
 /// emoji itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Emoji {
     #[serde(rename = "👍")]
     ThumbsUp,
@@ -37,21 +37,24 @@ impl Emoji {
         Self::Sad,
     ];
 
+    /// Each of [`Emoji::ALL`] as text, in its order (what the wire carries).
+    const TEXTS: [&'static str; 6] = ["👍", "❤️", "😂", "🎉", "😮", "😢"];
+
     /// The emoji as text (what the wire carries).
     pub fn as_str(self) -> &'static str {
-        match self {
-            Self::ThumbsUp => "👍",
-            Self::Heart => "❤️",
-            Self::Laugh => "😂",
-            Self::Party => "🎉",
-            Self::Surprised => "😮",
-            Self::Sad => "😢",
-        }
+        Self::TEXTS[self as usize]
     }
 
     /// The emoji whose text is `text`, if it is one of the set.
     pub fn from_text(text: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|e| e.as_str() == text)
+    }
+}
+
+/// Read by its text ([`crate::flat::deserialize_name`]), as the derived reader reads it (a test).
+impl<'de> Deserialize<'de> for Emoji {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::ALL[crate::flat::deserialize_name(deserializer, &Self::TEXTS)?])
     }
 }
 
@@ -63,7 +66,8 @@ impl fmt::Display for Emoji {
 
 /// The people who reacted to a message with one emoji: how many, and the first of them (at most
 /// [`crate::limits::MAX_NAMED_REACTORS`], in the order they reacted, without pictures) to name on hover.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Read by the server frames' own reader (`crate::server`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reaction {
     pub emoji: Emoji,
     pub count: u32,
@@ -87,5 +91,19 @@ mod tests {
         for other in ["\"❤\"", "\"ThumbsUp\"", "\"🍕\"", "\"\"", "1"] {
             assert!(serde_json::from_str::<Emoji>(other).is_err(), "{other}");
         }
+        // The serialised names are the texts, in `ALL`'s order, and an unknown one is refused as serde's
+        // derived reader refuses it.
+        for (emoji, text) in Emoji::ALL.into_iter().zip(Emoji::TEXTS) {
+            assert_eq!(serde_json::to_value(emoji).unwrap(), text);
+        }
+        let err = serde_json::from_str::<Emoji>("\"🍕\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with(
+                "unknown variant `🍕`, expected one of `👍`, `❤️`, `😂`, `🎉`, `😮`, `😢`"
+            ),
+            "{err}"
+        );
     }
 }

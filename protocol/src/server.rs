@@ -1,10 +1,11 @@
 //! Server → client frames, tagged by `"type"`, and the payloads they carry.
 
-use serde::de::{self, IntoDeserializer};
+use serde::de;
 use serde::{Deserialize, Deserializer, Serialize};
 use time::OffsetDateTime;
 
 use crate::client::ACTIONS;
+use crate::flat::{name_index, Fields, FromFields, NameSeed};
 use crate::ids::{ClientId, InviteCode, MessageId, RoomName};
 use crate::limits::{
     INVITE_LINK_TTL_SECS, MAX_BODY_CHARS, MAX_CLIENT_ID_LEN, MAX_CONNECTIONS_PER_PERSON,
@@ -15,17 +16,35 @@ use crate::limits::{
 use crate::reaction::{Emoji, Reaction};
 
 /// A signed-in person as others see them. `id` is the identity provider's `sub`; `name` comes from the
-/// token, never from a frame, so nobody can speak as someone else.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// token, never from a frame, so nobody can speak as someone else. Read as a flat object ([`crate::flat`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 pub struct User {
     pub id: String,
     pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub picture: Option<String>,
 }
 
-/// A stored chat message.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl FromFields for User {
+    const EXPECTING: &'static str = "struct User";
+
+    fn from_fields<E: de::Error>(mut fields: Fields) -> Result<Self, E> {
+        Ok(Self {
+            id: fields.text("id")?,
+            name: fields.text("name")?,
+            picture: fields.optional_text("picture")?,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for User {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        crate::flat::deserialize(deserializer)
+    }
+}
+
+/// A stored chat message. Its reader is the frames' own (below); the attributes say what it reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ChatMessage {
     pub room: RoomName,
     /// Assigned by the registry; orders messages within the room.
@@ -34,13 +53,13 @@ pub struct ChatMessage {
     pub client_id: ClientId,
     pub author: User,
     pub body: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(with = "crate::rfc3339")]
     pub sent_at: OffsetDateTime,
     /// When the author last edited the body; absent if never.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
-        with = "time::serde::rfc3339::option"
+        with = "crate::rfc3339::option"
     )]
     pub edited_at: Option<OffsetDateTime>,
     /// The author deleted the message: `body` is empty, and the app shows a placeholder.
@@ -60,8 +79,9 @@ pub struct ChatMessage {
     pub mine: Option<Vec<Emoji>>,
 }
 
-/// One room or direct conversation on a person's list (the `rooms` frame).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One room or direct conversation on a person's list (the `rooms` frame). Read by the frames' own reader
+/// ([`WireVisitor`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoomEntry {
     pub room: RoomName,
     /// The newest message the person has read there, on any device.
@@ -123,7 +143,7 @@ pub enum ServerFrame {
     InviteLink {
         room: RoomName,
         code: InviteCode,
-        #[serde(with = "time::serde::rfc3339")]
+        #[serde(with = "crate::rfc3339")]
         expires_at: OffsetDateTime,
         client_id: ClientId,
     },
@@ -171,17 +191,45 @@ impl ServerFrame {
     }
 }
 
-/// Reads a frame in one pass through `WireFrame`: the same frames as the derived reader, from JSON in any
-/// key order, unknown fields ignored.
+/// Reads a frame in one pass through [`WireVisitor`]: the same frames as the derived reader, from JSON in
+/// any key order, unknown fields ignored.
 impl<'de> Deserialize<'de> for ServerFrame {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        WireFrame::deserialize(deserializer)?.into_frame()
+        deserializer
+            .deserialize_map(WireVisitor::FRAME)?
+            .into_frame()
+    }
+}
+
+impl<'de> Deserialize<'de> for RoomEntry {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(WireVisitor::ROOM_ENTRY)?
+            .into_room_entry()
+    }
+}
+
+impl<'de> Deserialize<'de> for Reaction {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(WireVisitor::REACTION)?
+            .into_reaction()
+    }
+}
+
+/// Reads a message with the frames' own reader ([`WireVisitor`]), fields other than a message's ignored:
+/// what the derived reader reads (a test holds the two together), without a second copy of every field's
+/// reader in the browser app's download.
+impl<'de> Deserialize<'de> for ChatMessage {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer
+            .deserialize_map(WireVisitor::MESSAGE)?
+            .into_message()
     }
 }
 
 /// The frames' `"type"` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum FrameType {
     Message,
     History,
@@ -195,40 +243,264 @@ enum FrameType {
     Redeemed,
 }
 
-/// Every field of every server frame, each optional: what a frame is read into before its `type` picks the
-/// variant. serde's derived reader for an internally tagged enum buffers the whole frame first (its
-/// `Content`), which compiles every payload type's reader a second time; the browser app downloads that
-/// code with every first visit (app/README.md, "Size"). Fields shared by several frames have one type
-/// across them: `client_id` is checked as a [`ClientId`] only where it is one, and `code` is read as
-/// text, then as an [`ErrorCode`] or an [`InviteCode`] by the frame it is in.
-#[derive(Deserialize)]
-struct WireFrame {
+impl FrameType {
+    const ALL: [Self; 10] = [
+        Self::Message,
+        Self::History,
+        Self::Presence,
+        Self::Typing,
+        Self::Error,
+        Self::Rooms,
+        Self::Pong,
+        Self::Changed,
+        Self::InviteLink,
+        Self::Redeemed,
+    ];
+
+    /// Each of [`FrameType::ALL`]'s `type` value, in its order ([`ServerFrame`]'s `snake_case` names).
+    const NAMES: [&'static str; 10] = [
+        "message",
+        "history",
+        "presence",
+        "typing",
+        "error",
+        "rooms",
+        "pong",
+        "changed",
+        "invite_link",
+        "redeemed",
+    ];
+}
+
+/// Every field of every server frame and of the objects in them: the keys [`WireVisitor`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Deserialize)]
+#[serde(field_identifier, rename_all = "snake_case")]
+enum Field {
+    Room,
+    Id,
+    ClientId,
+    Author,
+    Body,
+    SentAt,
+    EditedAt,
+    Deleted,
+    Rev,
+    Reactions,
+    Mine,
     #[serde(rename = "type")]
-    frame_type: FrameType,
+    FrameType,
+    Messages,
+    HasMore,
+    Changes,
+    Members,
+    User,
+    Code,
+    Message,
+    RetryAfterMs,
+    Rooms,
+    ExpiresAt,
+    Read,
+    With,
+    Emoji,
+    Count,
+    Users,
+    #[serde(other)]
+    Unknown,
+}
+
+/// Every field of every server frame, what a frame is read into before its `type` picks the variant.
+/// serde's derived reader for an internally tagged enum buffers the whole frame first (its `Content`),
+/// which compiles every payload type's reader a second time; a derived [`ChatMessage`] reader would be one
+/// more copy of the message's fields; the browser app downloads that code with every first visit
+/// (app/README.md, "Size"). Fields shared by several frames have one type across them: `client_id` is
+/// checked as a [`ClientId`] only where it is one, `code` is read as text, then as an [`ErrorCode`] or an
+/// [`InviteCode`] by the frame it is in, and `room`, optional in an `error` frame, is read as optional
+/// everywhere (a `null` one is missing).
+#[derive(Default)]
+struct WireFrame {
+    frame_type: Option<FrameType>,
     room: Option<RoomName>,
     id: Option<MessageId>,
     client_id: Option<String>,
     author: Option<User>,
     body: Option<String>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
     sent_at: Option<OffsetDateTime>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
     edited_at: Option<OffsetDateTime>,
-    deleted: Option<bool>,
+    deleted: bool,
     rev: Option<u64>,
-    reactions: Option<Vec<Reaction>>,
+    reactions: Vec<Reaction>,
     mine: Option<Vec<Emoji>>,
     messages: Option<Vec<ChatMessage>>,
     has_more: Option<bool>,
-    changes: Option<Vec<ChatMessage>>,
+    changes: Vec<ChatMessage>,
     members: Option<Vec<User>>,
     user: Option<User>,
     code: Option<String>,
     message: Option<String>,
     retry_after_ms: Option<u64>,
     rooms: Option<Vec<RoomEntry>>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
     expires_at: Option<OffsetDateTime>,
+    read: Option<MessageId>,
+    with: Option<User>,
+    emoji: Option<Emoji>,
+    count: Option<u32>,
+    users: Option<Vec<User>>,
+}
+
+/// Reads a JSON object into a [`WireFrame`]: a whole frame, or one of the objects frames carry (a
+/// [`ChatMessage`], a [`RoomEntry`], a [`Reaction`]), whose reader ignores every field that object does not
+/// have, as its derived reader would (tests hold each to it). A field given twice is refused, as serde's
+/// derived readers refuse it.
+struct WireVisitor {
+    /// The fields read, one bit per [`Field`]; the others are ignored.
+    fields: u32,
+    /// What the object is, for errors.
+    expecting: &'static str,
+}
+
+impl WireVisitor {
+    const FRAME: Self = Self {
+        fields: (1 << Field::Read as u32) - 1,
+        expecting: "internally tagged enum ServerFrame",
+    };
+    const MESSAGE: Self = Self {
+        fields: (1 << (Field::Mine as u32 + 1)) - 1,
+        expecting: "struct ChatMessage",
+    };
+    const ROOM_ENTRY: Self = Self {
+        fields: 1 << Field::Room as u32 | 1 << Field::Read as u32 | 1 << Field::With as u32,
+        expecting: "struct RoomEntry",
+    };
+    const REACTION: Self = Self {
+        fields: 1 << Field::Emoji as u32 | 1 << Field::Count as u32 | 1 << Field::Users as u32,
+        expecting: "struct Reaction",
+    };
+}
+
+impl<'de> de::Visitor<'de> for WireVisitor {
+    type Value = WireFrame;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(self.expecting)
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<WireFrame, A::Error> {
+        let mut frame = WireFrame::default();
+        let mut seen = 0u32;
+        while let Some(field) = map.next_key::<Field>()? {
+            let bit = 1 << field as u32;
+            if field == Field::Unknown || self.fields & bit == 0 {
+                map.next_value::<de::IgnoredAny>()?;
+                continue;
+            }
+            if seen & bit != 0 {
+                return Err(de::Error::duplicate_field(field.name()));
+            }
+            seen |= bit;
+            match field {
+                Field::Room => frame.room = map.next_value()?,
+                Field::Id => frame.id = Some(map.next_value()?),
+                Field::ClientId => frame.client_id = map.next_value()?,
+                Field::Author => frame.author = Some(map.next_value()?),
+                Field::Body => frame.body = Some(map.next_value()?),
+                Field::SentAt => {
+                    frame.sent_at = Some(map.next_value_seed(Rfc3339Seed)?);
+                }
+                Field::EditedAt => frame.edited_at = map.next_value_seed(OptionalRfc3339Seed)?,
+                Field::Deleted => frame.deleted = map.next_value()?,
+                Field::Rev => frame.rev = map.next_value()?,
+                Field::Reactions => frame.reactions = map.next_value()?,
+                Field::Mine => frame.mine = map.next_value()?,
+                Field::FrameType => {
+                    let index = map.next_value_seed(NameSeed(&FrameType::NAMES))?;
+                    frame.frame_type = Some(FrameType::ALL[index]);
+                }
+                Field::Messages => frame.messages = Some(map.next_value()?),
+                Field::HasMore => frame.has_more = Some(map.next_value()?),
+                Field::Changes => frame.changes = map.next_value()?,
+                Field::Members => frame.members = Some(map.next_value()?),
+                Field::User => frame.user = Some(map.next_value()?),
+                Field::Code => frame.code = Some(map.next_value()?),
+                Field::Message => frame.message = Some(map.next_value()?),
+                Field::RetryAfterMs => frame.retry_after_ms = map.next_value()?,
+                Field::Rooms => frame.rooms = Some(map.next_value()?),
+                Field::ExpiresAt => {
+                    frame.expires_at = Some(map.next_value_seed(Rfc3339Seed)?);
+                }
+                Field::Read => frame.read = map.next_value()?,
+                Field::With => frame.with = map.next_value()?,
+                Field::Emoji => frame.emoji = Some(map.next_value()?),
+                Field::Count => frame.count = Some(map.next_value()?),
+                Field::Users => frame.users = Some(map.next_value()?),
+                Field::Unknown => {}
+            }
+        }
+        Ok(frame)
+    }
+}
+
+impl Field {
+    /// The key as the wire spells it, for errors.
+    fn name(self) -> &'static str {
+        const NAMES: [&str; 27] = [
+            "room",
+            "id",
+            "client_id",
+            "author",
+            "body",
+            "sent_at",
+            "edited_at",
+            "deleted",
+            "rev",
+            "reactions",
+            "mine",
+            "type",
+            "messages",
+            "has_more",
+            "changes",
+            "members",
+            "user",
+            "code",
+            "message",
+            "retry_after_ms",
+            "rooms",
+            "expires_at",
+            "read",
+            "with",
+            "emoji",
+            "count",
+            "users",
+        ];
+        NAMES.get(self as usize).copied().unwrap_or_default()
+    }
+}
+
+/// A required RFC 3339 value ([`crate::rfc3339`]).
+struct Rfc3339Seed;
+
+impl<'de> de::DeserializeSeed<'de> for Rfc3339Seed {
+    type Value = OffsetDateTime;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<OffsetDateTime, D::Error> {
+        crate::rfc3339::deserialize(deserializer)
+    }
+}
+
+/// An optional RFC 3339 value: `null` is `None`.
+struct OptionalRfc3339Seed;
+
+impl<'de> de::DeserializeSeed<'de> for OptionalRfc3339Seed {
+    type Value = Option<OffsetDateTime>;
+
+    fn deserialize<D: Deserializer<'de>>(
+        self,
+        deserializer: D,
+    ) -> Result<Option<OffsetDateTime>, D::Error> {
+        crate::rfc3339::option::deserialize(deserializer)
+    }
 }
 
 /// `field`'s value, or the error a derived reader gives for its absence.
@@ -238,14 +510,14 @@ fn required<T, E: de::Error>(value: Option<T>, field: &'static str) -> Result<T,
 
 impl WireFrame {
     fn into_frame<E: de::Error>(self) -> Result<ServerFrame, E> {
-        Ok(match self.frame_type {
+        Ok(match required(self.frame_type, "type")? {
             FrameType::Message => ServerFrame::Message(self.into_message()?),
             FrameType::Changed => ServerFrame::Changed(self.into_message()?),
             FrameType::History => ServerFrame::History {
                 room: required(self.room, "room")?,
                 messages: required(self.messages, "messages")?,
                 has_more: required(self.has_more, "has_more")?,
-                changes: self.changes.unwrap_or_default(),
+                changes: self.changes,
                 rev: self.rev,
             },
             FrameType::Presence => ServerFrame::Presence {
@@ -257,9 +529,10 @@ impl WireFrame {
                 user: required(self.user, "user")?,
             },
             FrameType::Error => ServerFrame::Error {
-                code: ErrorCode::deserialize(
-                    required::<String, E>(self.code, "code")?.into_deserializer(),
-                )?,
+                code: ErrorCode::ALL[name_index(
+                    &required::<String, E>(self.code, "code")?,
+                    &ErrorCode::NAMES,
+                )?],
                 message: required(self.message, "message")?,
                 client_id: self.client_id,
                 retry_after_ms: self.retry_after_ms,
@@ -282,7 +555,23 @@ impl WireFrame {
         })
     }
 
-    /// The [`ChatMessage`] a `message` or `changed` frame carries at its top level.
+    fn into_room_entry<E: de::Error>(self) -> Result<RoomEntry, E> {
+        Ok(RoomEntry {
+            room: required(self.room, "room")?,
+            read: self.read,
+            with: self.with,
+        })
+    }
+
+    fn into_reaction<E: de::Error>(self) -> Result<Reaction, E> {
+        Ok(Reaction {
+            emoji: required(self.emoji, "emoji")?,
+            count: required(self.count, "count")?,
+            users: required(self.users, "users")?,
+        })
+    }
+
+    /// The [`ChatMessage`] a `message` or `changed` frame carries at its top level, or a message object.
     fn into_message<E: de::Error>(self) -> Result<ChatMessage, E> {
         let client_id = required(self.client_id, "client_id")?;
         Ok(ChatMessage {
@@ -293,16 +582,17 @@ impl WireFrame {
             body: required(self.body, "body")?,
             sent_at: required(self.sent_at, "sent_at")?,
             edited_at: self.edited_at,
-            deleted: self.deleted.unwrap_or_default(),
+            deleted: self.deleted,
             rev: self.rev,
-            reactions: self.reactions.unwrap_or_default(),
+            reactions: self.reactions,
             mine: self.mine,
         })
     }
 }
 
-/// Machine-readable reasons for an `error` frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Machine-readable reasons for an `error` frame. Read by name ([`crate::flat::deserialize_name`]), as the
+/// derived reader reads it (a test).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Not JSON, not an object, or a field of the wrong type.
@@ -363,7 +653,79 @@ pub enum ErrorCode {
     TooManyInvites,
 }
 
+impl<'de> Deserialize<'de> for ErrorCode {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::ALL[crate::flat::deserialize_name(deserializer, &Self::NAMES)?])
+    }
+}
+
 impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [ErrorCode; 29] = [
+        Self::MalformedFrame,
+        Self::UnknownAction,
+        Self::InvalidRoom,
+        Self::InvalidClientId,
+        Self::InvalidMessageId,
+        Self::EmptyBody,
+        Self::BodyTooLong,
+        Self::InvalidLimit,
+        Self::FrameTooLarge,
+        Self::NotAMember,
+        Self::RateLimited,
+        Self::TooManyRooms,
+        Self::RoomFull,
+        Self::TooManyNewRooms,
+        Self::TooManyConnections,
+        Self::TokenExpired,
+        Self::SignedOut,
+        Self::Internal,
+        Self::NoSuchRoom,
+        Self::NotYourRoomName,
+        Self::InvalidUser,
+        Self::UnknownPerson,
+        Self::TheirRoomsFull,
+        Self::NotYourMessage,
+        Self::UnknownMessage,
+        Self::InvalidEmoji,
+        Self::TooManyReactions,
+        Self::InvalidInvite,
+        Self::TooManyInvites,
+    ];
+
+    /// Each of [`ErrorCode::ALL`]'s name on the wire, in its order.
+    const NAMES: [&'static str; 29] = [
+        "malformed_frame",
+        "unknown_action",
+        "invalid_room",
+        "invalid_client_id",
+        "invalid_message_id",
+        "empty_body",
+        "body_too_long",
+        "invalid_limit",
+        "frame_too_large",
+        "not_a_member",
+        "rate_limited",
+        "too_many_rooms",
+        "room_full",
+        "too_many_new_rooms",
+        "too_many_connections",
+        "token_expired",
+        "signed_out",
+        "internal",
+        "no_such_room",
+        "not_your_room_name",
+        "invalid_user",
+        "unknown_person",
+        "their_rooms_full",
+        "not_your_message",
+        "unknown_message",
+        "invalid_emoji",
+        "too_many_reactions",
+        "invalid_invite",
+        "too_many_invites",
+    ];
+
     /// A sentence for a person. Every number in it is the limit's constant in [`crate::limits`], so the
     /// sentence cannot drift from what is enforced.
     pub fn describe(self) -> String {
@@ -627,6 +989,292 @@ mod tests {
                 frame,
                 "{reversed}"
             );
+        }
+    }
+
+    /// What serde derives for [`ChatMessage`]: its reader must read the same.
+    #[derive(Debug, Deserialize)]
+    struct DerivedMessage {
+        room: RoomName,
+        id: MessageId,
+        client_id: ClientId,
+        author: User,
+        body: String,
+        #[serde(with = "time::serde::rfc3339")]
+        sent_at: OffsetDateTime,
+        #[serde(default, with = "time::serde::rfc3339::option")]
+        edited_at: Option<OffsetDateTime>,
+        #[serde(default)]
+        deleted: bool,
+        #[serde(default)]
+        rev: Option<u64>,
+        #[serde(default)]
+        reactions: Vec<Reaction>,
+        #[serde(default)]
+        mine: Option<Vec<Emoji>>,
+    }
+
+    impl From<DerivedMessage> for ChatMessage {
+        fn from(m: DerivedMessage) -> Self {
+            ChatMessage {
+                room: m.room,
+                id: m.id,
+                client_id: m.client_id,
+                author: m.author,
+                body: m.body,
+                sent_at: m.sent_at,
+                edited_at: m.edited_at,
+                deleted: m.deleted,
+                rev: m.rev,
+                reactions: m.reactions,
+                mine: m.mine,
+            }
+        }
+    }
+
+    /// A message reads as the derived reader reads it: every message of [`every_frame`], then each with
+    /// every field in turn taken out, set to `null`, given a value of the wrong kind, given twice, and with
+    /// the fields only frames have (`type`, `members`, …) added, whatever their values.
+    #[test]
+    fn messages_read_as_the_derived_reader_reads_them() {
+        let messages: Vec<ChatMessage> = every_frame()
+            .into_iter()
+            .flat_map(|frame| match frame {
+                ServerFrame::Message(m) | ServerFrame::Changed(m) => vec![m],
+                ServerFrame::History {
+                    messages, changes, ..
+                } => [messages, changes].concat(),
+                _ => Vec::new(),
+            })
+            .collect();
+        let same = |json: &str| {
+            let ours = serde_json::from_str::<ChatMessage>(json);
+            let derived = serde_json::from_str::<DerivedMessage>(json).map(ChatMessage::from);
+            assert_eq!(ours.as_ref().ok(), derived.as_ref().ok(), "{json}");
+        };
+        let mut tried = 0;
+        for message in &messages {
+            let serde_json::Value::Object(fields) = serde_json::to_value(message).unwrap() else {
+                panic!("a message is an object");
+            };
+            let keys = [
+                "room",
+                "id",
+                "client_id",
+                "author",
+                "body",
+                "sent_at",
+                "edited_at",
+                "deleted",
+                "rev",
+                "reactions",
+                "mine",
+                "type",
+                "members",
+                "has_more",
+                "code",
+                "expires_at",
+            ];
+            let values = [
+                serde_json::Value::Null,
+                serde_json::json!(true),
+                serde_json::json!(7),
+                serde_json::json!("general"),
+                serde_json::json!("2024-11-25T16:00:00Z"),
+                serde_json::json!([]),
+                serde_json::json!({}),
+            ];
+            same(&serde_json::Value::Object(fields.clone()).to_string());
+            for key in keys {
+                let mut without = fields.clone();
+                without.remove(key);
+                same(&serde_json::Value::Object(without).to_string());
+                for value in &values {
+                    let mut changed = fields.clone();
+                    changed.insert(key.to_owned(), value.clone());
+                    let json = serde_json::Value::Object(changed).to_string();
+                    same(&json);
+                    same(&format!("{},\"{key}\":{value}}}", &json[..json.len() - 1]));
+                    tried += 2;
+                }
+            }
+        }
+        assert!(tried > 1_000, "{tried}");
+    }
+
+    /// A person reads as the derived reader reads them, errors and all, from objects with every field
+    /// present, absent, `null`, of the wrong kind or given twice, and with unknown fields of every kind.
+    #[test]
+    fn users_read_as_the_derived_reader_reads_them() {
+        #[derive(Debug, Deserialize)]
+        struct Derived {
+            id: String,
+            name: String,
+            #[serde(default)]
+            picture: Option<String>,
+        }
+        let values = [
+            "null",
+            "\"ada\"",
+            "\"a\\\"b\"",
+            "7",
+            "-7",
+            "1.5",
+            "true",
+            "[1,[2]]",
+            "{\"a\":{}}",
+        ];
+        let mut objects =
+            vec![r#"{"id":"u-1","name":"Ada","picture":"https://x/a.png"}"#.to_owned()];
+        for key in ["id", "name", "picture", "other"] {
+            for value in values {
+                for base in [
+                    r#"{"id":"u-1","name":"Ada""#,
+                    r#"{"id":"u-1","name":"Ada","picture":"p""#,
+                    r#"{"name":"Ada""#,
+                ] {
+                    objects.push(format!("{base},\"{key}\":{value}}}"));
+                    objects.push(format!("{{\"{key}\":{value},{}}}", &base[1..]));
+                }
+            }
+        }
+        objects.extend(["{}", "[]", "\"ada\"", "null", r#"["u-1","Ada",null]"#].map(String::from));
+        for json in objects {
+            let ours = serde_json::from_str::<User>(&json);
+            let derived = serde_json::from_str::<Derived>(&json).map(|d| User {
+                id: d.id,
+                name: d.name,
+                picture: d.picture,
+            });
+            // With two things wrong (a key given twice, or `id` missing too), either error may come
+            // first; both readers refuse.
+            let count = |key: &str| json.matches(&format!("\"{key}\":")).count();
+            let doubled = count("id") != 1 || count("name") != 1 || count("picture") > 1;
+            match (ours, derived) {
+                (Ok(ours), Ok(derived)) => assert_eq!(ours, derived, "{json}"),
+                (Err(ours), Err(derived)) if !doubled && !json.starts_with('[') => assert_eq!(
+                    ours.to_string().split(" at line").next(),
+                    derived.to_string().split(" at line").next(),
+                    "{json}"
+                ),
+                (Err(_), Err(_)) => {}
+                (ours, derived) => {
+                    // Only the array form, which nobody sends, is the derived reader's alone.
+                    assert!(json.starts_with('['), "{json}: {ours:?} vs {derived:?}");
+                }
+            }
+        }
+    }
+
+    /// The names read are the names written: every error code's and frame type's, in their lists' order,
+    /// and the lists hold every variant.
+    #[test]
+    fn names_read_are_the_names_written() {
+        for (i, code) in ErrorCode::ALL.into_iter().enumerate() {
+            assert_eq!(code as usize, i);
+            assert_eq!(serde_json::to_value(code).unwrap(), ErrorCode::NAMES[i]);
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(serde_json::from_str::<ErrorCode>(&json).unwrap(), code);
+        }
+        assert_eq!(ErrorCode::ALL.len(), ErrorCode::TooManyInvites as usize + 1);
+        for (i, kind) in FrameType::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, i);
+        }
+        assert_eq!(FrameType::ALL.len(), FrameType::Redeemed as usize + 1);
+        for frame in every_frame() {
+            let json: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
+            let name = json["type"].as_str().unwrap();
+            let kind = FrameType::ALL[FrameType::NAMES.iter().position(|n| *n == name).unwrap()];
+            assert_eq!(
+                format!("{kind:?}"),
+                format!("{frame:?}").split([' ', '(']).next().unwrap()
+            );
+        }
+        let err = serde_json::from_str::<ErrorCode>("\"nope\"")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("unknown variant `nope`, expected one of `malformed_frame`"),
+            "{err}"
+        );
+    }
+
+    /// Every variant of `whole`: each of `keys` (the object's own and others') missing, set to a value of
+    /// every kind, and given twice.
+    fn variants(whole: &serde_json::Value, keys: &[&str]) -> Vec<String> {
+        let fields = whole.as_object().unwrap();
+        let mut objects = vec![whole.to_string()];
+        for key in keys {
+            let mut without = fields.clone();
+            without.remove(*key);
+            objects.push(serde_json::Value::Object(without).to_string());
+            for value in [
+                serde_json::json!(null),
+                serde_json::json!(true),
+                serde_json::json!(7),
+                serde_json::json!(-7),
+                serde_json::json!("general"),
+                serde_json::json!("5-6"),
+                serde_json::json!("👍"),
+                serde_json::json!([]),
+                serde_json::json!([{"id": "u", "name": "n"}]),
+                serde_json::json!({"id": "u", "name": "n"}),
+            ] {
+                let mut changed = fields.clone();
+                changed.insert((*key).to_owned(), value.clone());
+                let json = serde_json::Value::Object(changed).to_string();
+                objects.push(format!("{},\"{key}\":{value}}}", &json[..json.len() - 1]));
+                objects.push(json);
+            }
+        }
+        objects
+    }
+
+    /// Room entries and reactions read as their derived readers read them, from every variant of each.
+    #[test]
+    fn room_entries_and_reactions_read_as_derived_readers_do() {
+        #[derive(Deserialize)]
+        struct DerivedEntry {
+            room: RoomName,
+            #[serde(default)]
+            read: Option<MessageId>,
+            #[serde(default)]
+            with: Option<User>,
+        }
+        #[derive(Deserialize)]
+        struct DerivedReaction {
+            emoji: Emoji,
+            count: u32,
+            users: Vec<User>,
+        }
+        let keys = [
+            "room", "read", "with", "emoji", "count", "users", "type", "id", "body", "other",
+        ];
+        let entry =
+            serde_json::json!({"room": "general", "read": "5-6", "with": {"id": "u", "name": "n"}});
+        for json in variants(&entry, &keys) {
+            let ours = serde_json::from_str::<RoomEntry>(&json).ok();
+            let derived = serde_json::from_str::<DerivedEntry>(&json)
+                .ok()
+                .map(|d| RoomEntry {
+                    room: d.room,
+                    read: d.read,
+                    with: d.with,
+                });
+            assert_eq!(ours, derived, "{json}");
+        }
+        let reaction =
+            serde_json::json!({"emoji": "❤️", "count": 2, "users": [{"id": "u", "name": "n"}]});
+        for json in variants(&reaction, &keys) {
+            let ours = serde_json::from_str::<Reaction>(&json).ok();
+            let derived = serde_json::from_str::<DerivedReaction>(&json)
+                .ok()
+                .map(|d| Reaction {
+                    emoji: d.emoji,
+                    count: d.count,
+                    users: d.users,
+                });
+            assert_eq!(ours, derived, "{json}");
         }
     }
 
