@@ -521,30 +521,15 @@ mod tests {
         for status in ["queued", "sent", "failed", "lost"] {
             let whole = serde_json::json!({"client_id": "c-1", "room": "general", "body": "hi",
                 "status": status, "since_ms": 5, "reason": "Slow down"});
-            let keys = whole
-                .as_object()
-                .unwrap()
-                .keys()
-                .cloned()
-                .chain(["other".into()]);
-            let mut objects = vec![whole.to_string()];
-            for key in keys {
-                let mut without = whole.clone();
-                without.as_object_mut().unwrap().remove(&key);
-                objects.push(without.to_string());
-                for value in [
-                    serde_json::json!(null),
-                    serde_json::json!("has space"),
-                    serde_json::json!(7),
-                    serde_json::json!(-7),
-                    serde_json::json!([]),
-                ] {
-                    let mut changed = whole.clone();
-                    changed[&key] = value;
-                    objects.push(changed.to_string());
-                }
-            }
-            for json in objects {
+            let values = [
+                serde_json::json!(null),
+                serde_json::json!("has space"),
+                serde_json::json!(7),
+                serde_json::json!(-7),
+                serde_json::json!([]),
+            ];
+            let keys = protocol::variants::keys_and_another(&whole);
+            for json in protocol::variants::object_variants(&whole, &keys, &values, false) {
                 let ours = serde_json::from_str::<PendingMessage>(&json).ok();
                 let theirs = serde_json::from_str::<Derived>(&json)
                     .ok()

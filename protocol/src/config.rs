@@ -168,28 +168,13 @@ mod tests {
             "identity_provider": "Google",
             "scopes": "openid email profile",
         });
-        let mut objects = vec![whole.to_string()];
-        let keys = whole
-            .as_object()
-            .unwrap()
-            .keys()
-            .cloned()
-            .chain(["other".to_owned()]);
-        for key in keys {
-            let mut without = whole.clone();
-            without.as_object_mut().unwrap().remove(&key);
-            objects.push(without.to_string());
-            for value in [
-                serde_json::json!(null),
-                serde_json::json!(5),
-                serde_json::json!([{}]),
-            ] {
-                let mut changed = whole.clone();
-                changed[&key] = value;
-                objects.push(changed.to_string());
-            }
-        }
-        for json in objects {
+        let values = [
+            serde_json::json!(null),
+            serde_json::json!(5),
+            serde_json::json!([{}]),
+        ];
+        let keys = crate::variants::keys_and_another(&whole);
+        for json in crate::variants::object_variants(&whole, &keys, &values, false) {
             let ours = serde_json::from_str::<AuthConfig>(&json).map_err(|e| e.to_string());
             let derived = serde_json::from_str::<Derived>(&json)
                 .map(|d| AuthConfig {

@@ -18,6 +18,8 @@
 //! - [`text`]: what text from people may carry: [`display_name`] cleans the name a token claims,
 //!   [`strip_bidi_overrides`] cleans a message body.
 //! - [`limits`]: every size and count limit, shared so both ends reject the same things.
+//! - `variants` (feature `test-support`): every variant of a JSON object, the inputs that hold a
+//!   hand-written reader to the derived one.
 //!
 //! Every frame is documented with a JSON example in `PROTOCOL.md` beside this crate; the tests in
 //! `tests/examples.rs` parse each of those examples, so the document cannot drift from the types.
@@ -33,6 +35,8 @@ pub mod rfc3339;
 pub mod server;
 pub mod sha256;
 pub mod text;
+#[cfg(any(test, feature = "test-support"))]
+pub mod variants;
 
 pub use client::{ClientFrame, FrameError};
 pub use config::{AppConfig, AuthConfig};

@@ -1202,32 +1202,19 @@ mod tests {
     /// Every variant of `whole`: each of `keys` (the object's own and others') missing, set to a value of
     /// every kind, and given twice.
     fn variants(whole: &serde_json::Value, keys: &[&str]) -> Vec<String> {
-        let fields = whole.as_object().unwrap();
-        let mut objects = vec![whole.to_string()];
-        for key in keys {
-            let mut without = fields.clone();
-            without.remove(*key);
-            objects.push(serde_json::Value::Object(without).to_string());
-            for value in [
-                serde_json::json!(null),
-                serde_json::json!(true),
-                serde_json::json!(7),
-                serde_json::json!(-7),
-                serde_json::json!("general"),
-                serde_json::json!("5-6"),
-                serde_json::json!("👍"),
-                serde_json::json!([]),
-                serde_json::json!([{"id": "u", "name": "n"}]),
-                serde_json::json!({"id": "u", "name": "n"}),
-            ] {
-                let mut changed = fields.clone();
-                changed.insert((*key).to_owned(), value.clone());
-                let json = serde_json::Value::Object(changed).to_string();
-                objects.push(format!("{},\"{key}\":{value}}}", &json[..json.len() - 1]));
-                objects.push(json);
-            }
-        }
-        objects
+        let values = [
+            serde_json::json!(null),
+            serde_json::json!(true),
+            serde_json::json!(7),
+            serde_json::json!(-7),
+            serde_json::json!("general"),
+            serde_json::json!("5-6"),
+            serde_json::json!("👍"),
+            serde_json::json!([]),
+            serde_json::json!([{"id": "u", "name": "n"}]),
+            serde_json::json!({"id": "u", "name": "n"}),
+        ];
+        crate::variants::object_variants(whole, keys, &values, true)
     }
 
     /// Room entries and reactions read as their derived readers read them, from every variant of each.
