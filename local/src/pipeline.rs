@@ -77,8 +77,6 @@ const POST_FAULTS: u64 = 3;
 /// receives, each a billed request (measured with `chatty-load cost`: with 1 s, a fifth of a request per
 /// message in the room-of-10 scenario; docs/performance.md).
 const POLL_WAIT: Duration = Duration::from_secs(20);
-/// At most this many queued items are filed into an in-memory source at once.
-const PUMP_BATCH: usize = 256;
 /// Pause after a failed poll before the next.
 const POLL_RETRY: Duration = Duration::from_secs(1);
 
@@ -451,7 +449,7 @@ struct MemorySource<T> {
     /// Itself, for the redeliveries it schedules.
     me: Weak<Self>,
     state: Mutex<Waiting<T>>,
-    /// Wakes one waiting consumer whenever a message arrives or a group is free again (see [`Self::take`]).
+    /// Woken whenever a message arrives or a group is free again.
     changed: Notify,
     topology: Topology,
     faults: Option<Faults>,
@@ -557,23 +555,20 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
         let pump = {
             let source = source.clone();
             tokio::spawn(async move {
-                // Whatever arrived together is filed under one lock and announced once.
-                let mut arrived = Vec::new();
-                while receiver.recv_many(&mut arrived, PUMP_BATCH).await > 0 {
+                while let Some(item) = receiver.recv().await {
+                    let delay = match &source.faults {
+                        Some(faults) => faults.up_to(chaos::REORDER_WINDOW),
+                        None => Duration::ZERO,
+                    };
+                    let visible_at = Instant::now() + delay;
                     let mut waiting = source.waiting();
-                    for item in arrived.drain(..) {
-                        let delay = match &source.faults {
-                            Some(faults) => faults.up_to(chaos::REORDER_WINDOW),
-                            None => Duration::ZERO,
-                        };
-                        if source.topology.grouped {
-                            waiting.add_to_group(item, Instant::now() + delay, false);
-                        } else {
-                            waiting.queue.push_back(item);
-                        }
+                    if source.topology.grouped {
+                        waiting.add_to_group(item, visible_at, false);
+                    } else {
+                        waiting.queue.push_back(item);
                     }
                     drop(waiting);
-                    source.changed.notify_one();
+                    source.changed.notify_waiters();
                 }
             })
         };
@@ -586,20 +581,15 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A batch, if one can be handed out now. One waiting consumer is woken per change (not all of
-    /// them); one that takes a batch and leaves more behind wakes the next.
+    /// A batch, if one can be handed out now.
     fn take(&self) -> Taken<T> {
         let mut waiting = self.waiting();
         if !self.topology.grouped {
             let n = waiting.queue.len().min(MAX_QUEUE_BATCH);
-            if n == 0 {
-                return Taken::Wait(None);
-            }
-            let batch = waiting.queue.drain(..n).collect();
-            if !waiting.queue.is_empty() {
-                self.changed.notify_one();
-            }
-            return Taken::Batch(batch);
+            return match n {
+                0 => Taken::Wait(None),
+                n => Taken::Batch(waiting.queue.drain(..n).collect()),
+            };
         }
         // The first message of each free group, oldest first, if it is visible yet.
         let now = Instant::now();
@@ -646,9 +636,6 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
             }
             busy.insert(group);
         }
-        if !free.is_empty() {
-            self.changed.notify_one();
-        }
         if let Some(faults) = &self.faults {
             faults.shuffle(&mut batch);
         }
@@ -669,7 +656,7 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
             waiting.queue.extend(items);
         }
         drop(waiting);
-        self.changed.notify_one();
+        self.changed.notify_waiters();
     }
 
     /// Frees the groups of `items`, settled for good.
@@ -684,7 +671,7 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
             waiting.mark_free_if_ready(group);
         }
         drop(waiting);
-        self.changed.notify_one();
+        self.changed.notify_waiters();
     }
 }
 
