@@ -1,7 +1,7 @@
 //! The CPU time a set of server processes spent, read from Linux's per-thread scheduler statistics
 //! (`/proc/PID/task/TID/schedstat`, nanoseconds on the CPU), so a benchmark can charge a scenario what
-//! its servers computed for it: a cost that does not depend on how fast the load generator, sharing the
-//! machine, happened to be. The per-process `utime`/`stime` of `/proc/PID/stat` counts 10 ms ticks,
+//! its servers computed for it: a cost that depends far less than throughput on how fast the load
+//! generator, sharing the machine, happened to be. The per-process `utime`/`stime` of `/proc/PID/stat` counts 10 ms ticks,
 //! too coarse for a run of half a second; a thread that exits between two readings takes its time with
 //! it, which the servers measured here (tokio's workers, `redis-server`'s main thread) do not do.
 

@@ -643,9 +643,9 @@ async fn rooms_frame(
 /// `send`: stores the message once per (room, author, client id) and fans it out to every connection in
 /// the room, the sender's included (that is its confirmation). Rules: the person's send rate in the room
 /// (`rate_limited`, echoing the `client_id`, nothing stored); only a member of the room may send
-/// (`not_a_member`, echoing the `client_id`). A retry (same client id) is not stored again: the stored message, in its
-/// latest version, is fanned out again, as the first fan-out may not have finished (the command's earlier
-/// delivery may have failed after the append); clients keep one copy per message id.
+/// (`not_a_member`, echoing the `client_id`). A retry (same client id) is not stored again: the stored
+/// message, in its latest version, is fanned out again, as the first fan-out may not have finished (the
+/// command's earlier delivery may have failed after the append); clients keep one copy per message id.
 async fn on_send(
     ports: Ports<'_>,
     member: Member,
