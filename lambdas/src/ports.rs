@@ -44,14 +44,15 @@ pub enum Appended {
         recipients: Vec<ConnectionId>,
         retry: bool,
     },
-    /// The author's bucket of the [`RateCheck`] is empty: nothing was stored or checked; one token fits
-    /// again after this many milliseconds.
+    /// The author is a member but their bucket of the [`RateCheck`] is empty: nothing was stored; one
+    /// token fits again after this many milliseconds.
     RateLimited { retry_after_ms: u64 },
 }
 
 /// A rate to check together with an action on a room ([`Registry::append`]): one token of the acting
-/// person's bucket `bucket` *in that room* at `rate`, taken as [`Registry::admit`] takes one, first, and
-/// nothing else done past the rate. The bucket is the person's in the room, not across rooms, so it lives
+/// person's bucket `bucket` *in that room* at `rate`, taken as [`Registry::admit`] takes one, once the
+/// membership is checked (a refused non-member takes none) and before anything else, and nothing else
+/// done past the rate. The bucket is the person's in the room, not across rooms, so it lives
 /// with the room (on a Redis Cluster, in the room's slot) and the check is part of the action's one store
 /// operation on every store, at no round trip of its own.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -397,7 +398,7 @@ pub trait Registry: Send + Sync {
     /// Stores a message from `sender`, a connection that must be in the message's room, once per (room,
     /// author, client id), assigning it the next id in the room and trimming the room's history to its cap;
     /// answers who must receive it. One store operation: the membership check, the append and the
-    /// recipients are read together. With a `rate`, the author's token is taken first
+    /// recipients are read together. With a `rate`, a member's token is taken before anything is stored
     /// ([`Appended::RateLimited`] past it).
     async fn append(
         &self,

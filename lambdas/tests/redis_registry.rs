@@ -896,22 +896,38 @@ async fn limits_scenario(store: &dyn Registry) -> Vec<String> {
         };
         seen.push(format!("jo sends {client_id} with the rate: {outcome}"));
     }
+    // A send to a room the person is not in is refused before the rate is checked: it takes no token.
+    for client_id in ["n1", "n2", "n3", "n4"] {
+        let refused = store
+            .append(
+                &ConnectionId("j1".into()),
+                message("calm", "jo", client_id, t0()),
+                Some(check),
+            )
+            .await
+            .unwrap();
+        seen.push(format!(
+            "jo sends {client_id} to calm, not in it: {refused:?}"
+        ));
+    }
     store
         .join(&room("calm"), &member("j1", "jo"), true, T0_MS)
         .await
         .unwrap();
-    let elsewhere = store
-        .append(
-            &ConnectionId("j1".into()),
-            message("calm", "jo", "c1", t0()),
-            Some(check),
-        )
-        .await
-        .unwrap();
-    seen.push(format!(
-        "jo sends in another room: {}",
-        matches!(elsewhere, Appended::FanOut { retry: false, .. })
-    ));
+    for client_id in ["c1", "c2", "c3"] {
+        let elsewhere = store
+            .append(
+                &ConnectionId("j1".into()),
+                message("calm", "jo", client_id, t0()),
+                Some(check),
+            )
+            .await
+            .unwrap();
+        seen.push(format!(
+            "jo sends {client_id} in calm, once in it: {}",
+            matches!(elsewhere, Appended::FanOut { retry: false, .. })
+        ));
+    }
     let after = store.admit("jo", "send", rate, T0_MS).await.unwrap();
     seen.push(format!("jo admit after: {after:?}"));
     let stored = store
@@ -928,13 +944,19 @@ async fn limits_scenario(store: &dyn Registry) -> Vec<String> {
         .map(|page| page.messages.len());
     seen.push(format!("paced holds {stored:?} messages"));
     assert_eq!(
-        seen[seen.len() - 7..],
+        seen[seen.len() - 13..],
         [
             "jo sends p1 with the rate: stored p1",
             "jo sends p2 with the rate: stored p2",
             "jo sends p3 with the rate: stored p3",
             "jo sends p4 with the rate: RateLimited { retry_after_ms: 500 }",
-            "jo sends in another room: true",
+            "jo sends n1 to calm, not in it: NotAMember",
+            "jo sends n2 to calm, not in it: NotAMember",
+            "jo sends n3 to calm, not in it: NotAMember",
+            "jo sends n4 to calm, not in it: NotAMember",
+            "jo sends c1 in calm, once in it: true",
+            "jo sends c2 in calm, once in it: true",
+            "jo sends c3 in calm, once in it: true",
             "jo admit after: Admitted",
             "paced holds Some(3) messages",
         ]
@@ -1273,7 +1295,6 @@ async fn presence_comes_from_redis() {
     );
 }
 
-/// Forgets a connection in three rooms on `store` (over the Redis nodes `ports`) and checks what is left.
 /// Amy's message `x{i}` in room `a`, from `connection`, stamped `i` milliseconds after [`t0`].
 async fn amy_writes_in_a(store: &RedisRegistry, connection: &str, i: i64) -> Appended {
     store
@@ -1291,6 +1312,7 @@ async fn amy_writes_in_a(store: &RedisRegistry, connection: &str, i: i64) -> App
         .unwrap()
 }
 
+/// Forgets a connection in three rooms on `store` (over the Redis nodes `ports`) and checks what is left.
 async fn forget_a_connection(store: &RedisRegistry, ports: &[u16]) {
     let gone = ConnectionId("gone".into());
     store.connect(&gone, &user("zed"), T0_MS).await.unwrap();
@@ -1846,4 +1868,63 @@ async fn every_key_a_send_writes_expires() {
             assert!(ttl > 0, "after x{i}, {key} has no expiry ({ttl})");
         }
     }
+}
+
+/// A person's send bucket in a room is a field of the room's idempotency index, which the append reads
+/// and writes anyway: it never takes the place of a message's key (it starts with a space), and it goes
+/// once a message of its author is trimmed after the bucket is full again, so the index stays bounded by
+/// the history and its recent authors.
+#[tokio::test]
+async fn send_buckets_in_the_index_go_once_full() {
+    let server = common::redis_server();
+    let store = redis(&server, 2).await;
+    let check = |now_ms| RateCheck {
+        bucket: "send",
+        rate: Rate {
+            burst: 3,
+            per_second: 2.0,
+        },
+        now_ms,
+    };
+    let index = || {
+        let mut fields = ask(server.port, &["hkeys", "chatty:{room:a}:sent"]);
+        fields.sort();
+        fields
+    };
+    for (who, connection) in [("amy", "c1"), ("bob", "c2")] {
+        store
+            .join(&room("a"), &member(connection, who), true, T0_MS)
+            .await
+            .unwrap();
+    }
+    let send =
+        |who: &'static str, connection: &'static str, client_id: &'static str, at_ms: i64| {
+            let store = &store;
+            async move {
+                let appended = store
+                    .append(
+                        &ConnectionId(connection.into()),
+                        message("a", who, client_id, t0() + Duration::milliseconds(at_ms)),
+                        Some(check(T0_MS + u64::try_from(at_ms).unwrap())),
+                    )
+                    .await
+                    .unwrap();
+                assert!(
+                    matches!(appended, Appended::FanOut { retry: false, .. }),
+                    "{who}'s {client_id}: {appended:?}"
+                );
+            }
+        };
+    send("amy", "c1", "x0", 0).await;
+    send("amy", "c1", "x1", 1).await;
+    assert_eq!(index(), [" send amy", "x0 amy", "x1 amy"]);
+    // Trimmed while Amy's bucket is still refilling: her field stays, or she would have her burst back.
+    send("bob", "c2", "y0", 2).await;
+    assert_eq!(index(), [" send amy", " send bob", "x1 amy", "y0 bob"]);
+    // Trimmed once her bucket is full again (1.5 s refills 3 tokens): the field goes with the key.
+    send("bob", "c2", "y1", 2_000).await;
+    assert_eq!(index(), [" send bob", "y0 bob", "y1 bob"]);
+    // Bob's own trimmed message keeps his field: this send wrote it again.
+    send("bob", "c2", "y2", 4_000).await;
+    assert_eq!(index(), [" send bob", "y1 bob", "y2 bob"]);
 }

@@ -403,6 +403,13 @@ impl Registry for MemoryRegistry {
     ) -> Result<Appended, RegistryError> {
         let cap = self.history_cap;
         Ok(self.with_state(|s| {
+            let member = s
+                .rooms
+                .get(&message.room)
+                .is_some_and(|room| room.members.contains_key(sender));
+            if !member {
+                return Appended::NotAMember;
+            }
             if let Some(check) = rate {
                 let bucket = format!("{}:{}", check.bucket, message.room);
                 let admission = s.take_token(&message.author.id, &bucket, check.rate, check.now_ms);
@@ -410,11 +417,7 @@ impl Registry for MemoryRegistry {
                     return Appended::RateLimited { retry_after_ms };
                 }
             }
-            let Some(room) = s
-                .rooms
-                .get_mut(&message.room)
-                .filter(|room| room.members.contains_key(sender))
-            else {
+            let Some(room) = s.rooms.get_mut(&message.room) else {
                 return Appended::NotAMember;
             };
             let recipients = |room: &Room| room.members.keys().cloned().collect();

@@ -28,7 +28,11 @@
 //! - `{room:<room>}:sent`: HASH idempotency key (`<client id> <author id>`; client ids hold no spaces) →
 //!   message id, for the messages still in the history. (Entries written before 2026-12-02 carry a
 //!   fanned-out flag before the id, `0 <id>` or `1 <id>`; the scripts read the id as the value's last
-//!   word, so both forms serve until they are trimmed or expire.)
+//!   word, so both forms serve until they are trimmed or expire.) Also each author's send bucket in this
+//!   room, under ` send <user id>` (a leading space: no idempotency key has one), as the time (ms) it is
+//!   full again, so the append script takes the token with the reads and writes it makes anyway (see
+//!   [`APPEND`]). A field goes when one of its author's messages is trimmed after the bucket is full
+//!   again (a full bucket needs no field), and all with the hash.
 //! - `{room:<room>}:edits`: HASH message id → the message's latest version (JSON, as in the stream), for the
 //!   messages edited or deleted: stream entries cannot change, so every read takes this version over the
 //!   entry's. Entries of trimmed messages are dropped once it holds more than the history cap.
@@ -42,8 +46,6 @@
 //!   found by looking for `["<their id>",` in each field: a `"` inside a JSON string is always escaped, so
 //!   that text only ever starts an entry.
 //!
-//! - `{room:<room>}:full-at:send:<user id>`: the person's send bucket in this room, as above, in the
-//!   room's slot so the append script takes the token; expires when full again.
 //! - `{room:<room>}:people`: SET of user ids, a private room's people (who may join it); at most
 //!   [`MAX_PEOPLE_PER_PRIVATE_ROOM`]. The last one leaving deletes the room's keys.
 //! - `{room:<room>}:links`: HASH invite code → `{by, client_id, expires}` (JSON): a private room's live
@@ -393,35 +395,39 @@ out[1] = more
 return out
 ";
 
-/// The token bucket, as a Lua function both [`ADMIT`] and [`APPEND`] start with: `admit(key, burst, rate,
-/// now)` takes one token from the bucket at `key`, refilled at `rate` per second up to `burst`; 0 if taken,
-/// else the milliseconds until one fits. The bucket is kept as one number, the time it will be full again
-/// (the generic cell rate algorithm: `burst` minus the tokens it holds is that time's distance from now, in
-/// tokens), so a check is one read and one write; the key expires when the bucket is full.
-macro_rules! admit_lua {
+/// The token bucket, as a Lua function both [`ADMIT`] and [`APPEND`] start with: `take(full_at, burst,
+/// rate, now)` takes one token from a bucket refilled at `rate` per second up to `burst` and stored as
+/// `full_at` (nil or false for a full one), and answers `0, the value to store`, or the milliseconds until
+/// one fits. The bucket is kept as one number, the time it will be full again (the generic cell rate
+/// algorithm: `burst` minus the tokens it holds is that time's distance from now, in tokens), so a check
+/// is one read and one write, wherever the number is kept.
+macro_rules! take_lua {
     () => {
         r"
-local function admit(key, burst, rate, now)
+local function take(full_at, burst, rate, now)
   burst, rate, now = tonumber(burst), tonumber(rate), tonumber(now)
   local per_token = 1000 / rate
-  local full_at = math.max(tonumber(redis.call('GET', key)) or now, now)
+  full_at = math.max(tonumber(full_at) or now, now)
   local over = full_at - now - (burst - 1) * per_token
   if over > 0 then
     return math.max(1, math.ceil(over))
   end
-  full_at = full_at + per_token
-  redis.call('SET', key, string.format('%.3f', full_at), 'PX', math.ceil(full_at - now) + 1000)
-  return 0
+  return 0, full_at + per_token
 end
 "
     };
 }
 
 /// Takes one token from the bucket `KEYS[1]` (burst `ARGV[1]`, `ARGV[2]` per second, now `ARGV[3]`): 0 if
-/// taken, else the milliseconds until one fits.
+/// taken, else the milliseconds until one fits. The key expires when the bucket is full.
 const ADMIT: &str = concat!(
-    admit_lua!(),
-    "return admit(KEYS[1], ARGV[1], ARGV[2], ARGV[3])\n"
+    take_lua!(),
+    r"
+local wait, full_at = take(redis.call('GET', KEYS[1]), ARGV[1], ARGV[2], ARGV[3])
+if wait > 0 then return wait end
+redis.call('SET', KEYS[1], full_at, 'PX', math.ceil(full_at - tonumber(ARGV[3])) + 1000)
+return 0
+"
 );
 
 /// The key prefix when none is configured. It stays outside the hash tags, so it does not decide the slot.
@@ -434,37 +440,53 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
 /// `{id, message JSON, retry, recipients}` of the stored message, with the room's connection ids as
 /// recipients; for a retry (`retry` 1: the key names a message the room has) the earlier message, in its
-/// latest version if it was edited since. With a seventh key, the author's rate bucket for the room (in
-/// the room's slot), a token is taken first (`ARGV[7..9]`: burst, rate, now), and past the rate the answer
-/// is the milliseconds until one fits.
+/// latest version if it was edited since. With `ARGV[7..10]` (a bucket's name, its burst, rate and now) a
+/// member's send takes a token of the author's bucket of that name in this room first, and past the rate
+/// the answer is the milliseconds until one fits. The bucket is a field of `sent` (` <name> <author id>`: an
+/// idempotency key never starts with a space), read with the key and written with the new entry, so the
+/// check costs no command of its own; a trimmed message's author's field goes once the bucket is full
+/// (a full bucket is no field), and every field with the hash.
 const APPEND: &str = concat!(
-    admit_lua!(),
+    take_lua!(),
     r"
 local members, history, sent, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local reactions, bucket = KEYS[6], KEYS[7]
+local reactions = KEYS[6]
 local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local retention = tonumber(ARGV[6])
-if bucket then
-  local wait = admit(bucket, ARGV[7], ARGV[8], ARGV[9])
-  if wait > 0 then return wait end
-end
+local retention, bucket = tonumber(ARGV[6]), ARGV[7]
 if redis.call('HEXISTS', members, sender) == 0 then
   return false
 end
-local earlier = redis.call('HGET', sent, key)
+local earlier, field, full_at
+if bucket then
+  field = ' ' .. bucket .. string.match(key, ' .*$')
+  local read = redis.call('HMGET', sent, key, field)
+  local wait
+  wait, full_at = take(read[2], ARGV[8], ARGV[9], ARGV[10])
+  if wait > 0 then return wait end
+  earlier = read[1]
+else
+  earlier = redis.call('HGET', sent, key)
+end
 if earlier then
   local id = string.match(earlier, '(%S+)$')
   local found = redis.call('XRANGE', history, id, id)
   if #found == 1 then
+    if field then redis.call('HSET', sent, field, full_at) end
     return {id, redis.call('HGET', edits, id) or found[1][2][4], 1, redis.call('HKEYS', members)}
   end
 end
 local len = redis.call('XLEN', history)
 if len >= cap then
+  local now = tonumber(ARGV[10])
   for _, old in ipairs(redis.call('XRANGE', history, '-', '+', 'COUNT', len - cap + 1)) do
     local old_key = old[2][2]
-    local entry = redis.call('HGET', sent, old_key)
-    if entry and string.match(entry, '(%S+)$') == old[1] then redis.call('HDEL', sent, old_key) end
+    local theirs = bucket and ' ' .. bucket .. string.match(old_key, ' .*$')
+    if theirs == field then theirs = nil end
+    local read = redis.call('HMGET', sent, old_key, theirs or old_key)
+    local gone = {}
+    if read[1] and string.match(read[1], '(%S+)$') == old[1] then gone[#gone + 1] = old_key end
+    if theirs and read[2] and tonumber(read[2]) <= now then gone[#gone + 1] = theirs end
+    if #gone > 0 then redis.call('HDEL', sent, unpack(gone)) end
   end
 end
 local id = redis.pcall('XADD', history, 'MAXLEN', '=', cap, millis .. '-*', 'k', key, 'm', message)
@@ -474,7 +496,11 @@ if type(id) == 'table' and id.err then
   local top_ms = string.match(top[1][1], '^(%d+)-')
   id = redis.call('XADD', history, 'MAXLEN', '=', cap, top_ms .. '-*', 'k', key, 'm', message)
 end
-redis.call('HSET', sent, key, id)
+if field then
+  redis.call('HSET', sent, key, id, field, full_at)
+else
+  redis.call('HSET', sent, key, id)
+end
 -- The room's keys live `retention` after its last message, refreshed at most once a minute: a busy room's
 -- sends skip the six commands (a `sent` the trimming emptied and this HSET made again has no expiry yet).
 if redis.call('PTTL', history) < retention - 60000 or redis.call('PTTL', sent) < 0 then
@@ -670,9 +696,6 @@ impl Keys {
     }
     fn bucket(&self, user_id: &str, bucket: &str) -> String {
         format!("{}{{user:{user_id}}}:full-at:{bucket}", self.prefix)
-    }
-    fn room_bucket(&self, room: &RoomName, user_id: &str, bucket: &str) -> String {
-        format!("{}{{room:{room}}}:full-at:{bucket}:{user_id}", self.prefix)
     }
     fn person_rooms(&self, user_id: &str) -> String {
         format!("{}{{user:{user_id}}}:rooms", self.prefix)
@@ -1158,13 +1181,6 @@ impl Registry for RedisRegistry {
         message: NewMessage,
         rate: Option<RateCheck<'_>>,
     ) -> Result<Appended, RegistryError> {
-        // The author's bucket for this room lives in the room's slot, so the script takes the token.
-        let bucket = rate.map(|check| {
-            let key = self
-                .keys
-                .room_bucket(&message.room, &message.author.id, check.bucket);
-            (key, check)
-        });
         let key = idempotency_key(&message.client_id, &message.author);
         let millis = unix_millis(message.sent_at);
         let stored = serde_json::to_string(&StoredMessage {
@@ -1191,9 +1207,10 @@ impl Registry for RedisRegistry {
             .arg(stored)
             .arg(self.history_cap)
             .arg(ROOM_RETENTION_MS);
-        if let Some((bucket, check)) = bucket {
+        // The author's bucket for this room is a field of its `sent`, so the script takes the token.
+        if let Some(check) = rate {
             append
-                .key(bucket)
+                .arg(check.bucket)
                 .arg(check.rate.burst)
                 .arg(check.rate.per_second)
                 .arg(check.now_ms);
