@@ -712,16 +712,16 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> Source<T> for MemorySource
                 done.push(item);
             }
         }
-        // Chaos: a done message handed out again (its deletion lost), before its group's later messages.
-        let twice: Vec<T> = match &self.faults {
+        // Chaos: a done message handed out again (its deletion lost), before its group's later messages:
+        // its group stays busy until it is back, as SQS FIFO holds a group until its message is deleted,
+        // so nothing of the group is handed out beside it.
+        let (twice, once): (Vec<T>, Vec<T>) = match &self.faults {
             Some(faults) => done
-                .iter()
-                .filter(|_| faults.chance(chaos::DUPLICATE))
-                .cloned()
-                .collect(),
-            None => Vec::new(),
+                .into_iter()
+                .partition(|_| faults.chance(chaos::DUPLICATE)),
+            None => (Vec::new(), done),
         };
-        self.release(&done);
+        self.release(&once);
         if !twice.is_empty() {
             self.put_back(twice);
         }
@@ -915,5 +915,80 @@ mod tests {
             }
             source.settle(bodies(&batch), (), &[]).await;
         }
+    }
+
+    /// Five consumers at once on several threads, under chaos, as the production shape runs them: a group
+    /// never has two messages out at once (SQS FIFO holds a group until its message is deleted, so even a
+    /// duplicate, whose deletion was lost, comes back before the group's next message, never beside it),
+    /// its messages come in order, and every message is handed out, none waiting on a wake-up that never
+    /// comes (the run finishes well inside its deadline).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_consumers_under_chaos_take_one_message_of_a_group_at_a_time() {
+        const GROUPS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+        let items: Vec<Item> = (0..3_000)
+            .map(|n| Item(GROUPS[n as usize % GROUPS.len()], n))
+            .collect();
+        let source = source(topology(5, Some(7)), &items).await;
+        #[derive(Default)]
+        struct Seen {
+            out: HashSet<&'static str>,
+            last: HashMap<&'static str, u32>,
+            handed_out: HashSet<u32>,
+            problems: Vec<String>,
+        }
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let consumers = (0..5).map(|_| {
+            let (source, seen) = (source.clone(), seen.clone());
+            let total = items.len();
+            tokio::spawn(async move {
+                loop {
+                    if seen.lock().unwrap().handed_out.len() == total {
+                        return;
+                    }
+                    let Ok((batch, ())) =
+                        tokio::time::timeout(Duration::from_millis(200), source.next_batch()).await
+                    else {
+                        continue;
+                    };
+                    let batch: Vec<Item> = batch
+                        .into_iter()
+                        .map(|body| match body {
+                            Body::Item(item) => item,
+                            Body::Json(_) => unreachable!(),
+                        })
+                        .collect();
+                    {
+                        let mut seen = seen.lock().unwrap();
+                        for item in &batch {
+                            if !seen.out.insert(item.0) {
+                                seen.problems
+                                    .push(format!("{item:?} out beside another of its group"));
+                            }
+                            let previous = seen.last.insert(item.0, item.1);
+                            if previous.is_some_and(|p| p > item.1) {
+                                seen.problems.push(format!("{item:?} after {previous:?}"));
+                            }
+                            seen.handed_out.insert(item.1);
+                        }
+                    }
+                    // The consumer's work: long enough for the others to come for more meanwhile.
+                    tokio::time::sleep(Duration::from_micros(200)).await;
+                    {
+                        let mut seen = seen.lock().unwrap();
+                        for item in &batch {
+                            seen.out.remove(item.0);
+                        }
+                    }
+                    source.settle(bodies(&batch), (), &[]).await;
+                }
+            })
+        });
+        let all = futures_util::future::join_all(consumers);
+        tokio::time::timeout(Duration::from_secs(30), all)
+            .await
+            .expect("every message handed out within the deadline");
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.problems, Vec::<String>::new());
+        assert_eq!(seen.handed_out.len(), items.len());
     }
 }
