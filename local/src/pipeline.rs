@@ -937,18 +937,17 @@ mod tests {
             problems: Vec<String>,
         }
         let seen = Arc::new(Mutex::new(Seen::default()));
+        // Set once every message was handed out: the consumers then stop waiting for more.
+        let (finished, _) = tokio::sync::watch::channel(false);
         let consumers = (0..5).map(|_| {
-            let (source, seen) = (source.clone(), seen.clone());
+            let (source, seen, finished) = (source.clone(), seen.clone(), finished.clone());
             let total = items.len();
             tokio::spawn(async move {
+                let mut all_out = finished.subscribe();
                 loop {
-                    if seen.lock().unwrap().handed_out.len() == total {
-                        return;
-                    }
-                    let Ok((batch, ())) =
-                        tokio::time::timeout(Duration::from_millis(200), source.next_batch()).await
-                    else {
-                        continue;
+                    let (batch, ()) = tokio::select! {
+                        _ = all_out.wait_for(|all| *all) => return,
+                        next = source.next_batch() => next,
                     };
                     let batch: Vec<Item> = batch
                         .into_iter()
@@ -969,6 +968,9 @@ mod tests {
                                 seen.problems.push(format!("{item:?} after {previous:?}"));
                             }
                             seen.handed_out.insert(item.1);
+                        }
+                        if seen.handed_out.len() == total {
+                            finished.send_replace(true);
                         }
                     }
                     // The consumer's work: long enough for the others to come for more meanwhile.
