@@ -77,6 +77,8 @@ const POST_FAULTS: u64 = 3;
 /// receives, each a billed request (measured with `chatty-load cost`: with 1 s, a fifth of a request per
 /// message in the room-of-10 scenario; docs/performance.md).
 const POLL_WAIT: Duration = Duration::from_secs(20);
+/// At most this many queued items are filed into an in-memory source at once.
+const PUMP_BATCH: usize = 256;
 /// Pause after a failed poll before the next.
 const POLL_RETRY: Duration = Duration::from_secs(1);
 
@@ -449,7 +451,7 @@ struct MemorySource<T> {
     /// Itself, for the redeliveries it schedules.
     me: Weak<Self>,
     state: Mutex<Waiting<T>>,
-    /// Woken whenever a message arrives or a group is free again.
+    /// Wakes one waiting consumer whenever a message arrives or a group is free again (see [`Self::take`]).
     changed: Notify,
     topology: Topology,
     faults: Option<Faults>,
@@ -555,20 +557,23 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
         let pump = {
             let source = source.clone();
             tokio::spawn(async move {
-                while let Some(item) = receiver.recv().await {
-                    let delay = match &source.faults {
-                        Some(faults) => faults.up_to(chaos::REORDER_WINDOW),
-                        None => Duration::ZERO,
-                    };
-                    let visible_at = Instant::now() + delay;
+                // Whatever arrived together is filed under one lock and announced once.
+                let mut arrived = Vec::new();
+                while receiver.recv_many(&mut arrived, PUMP_BATCH).await > 0 {
                     let mut waiting = source.waiting();
-                    if source.topology.grouped {
-                        waiting.add_to_group(item, visible_at, false);
-                    } else {
-                        waiting.queue.push_back(item);
+                    for item in arrived.drain(..) {
+                        let delay = match &source.faults {
+                            Some(faults) => faults.up_to(chaos::REORDER_WINDOW),
+                            None => Duration::ZERO,
+                        };
+                        if source.topology.grouped {
+                            waiting.add_to_group(item, Instant::now() + delay, false);
+                        } else {
+                            waiting.queue.push_back(item);
+                        }
                     }
                     drop(waiting);
-                    source.changed.notify_waiters();
+                    source.changed.notify_one();
                 }
             })
         };
@@ -581,15 +586,20 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// A batch, if one can be handed out now.
+    /// A batch, if one can be handed out now. One waiting consumer is woken per change (not all of
+    /// them); one that takes a batch and leaves more behind wakes the next.
     fn take(&self) -> Taken<T> {
         let mut waiting = self.waiting();
         if !self.topology.grouped {
             let n = waiting.queue.len().min(MAX_QUEUE_BATCH);
-            return match n {
-                0 => Taken::Wait(None),
-                n => Taken::Batch(waiting.queue.drain(..n).collect()),
-            };
+            if n == 0 {
+                return Taken::Wait(None);
+            }
+            let batch = waiting.queue.drain(..n).collect();
+            if !waiting.queue.is_empty() {
+                self.changed.notify_one();
+            }
+            return Taken::Batch(batch);
         }
         // The first message of each free group, oldest first, if it is visible yet.
         let now = Instant::now();
@@ -636,6 +646,9 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
             }
             busy.insert(group);
         }
+        if !free.is_empty() {
+            self.changed.notify_one();
+        }
         if let Some(faults) = &self.faults {
             faults.shuffle(&mut batch);
         }
@@ -656,7 +669,7 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
             waiting.queue.extend(items);
         }
         drop(waiting);
-        self.changed.notify_waiters();
+        self.changed.notify_one();
     }
 
     /// Frees the groups of `items`, settled for good.
@@ -671,7 +684,7 @@ impl<T: MessageGroup + Clone + Send + Sync + 'static> MemorySource<T> {
             waiting.mark_free_if_ready(group);
         }
         drop(waiting);
-        self.changed.notify_waiters();
+        self.changed.notify_one();
     }
 }
 
@@ -924,7 +937,10 @@ mod tests {
     /// comes (the run finishes well inside its deadline).
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_consumers_under_chaos_take_one_message_of_a_group_at_a_time() {
-        const GROUPS: [&str; 6] = ["a", "b", "c", "d", "e", "f"];
+        const GROUPS: [&str; 24] = [
+            "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p", "q",
+            "r", "s", "t", "u", "v", "w", "x",
+        ];
         let items: Vec<Item> = (0..3_000)
             .map(|n| Item(GROUPS[n as usize % GROUPS.len()], n))
             .collect();
