@@ -24,7 +24,8 @@
 //!   after the visibility timeout), so a connection's commands apply in the order it sent them — its `send`
 //!   never before its `join` — while different connections' commands apply concurrently. Under chaos the
 //!   in-memory queues also reorder groups within a window, hand out some messages twice and fail some
-//!   batches ([`crate::chaos`]).
+//!   batches ([`crate::chaos`]); a message handed out twice comes back before its group's next one and
+//!   keeps the group busy until then, as a FIFO queue's message whose deletion was lost does.
 
 use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
