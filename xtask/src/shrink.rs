@@ -719,6 +719,25 @@ function __wbg_finalize_init(instance) {
         assert_eq!(minify_glue(unpaired), unpaired);
     }
 
+    /// terser (as `scripts/setup app` installs it) shortens the glue's local names and keeps what the wasm and
+    /// the page reach it by: the exports and the import object's keys.
+    #[test]
+    fn terser_keeps_the_exports_and_the_import_keys() {
+        let js = "function __wbg_get_imports() {\n    const import0 = {\n        __proto__: null,\n        \
+                  a: function(arg0) {\n            alert(arg0);\n        },\n    };\n    return {\n        \
+                  __proto__: null,\n        \"w\": import0,\n    };\n}\n\
+                  export function initSync(module) {\n    \
+                  return new WebAssembly.Instance(module, __wbg_get_imports());\n}\n\
+                  export default initSync;\n";
+        let scratch = std::env::temp_dir().join(format!("xtask-terser-{}.js", std::process::id()));
+        let out = minify_js(&terser().unwrap(), js, &scratch).unwrap();
+        assert!(out.len() < js.len() / 2, "{out}");
+        for kept in ["a:function(", "alert(", "w:", "initSync", "export"] {
+            assert!(out.contains(kept), "{kept} missing from {out}");
+        }
+        assert!(!out.contains("arg0") && !out.contains("import0"), "{out}");
+    }
+
     #[test]
     fn short_names_count_in_letters() {
         let names: Vec<_> = [0, 25, 26, 51, 52, 53, 103, 104]
