@@ -68,19 +68,19 @@ pub fn authorize_url(
     state: &str,
     challenge: &str,
 ) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    query
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &config.client_id)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("state", state)
-        .append_pair("code_challenge", challenge)
-        .append_pair("code_challenge_method", "S256")
-        .append_pair("scope", &config.scopes);
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", &config.client_id),
+        ("redirect_uri", redirect_uri),
+        ("state", state),
+        ("code_challenge", challenge),
+        ("code_challenge_method", "S256"),
+        ("scope", &config.scopes),
+    ];
     if let Some(provider) = &config.identity_provider {
-        query.append_pair("identity_provider", provider);
+        pairs.push(("identity_provider", provider));
     }
-    with_query(&config.authorize_url, &query.finish())
+    with_query(&config.authorize_url, &form(&pairs))
 }
 
 /// The form body that trades an authorization code for tokens.
@@ -90,44 +90,73 @@ pub fn code_exchange_body(
     redirect_uri: &str,
     verifier: &str,
 ) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "authorization_code")
-        .append_pair("client_id", &config.client_id)
-        .append_pair("code", code)
-        .append_pair("redirect_uri", redirect_uri)
-        .append_pair("code_verifier", verifier)
-        .finish()
+    form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", &config.client_id),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ])
 }
 
 /// The form body that trades a refresh token for a new ID token.
 pub fn refresh_body(config: &AuthConfig, refresh_token: &str) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .append_pair("grant_type", "refresh_token")
-        .append_pair("client_id", &config.client_id)
-        .append_pair("refresh_token", refresh_token)
-        .finish()
+    form(&[
+        ("grant_type", "refresh_token"),
+        ("client_id", &config.client_id),
+        ("refresh_token", refresh_token),
+    ])
 }
 
 /// The form that revokes a refresh token at `/oauth2/revoke` (a public client: no secret).
 pub fn revoke_body(config: &AuthConfig, refresh_token: &str) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .append_pair("token", refresh_token)
-        .append_pair("client_id", &config.client_id)
-        .finish()
+    form(&[("token", refresh_token), ("client_id", &config.client_id)])
 }
 
 /// Cognito's `/logout`: ends the Hosted UI's own session too, then returns to `logout_uri`.
 pub fn logout_url(config: &AuthConfig, logout_uri: &str) -> String {
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("client_id", &config.client_id)
-        .append_pair("logout_uri", logout_uri)
-        .finish();
+    let query = form(&[("client_id", &config.client_id), ("logout_uri", logout_uri)]);
     with_query(&config.logout_url, &query)
 }
 
 fn with_query(url: &str, query: &str) -> String {
     let joiner = if url.contains('?') { '&' } else { '?' };
     format!("{url}{joiner}{query}")
+}
+
+/// `pairs` as `application/x-www-form-urlencoded` text, byte for byte as the `form_urlencoded` crate's
+/// `Serializer` writes it (the tests hold it to that crate): written out here, without the crate's
+/// table of every byte's escape, for a smaller download (app/README.md, "Size").
+fn form(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (i, (key, value)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        form_escape(&mut out, key);
+        out.push('=');
+        form_escape(&mut out, value);
+    }
+    out
+}
+
+/// Appends `text` to `out` as the URL standard's form serializer writes it: ASCII letters, digits and
+/// `*-._` as they are, a space as `+`, every other byte of its UTF-8 as `%XX` (upper-case hex).
+fn form_escape(out: &mut String, text: &str) {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    for byte in text.bytes() {
+        match byte {
+            b'*' | b'-' | b'.' | b'_' | b'0'..=b'9' | b'A'..=b'Z' | b'a'..=b'z' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 15)]));
+            }
+        }
+    }
 }
 
 /// The token endpoint's answer. A refresh answers without `refresh_token` (Cognito keeps the old one).
@@ -415,6 +444,53 @@ mod tests {
             logout_url(&config(), "https://chat.example.com/"),
             "https://auth.example.com/logout?client_id=abc123&logout_uri=https%3A%2F%2Fchat.example.com%2F"
         );
+    }
+
+    /// The written-out form encoder writes what `form_urlencoded::Serializer` does: every byte value alone and
+    /// amid others, multi-byte characters, spaces, the reserved characters, empty keys and values, and
+    /// any number of pairs.
+    #[test]
+    fn form_matches_the_form_urlencoded_crate() {
+        let mut texts: Vec<String> = (0..=0x7f_u8).map(|b| char::from(b).to_string()).collect();
+        texts.extend(
+            [
+                "",
+                "a b",
+                "  ",
+                "x=y&z",
+                "100% + 1",
+                "é",
+                "日本",
+                "🎉 party",
+                "\u{0}\u{7f}\u{80}\u{7ff}\u{800}\u{ffff}\u{10000}",
+                "https://chat.example.com/auth/callback?x=1#frag",
+                "*-._~!'()",
+            ]
+            .map(String::from),
+        );
+        for (i, key) in texts.iter().enumerate() {
+            for value in texts.iter().skip(i % 7).step_by(7) {
+                let theirs = form_urlencoded::Serializer::new(String::new())
+                    .append_pair(key, value)
+                    .finish();
+                assert_eq!(form(&[(key, value)]), theirs, "{key:?}={value:?}");
+            }
+        }
+        for count in 0..4 {
+            let pairs: Vec<(&str, &str)> = texts
+                .iter()
+                .rev()
+                .take(count * 2)
+                .collect::<Vec<_>>()
+                .chunks(2)
+                .map(|pair| (pair[0].as_str(), pair[1].as_str()))
+                .collect();
+            let mut theirs = form_urlencoded::Serializer::new(String::new());
+            for (key, value) in &pairs {
+                theirs.append_pair(key, value);
+            }
+            assert_eq!(form(&pairs), theirs.finish(), "{pairs:?}");
+        }
     }
 
     /// Every variant of `whole`: each key (and an unknown one) missing, and set to a value of every kind.

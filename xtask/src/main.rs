@@ -109,10 +109,11 @@ usage: cargo xtask shrink-app [DIR]
 Trims the app trunk built in DIR (default: $TRUNK_STAGING_DIR, where Trunk.toml's post_build hook runs it
 after every `trunk build`, else app/dist): the wasm's imports named by position instead of wasm-bindgen's
 hashed names, in the wasm and its JS glue; the JS classes of wasm-streams, which the app never uses, with the
-code only they reach; the wasm's custom sections; then binaryen's `wasm-opt -O1` (not for trunk's debug
-builds); the stylesheets without comments and ignorable whitespace; and the page's integrity hashes for the
-new files. An app already shrunk is left as it is.
-wasm-opt is binaryen's from npm, installed by `scripts/setup app` (CHATTY_WASM_OPT names another).
+code only they reach; the wasm's custom sections; then binaryen's `wasm-opt` and the glue through terser (not
+for trunk's debug builds); the stylesheets without comments and ignorable whitespace; and the page's integrity
+hashes for the new files. An app already shrunk is left as it is.
+wasm-opt is binaryen's and terser is terser's, from npm, installed by `scripts/setup app` (CHATTY_WASM_OPT and
+CHATTY_TERSER name others).
 app/README.md, \"Size\".
 ";
 
@@ -421,12 +422,12 @@ fn run_shrink(args: &[String]) -> Result<()> {
         [dir] => absolute(dir.clone())?,
         _ => bail!("shrink-app takes one directory at most\n\n{SHRINK_USAGE}"),
     };
-    // trunk's debug builds are for reading, and large: no wasm-opt.
-    let wasm_opt = match std::env::var("TRUNK_PROFILE").as_deref() {
+    // trunk's debug builds are for reading, and large: no wasm-opt, no terser.
+    let release = match std::env::var("TRUNK_PROFILE").as_deref() {
         Ok("debug") => None,
-        _ => Some(shrink::wasm_opt()?),
+        _ => Some(shrink::ReleaseTools::find()?),
     };
-    let line = match shrink::shrink_dist(&dist, wasm_opt.as_deref())? {
+    let line = match shrink::shrink_dist(&dist, release.as_ref())? {
         Some(shrunk) => format!(
             "wasm {} -> {} bytes, JS glue {} -> {} bytes, CSS {} -> {} bytes{} ({})",
             shrunk.wasm.0,
@@ -435,10 +436,10 @@ fn run_shrink(args: &[String]) -> Result<()> {
             shrunk.js.1,
             shrunk.css.0,
             shrunk.css.1,
-            if wasm_opt.is_some() {
-                ", wasm-opt -O1"
+            if release.is_some() {
+                format!(", wasm-opt {}, terser", shrink::WASM_OPT_PASSES.join(" "))
             } else {
-                ""
+                String::new()
             },
             dist.display()
         ),
