@@ -213,39 +213,39 @@ fn npm_tool(var: &str, package: (&str, &str), binary: &str, says: &str) -> Resul
 
 /// `wasm` through `wasm_opt` with [`WASM_OPT_PASSES`], by way of `scratch` (overwritten).
 fn optimize(wasm_opt: &Path, wasm: &[u8], scratch: &Path) -> Result<Vec<u8>> {
-    std::fs::write(scratch, wasm).with_context(|| format!("writing {}", scratch.display()))?;
-    let status = Command::new(wasm_opt)
+    let mut command = Command::new(wasm_opt);
+    command
         .args(WASM_OPT_PASSES)
         .args(WASM_FEATURES)
         .arg(scratch)
         .arg("-o")
-        .arg(scratch)
-        .status()
-        .with_context(|| format!("running {}", wasm_opt.display()))?;
-    if !status.success() {
-        bail!(
-            "{} {} failed ({status})",
-            wasm_opt.display(),
-            WASM_OPT_PASSES.join(" ")
-        );
-    }
-    std::fs::read(scratch).with_context(|| format!("reading {}", scratch.display()))
+        .arg(scratch);
+    rewrite_in_place(command, wasm, scratch)
 }
 
 /// `js` through `terser` with [`TERSER_OPTIONS`], by way of `scratch` (overwritten).
 fn minify_js(terser: &Path, js: &str, scratch: &Path) -> Result<String> {
-    std::fs::write(scratch, js).with_context(|| format!("writing {}", scratch.display()))?;
-    let status = Command::new(terser)
+    let mut command = Command::new(terser);
+    command
         .arg(scratch)
         .args(TERSER_OPTIONS)
         .arg("--output")
-        .arg(scratch)
+        .arg(scratch);
+    String::from_utf8(rewrite_in_place(command, js.as_bytes(), scratch)?)
+        .context("terser's output is not UTF-8")
+}
+
+/// `bytes` written to `scratch`, rewritten there by `command` (which names `scratch` among its arguments),
+/// and read back.
+fn rewrite_in_place(mut command: Command, bytes: &[u8], scratch: &Path) -> Result<Vec<u8>> {
+    std::fs::write(scratch, bytes).with_context(|| format!("writing {}", scratch.display()))?;
+    let status = command
         .status()
-        .with_context(|| format!("running {}", terser.display()))?;
+        .with_context(|| format!("running {command:?}"))?;
     if !status.success() {
-        bail!("{} failed ({status})", terser.display());
+        bail!("{command:?} failed ({status})");
     }
-    std::fs::read_to_string(scratch).with_context(|| format!("reading {}", scratch.display()))
+    std::fs::read(scratch).with_context(|| format!("reading {}", scratch.display()))
 }
 
 /// Whether every import of `wasm` comes from [`IMPORT_MODULE`]: [`shrink`] renamed them already.

@@ -53,8 +53,7 @@ struct State {
     /// Each person's live connections and when each expires.
     people: HashMap<String, BTreeMap<ConnectionId, u64>>,
     rooms: HashMap<RoomName, Room>,
-    /// (user id, bucket) → the bucket's tokens at a time.
-    buckets: HashMap<(String, String), Bucket>,
+    buckets: Buckets,
     /// People signed out by an operator, until when.
     signed_out: HashMap<String, u64>,
     /// Each person's rooms and direct conversations, by room name.
@@ -138,6 +137,42 @@ impl Bucket {
     }
 }
 
+/// Every person's token buckets: (user id, bucket) → the bucket's tokens at a time.
+#[derive(Debug, Default)]
+struct Buckets(HashMap<(String, String), Bucket>);
+
+impl Buckets {
+    /// Takes one token of the person's `bucket` at `rate` ([`Registry::admit`]).
+    fn take(&mut self, user_id: &str, bucket: &str, rate: Rate, now_ms: u64) -> Admission {
+        let key = (user_id.to_owned(), bucket.to_owned());
+        let tokens = self
+            .0
+            .get(&key)
+            .map_or(f64::from(rate.burst), |b| b.refilled(rate, now_ms));
+        if tokens < 1.0 {
+            let retry_after_ms = ((1.0 - tokens) / rate.per_second * 1000.0).ceil() as u64;
+            return Admission::Wait {
+                retry_after_ms: retry_after_ms.max(1),
+            };
+        }
+        self.0.insert(
+            key,
+            Bucket {
+                tokens: tokens - 1.0,
+                at_ms: now_ms,
+            },
+        );
+        Admission::Admitted
+    }
+
+    /// Forgets the buckets that are full again at `now_ms` (the same as no bucket); the slowest rate
+    /// refills in an hour.
+    fn sweep(&mut self, now_ms: u64) {
+        self.0
+            .retain(|_, bucket| bucket.at_ms + BUCKET_LIFETIME_MS > now_ms);
+    }
+}
+
 impl Default for MemoryRegistry {
     fn default() -> Self {
         Self::with_history_cap(ROOM_HISTORY_CAP)
@@ -162,29 +197,6 @@ impl MemoryRegistry {
 }
 
 impl State {
-    /// Takes one token of the person's `bucket` at `rate` ([`Registry::admit`]).
-    fn take_token(&mut self, user_id: &str, bucket: &str, rate: Rate, now_ms: u64) -> Admission {
-        let key = (user_id.to_owned(), bucket.to_owned());
-        let tokens = self
-            .buckets
-            .get(&key)
-            .map_or(f64::from(rate.burst), |b| b.refilled(rate, now_ms));
-        if tokens < 1.0 {
-            let retry_after_ms = ((1.0 - tokens) / rate.per_second * 1000.0).ceil() as u64;
-            return Admission::Wait {
-                retry_after_ms: retry_after_ms.max(1),
-            };
-        }
-        self.buckets.insert(
-            key,
-            Bucket {
-                tokens: tokens - 1.0,
-                at_ms: now_ms,
-            },
-        );
-        Admission::Admitted
-    }
-
     /// Forgets what has expired, at most once a [`SWEEP_EVERY_MS`].
     fn sweep(&mut self, now_ms: u64) {
         if now_ms < self.last_sweep_ms + SWEEP_EVERY_MS {
@@ -209,9 +221,7 @@ impl State {
         self.profiles.retain(|_, (_, expires)| *expires > now_ms);
         self.invites.retain(|_, invite| invite.expires_ms > now_ms);
         self.signed_out.retain(|_, until| *until > now_ms);
-        // A bucket that would be full again is the same as no bucket; the slowest rate refills in an hour.
-        self.buckets
-            .retain(|_, bucket| bucket.at_ms + BUCKET_LIFETIME_MS > now_ms);
+        self.buckets.sweep(now_ms);
     }
 
     /// The person's connections that have not expired.
@@ -403,23 +413,22 @@ impl Registry for MemoryRegistry {
     ) -> Result<Appended, RegistryError> {
         let cap = self.history_cap;
         Ok(self.with_state(|s| {
-            let member = s
+            let Some(room) = s
                 .rooms
-                .get(&message.room)
-                .is_some_and(|room| room.members.contains_key(sender));
-            if !member {
+                .get_mut(&message.room)
+                .filter(|room| room.members.contains_key(sender))
+            else {
                 return Appended::NotAMember;
-            }
+            };
             if let Some(check) = rate {
                 let bucket = format!("{}:{}", check.bucket, message.room);
-                let admission = s.take_token(&message.author.id, &bucket, check.rate, check.now_ms);
+                let admission =
+                    s.buckets
+                        .take(&message.author.id, &bucket, check.rate, check.now_ms);
                 if let Admission::Wait { retry_after_ms } = admission {
                     return Appended::RateLimited { retry_after_ms };
                 }
             }
-            let Some(room) = s.rooms.get_mut(&message.room) else {
-                return Appended::NotAMember;
-            };
             let recipients = |room: &Room| room.members.keys().cloned().collect();
             let key = (message.author.id.clone(), message.client_id.clone());
             if let Some(&id) = room.sent.get(&key) {
@@ -822,7 +831,7 @@ impl Registry for MemoryRegistry {
         rate: Rate,
         now_ms: u64,
     ) -> Result<Admission, RegistryError> {
-        Ok(self.with_state(|s| s.take_token(user_id, bucket, rate, now_ms)))
+        Ok(self.with_state(|s| s.buckets.take(user_id, bucket, rate, now_ms)))
     }
 }
 

@@ -456,9 +456,13 @@ local retention, bucket = tonumber(ARGV[6]), ARGV[7]
 if redis.call('HEXISTS', members, sender) == 0 then
   return false
 end
+-- The field of the bucket of the author of the message keyed `k` (an idempotency key ends with ' <author id>').
+local function bucket_field(k)
+  return ' ' .. bucket .. string.match(k, ' .*$')
+end
 local earlier, field, full_at
 if bucket then
-  field = ' ' .. bucket .. string.match(key, ' .*$')
+  field = bucket_field(key)
   local read = redis.call('HMGET', sent, key, field)
   local wait
   wait, full_at = take(read[2], ARGV[8], ARGV[9], ARGV[10])
@@ -480,7 +484,7 @@ if len >= cap then
   local now = tonumber(ARGV[10])
   for _, old in ipairs(redis.call('XRANGE', history, '-', '+', 'COUNT', len - cap + 1)) do
     local old_key = old[2][2]
-    local theirs = bucket and ' ' .. bucket .. string.match(old_key, ' .*$')
+    local theirs = bucket and bucket_field(old_key)
     if theirs == field then theirs = nil end
     local read = redis.call('HMGET', sent, old_key, theirs or old_key)
     local gone = {}
