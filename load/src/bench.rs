@@ -278,6 +278,15 @@ impl RunningStore {
         }
     }
 
+    /// Stops the store's processes and waits until they are gone.
+    async fn stop(self) {
+        match self {
+            Self::Memory => {}
+            Self::Redis(server) => server.stop().await,
+            Self::Cluster(cluster) => cluster.stop().await,
+        }
+    }
+
     /// The store's own processes, whose CPU is the server's too.
     fn processes(&self) -> Vec<u32> {
         match self {
@@ -510,7 +519,8 @@ pub struct BenchOptions {
     pub only: Option<String>,
     /// Another build of this binary whose gateway is measured too, as "before".
     pub before: Option<PathBuf>,
-    /// Runs per server and scenario (at least one), in alternating order: the table shows medians.
+    /// Runs per server and scenario (at least one), in rotating order (each round starts one server
+    /// later): the table shows medians.
     pub repeat: u32,
     /// Show the generator's progress bars.
     pub progress: bool,
@@ -546,13 +556,13 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
             before: before.map(|_| Runs::default()),
             baseline: Runs::default(),
         };
-        // Every other round runs the servers in reverse, so a drift in the machine's state during the
-        // scenario (another process, the page cache) falls on each alike.
+        // Each round starts one server later, so that every server takes every place in the order (with as
+        // many rounds as servers): a drift in the machine's state during the scenario (another process,
+        // the page cache), or what one run leaves to the next, falls on each alike. (Alternating the order
+        // kept a middle server in the middle, after another gateway on Redis in two rounds of three.)
         for round in 0..repeat {
             let mut order = servers.clone();
-            if round % 2 == 1 {
-                order.reverse();
-            }
+            order.rotate_left(round as usize % servers.len());
             for server in order {
                 let measured = server
                     .measure(&scenario, &this, before, options.progress)
@@ -619,7 +629,9 @@ impl Server {
         eprintln!("{}: {label}…", scenario.name);
         let store = RunningStore::start(scenario.store).await?;
         let kind = store.chatty(rate_limits);
-        measure(program, &kind, store.processes(), scenario, progress).await
+        let measured = measure(program, &kind, store.processes(), scenario, progress).await;
+        store.stop().await;
+        measured
     }
 }
 
@@ -789,7 +801,7 @@ impl fmt::Display for BenchReport {
             if with_before { "; vs before = Chatty ÷ before" } else { "" },
             if self.repeat > 1 {
                 format!(
-                    "each figure the median of {} runs in alternating order, lost/dup/unexpected their sum",
+                    "each figure the median of {} runs in rotating order, lost/dup/unexpected their sum",
                     self.repeat
                 )
             } else {

@@ -148,7 +148,7 @@ struct BenchArgs {
     /// `target/release/chatty-load`, copied aside), in the same run: the table adds Chatty ÷ before.
     #[arg(long)]
     before: Option<PathBuf>,
-    /// Measure every server this many times per scenario, in alternating order, and report the medians:
+    /// Measure every server this many times per scenario, in rotating order, and report the medians:
     /// a single run moves about 20 % on a shared two-core machine.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=9))]
     repeat: u32,

@@ -22,7 +22,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A throwaway `redis-server` on a free loopback port: no persistence, stopped when dropped.
 pub struct RedisServer {
-    _child: Child,
+    child: Child,
     pub pid: u32,
     pub port: u16,
     pub url: String,
@@ -42,17 +42,22 @@ impl RedisServer {
         wait_for_port(port, "redis-server").await?;
         Ok(Self {
             pid: child.id().context("redis-server has no pid")?,
-            _child: child,
+            child,
             port,
             url: format!("redis://127.0.0.1:{port}"),
         })
+    }
+
+    /// Stops the server and waits until it is gone, so that its exit costs the next measurement nothing.
+    pub async fn stop(mut self) {
+        let _ = self.child.kill().await;
     }
 }
 
 /// A three-master Redis Cluster on loopback (`redis-server --cluster-enabled yes` three times, joined by
 /// `redis-cli --cluster create`), as ElastiCache Serverless speaks it.
 pub struct RedisCluster {
-    _masters: Vec<Child>,
+    masters: Vec<Child>,
     dir: PathBuf,
     /// Every master's port.
     pub ports: Vec<u16>,
@@ -119,12 +124,22 @@ impl RedisCluster {
             .await
             .context("the cluster did not come up in time")??;
         Ok(Self {
-            _masters: masters,
+            masters,
             dir,
             url: format!("redis://{}", nodes[0]),
             ports,
             pids,
         })
+    }
+}
+
+impl RedisCluster {
+    /// Stops every master and waits until they are gone, so that their exit costs the next measurement
+    /// nothing.
+    pub async fn stop(mut self) {
+        for master in &mut self.masters {
+            let _ = master.kill().await;
+        }
     }
 }
 
