@@ -315,7 +315,7 @@ impl ChatState {
                 }
             }
         }
-        people.sort_by_cached_key(|u| lowercase(&u.name));
+        sort_by_name(&mut people);
         people
     }
 
@@ -503,7 +503,7 @@ impl ChatState {
             ServerFrame::Presence { room, members } => {
                 if let Some(state) = self.rooms.get_mut(room) {
                     let mut members = members.clone();
-                    members.sort_by_cached_key(|m| lowercase(&m.name));
+                    sort_by_name(&mut members);
                     state.members = members;
                     state.confirmed = true;
                 }
@@ -661,6 +661,20 @@ impl ChatState {
             }
         }
     }
+}
+
+/// Sorts `people` by name, case-insensitively, equal names keeping their order: each person is inserted
+/// after the last one whose name sorts before or with theirs, found by binary search. A room's list is a
+/// few hundred people at most, and this is the app's only sort: the standard library's costs the app
+/// more than a kilobyte.
+fn sort_by_name(people: &mut Vec<User>) {
+    let mut sorted: Vec<(String, User)> = Vec::with_capacity(people.len());
+    for user in people.drain(..) {
+        let key = lowercase(&user.name);
+        let at = sorted.partition_point(|(other, _)| *other <= key);
+        sorted.insert(at, (key, user));
+    }
+    people.extend(sorted.into_iter().map(|(_, user)| user));
 }
 
 #[cfg(test)]
@@ -1360,6 +1374,26 @@ mod tests {
             Some(ErrorCode::RateLimited.describe().as_str()),
             "a rate limit tells the person to slow down, though the outbox keeps the message"
         );
+    }
+
+    #[test]
+    fn people_sort_by_name_ignoring_case_and_equal_names_keep_their_order() {
+        let named = |id: &str, name: &str| User {
+            name: name.into(),
+            ..user(id)
+        };
+        let mut people = vec![
+            named("1", "bea"),
+            named("2", "Al"),
+            named("3", "Bea"),
+            named("4", "al"),
+            named("5", "Cy"),
+            named("6", "BEA"),
+        ];
+        sort_by_name(&mut people);
+        let ids: Vec<_> = people.iter().map(|p| p.id.as_str()).collect();
+        assert_eq!(ids, ["2", "4", "1", "3", "6", "5"]);
+        sort_by_name(&mut Vec::new());
     }
 
     #[test]

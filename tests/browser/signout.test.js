@@ -60,7 +60,12 @@ test('signing out revokes the refresh token and forgets drafts and the outbox', 
       (k) => k.endsWith('.drafts') && localStorage.getItem(k).includes('a draft about someone'),
     ));
 
+    // The app shows the sign-in screen at once, then revokes the token and leaves for the provider's
+    // logout page, which sends it back: the page loads again after the revocation, and only then is it
+    // safe to ask the page anything (earlier, a navigation could destroy the context mid-question).
+    const backFromLogout = page.waitForEvent('load');
     await page.getByRole('button', { name: 'Sign out' }).click();
+    await backFromLogout;
     await page.getByRole('button', { name: /sign in|continue with/i }).waitFor();
 
     assert.equal(await refresh(refreshToken), 400, 'the refresh token was revoked');

@@ -100,7 +100,7 @@ CloudFront serves to browsers that accept it. Prints one line per file and the t
 total is over the budget. Writes nothing.
 
   --dist DIR      the built app (default: app/dist, from `trunk build --release --offline`)
-  --budget BYTES  the most a first visit may download (default: 202870, xtask::size::BUDGET)
+  --budget BYTES  the most a first visit may download (default: 200000, xtask::size::BUDGET)
 ";
 
 const SHRINK_USAGE: &str = "\
