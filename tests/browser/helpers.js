@@ -38,6 +38,12 @@ export async function signIn(browser, name, { baseUrl = BASE_URL, viewport, colo
   const context = await browser.newContext({ viewport: viewport ?? { width: 1280, height: 800 }, colorScheme });
   const page = await context.newPage();
   page.on('pageerror', (error) => console.error(`[${name}] page error:`, error));
+  // A Rust panic reaches the page as `unreachable`; what panicked and where is what the panic hook logs.
+  page.on('console', (message) => {
+    if (message.type() === 'error' && message.text().includes('panicked')) {
+      console.error(`[${name}] panic:`, message.text());
+    }
+  });
   await page.goto(`${baseUrl}/`);
   await signInHere(page, name);
   return { context, page };

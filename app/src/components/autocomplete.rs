@@ -116,7 +116,9 @@ impl Autocomplete {
 
     /// Shows `list` and tells assistive technology what is open and selected.
     fn show(&self, list: Suggestions) {
-        if let Some(el) = self.textarea.get_untracked() {
+        // The composer may be gone: Chromium fires `blur` at a focused textarea as it leaves the page (the
+        // session ended, the room was left), after its view, this node reference included, was disposed.
+        if let Some(el) = self.textarea.try_get_untracked().flatten() {
             let open = !list.people.is_empty();
             let _ = el.set_attribute("aria-expanded", if open { "true" } else { "false" });
             let _ = match open {
