@@ -323,21 +323,21 @@ mod tests {
     /// `--no-build` needs a build: a missing one is refused, naming where it was looked for.
     #[test]
     fn no_build_needs_a_build() {
-        let root = std::env::temp_dir().join(format!("xtask-require-build-{}", std::process::id()));
+        let scratch = tempfile::tempdir().unwrap();
+        let root = scratch.path();
         let options = Options {
             no_build: true,
             build_dir: Some("build".into()),
             ..Options::default()
         };
-        let _ = std::fs::remove_dir_all(&root);
-        let err = require_build(&options, &root).unwrap_err().to_string();
+        let err = require_build(&options, root).unwrap_err().to_string();
         assert!(
             err.contains("no build") && err.contains("build/template.yaml"),
             "{err}"
         );
         std::fs::create_dir_all(root.join("build")).unwrap();
         std::fs::write(root.join("build/template.yaml"), "Resources: {}").unwrap();
-        require_build(&options, &root).unwrap();
+        require_build(&options, root).unwrap();
         let building = Options {
             no_build: false,
             ..options

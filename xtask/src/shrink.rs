@@ -657,9 +657,8 @@ function __wbg_finalize_init(instance) {
     /// The page's integrity hashes follow the rewritten files, and a second run changes nothing.
     #[test]
     fn rewrites_the_integrity_and_runs_once() {
-        let dir = std::env::temp_dir().join(format!("xtask-shrink-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let scratch = tempfile::tempdir().unwrap();
+        let dir = scratch.path();
         std::fs::write(dir.join("app-1f2e_bg.wasm"), app_wasm()).unwrap();
         std::fs::write(dir.join("app-1f2e.js"), GLUE).unwrap();
         std::fs::write(
@@ -668,7 +667,7 @@ function __wbg_finalize_init(instance) {
              <link rel=\"preload\" integrity=\"sha384-old\" href=\"/app-1f2e_bg.wasm\" as=\"fetch\">",
         )
         .unwrap();
-        let shrunk = shrink_dist(&dir, None).unwrap().unwrap();
+        let shrunk = shrink_dist(dir, None).unwrap().unwrap();
         assert!(shrunk.wasm.1 < shrunk.wasm.0 && shrunk.js.1 < shrunk.js.0);
         let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
         for file in ["app-1f2e.js", "app-1f2e_bg.wasm"] {
@@ -681,7 +680,7 @@ function __wbg_finalize_init(instance) {
             );
         }
         let wasm = std::fs::read(dir.join("app-1f2e_bg.wasm")).unwrap();
-        assert_eq!(shrink_dist(&dir, None).unwrap(), None);
+        assert_eq!(shrink_dist(dir, None).unwrap(), None);
         assert_eq!(std::fs::read(dir.join("app-1f2e_bg.wasm")).unwrap(), wasm);
     }
 
@@ -729,8 +728,8 @@ function __wbg_finalize_init(instance) {
                   export function initSync(module) {\n    \
                   return new WebAssembly.Instance(module, __wbg_get_imports());\n}\n\
                   export default initSync;\n";
-        let scratch = std::env::temp_dir().join(format!("xtask-terser-{}.js", std::process::id()));
-        let out = minify_js(&terser().unwrap(), js, &scratch).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let out = minify_js(&terser().unwrap(), js, &dir.path().join("glue.js")).unwrap();
         assert!(out.len() < js.len() / 2, "{out}");
         for kept in ["a:function(", "alert(", "w:", "initSync", "export"] {
             assert!(out.contains(kept), "{kept} missing from {out}");

@@ -332,10 +332,8 @@ dispatchEvent(new CustomEvent("TrunkApplicationStarted", {detail: {wasm}}));
     }
 
     /// A fresh directory with a built app's kinds of file.
-    fn built(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("xtask-site-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+    fn built() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
         for (file, text) in [
             ("index.html", "<html></html>"),
             ("config.json", "{}"),
@@ -344,7 +342,7 @@ dispatchEvent(new CustomEvent("TrunkApplicationStarted", {detail: {wasm}}));
             ("favicon-71b80c5a2427cac.svg", "<svg/>"),
             ("logo.png", "PNG"),
         ] {
-            std::fs::write(dir.join(file), text.repeat(100)).unwrap();
+            std::fs::write(dir.path().join(file), text.repeat(100)).unwrap();
         }
         dir
     }
@@ -359,8 +357,9 @@ dispatchEvent(new CustomEvent("TrunkApplicationStarted", {detail: {wasm}}));
     /// run rewrites the same copies and compresses no copy again.
     #[test]
     fn brotli_copies_decompress_to_their_file() {
-        let dir = built("copies");
-        let mut written = precompress_in_dist(&dir).unwrap();
+        let built = built();
+        let dir = built.path();
+        let mut written = precompress_in_dist(dir).unwrap();
         written.sort();
         assert_eq!(
             written,
@@ -378,7 +377,7 @@ dispatchEvent(new CustomEvent("TrunkApplicationStarted", {detail: {wasm}}));
             assert_eq!(unbrotli(&compressed), original, "{copy}");
             assert!(compressed.len() < original.len() / 4, "{copy}");
         }
-        assert_eq!(precompress_in_dist(&dir).unwrap().len(), written.len());
+        assert_eq!(precompress_in_dist(dir).unwrap().len(), written.len());
         assert!(!dir.join("index.html.br.br").exists());
         assert!(!dir.join("logo.png.br").exists());
     }
@@ -406,9 +405,10 @@ dispatchEvent(new CustomEvent("TrunkApplicationStarted", {detail: {wasm}}));
             "not a copy of anything"
         );
 
-        let dir = built("order");
-        precompress_in_dist(&dir).unwrap();
-        let keys: Vec<String> = files_in_upload_order(&dir)
+        let built = built();
+        let dir = built.path();
+        precompress_in_dist(dir).unwrap();
+        let keys: Vec<String> = files_in_upload_order(dir)
             .unwrap()
             .into_iter()
             .map(|f| f.key)

@@ -131,18 +131,16 @@ mod tests {
     use super::*;
 
     /// A built app as trunk leaves it, in a fresh directory.
-    fn dist(name: &str) -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!("xtask-size-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+    fn dist() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
         std::fs::write(
-            dir.join("index.html"),
+            dir.path().join("index.html"),
             "<html><body><script type=\"module\">import init from '/app-1f2e3d4c5b6a7980.js'; await init();\
              </script></body></html>",
         )
         .unwrap();
         std::fs::write(
-            dir.join("app-1f2e3d4c5b6a7980.js"),
+            dir.path().join("app-1f2e3d4c5b6a7980.js"),
             "export default 1;\n".repeat(200),
         )
         .unwrap();
@@ -150,8 +148,8 @@ mod tests {
         let code: Vec<u8> = (0..5000u32)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
-        std::fs::write(dir.join("app-1f2e3d4c5b6a7980_bg.wasm"), code).unwrap();
-        std::fs::write(dir.join("logo.png"), [1u8, 2, 3]).unwrap();
+        std::fs::write(dir.path().join("app-1f2e3d4c5b6a7980_bg.wasm"), code).unwrap();
+        std::fs::write(dir.path().join("logo.png"), [1u8, 2, 3]).unwrap();
         dir
     }
 
@@ -159,9 +157,10 @@ mod tests {
     /// brotli copy (a PNG gets none and counts as it is); copies already written count as their original.
     #[test]
     fn counts_what_the_deploy_publishes() {
-        let dir = dist("counts");
-        site::precompress_in_dist(&dir).unwrap();
-        let downloads = first_visit(&dir, "{\"ws_url\":\"wss://example\"}").unwrap();
+        let dist = dist();
+        let dir = dist.path();
+        site::precompress_in_dist(dir).unwrap();
+        let downloads = first_visit(dir, "{\"ws_url\":\"wss://example\"}").unwrap();
         let keys: Vec<&str> = downloads.iter().map(|d| d.key.as_str()).collect();
         assert_eq!(downloads.len(), 6, "{keys:?}");
         assert!(keys.iter().any(|k| k.starts_with("boot-")), "{keys:?}");
@@ -190,9 +189,10 @@ mod tests {
     /// A dist with a config.json (after a deploy) counts that one, not the stand-in.
     #[test]
     fn a_written_config_json_counts_as_it_is() {
-        let dir = dist("config");
+        let dist = dist();
+        let dir = dist.path();
         std::fs::write(dir.join("config.json"), "{}").unwrap();
-        let downloads = first_visit(&dir, &"x".repeat(10_000)).unwrap();
+        let downloads = first_visit(dir, &"x".repeat(10_000)).unwrap();
         let config = downloads.iter().find(|d| d.key == "config.json").unwrap();
         assert_eq!(config.raw, 2);
     }
@@ -200,9 +200,8 @@ mod tests {
     /// Nothing built: a clear error, not a zero.
     #[test]
     fn an_unbuilt_app_is_an_error() {
-        let dir = std::env::temp_dir().join(format!("xtask-size-empty-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let err = first_visit(&dir, "{}").unwrap_err().to_string();
+        let dir = tempfile::tempdir().unwrap();
+        let err = first_visit(dir.path(), "{}").unwrap_err().to_string();
         assert!(err.contains("trunk build"), "{err}");
     }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use protocol::AppConfig;
+use tempfile::TempDir;
 use xtask::{app_config, outputs::StackOutputs};
 
 const FIXTURE: &str = include_str!("fixtures/describe-stacks.json");
@@ -14,13 +15,19 @@ fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
+/// A fresh directory named for `name`, removed with everything in it when dropped.
+fn scratch(name: &str) -> TempDir {
+    tempfile::Builder::new()
+        .prefix(&format!("xtask-{name}-"))
+        .tempdir()
+        .unwrap()
+}
+
 /// A fresh directory standing in for `app/dist` after `trunk build --release`.
-fn built_app(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("xtask-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+fn built_app(name: &str) -> TempDir {
+    let dir = scratch(name);
     std::fs::write(
-        dir.join("index.html"),
+        dir.path().join("index.html"),
         "<!DOCTYPE html><html><head></head><body>\n<script type=\"module\">\n\
          import init from '/chatty-app-1f2e3d4c5b6a7980.js';\n\
          const wasm = await init({ module_or_path: '/chatty-app-1f2e3d4c5b6a7980_bg.wasm' });\n\
@@ -28,12 +35,16 @@ fn built_app(name: &str) -> PathBuf {
     )
     .unwrap();
     std::fs::write(
-        dir.join("chatty-app-1f2e3d4c5b6a7980.js"),
+        dir.path().join("chatty-app-1f2e3d4c5b6a7980.js"),
         "export default 1;",
     )
     .unwrap();
-    std::fs::write(dir.join("chatty-app-1f2e3d4c5b6a7980_bg.wasm"), b"\0asm").unwrap();
-    std::fs::write(dir.join("favicon.svg"), "<svg/>").unwrap();
+    std::fs::write(
+        dir.path().join("chatty-app-1f2e3d4c5b6a7980_bg.wasm"),
+        b"\0asm",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("favicon.svg"), "<svg/>").unwrap();
     dir
 }
 
@@ -87,19 +98,18 @@ fn commands(stdout: &str) -> Vec<&str> {
 }
 
 /// A directory standing in for `.aws-sam/build` after `sam build`.
-fn sam_build(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("xtask-build-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("template.yaml"), "Resources: {}\n").unwrap();
+fn sam_build(name: &str) -> TempDir {
+    let dir = scratch(&format!("build-{name}"));
+    std::fs::write(dir.path().join("template.yaml"), "Resources: {}\n").unwrap();
     dir
 }
 
 /// The stack's outputs become the app's config.json, readable as the app's own `AppConfig`.
 #[test]
 fn config_json_comes_from_the_stack_outputs() {
-    let dist = built_app("config");
-    dry_run(&dist);
+    let app = built_app("config");
+    let dist = app.path();
+    dry_run(dist);
     let written: AppConfig =
         serde_json::from_str(&std::fs::read_to_string(dist.join("config.json")).unwrap()).unwrap();
     assert_eq!(
@@ -121,8 +131,9 @@ fn config_json_comes_from_the_stack_outputs() {
 /// copies.
 #[test]
 fn the_plan_publishes_index_html_last() {
-    let dist = built_app("plan");
-    let stdout = dry_run(&dist);
+    let app = built_app("plan");
+    let dist = app.path();
+    let stdout = dry_run(dist);
     let commands = commands(&stdout);
     let config = repo_root().join("samconfig.toml");
     let config = config.display();
@@ -234,9 +245,10 @@ fn fixture_maps_in_process() {
 /// environment's default (the child's AWS configuration is not even consulted: nothing runs).
 #[test]
 fn every_aws_command_uses_the_saved_region() {
-    let dist = built_app("region");
+    let app = built_app("region");
+    let dist = app.path();
     let guided = fixture("samconfig-guided.toml");
-    let stdout = dry_run_with(&dist, &["--config-file", guided.to_str().unwrap()]);
+    let stdout = dry_run_with(dist, &["--config-file", guided.to_str().unwrap()]);
     let account_commands: Vec<&str> = commands(&stdout)
         .into_iter()
         .filter(|c| c.starts_with("aws ") || c.starts_with("sam deploy"))
@@ -251,10 +263,11 @@ fn every_aws_command_uses_the_saved_region() {
 /// `--region` overrides the saved region, for every command.
 #[test]
 fn the_region_flag_wins() {
-    let dist = built_app("region-flag");
+    let app = built_app("region-flag");
+    let dist = app.path();
     let guided = fixture("samconfig-guided.toml");
     let stdout = dry_run_with(
-        &dist,
+        dist,
         &[
             "--config-file",
             guided.to_str().unwrap(),
@@ -274,7 +287,8 @@ fn the_region_flag_wins() {
 /// A real deploy with no region anywhere stops before running anything, and says how to give one.
 #[test]
 fn no_region_is_refused_before_anything_runs() {
-    let build = sam_build("no-region");
+    let sam = sam_build("no-region");
+    let build = sam.path();
     let committed = repo_root().join("samconfig.toml");
     let (ok, stdout, stderr) = xtask(&[
         "--no-build".as_ref(),
@@ -295,8 +309,10 @@ fn no_region_is_refused_before_anything_runs() {
 /// `sam deploy` would otherwise deploy template.yaml with the source tree as every function's code).
 #[test]
 fn no_build_without_a_build_is_refused() {
-    let dist = built_app("no-build-missing");
-    let missing = std::env::temp_dir().join(format!("xtask-no-such-build-{}", std::process::id()));
+    let app = built_app("no-build-missing");
+    let dist = app.path();
+    let nothing = scratch("no-such-build");
+    let missing = nothing.path().join("build");
     let guided = fixture("samconfig-guided.toml");
     let (ok, stdout, stderr) = xtask(&[
         "--dry-run".as_ref(),
@@ -323,11 +339,13 @@ fn no_build_without_a_build_is_refused() {
 /// With a build, `--no-build` deploys that build's template and builds nothing.
 #[test]
 fn no_build_deploys_the_existing_build() {
-    let dist = built_app("no-build");
-    let build = sam_build("existing");
+    let app = built_app("no-build");
+    let dist = app.path();
+    let sam = sam_build("existing");
+    let build = sam.path();
     let guided = fixture("samconfig-guided.toml");
     let stdout = dry_run_with(
-        &dist,
+        dist,
         &[
             "--no-build",
             "--build-dir",

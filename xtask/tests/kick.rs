@@ -24,7 +24,10 @@ struct Stack {
     pool: String,
     client_id: String,
     queue_url: String,
+    /// A describe-stacks answer naming the pool and the queue, in `_scratch`.
     outputs: PathBuf,
+    /// Removed with the stack.
+    _scratch: tempfile::TempDir,
 }
 
 impl Stack {
@@ -65,8 +68,11 @@ impl Stack {
             .unwrap()
             .queue_url
             .unwrap();
-        let outputs =
-            std::env::temp_dir().join(format!("xtask-kick-{name}-{}.json", std::process::id()));
+        let scratch = tempfile::Builder::new()
+            .prefix(&format!("xtask-kick-{name}-"))
+            .tempdir()
+            .unwrap();
+        let outputs = scratch.path().join("describe-stacks.json");
         let described = serde_json::json!({ "Stacks": [{
             "StackName": "chatty",
             "StackStatus": "UPDATE_COMPLETE",
@@ -84,6 +90,7 @@ impl Stack {
             client_id,
             queue_url,
             outputs,
+            _scratch: scratch,
         }
     }
 
