@@ -28,15 +28,24 @@ fn assert_consistent(row: &Measured, size: u64) {
     assert_eq!(report.deliveries_expected, m * size, "{row}");
     assert_eq!((report.lost, report.unexpected), (0, 0), "{row}");
     // API Gateway: one frame in and one invocation of the gateway per message, one frame out per member
-    // of the room (and one per copy a client saw twice: moto now and then hands a message to two
-    // concurrent long polls), each through `@connections`; nobody connected.
+    // of the room, each through `@connections`; nobody connected. Moto now and then hands a queue message
+    // to two concurrent long polls: each command handed out again is fanned out again (up to one more
+    // frame per member), each delivery handed out again is posted again (as many), and the clients count
+    // the copies they saw before the run ended as duplicates.
     assert_eq!(usage.api.frames_in, m, "{row}");
     assert_eq!(usage.gateway.invocations, m, "{row}");
-    assert_eq!(
-        usage.api.frames_out,
-        report.deliveries_expected + report.duplicated,
-        "{row}"
-    );
+    let handed_out_again = usage.commands.received.saturating_sub(m)
+        + usage
+            .deliveries
+            .received
+            .saturating_sub(usage.deliveries.sent);
+    let extra = usage
+        .api
+        .frames_out
+        .checked_sub(report.deliveries_expected)
+        .expect("fewer frames out than deliveries expected");
+    assert!(extra <= handed_out_again * size, "{row}");
+    assert!(report.duplicated <= extra, "{row}");
     assert_eq!(usage.api.posts, usage.api.frames_out, "{row}");
     assert_eq!(usage.authorizer.invocations, 0, "{row}");
     assert!(usage.api.connection_ms > 0, "{row}");
