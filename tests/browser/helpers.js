@@ -32,12 +32,17 @@ export function roomName(prefix) {
 
 /**
  * Opens a new browser context and signs in as `name` the way a person does: the app's sign-in button,
- * the local authorize page, back through the callback. Resolves once the chat screen shows.
+ * the local authorize page, back through the callback. Resolves once the chat screen shows, with the
+ * page's uncaught errors (logged as they come, and collected in `pageErrors` for a test to assert on).
  */
 export async function signIn(browser, name, { baseUrl = BASE_URL, viewport, colorScheme = 'light' } = {}) {
   const context = await browser.newContext({ viewport: viewport ?? { width: 1280, height: 800 }, colorScheme });
   const page = await context.newPage();
-  page.on('pageerror', (error) => console.error(`[${name}] page error:`, error));
+  const pageErrors = [];
+  page.on('pageerror', (error) => {
+    pageErrors.push(error.message);
+    console.error(`[${name}] page error:`, error);
+  });
   // A Rust panic reaches the page as `unreachable`; what panicked and where is what the panic hook logs.
   page.on('console', (message) => {
     if (message.type() === 'error' && message.text().includes('panicked')) {
@@ -46,7 +51,7 @@ export async function signIn(browser, name, { baseUrl = BASE_URL, viewport, colo
   });
   await page.goto(`${baseUrl}/`);
   await signInHere(page, name);
-  return { context, page };
+  return { context, page, pageErrors };
 }
 
 /** On a page showing the app's sign-in card: goes through the local sign-in page as `name`. */

@@ -124,11 +124,9 @@ test('after the gateway is killed and restarted the app recovers without losing 
   let gateway = await startGateway();
   const { port } = gateway;
   const room = roomName('restart');
-  const { page, context } = await signIn(browser, 'Hana', { baseUrl: gateway.url });
   // The chat view leaves the page while the composer has the focus (the old session is refused): the
   // textarea's blur then comes after its view was disposed, and must not panic the app.
-  const pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(error.message));
+  const { page, context, pageErrors } = await signIn(browser, 'Hana', { baseUrl: gateway.url });
   try {
     await openRoom(page, room, { baseUrl: gateway.url });
     await gateway.stop();

@@ -15,17 +15,9 @@ fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
 }
 
-/// A fresh directory named for `name`, removed with everything in it when dropped.
-fn scratch(name: &str) -> TempDir {
-    tempfile::Builder::new()
-        .prefix(&format!("xtask-{name}-"))
-        .tempdir()
-        .unwrap()
-}
-
-/// A fresh directory standing in for `app/dist` after `trunk build --release`.
-fn built_app(name: &str) -> TempDir {
-    let dir = scratch(name);
+/// A fresh directory standing in for `app/dist` after `trunk build --release`, removed when dropped.
+fn built_app() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("index.html"),
         "<!DOCTYPE html><html><head></head><body>\n<script type=\"module\">\n\
@@ -97,9 +89,9 @@ fn commands(stdout: &str) -> Vec<&str> {
         .collect()
 }
 
-/// A directory standing in for `.aws-sam/build` after `sam build`.
-fn sam_build(name: &str) -> TempDir {
-    let dir = scratch(&format!("build-{name}"));
+/// A fresh directory standing in for `.aws-sam/build` after `sam build`, removed when dropped.
+fn sam_build() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("template.yaml"), "Resources: {}\n").unwrap();
     dir
 }
@@ -107,7 +99,7 @@ fn sam_build(name: &str) -> TempDir {
 /// The stack's outputs become the app's config.json, readable as the app's own `AppConfig`.
 #[test]
 fn config_json_comes_from_the_stack_outputs() {
-    let app = built_app("config");
+    let app = built_app();
     let dist = app.path();
     dry_run(dist);
     let written: AppConfig =
@@ -131,7 +123,7 @@ fn config_json_comes_from_the_stack_outputs() {
 /// copies.
 #[test]
 fn the_plan_publishes_index_html_last() {
-    let app = built_app("plan");
+    let app = built_app();
     let dist = app.path();
     let stdout = dry_run(dist);
     let commands = commands(&stdout);
@@ -245,7 +237,7 @@ fn fixture_maps_in_process() {
 /// environment's default (the child's AWS configuration is not even consulted: nothing runs).
 #[test]
 fn every_aws_command_uses_the_saved_region() {
-    let app = built_app("region");
+    let app = built_app();
     let dist = app.path();
     let guided = fixture("samconfig-guided.toml");
     let stdout = dry_run_with(dist, &["--config-file", guided.to_str().unwrap()]);
@@ -263,7 +255,7 @@ fn every_aws_command_uses_the_saved_region() {
 /// `--region` overrides the saved region, for every command.
 #[test]
 fn the_region_flag_wins() {
-    let app = built_app("region-flag");
+    let app = built_app();
     let dist = app.path();
     let guided = fixture("samconfig-guided.toml");
     let stdout = dry_run_with(
@@ -287,7 +279,7 @@ fn the_region_flag_wins() {
 /// A real deploy with no region anywhere stops before running anything, and says how to give one.
 #[test]
 fn no_region_is_refused_before_anything_runs() {
-    let sam = sam_build("no-region");
+    let sam = sam_build();
     let build = sam.path();
     let committed = repo_root().join("samconfig.toml");
     let (ok, stdout, stderr) = xtask(&[
@@ -309,9 +301,9 @@ fn no_region_is_refused_before_anything_runs() {
 /// `sam deploy` would otherwise deploy template.yaml with the source tree as every function's code).
 #[test]
 fn no_build_without_a_build_is_refused() {
-    let app = built_app("no-build-missing");
+    let app = built_app();
     let dist = app.path();
-    let nothing = scratch("no-such-build");
+    let nothing = tempfile::tempdir().unwrap();
     let missing = nothing.path().join("build");
     let guided = fixture("samconfig-guided.toml");
     let (ok, stdout, stderr) = xtask(&[
@@ -339,9 +331,9 @@ fn no_build_without_a_build_is_refused() {
 /// With a build, `--no-build` deploys that build's template and builds nothing.
 #[test]
 fn no_build_deploys_the_existing_build() {
-    let app = built_app("no-build");
+    let app = built_app();
     let dist = app.path();
-    let sam = sam_build("existing");
+    let sam = sam_build();
     let build = sam.path();
     let guided = fixture("samconfig-guided.toml");
     let stdout = dry_run_with(

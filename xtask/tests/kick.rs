@@ -31,7 +31,7 @@ struct Stack {
 }
 
 impl Stack {
-    async fn start(name: &str) -> Self {
+    async fn start() -> Self {
         let moto = common::moto_server();
         let sdk = lambdas::adapters::aws::sdk_config(Some(&moto.http_url())).await;
         let cognito = Cognito::new(&sdk);
@@ -68,10 +68,7 @@ impl Stack {
             .unwrap()
             .queue_url
             .unwrap();
-        let scratch = tempfile::Builder::new()
-            .prefix(&format!("xtask-kick-{name}-"))
-            .tempdir()
-            .unwrap();
+        let scratch = tempfile::tempdir().unwrap();
         let outputs = scratch.path().join("describe-stacks.json");
         let described = serde_json::json!({ "Stacks": [{
             "StackName": "chatty",
@@ -214,7 +211,7 @@ fn attribute(name: &str, value: &str) -> AttributeType {
 /// in their own message group, keeping them out until every ID token issued before has expired.
 #[tokio::test]
 async fn kick_by_email_revokes_refresh_tokens_and_queues_the_kick() {
-    let stack = Stack::start("email").await;
+    let stack = Stack::start().await;
     let (sub, refresh) = stack.signed_in_user("Google_1001", "ada@example.com").await;
     let (_, other_refresh) = stack.signed_in_user("Google_1002", "lin@example.com").await;
     assert!(
@@ -255,7 +252,7 @@ async fn kick_by_email_revokes_refresh_tokens_and_queues_the_kick() {
 /// A Cognito username works too; a person the pool does not have is a clear error, and nothing is queued.
 #[tokio::test]
 async fn kick_by_username_and_refusal_of_an_unknown_person() {
-    let stack = Stack::start("username").await;
+    let stack = Stack::start().await;
     let (sub, refresh) = stack
         .signed_in_user("Google_2001", "grace@example.com")
         .await;
