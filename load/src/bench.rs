@@ -540,11 +540,7 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
         {
             continue;
         }
-        // An earlier build may not know the cluster flags: the production-shape row is this build's alone.
-        let before = options
-            .before
-            .as_ref()
-            .filter(|_| scenario.store != Store::RedisCluster);
+        let before = options.before.as_ref();
         let mut servers = vec![Server::Chatty, Server::Checked];
         servers.extend(before.map(|_| Server::Before));
         servers.push(Server::Baseline);
