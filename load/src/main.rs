@@ -15,6 +15,9 @@ use chatty_local::RateLimits;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     version,

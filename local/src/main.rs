@@ -7,6 +7,9 @@ use chatty_local::{start, ConnectionLimits, RateLimits, Settings, SqsSettings};
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     version,

@@ -8,6 +8,9 @@ use lambdas::{
     lambda::{authorizer::authorize, init_logs, Env},
 };
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logs();

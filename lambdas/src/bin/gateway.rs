@@ -10,6 +10,9 @@ use lambdas::{
     ports::SystemClock,
 };
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logs();

@@ -18,6 +18,9 @@ use lambdas::{
 };
 use protocol::Delivery;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logs();

@@ -14,6 +14,9 @@ use lambdas::{
 };
 use protocol::{Command, Delivery};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     init_logs();
