@@ -438,9 +438,10 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Stores a message from a member of the room once per idempotency key, trimming the history to its cap and
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
-/// `{id, message JSON, retry, recipients}` of the stored message, with the room's connection ids as
-/// recipients; for a retry (`retry` 1: the key names a message the room has) the earlier message, in its
-/// latest version if it was edited since. With `ARGV[7..10]` (a bucket's name, its burst, rate and now) a
+/// `{id, earlier, retry, recipients}` of the stored message, with the room's connection ids as
+/// recipients: for a new message (`retry` 0) `earlier` is nil (the caller holds the message it sent), for
+/// a retry (`retry` 1: the key names a message the room has) the earlier message's JSON, in its latest
+/// version if it was edited since. With `ARGV[7..10]` (a bucket's name, its burst, rate and now) a
 /// member's send takes a token of the author's bucket of that name in this room first, and past the rate
 /// the answer is the milliseconds until one fits. The bucket is a field of `sent` (` <name> <author id>`: an
 /// idempotency key never starts with a space), read with the key and written with the new entry, so the
@@ -512,7 +513,7 @@ if redis.call('PTTL', history) < retention - 60000 or redis.call('PTTL', sent) <
     redis.call('PEXPIRE', k, retention)
   end
 end
-return {id, message, 0, redis.call('HKEYS', members)}
+return {id, false, 0, redis.call('HKEYS', members)}
 "
 );
 
@@ -806,6 +807,25 @@ struct StoredMessage {
     reactions: Vec<Reaction>,
 }
 
+impl StoredMessage {
+    /// The message of `room` stored under the stream id `id`.
+    fn into_message(self, room: &RoomName, id: &str) -> Result<ChatMessage, RegistryError> {
+        Ok(ChatMessage {
+            room: room.clone(),
+            id: id.parse().map_err(|e| corrupt("message id", e))?,
+            client_id: self.client_id,
+            author: self.author,
+            body: self.body,
+            sent_at: self.sent_at,
+            edited_at: self.edited_at,
+            deleted: self.deleted,
+            rev: self.rev,
+            reactions: self.reactions,
+            mine: None,
+        })
+    }
+}
+
 /// The registry in Redis, over one multiplexed connection that reconnects by itself. Build it once per
 /// process (a Lambda's cold start) and share it: every invocation reuses the connection.
 #[derive(Clone)]
@@ -942,21 +962,8 @@ fn decode<T: redis::FromRedisValue>(value: &Value, what: &'static str) -> Result
 }
 
 fn message_from(room: &RoomName, id: &str, json: &str) -> Result<ChatMessage, RegistryError> {
-    let id: MessageId = id.parse().map_err(|e| corrupt("message id", e))?;
     let stored: StoredMessage = serde_json::from_str(json).map_err(|e| corrupt("message", e))?;
-    Ok(ChatMessage {
-        room: room.clone(),
-        id,
-        client_id: stored.client_id,
-        author: stored.author,
-        body: stored.body,
-        sent_at: stored.sent_at,
-        edited_at: stored.edited_at,
-        deleted: stored.deleted,
-        rev: stored.rev,
-        reactions: stored.reactions,
-        mine: None,
-    })
+    stored.into_message(room, id)
 }
 
 /// A message as one person is shown it: `mine`, the emoji a script found they reacted with
@@ -1187,7 +1194,7 @@ impl Registry for RedisRegistry {
     ) -> Result<Appended, RegistryError> {
         let key = idempotency_key(&message.client_id, &message.author);
         let millis = unix_millis(message.sent_at);
-        let stored = serde_json::to_string(&StoredMessage {
+        let stored = StoredMessage {
             client_id: message.client_id,
             author: message.author,
             body: message.body,
@@ -1196,8 +1203,8 @@ impl Registry for RedisRegistry {
             deleted: false,
             rev: None,
             reactions: Vec::new(),
-        })
-        .map_err(|e| corrupt("message", e))?;
+        };
+        let json = serde_json::to_string(&stored).map_err(|e| corrupt("message", e))?;
         let mut append = self.append.key(self.keys.members(&message.room));
         append
             .key(self.keys.history(&message.room))
@@ -1208,7 +1215,7 @@ impl Registry for RedisRegistry {
             .arg(sender.as_str())
             .arg(key)
             .arg(millis)
-            .arg(stored)
+            .arg(json)
             .arg(self.history_cap)
             .arg(ROOM_RETENTION_MS);
         // The author's bucket for this room is a field of its `sent`, so the script takes the token.
@@ -1223,16 +1230,21 @@ impl Registry for RedisRegistry {
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("append"))?;
-        let (id, json, retry, recipients): (String, String, u8, Vec<String>) = match reply {
-            Value::Nil => return Ok(Appended::NotAMember),
-            Value::Int(wait_ms) => {
-                return Ok(Appended::RateLimited {
-                    retry_after_ms: u64::try_from(wait_ms).unwrap_or(1),
-                })
-            }
-            stored => decode(&stored, "append")?,
+        let (id, earlier, retry, recipients): (String, Option<String>, u8, Vec<String>) =
+            match reply {
+                Value::Nil => return Ok(Appended::NotAMember),
+                Value::Int(wait_ms) => {
+                    return Ok(Appended::RateLimited {
+                        retry_after_ms: u64::try_from(wait_ms).unwrap_or(1),
+                    })
+                }
+                stored => decode(&stored, "append")?,
+            };
+        // A new message is the one sent; a retry's is the one stored then, as it is now.
+        let message = match earlier {
+            Some(json) => message_from(&message.room, &id, &json)?,
+            None => stored.into_message(&message.room, &id)?,
         };
-        let message = message_from(&message.room, &id, &json)?;
         let mut recipients: Vec<ConnectionId> = recipients.into_iter().map(ConnectionId).collect();
         recipients.sort();
         Ok(Appended::FanOut {
