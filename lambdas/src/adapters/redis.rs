@@ -439,7 +439,7 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Stores a message from a member of the room once per idempotency key, trimming the history to its cap and
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
 /// `{id, earlier, retry, recipients}` of the stored message, with the room's connection ids as
-/// recipients: for a new message (`retry` 0) `earlier` is nil (the caller holds the message it sent), for
+/// recipients (one string, separated by spaces): for a new message (`retry` 0) `earlier` is nil (the caller holds the message it sent), for
 /// a retry (`retry` 1: the key names a message the room has) the earlier message's JSON, in its latest
 /// version if it was edited since. With `ARGV[7..10]` (a bucket's name, its burst, rate and now) a
 /// member's send takes a token of the author's bucket of that name in this room first, and past the rate
@@ -456,6 +456,11 @@ local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], to
 local retention, bucket = tonumber(ARGV[6]), ARGV[7]
 if redis.call('HEXISTS', members, sender) == 0 then
   return false
+end
+-- The room's connection ids, space-separated (an id holds none): one value for the caller to parse, not one
+-- per member.
+local function recipients()
+  return table.concat(redis.call('HKEYS', members), ' ')
 end
 -- The field of the bucket of the author of the message keyed `k` (an idempotency key ends with ' <author id>').
 local function bucket_field(k)
@@ -477,7 +482,7 @@ if earlier then
   local found = redis.call('XRANGE', history, id, id)
   if #found == 1 then
     if field then redis.call('HSET', sent, field, full_at) end
-    return {id, redis.call('HGET', edits, id) or found[1][2][4], 1, redis.call('HKEYS', members)}
+    return {id, redis.call('HGET', edits, id) or found[1][2][4], 1, recipients()}
   end
 end
 local len = redis.call('XLEN', history)
@@ -513,7 +518,7 @@ if redis.call('PTTL', history) < retention - 60000 or redis.call('PTTL', sent) <
     redis.call('PEXPIRE', k, retention)
   end
 end
-return {id, false, 0, redis.call('HKEYS', members)}
+return {id, false, 0, recipients()}
 "
 );
 
@@ -1230,22 +1235,24 @@ impl Registry for RedisRegistry {
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("append"))?;
-        let (id, earlier, retry, recipients): (String, Option<String>, u8, Vec<String>) =
-            match reply {
-                Value::Nil => return Ok(Appended::NotAMember),
-                Value::Int(wait_ms) => {
-                    return Ok(Appended::RateLimited {
-                        retry_after_ms: u64::try_from(wait_ms).unwrap_or(1),
-                    })
-                }
-                stored => decode(&stored, "append")?,
-            };
+        let (id, earlier, retry, recipients): (String, Option<String>, u8, String) = match reply {
+            Value::Nil => return Ok(Appended::NotAMember),
+            Value::Int(wait_ms) => {
+                return Ok(Appended::RateLimited {
+                    retry_after_ms: u64::try_from(wait_ms).unwrap_or(1),
+                })
+            }
+            stored => decode(&stored, "append")?,
+        };
         // A new message is the one sent; a retry's is the one stored then, as it is now.
         let message = match earlier {
             Some(json) => message_from(&message.room, &id, &json)?,
             None => stored.into_message(&message.room, &id)?,
         };
-        let mut recipients: Vec<ConnectionId> = recipients.into_iter().map(ConnectionId).collect();
+        let mut recipients: Vec<ConnectionId> = recipients
+            .split_ascii_whitespace()
+            .map(|id| ConnectionId(id.to_owned()))
+            .collect();
         recipients.sort();
         Ok(Appended::FanOut {
             message,
