@@ -438,10 +438,10 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Stores a message from a member of the room once per idempotency key, trimming the history to its cap and
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
-/// `{id, earlier, retry, recipients}` of the stored message, with the room's connection ids as
-/// recipients (one string, separated by spaces): for a new message (`retry` 0) `earlier` is nil (the caller holds the message it sent), for
-/// a retry (`retry` 1: the key names a message the room has) the earlier message's JSON, in its latest
-/// version if it was edited since. With `ARGV[7..10]` (a bucket's name, its burst, rate and now) a
+/// `{id, earlier, retry, recipients}` of the stored message, with the room's connection ids as recipients
+/// (one string, separated by spaces): for a new message (`retry` 0) `earlier` is nil, as the caller holds
+/// the message it sent; for a retry (`retry` 1: the key names a message the room has) the earlier message's
+/// JSON, in its latest version if it was edited since. With `ARGV[7..10]` (a bucket's name, its burst, rate and now) a
 /// member's send takes a token of the author's bucket of that name in this room first, and past the rate
 /// the answer is the milliseconds until one fits. The bucket is a field of `sent` (` <name> <author id>`: an
 /// idempotency key never starts with a space), read with the key and written with the new entry, so the
@@ -1242,7 +1242,7 @@ impl Registry for RedisRegistry {
                     retry_after_ms: u64::try_from(wait_ms).unwrap_or(1),
                 })
             }
-            stored => decode(&stored, "append")?,
+            answer => decode(&answer, "append")?,
         };
         // A new message is the one sent; a retry's is the one stored then, as it is now.
         let message = match earlier {
