@@ -439,14 +439,14 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Stores a message from a member of the room once per idempotency key, trimming the history to its cap and
 /// forgetting the keys of trimmed messages. Returns nil if the sender's connection is not in the room, else
 /// `{id, earlier, retry, recipients}` of the stored message, with the room's connection ids as recipients
-/// (one string, separated by spaces): for a new message (`retry` 0) `earlier` is nil, as the caller holds
-/// the message it sent; for a retry (`retry` 1: the key names a message the room has) the earlier message's
-/// JSON, in its latest version if it was edited since. With `ARGV[7..10]` (a bucket's name, its burst, rate and now) a
-/// member's send takes a token of the author's bucket of that name in this room first, and past the rate
-/// the answer is the milliseconds until one fits. The bucket is a field of `sent` (` <name> <author id>`: an
-/// idempotency key never starts with a space), read with the key and written with the new entry, so the
-/// check costs no command of its own; a trimmed message's author's field goes once the bucket is full
-/// (a full bucket is no field), and every field with the hash.
+/// (one string, separated by spaces): for a new message (`retry` 0) `earlier` is nil, as the caller holds the
+/// message it sent; for a retry (`retry` 1: the key names a message the room has) the earlier message's JSON,
+/// in its latest version if it was edited since. With `ARGV[7..10]` (a bucket's name, its burst, rate and
+/// now) a member's send takes a token of the author's bucket of that name in this room first, and past the
+/// rate the answer is the milliseconds until one fits. The bucket is a field of `sent`
+/// (` <name> <author id>`: an idempotency key never starts with a space), read with the key and written with
+/// the new entry, so the check costs no command of its own; a trimmed message's author's field goes once the
+/// bucket is full (a full bucket is no field), and every field with the hash.
 const APPEND: &str = concat!(
     take_lua!(),
     r"
