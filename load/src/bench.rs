@@ -329,7 +329,7 @@ pub fn scenarios(quick: bool) -> Vec<Scenario> {
     let rooms_of_10 = Plan {
         members: 1_000,
         rooms: 100,
-        messages: cut(20_000),
+        messages: cut(50_000),
     };
     let idle = if quick { 200 } else { 2_000 };
     let scenario = |name, plan, idle, store, memory_twin| Scenario {

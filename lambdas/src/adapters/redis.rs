@@ -32,7 +32,11 @@
 //!   room, under ` send <user id>` (a leading space: no idempotency key has one), as the time (ms) it is
 //!   full again, so the append script takes the token with the reads and writes it makes anyway (see
 //!   [`APPEND`]). A field goes when one of its author's messages is trimmed after the bucket is full
-//!   again (a full bucket needs no field), and all with the hash.
+//!   again (a full bucket needs no field), and all with the hash. And one field, ` table`, whose
+//!   100-byte value keeps the hash a hash table: past `hash-max-listpack-value` (64 bytes by default, on
+//!   Redis, Valkey and ElastiCache) Redis converts a hash for good, and a hash stored as a listpack
+//!   (Redis's choice up to `hash-max-listpack-entries`, 512 by default, so for most of a room's
+//!   history) is scanned from its start by every send's lookup of its new key, twice.
 //! - `{room:<room>}:edits`: HASH message id → the message's latest version (JSON, as in the stream), for the
 //!   messages edited or deleted: stream entries cannot change, so every read takes this version over the
 //!   entry's. Entries of trimmed messages are dropped once it holds more than the history cap.
@@ -395,40 +399,58 @@ out[1] = more
 return out
 ";
 
-/// The token bucket, as a Lua function both [`ADMIT`] and [`APPEND`] start with: `take(full_at, burst,
-/// rate, now)` takes one token from a bucket refilled at `rate` per second up to `burst` and stored as
-/// `full_at` (nil or false for a full one), and answers `0, the value to store`, or the milliseconds until
-/// one fits. The bucket is kept as one number, the time it will be full again (the generic cell rate
-/// algorithm: `burst` minus the tokens it holds is that time's distance from now, in tokens), so a check
-/// is one read and one write, wherever the number is kept.
+/// The token bucket, as a Lua function both [`ADMIT`] and [`APPEND`] start with: `take(full_at, now,
+/// per_token, tolerance)` takes one token at `now` (ms) from a bucket stored as `full_at` (nil or false
+/// for a full one), refilled one token per `per_token` ms and holding `tolerance` ms of tokens beyond one
+/// (see [`Gcra`]), and answers `0, the value to store`, or the milliseconds until one fits. The bucket is
+/// kept as one number, the time it will be full again (the generic cell rate algorithm: `burst` minus the
+/// tokens it holds is that time's distance from now, in tokens), so a check is one read and one write,
+/// wherever the number is kept. The caller passes numbers, so a check parses only what it read.
 macro_rules! take_lua {
     () => {
         r"
-local function take(full_at, burst, rate, now)
-  burst, rate, now = tonumber(burst), tonumber(rate), tonumber(now)
-  local per_token = 1000 / rate
-  full_at = math.max(tonumber(full_at) or now, now)
-  local over = full_at - now - (burst - 1) * per_token
-  if over > 0 then
-    return math.max(1, math.ceil(over))
-  end
+local function take(full_at, now, per_token, tolerance)
+  full_at = tonumber(full_at)
+  if not full_at or full_at < now then full_at = now end
+  local over = full_at - now - tolerance
+  if over > 0 then return math.ceil(over) end
   return 0, full_at + per_token
 end
 "
     };
 }
 
-/// Takes one token from the bucket `KEYS[1]` (burst `ARGV[1]`, `ARGV[2]` per second, now `ARGV[3]`): 0 if
-/// taken, else the milliseconds until one fits. The key expires when the bucket is full.
+/// Takes one token from the bucket `KEYS[1]` (now `ARGV[1]`, then the rate as [`Gcra`]'s two arguments):
+/// 0 if taken, else the milliseconds until one fits. The key expires when the bucket is full.
 const ADMIT: &str = concat!(
     take_lua!(),
     r"
-local wait, full_at = take(redis.call('GET', KEYS[1]), ARGV[1], ARGV[2], ARGV[3])
+local now = tonumber(ARGV[1])
+local wait, full_at = take(redis.call('GET', KEYS[1]), now, tonumber(ARGV[2]), tonumber(ARGV[3]))
 if wait > 0 then return wait end
-redis.call('SET', KEYS[1], full_at, 'PX', math.ceil(full_at - tonumber(ARGV[3])) + 1000)
+redis.call('SET', KEYS[1], full_at, 'PX', math.ceil(full_at - now) + 1000)
 return 0
 "
 );
+
+/// A [`Rate`] as the scripts' `take` uses it: the milliseconds one token takes to refill, and the
+/// milliseconds of tokens a full bucket holds beyond the one taken (`burst - 1` tokens), computed once
+/// here instead of in every script call.
+#[derive(Debug, Clone, Copy)]
+struct Gcra {
+    per_token_ms: f64,
+    tolerance_ms: f64,
+}
+
+impl From<Rate> for Gcra {
+    fn from(rate: Rate) -> Self {
+        let per_token_ms = 1000.0 / rate.per_second;
+        Self {
+            per_token_ms,
+            tolerance_ms: f64::from(rate.burst.saturating_sub(1)) * per_token_ms,
+        }
+    }
+}
 
 /// The key prefix when none is configured. It stays outside the hash tags, so it does not decide the slot.
 pub const DEFAULT_KEY_PREFIX: &str = "chatty:";
@@ -441,9 +463,9 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// `{id, earlier, retry, recipients}` of the stored message, with the room's connection ids as recipients
 /// (one string, separated by spaces): for a new message (`retry` 0) `earlier` is nil, as the caller holds the
 /// message it sent; for a retry (`retry` 1: the key names a message the room has) the earlier message's JSON,
-/// in its latest version if it was edited since. With `ARGV[7..10]` (a bucket's name, its burst, rate and
-/// now) a member's send takes a token of the author's bucket of that name in this room first, and past the
-/// rate the answer is the milliseconds until one fits. The bucket is a field of `sent`
+/// in its latest version if it was edited since. With `ARGV[7..10]` (the author's bucket field, now, and the
+/// rate as [`Gcra`]'s two arguments) a member's send takes a token of that bucket in this room first, and
+/// past the rate the answer is the milliseconds until one fits. The bucket is a field of `sent`
 /// (` <name> <author id>`: an idempotency key never starts with a space), read with the key and written with
 /// the new entry, so the check costs no command of its own; a trimmed message's author's field goes once the
 /// bucket is full (a full bucket is no field), and every field with the hash.
@@ -453,7 +475,7 @@ const APPEND: &str = concat!(
 local members, history, sent, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local reactions = KEYS[6]
 local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local retention, bucket = tonumber(ARGV[6]), ARGV[7]
+local retention, field, now = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
 if redis.call('HEXISTS', members, sender) == 0 then
   return false
 end
@@ -462,16 +484,11 @@ end
 local function recipients()
   return table.concat(redis.call('HKEYS', members), ' ')
 end
--- The field of the bucket of the author of the message keyed `k` (an idempotency key ends with ' <author id>').
-local function bucket_field(k)
-  return ' ' .. bucket .. string.match(k, ' .*$')
-end
-local earlier, field, full_at
-if bucket then
-  field = bucket_field(key)
+local earlier, full_at
+if field then
   local read = redis.call('HMGET', sent, key, field)
   local wait
-  wait, full_at = take(read[2], ARGV[8], ARGV[9], ARGV[10])
+  wait, full_at = take(read[2], now, tonumber(ARGV[9]), tonumber(ARGV[10]))
   if wait > 0 then return wait end
   earlier = read[1]
 else
@@ -487,10 +504,11 @@ if earlier then
 end
 local len = redis.call('XLEN', history)
 if len >= cap then
-  local now = tonumber(ARGV[10])
+  -- The bucket fields' common start (' <name>'); an idempotency key ends with ' <author id>'.
+  local bucket = field and string.match(field, '^ %S+')
   for _, old in ipairs(redis.call('XRANGE', history, '-', '+', 'COUNT', len - cap + 1)) do
     local old_key = old[2][2]
-    local theirs = bucket and bucket_field(old_key)
+    local theirs = bucket and bucket .. string.match(old_key, ' .*$')
     if theirs == field then theirs = nil end
     local read = redis.call('HMGET', sent, old_key, theirs or old_key)
     local gone = {}
@@ -512,8 +530,11 @@ else
   redis.call('HSET', sent, key, id)
 end
 -- The room's keys live `retention` after its last message, refreshed at most once a minute: a busy room's
--- sends skip the six commands (a `sent` the trimming emptied and this HSET made again has no expiry yet).
-if redis.call('PTTL', history) < retention - 60000 or redis.call('PTTL', sent) < 0 then
+-- sends skip the seven commands. `sent` tells for all: it gets its expiry with the history's and goes with
+-- it, and a new one (the room's first send, or a `sent` the trimming emptied) has none.
+if redis.call('PTTL', sent) < retention - 60000 then
+  -- One value longer than `hash-max-listpack-value` makes `sent` a hash table for good (see the key map).
+  redis.call('HSET', sent, ' table', string.rep('-', 100))
   for _, k in ipairs({members, history, sent, edits, changes, reactions}) do
     redis.call('PEXPIRE', k, retention)
   end
@@ -1225,11 +1246,12 @@ impl Registry for RedisRegistry {
             .arg(ROOM_RETENTION_MS);
         // The author's bucket for this room is a field of its `sent`, so the script takes the token.
         if let Some(check) = rate {
+            let gcra = Gcra::from(check.rate);
             append
-                .arg(check.bucket)
-                .arg(check.rate.burst)
-                .arg(check.rate.per_second)
-                .arg(check.now_ms);
+                .arg(format!(" {} {}", check.bucket, stored.author.id))
+                .arg(check.now_ms)
+                .arg(gcra.per_token_ms)
+                .arg(gcra.tolerance_ms);
         }
         let reply: Value = append
             .invoke_async(&mut self.connection())
@@ -1703,12 +1725,13 @@ impl Registry for RedisRegistry {
         rate: Rate,
         now_ms: u64,
     ) -> Result<Admission, RegistryError> {
+        let gcra = Gcra::from(rate);
         let wait_ms: u64 = self
             .admit
             .key(self.keys.bucket(user_id, bucket))
-            .arg(rate.burst)
-            .arg(rate.per_second)
             .arg(now_ms)
+            .arg(gcra.per_token_ms)
+            .arg(gcra.tolerance_ms)
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("admit"))?;
