@@ -54,12 +54,13 @@ pub enum Appended {
 /// membership is checked (a refused non-member takes none) and before anything else, and nothing else
 /// done past the rate. The bucket is the person's in the room, not across rooms, so it lives
 /// with the room (on a Redis Cluster, in the room's slot) and the check is part of the action's one store
-/// operation on every store, at no round trip of its own.
+/// operation on every store, at no round trip of its own. The token is taken at the message's `sent_at`
+/// (when the gateway received it), so the rate is the person's own: a backlog the queue hands over at once
+/// is not a burst, and the store needs no clock reading of its own.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateCheck<'a> {
     pub bucket: &'a str,
     pub rate: Rate,
-    pub now_ms: u64,
 }
 
 /// A change to a stored message, by the person named in [`Registry::change`].

@@ -128,7 +128,12 @@ impl Harness {
         h
     }
 
-    async fn run(&mut self, command: Command) -> Vec<Delivery> {
+    /// Applies `command`, a frame as received now by the test's clock (as the gateway stamps it), and
+    /// collects the deliveries it caused.
+    async fn run(&mut self, mut command: Command) -> Vec<Delivery> {
+        if let Command::Frame { received_at, .. } = &mut command {
+            *received_at = self.clock.now();
+        }
         apply(&self.registry, &self.deliveries, &self.clock, command)
             .await
             .unwrap();

@@ -878,7 +878,6 @@ async fn limits_scenario(store: &dyn Registry) -> Vec<String> {
     let check = RateCheck {
         bucket: "send",
         rate,
-        now_ms: T0_MS,
     };
     // Jo's send of `client_id` in `room_name`, with the rate, and what became of it.
     let jo_sends = |room_name: &'static str, client_id: &'static str| async move {
@@ -1883,10 +1882,16 @@ async fn the_idempotency_index_is_a_hash_table_from_the_first_send() {
         .unwrap();
     amy_writes_in_a(&store, "c1", 0).await;
     let sent = "chatty:{room:a}:sent";
-    assert_eq!(ask(server.port, &["object", "encoding", sent]), ["hashtable"]);
+    assert_eq!(
+        ask(server.port, &["object", "encoding", sent]),
+        ["hashtable"]
+    );
     // A small hash of short entries is a listpack on this server: the index is one by its own doing.
     ask(server.port, &["hset", "small", "x0 amy", "1-0"]);
-    assert_eq!(ask(server.port, &["object", "encoding", "small"]), ["listpack"]);
+    assert_eq!(
+        ask(server.port, &["object", "encoding", "small"]),
+        ["listpack"]
+    );
 }
 
 /// A person's send bucket in a room is a field of the room's idempotency index, which the append reads
@@ -1897,13 +1902,13 @@ async fn the_idempotency_index_is_a_hash_table_from_the_first_send() {
 async fn send_buckets_in_the_index_go_once_full() {
     let server = common::redis_server();
     let store = redis(&server, 2).await;
-    let check = |now_ms| RateCheck {
+    // Taken at each message's time.
+    let check = RateCheck {
         bucket: "send",
         rate: Rate {
             burst: 3,
             per_second: 2.0,
         },
-        now_ms,
     };
     let index = || {
         let mut fields = ask(server.port, &["hkeys", "chatty:{room:a}:sent"]);
@@ -1924,7 +1929,7 @@ async fn send_buckets_in_the_index_go_once_full() {
                     .append(
                         &ConnectionId(connection.into()),
                         message("a", who, client_id, t0() + Duration::milliseconds(at_ms)),
-                        Some(check(T0_MS + u64::try_from(at_ms).unwrap())),
+                        Some(check),
                     )
                     .await
                     .unwrap();
@@ -1939,7 +1944,10 @@ async fn send_buckets_in_the_index_go_once_full() {
     assert_eq!(index(), [" send amy", " table", "x0 amy", "x1 amy"]);
     // Trimmed while Amy's bucket is still refilling: her field stays, or she would have her burst back.
     send("bob", "c2", "y0", 2).await;
-    assert_eq!(index(), [" send amy", " send bob", " table", "x1 amy", "y0 bob"]);
+    assert_eq!(
+        index(),
+        [" send amy", " send bob", " table", "x1 amy", "y0 bob"]
+    );
     // Trimmed once her bucket is full again (1.5 s refills 3 tokens): the field goes with the key.
     send("bob", "c2", "y1", 2_000).await;
     assert_eq!(index(), [" send bob", " table", "y0 bob", "y1 bob"]);

@@ -412,6 +412,7 @@ impl Registry for MemoryRegistry {
         rate: Option<RateCheck<'_>>,
     ) -> Result<Appended, RegistryError> {
         let cap = self.history_cap;
+        let millis = unix_millis(message.sent_at);
         Ok(self.with_state(|s| {
             let Some(room) = s
                 .rooms
@@ -422,9 +423,9 @@ impl Registry for MemoryRegistry {
             };
             if let Some(check) = rate {
                 let bucket = format!("{}:{}", check.bucket, message.room);
-                let admission =
-                    s.buckets
-                        .take(&message.author.id, &bucket, check.rate, check.now_ms);
+                let admission = s
+                    .buckets
+                    .take(&message.author.id, &bucket, check.rate, millis);
                 if let Admission::Wait { retry_after_ms } = admission {
                     return Appended::RateLimited { retry_after_ms };
                 }
@@ -440,7 +441,6 @@ impl Registry for MemoryRegistry {
                     };
                 }
             }
-            let millis = unix_millis(message.sent_at);
             let id = next_message_id(room.last_id, millis);
             room.last_id = Some(id);
             room.expires_ms = room.expires_ms.max(millis + ROOM_RETENTION_MS);

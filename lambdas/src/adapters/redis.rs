@@ -463,9 +463,9 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// `{id, earlier, retry, recipients}` of the stored message, with the room's connection ids as recipients
 /// (one string, separated by spaces): for a new message (`retry` 0) `earlier` is nil, as the caller holds the
 /// message it sent; for a retry (`retry` 1: the key names a message the room has) the earlier message's JSON,
-/// in its latest version if it was edited since. With `ARGV[7..10]` (the author's bucket field, now, and the
-/// rate as [`Gcra`]'s two arguments) a member's send takes a token of that bucket in this room first, and
-/// past the rate the answer is the milliseconds until one fits. The bucket is a field of `sent`
+/// in its latest version if it was edited since. With `ARGV[7..9]` (the author's bucket field and the rate as
+/// [`Gcra`]'s two arguments) a member's send takes a token of that bucket in this room first, at the
+/// message's time (`ARGV[3]`), and past the rate the answer is the milliseconds until one fits. The bucket is a field of `sent`
 /// (` <name> <author id>`: an idempotency key never starts with a space), read with the key and written with
 /// the new entry, so the check costs no command of its own; a trimmed message's author's field goes once the
 /// bucket is full (a full bucket is no field), and every field with the hash.
@@ -475,7 +475,7 @@ const APPEND: &str = concat!(
 local members, history, sent, edits, changes = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local reactions = KEYS[6]
 local sender, key, millis, message, cap = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
-local retention, field, now = tonumber(ARGV[6]), ARGV[7], tonumber(ARGV[8])
+local retention, field, now = tonumber(ARGV[6]), ARGV[7], tonumber(millis)
 if redis.call('HEXISTS', members, sender) == 0 then
   return false
 end
@@ -488,7 +488,7 @@ local earlier, full_at
 if field then
   local read = redis.call('HMGET', sent, key, field)
   local wait
-  wait, full_at = take(read[2], now, tonumber(ARGV[9]), tonumber(ARGV[10]))
+  wait, full_at = take(read[2], now, tonumber(ARGV[8]), tonumber(ARGV[9]))
   if wait > 0 then return wait end
   earlier = read[1]
 else
@@ -1249,7 +1249,6 @@ impl Registry for RedisRegistry {
             let gcra = Gcra::from(check.rate);
             append
                 .arg(format!(" {} {}", check.bucket, stored.author.id))
-                .arg(check.now_ms)
                 .arg(gcra.per_token_ms)
                 .arg(gcra.tolerance_ms);
         }

@@ -666,7 +666,6 @@ async fn on_send(
     let rate = ports.enforced(SEND_RATE).map(|rate| RateCheck {
         bucket: "send",
         rate,
-        now_ms: ports.now_ms(),
     });
     match ports.registry.append(&sender, message, rate).await? {
         Appended::RateLimited { retry_after_ms } => {
