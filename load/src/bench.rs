@@ -413,23 +413,43 @@ pub struct Runs(pub Vec<Measured>);
 impl Runs {
     /// The median of `value` over the runs (of the middle two, their mean), if every run has it.
     pub fn median(&self, value: fn(&Measured) -> Option<f64>) -> Option<f64> {
-        let mut values = self.0.iter().map(value).collect::<Option<Vec<f64>>>()?;
-        if values.is_empty() {
+        median(self.0.iter().map(value).collect::<Option<Vec<f64>>>()?)
+    }
+
+    /// The median over the rounds of `value` in this server's run ÷ in `other`'s run of the same round,
+    /// if every run has it: two servers compared round by round, so a drift of the machine between rounds
+    /// (runs minutes apart move ±10 %) falls out of the ratio instead of into it.
+    pub fn paired_median(&self, other: &Runs, value: fn(&Measured) -> Option<f64>) -> Option<f64> {
+        if self.0.len() != other.0.len() {
             return None;
         }
-        values.sort_by(f64::total_cmp);
-        let middle = values.len() / 2;
-        Some(if values.len() % 2 == 1 {
-            values[middle]
-        } else {
-            (values[middle - 1] + values[middle]) / 2.0
-        })
+        let ratios = self
+            .0
+            .iter()
+            .zip(&other.0)
+            .map(|(mine, theirs)| Some(value(mine)? / value(theirs)?))
+            .collect::<Option<Vec<f64>>>()?;
+        median(ratios.into_iter().filter(|r| r.is_finite()).collect())
     }
 
     /// Nothing lost, duplicated or misdelivered in any run.
     pub fn is_clean(&self) -> bool {
         self.0.iter().all(|m| m.report.is_clean())
     }
+}
+
+/// The median of `values` (of the middle two, their mean), if there are any.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let middle = values.len() / 2;
+    Some(if values.len() % 2 == 1 {
+        values[middle]
+    } else {
+        (values[middle - 1] + values[middle]) / 2.0
+    })
 }
 
 /// One scenario on both servers (and on the `--before` build's gateway, when given).
@@ -757,9 +777,14 @@ impl fmt::Display for BenchReport {
                 }
                 let (chatty, baseline) = (values[0], values[values.len() - 1]);
                 write!(f, " {:>8}", ratio(chatty, baseline))?;
-                write!(f, " {:>8}", ratio(values[1], chatty))?;
-                if row.before.is_some() {
-                    write!(f, " {:>10}", ratio(chatty, values[2]))?;
+                // Two builds of the gateway, compared round by round.
+                let paired = |mine: &Runs, theirs: &Runs| match mine.paired_median(theirs, value) {
+                    Some(ratio) => format!("{ratio:.2}×"),
+                    None => "-".to_owned(),
+                };
+                write!(f, " {:>8}", paired(&row.checked, &row.chatty))?;
+                if let Some(before) = &row.before {
+                    write!(f, " {:>10}", paired(&row.chatty, before))?;
                 } else if with_before && with_twins {
                     write!(f, " {:>10}", "")?;
                 }
@@ -791,7 +816,9 @@ impl fmt::Display for BenchReport {
             "\nratio = Chatty ÷ baseline (higher is better for deliveries/s, lower for the rest); Chatty serves \
              with --no-rate-limits (a load generator is many people at a script's pace; the caps stay); \
              checks = rate checks ÷ Chatty, the same build checking every rate {CHECKS_SCALE} times over \
-             (--rate-limit-scale): what the checks cost, read best on the server CPU row; server CPU = what \
+             (--rate-limit-scale): what the checks cost, read best on the server CPU row; checks and vs \
+             before are the median of each round's ratio (runs of one round are minutes apart at most); \
+             server CPU = what \
              the server and its store's processes spent on a CPU from the first send to the last delivery, \
              per message sent{}; {}{}\n",
             if with_before { "; vs before = Chatty ÷ before" } else { "" },
@@ -855,5 +882,23 @@ mod tests {
         assert_eq!(runs(&[7.0]).median(rate), Some(7.0));
         assert_eq!(runs(&[]).median(rate), None);
         assert_eq!(runs(&[1.0, 2.0]).median(|m| m.kib_per_idle), None);
+    }
+
+    /// Two gateways are compared round by round: a machine that slows between rounds moves both runs of a
+    /// round alike, and the median of the rounds' ratios keeps it out (the ratio of the medians would read
+    /// twice the cost here).
+    #[test]
+    fn checks_compare_each_round_with_itself() {
+        let runs = |values: &[f64]| Runs(values.iter().copied().map(measured).collect());
+        let rate = |m: &Measured| Some(m.report.deliveries_per_sec);
+        let chatty = runs(&[10.0, 20.0, 40.0]);
+        let checked = runs(&[10.0, 40.0, 44.0]);
+        assert_eq!(checked.paired_median(&chatty, rate), Some(1.1));
+        assert_eq!(
+            checked.median(rate).unwrap() / chatty.median(rate).unwrap(),
+            2.0
+        );
+        assert_eq!(runs(&[1.0]).paired_median(&chatty, rate), None);
+        assert_eq!(runs(&[]).paired_median(&runs(&[]), rate), None);
     }
 }
