@@ -8,7 +8,8 @@
 //! cluster master) spent on a CPU from the first send to the last delivery ([`crate::cpu`]), divided by
 //! the messages sent: it moves less than throughput with how much of the two cores the load generator
 //! took (though a server that keeps up wakes for fewer messages at a time, so it still moves with load),
-//! so it is what a small cost (the rate checks) is read from, best as the median of `--repeat` runs.
+//! so it is what a small cost (the rate checks) is read from, best as the median of `--repeat` rounds'
+//! ratios ([`Runs::paired_median`]).
 //!
 //! Memory per idle connection is the server's `VmRSS` (from `/proc/PID/status`) after opening the idle
 //! connections, minus before, divided by their number; a small warm-up pool is opened first so that
