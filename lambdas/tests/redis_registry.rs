@@ -1847,8 +1847,9 @@ async fn idempotency_entries_with_the_old_fan_out_flag_are_read_alike() {
 }
 
 /// Every key a room's sends write expires, however the send found it: a history of one message trims the
-/// previous one on every send, which empties the idempotency index and makes it again (a new key, without
-/// an expiry), and the refresh of the room's expiries, skipped while they are fresh, still gives it one.
+/// previous one on every send, which (for an index without its ` table` field, as one written before
+/// 2026-12-03 is) empties the idempotency index and makes it again (a new key, without an expiry), and the
+/// refresh of the room's expiries, skipped while they are fresh, still gives it one, and the field.
 #[tokio::test]
 async fn every_key_a_send_writes_expires() {
     let server = common::redis_server();
@@ -1867,6 +1868,9 @@ async fn every_key_a_send_writes_expires() {
             let ttl: i64 = ask(server.port, &["pttl", &key])[0].parse().unwrap();
             assert!(ttl > 0, "after x{i}, {key} has no expiry ({ttl})");
         }
+        let sent = "chatty:{room:a}:sent";
+        assert_eq!(ask(server.port, &["hexists", sent, " table"]), ["1"]);
+        ask(server.port, &["hdel", sent, " table"]);
     }
 }
 

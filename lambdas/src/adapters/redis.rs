@@ -465,10 +465,10 @@ pub const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// message it sent; for a retry (`retry` 1: the key names a message the room has) the earlier message's JSON,
 /// in its latest version if it was edited since. With `ARGV[7..9]` (the author's bucket field and the rate as
 /// [`Gcra`]'s two arguments) a member's send takes a token of that bucket in this room first, at the
-/// message's time (`ARGV[3]`), and past the rate the answer is the milliseconds until one fits. The bucket is a field of `sent`
-/// (` <name> <author id>`: an idempotency key never starts with a space), read with the key and written with
-/// the new entry, so the check costs no command of its own; a trimmed message's author's field goes once the
-/// bucket is full (a full bucket is no field), and every field with the hash.
+/// message's time (`ARGV[3]`), and past the rate the answer is the milliseconds until one fits. The bucket
+/// is a field of `sent` (` <name> <author id>`: an idempotency key never starts with a space), read with the
+/// key and written with the new entry, so the check costs no command of its own; a trimmed message's
+/// author's field goes once the bucket is full (a full bucket is no field), and every field with the hash.
 const APPEND: &str = concat!(
     take_lua!(),
     r"
@@ -531,7 +531,8 @@ else
 end
 -- The room's keys live `retention` after its last message, refreshed at most once a minute: a busy room's
 -- sends skip the seven commands. `sent` tells for all: it gets its expiry with the history's and goes with
--- it, and a new one (the room's first send, or a `sent` the trimming emptied) has none.
+-- it, and a new one has none (the room's first send's, or one the trimming emptied: only an index without
+-- its ` table` field, written before 2026-12-03, ever empties).
 if redis.call('PTTL', sent) < retention - 60000 then
   -- One value longer than `hash-max-listpack-value` makes `sent` a hash table for good (see the key map).
   redis.call('HSET', sent, ' table', string.rep('-', 100))
