@@ -130,9 +130,16 @@ impl Harness {
 
     /// Applies `command`, a frame as received now by the test's clock (as the gateway stamps it), and
     /// collects the deliveries it caused.
-    async fn run(&mut self, mut command: Command) -> Vec<Delivery> {
+    async fn run(&mut self, command: Command) -> Vec<Delivery> {
+        let now = self.clock.now();
+        self.run_received_at(command, now).await
+    }
+
+    /// Applies `command`, a frame as received at `at` (a queue may hand it over much later), and
+    /// collects the deliveries it caused.
+    async fn run_received_at(&mut self, mut command: Command, at: OffsetDateTime) -> Vec<Delivery> {
         if let Command::Frame { received_at, .. } = &mut command {
-            *received_at = self.clock.now();
+            *received_at = at;
         }
         apply(&self.registry, &self.deliveries, &self.clock, command)
             .await
@@ -712,6 +719,50 @@ async fn alice_sends(h: &mut Harness, client_id: &str, body: &str) -> protocol::
         panic!("expected the message, got {sent:?}");
     };
     message.id
+}
+
+/// A person's send rate counts when the gateway received each message, not when the registry gets to it:
+/// a backlog the queue hands over at once (after an outage of its consumer) is no burst, and a burst the
+/// person did send is refused past its ten however late it is handled.
+#[tokio::test]
+async fn the_send_rate_counts_when_each_message_was_received() {
+    let mut h = Harness::alice_and_bob_in_general().await;
+    let send = |i: usize| {
+        frame(
+            "c1",
+            "alice",
+            &format!(r#"{{"action":"send","room":"general","client_id":"m{i}","body":"hi"}}"#),
+        )
+    };
+    let is_message = |out: &[Delivery]| matches!(&out[0].frame, ServerFrame::Message(_));
+    let start = h.clock.now();
+    // Fifteen received four a second (under the rate of five), all handled now, seconds later.
+    h.clock.advance(Duration::from_secs(10));
+    for i in 0..15 {
+        let at = start + Duration::from_millis(250 * i as u64);
+        let out = h.run_received_at(send(i), at).await;
+        assert!(is_message(&out), "m{i} of a steady four a second: {out:?}");
+    }
+    // Fifteen received at one instant, handled one by one later: the first ten fit, the rest wait.
+    let instant = h.clock.now();
+    h.clock.advance(Duration::from_secs(5));
+    for i in 15..30 {
+        let out = h.run_received_at(send(i), instant).await;
+        if i < 25 {
+            assert!(is_message(&out), "m{i} within the burst: {out:?}");
+        } else {
+            assert!(
+                matches!(
+                    &out[0].frame,
+                    ServerFrame::Error {
+                        code: ErrorCode::RateLimited,
+                        ..
+                    }
+                ),
+                "m{i} past the burst: {out:?}"
+            );
+        }
+    }
 }
 
 /// An edit reaches every member as a `changed` frame with the new body, the edited mark and the room's
