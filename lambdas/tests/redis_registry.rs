@@ -110,6 +110,15 @@ fn keys_on(ports: &[u16]) -> Vec<String> {
 }
 
 /// One command's answer lines, through `redis-cli -c` (which follows a cluster's redirections).
+/// The idempotency keys in `room`'s index on the node `port`, sorted: its fields but those that start with a
+/// space (the send buckets and ` table`).
+fn idempotency_keys(port: u16, room: &str) -> Vec<String> {
+    let mut keys = ask(port, &["hkeys", &format!("chatty:{{room:{room}}}:sent")]);
+    keys.retain(|field| !field.starts_with(' '));
+    keys.sort();
+    keys
+}
+
 fn ask(port: u16, args: &[&str]) -> Vec<String> {
     let args: Vec<&str> = ["-c", "--raw"].iter().chain(args).copied().collect();
     common::redis_cli(port, &args)
@@ -1352,9 +1361,7 @@ async fn forget_a_connection(store: &RedisRegistry, ports: &[u16]) {
         assert_eq!(members, ["stays"]);
     }
     let history = ask(ports[0], &["xlen", "chatty:{room:a}:history"]);
-    // Its idempotency keys: the fields that do not start with a space (` table` does).
-    let mut sent = ask(ports[0], &["hkeys", "chatty:{room:a}:sent"]);
-    sent.retain(|field| !field.starts_with(' '));
+    let sent = idempotency_keys(ports[0], "a");
     assert_eq!((history, sent.len()), (vec!["3".into()], 3));
 }
 
@@ -1823,13 +1830,7 @@ async fn idempotency_entries_with_the_old_fan_out_flag_are_read_alike() {
         panic!("x0 is new");
     };
     let sent = "chatty:{room:a}:sent";
-    // The idempotency keys (the other fields start with a space).
-    let keys = || {
-        let mut keys = ask(server.port, &["hkeys", sent]);
-        keys.retain(|field| !field.starts_with(' '));
-        keys.sort();
-        keys
-    };
+    let keys = || idempotency_keys(server.port, "a");
     let field = keys().remove(0);
     ask(
         server.port,

@@ -979,8 +979,16 @@ impl RedisRegistry {
     }
 }
 
+/// A message's field in its room's `sent`: `<client id> <author id>` (client ids hold no spaces).
 fn idempotency_key(client_id: &ClientId, author: &User) -> String {
     format!("{client_id} {}", author.id)
+}
+
+/// The author's `bucket` field in their room's `sent`: ` <bucket> <author id>`, never an idempotency key
+/// (it starts with a space). [`APPEND`] finds a trimmed message's author's field the same way, from the
+/// key's ` <author id>`.
+fn bucket_field(bucket: &str, author: &User) -> String {
+    format!(" {bucket} {}", author.id)
 }
 
 /// One value of a script's reply, as `T`; `what` names the reply if it is not one.
@@ -1249,7 +1257,7 @@ impl Registry for RedisRegistry {
         if let Some(check) = rate {
             let gcra = Gcra::from(check.rate);
             append
-                .arg(format!(" {} {}", check.bucket, stored.author.id))
+                .arg(bucket_field(check.bucket, &stored.author))
                 .arg(gcra.per_token_ms)
                 .arg(gcra.tolerance_ms);
         }
