@@ -7,9 +7,9 @@
 //! The server's CPU per message is what the server child and its store's processes (`redis-server`, every
 //! cluster master) spent on a CPU from the first send to the last delivery ([`crate::cpu`]), divided by
 //! the messages sent: it moves less than throughput with how much of the two cores the load generator
-//! took (though a server that keeps up wakes for fewer messages at a time, so it still moves with load),
-//! so it is what a small cost (the rate checks) is read from, best as the median of `--repeat` rounds'
-//! ratios ([`Runs::paired_median`]).
+//! took, though a server that keeps up wakes for fewer messages at a time, so it still moves with load.
+//! A small cost (the rate checks) is therefore read at one offered load for both servers ([`Checks`]),
+//! as the median of `--repeat` rounds' ratios ([`Runs::paired_median`]).
 //!
 //! Memory per idle connection is the server's `VmRSS` (from `/proc/PID/status`) after opening the idle
 //! connections, minus before, divided by their number; a small warm-up pool is opened first so that
@@ -54,6 +54,12 @@ const START_TIMEOUT: Duration = Duration::from_secs(20);
 /// How many times over the rates are checked in the "rate checks" run: far above any scenario's load, so
 /// nothing is refused and the run measures the checks alone.
 pub const CHECKS_SCALE: u32 = 1_000_000;
+/// The offered load the checks are measured at, as a share of the messages per second this build took
+/// unlimited in the same round (a scenario with its own rate keeps it): below either server's limit, so
+/// both runs carry the same messages at the same pace and wake alike, and the difference in CPU per
+/// message is the checks'; and near the limit, where a message costs least, so the checks' share is not
+/// flattered (at 60 % a message costs a third more CPU).
+pub const CHECKS_LOAD: f64 = 0.8;
 /// The line a server child prints once it listens.
 const LISTENING: &str = "listening on ";
 
@@ -461,12 +467,24 @@ pub struct Row {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory_twin: Option<String>,
     pub chatty: Runs,
-    /// Chatty with the rates checked [`CHECKS_SCALE`] times over: `checked ÷ chatty` is what the checks
-    /// cost.
-    pub checked: Runs,
+    /// What the rate checks cost, at one offered load per round.
+    pub checks: Checks,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub before: Option<Runs>,
     pub baseline: Runs,
+}
+
+/// This build with and without the rate checks (checked [`CHECKS_SCALE`] times over), both at the same
+/// offered load in each round ([`CHECKS_LOAD`]): `checked ÷ unchecked` is what the checks cost. Unlimited,
+/// a costlier server also takes fewer messages at a time on each wake-up, which adds to its CPU per message
+/// a cost that is the load's, not the checks': on one `redis-server`'s rooms of 10, seven unlimited rounds
+/// read 0.96–1.19× where five rounds at equal load read 1.04–1.06×.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Checks {
+    /// Each round's offered load, messages per second.
+    pub rates: Vec<f64>,
+    pub unchecked: Runs,
+    pub checked: Runs,
 }
 
 /// Everything the benchmark measured.
@@ -562,14 +580,14 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
             continue;
         }
         let before = options.before.as_ref();
-        let mut servers = vec![Server::Chatty, Server::Checked];
+        let mut servers = vec![Server::Chatty];
         servers.extend(before.map(|_| Server::Before));
         servers.push(Server::Baseline);
         let mut row = Row {
             scenario: scenario.name.to_owned(),
             memory_twin: scenario.memory_twin.map(str::to_owned),
             chatty: Runs::default(),
-            checked: Runs::default(),
+            checks: Checks::default(),
             before: before.map(|_| Runs::default()),
             baseline: Runs::default(),
         };
@@ -585,13 +603,32 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
                     .measure(&scenario, &this, before, options.progress)
                     .await?;
                 let runs = match server {
-                    Server::Chatty => &mut row.chatty,
-                    Server::Checked => &mut row.checked,
+                    Server::Chatty | Server::Checked => &mut row.chatty,
                     Server::Before => row.before.get_or_insert_with(Runs::default),
                     Server::Baseline => &mut row.baseline,
                 };
                 runs.0.push(measured);
             }
+            // The checks' pair, at one load, in alternating order.
+            let rate = checks_rate(&scenario, &row.chatty.0[round as usize].report);
+            let at_load = Scenario {
+                rate: Some(rate),
+                ..scenario.clone()
+            };
+            let mut pair = [Server::Chatty, Server::Checked];
+            if round % 2 == 1 {
+                pair.reverse();
+            }
+            for server in pair {
+                let measured = server
+                    .measure(&at_load, &this, before, options.progress)
+                    .await?;
+                match server {
+                    Server::Checked => row.checks.checked.0.push(measured),
+                    _ => row.checks.unchecked.0.push(measured),
+                }
+            }
+            row.checks.rates.push(rate);
         }
         rows.push(row);
     }
@@ -599,6 +636,14 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
         rows,
         repeat,
         sizes: Sizes::measure(root),
+    })
+}
+
+/// The messages per second the checks' pair is offered: the scenario's own rate, else [`CHECKS_LOAD`] of
+/// what this build took in the round's `unlimited` run.
+fn checks_rate(scenario: &Scenario, unlimited: &Report) -> f64 {
+    scenario.rate.unwrap_or_else(|| {
+        CHECKS_LOAD * unlimited.messages_sent as f64 / unlimited.elapsed_secs.max(1e-3)
     })
 }
 
@@ -643,7 +688,10 @@ impl Server {
                 return measure(this, &ServerKind::Relay, Vec::new(), scenario, progress).await;
             }
         };
-        eprintln!("{}: {label}…", scenario.name);
+        match scenario.rate {
+            Some(rate) => eprintln!("{}: {label} at {rate:.0} messages/s…", scenario.name),
+            None => eprintln!("{}: {label}…", scenario.name),
+        }
         let store = RunningStore::start(scenario.store).await?;
         let kind = store.chatty(rate_limits);
         let measured = measure(program, &kind, store.processes(), scenario, progress).await;
@@ -657,7 +705,8 @@ impl BenchReport {
     pub fn is_clean(&self) -> bool {
         self.rows.iter().all(|r| {
             r.chatty.is_clean()
-                && r.checked.is_clean()
+                && r.checks.unchecked.is_clean()
+                && r.checks.checked.is_clean()
                 && r.baseline.is_clean()
                 && r.before.as_ref().is_none_or(Runs::is_clean)
         })
@@ -727,8 +776,8 @@ impl fmt::Display for BenchReport {
         };
         write!(
             f,
-            "{:<42} {:<22} {:>12} {:>12}",
-            "scenario", "metric", "Chatty", "rate checks"
+            "{:<42} {:<22} {:>12}",
+            "scenario", "metric", "Chatty"
         )?;
         if with_before {
             write!(f, " {:>12}", "before")?;
@@ -741,12 +790,11 @@ impl fmt::Display for BenchReport {
             write!(f, " {:>10}", "vs memory")?;
         }
         writeln!(f)?;
-        let width = 122 + if with_before { 24 } else { 0 } + if with_twins { 11 } else { 0 };
+        let width = 109 + if with_before { 24 } else { 0 } + if with_twins { 11 } else { 0 };
         writeln!(f, "{}", "-".repeat(width))?;
         for row in &self.rows {
             let servers: Vec<&Runs> = [
                 Some(&row.chatty),
-                Some(&row.checked),
                 row.before.as_ref(),
                 Some(&row.baseline),
             ]
@@ -771,7 +819,7 @@ impl fmt::Display for BenchReport {
                 first = false;
                 write!(f, "{scenario:<42} {metric:<22}")?;
                 for (i, value) in values.iter().enumerate() {
-                    if i == 2 && with_before && row.before.is_none() {
+                    if i == 1 && with_before && row.before.is_none() {
                         write!(f, " {:>12}", "-")?;
                     }
                     write!(f, " {value:>12.decimals$}")?;
@@ -783,7 +831,7 @@ impl fmt::Display for BenchReport {
                     Some(ratio) => format!("{ratio:.2}×"),
                     None => "-".to_owned(),
                 };
-                write!(f, " {:>8}", paired(&row.checked, &row.chatty))?;
+                write!(f, " {:>8}", paired(&row.checks.checked, &row.checks.unchecked))?;
                 if let Some(before) = &row.before {
                     write!(f, " {:>10}", paired(&row.chatty, before))?;
                 } else if with_before && with_twins {
@@ -816,12 +864,13 @@ impl fmt::Display for BenchReport {
             f,
             "\nratio = Chatty ÷ baseline (higher is better for deliveries/s, lower for the rest); Chatty serves \
              with --no-rate-limits (a load generator is many people at a script's pace; the caps stay); \
-             checks = rate checks ÷ Chatty, the same build checking every rate {CHECKS_SCALE} times over \
-             (--rate-limit-scale): what the checks cost, read best on the server CPU row; checks and vs \
-             before are the median of each round's ratio (runs of one round are minutes apart at most); \
-             server CPU = what \
-             the server and its store's processes spent on a CPU from the first send to the last delivery, \
-             per message sent{}; {}{}\n",
+             checks = Chatty checking every rate {CHECKS_SCALE} times over (--rate-limit-scale) ÷ Chatty, \
+             two more runs of the same build at one offered load, {:.0} % of the messages/s Chatty took \
+             unlimited in the round (a scenario with a rate at its rate): what the checks cost, read on the \
+             server CPU row; checks and vs before are the median of each round's ratio (runs of one round \
+             are minutes apart at most); server CPU = what the server and its store's processes spent on a \
+             CPU from the first send to the last delivery, per message sent{}; {}{}\n",
+            CHECKS_LOAD * 100.0,
             if with_before { "; vs before = Chatty ÷ before" } else { "" },
             if self.repeat > 1 {
                 format!(
@@ -883,6 +932,19 @@ mod tests {
         assert_eq!(runs(&[7.0]).median(rate), Some(7.0));
         assert_eq!(runs(&[]).median(rate), None);
         assert_eq!(runs(&[1.0, 2.0]).median(|m| m.kib_per_idle), None);
+    }
+
+    /// The checks' two runs carry 80 % of the messages per second the unlimited run took in the same round;
+    /// a scenario with its own rate keeps it.
+    #[test]
+    fn checks_run_at_most_of_the_rounds_unlimited_load() {
+        let mut unlimited = measured(1.0).report;
+        (unlimited.messages_sent, unlimited.elapsed_secs) = (50_000, 2.5);
+        let scenarios = scenarios(false);
+        let rooms_of_10 = scenarios.iter().find(|s| s.name == ROOMS_OF_10).unwrap();
+        assert_eq!(checks_rate(rooms_of_10, &unlimited), 16_000.0);
+        let at_1000_per_sec = scenarios.iter().find(|s| s.rate.is_some()).unwrap();
+        assert_eq!(checks_rate(at_1000_per_sec, &unlimited), 10.0);
     }
 
     /// Two gateways are compared round by round: a machine that slows between rounds moves both runs of a
