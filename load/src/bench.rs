@@ -603,7 +603,8 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
                     .measure(&scenario, &this, before, options.progress)
                     .await?;
                 let runs = match server {
-                    Server::Chatty | Server::Checked => &mut row.chatty,
+                    Server::Chatty => &mut row.chatty,
+                    Server::Checked => &mut row.checks.checked,
                     Server::Before => row.before.get_or_insert_with(Runs::default),
                     Server::Baseline => &mut row.baseline,
                 };
@@ -623,10 +624,11 @@ pub async fn run(options: &BenchOptions, root: &Path) -> anyhow::Result<BenchRep
                 let measured = server
                     .measure(&at_load, &this, before, options.progress)
                     .await?;
-                match server {
-                    Server::Checked => row.checks.checked.0.push(measured),
-                    _ => row.checks.unchecked.0.push(measured),
-                }
+                let runs = match server {
+                    Server::Checked => &mut row.checks.checked,
+                    _ => &mut row.checks.unchecked,
+                };
+                runs.0.push(measured);
             }
             row.checks.rates.push(rate);
         }
@@ -774,11 +776,7 @@ impl fmt::Display for BenchReport {
                 "-".to_owned()
             }
         };
-        write!(
-            f,
-            "{:<42} {:<22} {:>12}",
-            "scenario", "metric", "Chatty"
-        )?;
+        write!(f, "{:<42} {:<22} {:>12}", "scenario", "metric", "Chatty")?;
         if with_before {
             write!(f, " {:>12}", "before")?;
         }
@@ -793,14 +791,10 @@ impl fmt::Display for BenchReport {
         let width = 109 + if with_before { 24 } else { 0 } + if with_twins { 11 } else { 0 };
         writeln!(f, "{}", "-".repeat(width))?;
         for row in &self.rows {
-            let servers: Vec<&Runs> = [
-                Some(&row.chatty),
-                row.before.as_ref(),
-                Some(&row.baseline),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
+            let servers: Vec<&Runs> = [Some(&row.chatty), row.before.as_ref(), Some(&row.baseline)]
+                .into_iter()
+                .flatten()
+                .collect();
             let mut first = true;
             for &Metric {
                 name: metric,
@@ -831,7 +825,11 @@ impl fmt::Display for BenchReport {
                     Some(ratio) => format!("{ratio:.2}×"),
                     None => "-".to_owned(),
                 };
-                write!(f, " {:>8}", paired(&row.checks.checked, &row.checks.unchecked))?;
+                write!(
+                    f,
+                    " {:>8}",
+                    paired(&row.checks.checked, &row.checks.unchecked)
+                )?;
                 if let Some(before) = &row.before {
                     write!(f, " {:>10}", paired(&row.chatty, before))?;
                 } else if with_before && with_twins {
