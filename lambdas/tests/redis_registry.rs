@@ -109,7 +109,6 @@ fn keys_on(ports: &[u16]) -> Vec<String> {
     keys
 }
 
-/// One command's answer lines, through `redis-cli -c` (which follows a cluster's redirections).
 /// The idempotency keys in `room`'s index on the node `port`, sorted: its fields but those that start with a
 /// space (the send buckets and ` table`).
 fn idempotency_keys(port: u16, room: &str) -> Vec<String> {
@@ -119,6 +118,7 @@ fn idempotency_keys(port: u16, room: &str) -> Vec<String> {
     keys
 }
 
+/// One command's answer lines, through `redis-cli -c` (which follows a cluster's redirections).
 fn ask(port: u16, args: &[&str]) -> Vec<String> {
     let args: Vec<&str> = ["-c", "--raw"].iter().chain(args).copied().collect();
     common::redis_cli(port, &args)
@@ -1296,6 +1296,14 @@ async fn presence_comes_from_redis() {
     );
 }
 
+/// Amy joins room `a` on connection `c1`.
+async fn amy_joins_a(store: &RedisRegistry) {
+    store
+        .join(&room("a"), &member("c1", "amy"), true, T0_MS)
+        .await
+        .unwrap();
+}
+
 /// Amy's message `x{i}` in room `a`, from `connection`, stamped `i` milliseconds after [`t0`].
 async fn amy_writes_in_a(store: &RedisRegistry, connection: &str, i: i64) -> Appended {
     store
@@ -1822,10 +1830,7 @@ async fn tls_and_auth() {
 async fn idempotency_entries_with_the_old_fan_out_flag_are_read_alike() {
     let server = common::redis_server();
     let store = redis(&server, 2).await;
-    store
-        .join(&room("a"), &member("c1", "amy"), true, T0_MS)
-        .await
-        .unwrap();
+    amy_joins_a(&store).await;
     let Appended::FanOut { message: first, .. } = amy_writes_in_a(&store, "c1", 0).await else {
         panic!("x0 is new");
     };
@@ -1855,10 +1860,7 @@ async fn idempotency_entries_with_the_old_fan_out_flag_are_read_alike() {
 async fn every_key_a_send_writes_expires() {
     let server = common::redis_server();
     let store = redis(&server, 1).await;
-    store
-        .join(&room("a"), &member("c1", "amy"), true, T0_MS)
-        .await
-        .unwrap();
+    amy_joins_a(&store).await;
     for i in 0..3 {
         let appended = amy_writes_in_a(&store, "c1", i).await;
         assert!(
@@ -1881,10 +1883,7 @@ async fn every_key_a_send_writes_expires() {
 async fn the_idempotency_index_is_a_hash_table_from_the_first_send() {
     let server = common::redis_server();
     let store = redis(&server, 1_000).await;
-    store
-        .join(&room("a"), &member("c1", "amy"), true, T0_MS)
-        .await
-        .unwrap();
+    amy_joins_a(&store).await;
     amy_writes_in_a(&store, "c1", 0).await;
     let sent = "chatty:{room:a}:sent";
     assert_eq!(
