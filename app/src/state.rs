@@ -194,6 +194,9 @@ pub struct ChatState {
     arrived: Option<RoomName>,
     /// The newest invite link this person asked for, per room, and until when it works.
     links: SortedMap<RoomName, (InviteCode, OffsetDateTime)>,
+    /// The revision of the person's list last applied: `rooms` frames are whole lists and may come out
+    /// of order, so an older one is stale.
+    rooms_rev: u64,
 }
 
 impl ChatState {
@@ -211,6 +214,7 @@ impl ChatState {
             redeeming: None,
             arrived: None,
             links: SortedMap::default(),
+            rooms_rev: 0,
         }
     }
 
@@ -509,7 +513,13 @@ impl ChatState {
                 }
                 Vec::new()
             }
-            ServerFrame::Rooms { rooms } => self.apply_rooms(rooms),
+            ServerFrame::Rooms { rooms, rev } => {
+                if *rev < self.rooms_rev {
+                    return Vec::new();
+                }
+                self.rooms_rev = *rev;
+                self.apply_rooms(rooms)
+            }
             ServerFrame::Typing { room, user } => {
                 if let Some(state) = self.rooms.get_mut(room).filter(|_| user.id != self.me) {
                     state.typing.retain(|(u, _)| u.id != user.id);
@@ -892,6 +902,7 @@ mod tests {
                     with: None,
                 })
                 .collect(),
+            rev: 0,
         }
     }
 
@@ -935,6 +946,43 @@ mod tests {
         let mut first = ChatState::new("me", []);
         first.on_open();
         assert_eq!(joins(&first.apply(&listing(&[]), 0.0)), [DEFAULT_ROOM]);
+    }
+
+    /// Lists are whole and may arrive out of order (concurrent handlers compute them): one older than the
+    /// list applied is dropped, so a list from before the page's room was added cannot take it away; the
+    /// same revision again (a reconnect's answer) and newer ones apply.
+    #[test]
+    fn a_list_older_than_the_one_applied_is_dropped() {
+        let mut state = ChatState::new("me", [room("general")]);
+        state.join(&room("page"));
+        let in_page = ServerFrame::Presence {
+            room: room("page"),
+            members: vec![user("me")],
+        };
+        state.apply(&in_page, 0.0);
+        let at = |rev, rooms: &[(&str, Option<u64>)]| match listing(rooms) {
+            ServerFrame::Rooms { rooms, .. } => ServerFrame::Rooms { rooms, rev },
+            _ => unreachable!(),
+        };
+        state.apply(&at(5, &[("general", None), ("page", Some(3))]), 0.0);
+        assert!(state.apply(&at(4, &[("general", None)]), 0.0).is_empty());
+        assert!(
+            state.room(&room("page")).is_some(),
+            "the stale list was dropped"
+        );
+        state.on_open();
+        let frames = state.apply(&at(5, &[("general", None), ("page", None)]), 0.0);
+        assert_eq!(
+            joins(&frames),
+            ["general", "page"],
+            "the same revision again applies"
+        );
+        state.apply(&in_page, 0.0);
+        state.apply(&at(6, &[("general", None)]), 0.0);
+        assert!(
+            state.room(&room("page")).is_none(),
+            "left on another device"
+        );
     }
 
     /// A room from the list counts as unread what others wrote after the read position (everything when

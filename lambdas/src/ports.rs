@@ -305,6 +305,17 @@ pub fn new_invite_code() -> InviteCode {
     InviteCode::new(hex).expect("hex digits are an invite code")
 }
 
+/// A person's list as [`Registry::rooms`] read it: the rooms by name, and the list's revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomList {
+    pub rooms: Vec<RoomEntry>,
+    /// Grows with every change of which rooms are on the list (not with a read position): a change sets
+    /// it to the larger of one more than before and the time of the change in milliseconds, so it also
+    /// starts above earlier revisions when the list expired or the store lost it. Clients drop a list
+    /// older than one they have shown (`ServerFrame::Rooms`).
+    pub rev: u64,
+}
+
 /// What [`Registry::admit`] decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Admission {
@@ -490,7 +501,8 @@ pub trait Registry: Send + Sync {
     async fn remove_person(&self, room: &RoomName, user_id: &str) -> Result<bool, RegistryError>;
     /// Puts `room` on the person's list (keeping its read position; `with` names a direct conversation's
     /// other person), unless the list holds [`protocol::limits::MAX_ROOMS_PER_PERSON`] others: then false,
-    /// nothing changed. Refreshes the list's retention.
+    /// nothing changed. Refreshes the list's retention. A change moves the list's revision
+    /// ([`RoomList::rev`]) on, at `now_ms` at least.
     async fn list_add(
         &self,
         user_id: &str,
@@ -498,12 +510,18 @@ pub trait Registry: Send + Sync {
         with: Option<&User>,
         now_ms: u64,
     ) -> Result<bool, RegistryError>;
-    /// Takes `room` off the person's list.
-    async fn list_remove(&self, user_id: &str, room: &RoomName) -> Result<(), RegistryError>;
-    /// The person's list, by room name.
-    async fn rooms(&self, user_id: &str) -> Result<Vec<RoomEntry>, RegistryError>;
+    /// Takes `room` off the person's list, moving its revision on (at `now_ms` at least) if it was there.
+    async fn list_remove(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        now_ms: u64,
+    ) -> Result<(), RegistryError>;
+    /// The person's list, by room name, and its revision, read together.
+    async fn rooms(&self, user_id: &str) -> Result<RoomList, RegistryError>;
     /// Moves the person's read position in `room` to `id` if that is newer; says whether it moved (false
-    /// too when the room is not on their list).
+    /// too when the room is not on their list). Leaves the list's revision: read positions only move
+    /// forward, and clients keep the newest they see.
     async fn mark_read(
         &self,
         user_id: &str,

@@ -1250,7 +1250,9 @@ async fn an_invite_link_lets_the_first_person_in_and_no_one_else() {
         ["g2"],
         "her other device learns of the room"
     );
-    assert!(matches!(&welcomed[1].frame, ServerFrame::Rooms { rooms } if rooms[0].room == plans));
+    assert!(
+        matches!(&welcomed[1].frame, ServerFrame::Rooms { rooms, .. } if rooms[0].room == plans)
+    );
     assert_eq!(
         redeem(&mut h, "g1", "grace", &code).await[0].frame,
         welcomed[0].frame,

@@ -21,7 +21,7 @@ use lambdas::{
 };
 use protocol::limits::{
     Rate, MAX_CONNECTIONS_PER_PERSON, MAX_MEMBERS_PER_ROOM, MAX_ROOMS_PER_CONNECTION,
-    PERSON_RETENTION_SECS,
+    MAX_ROOMS_PER_PERSON, PERSON_RETENTION_SECS,
 };
 use protocol::{
     ClientFrame, ClientId, Command, ConnectionId, Delivery, MessageId, RoomName, ServerFrame, User,
@@ -1255,6 +1255,91 @@ async fn behaves_exactly_like_the_memory_registry_on_a_cluster() {
     assert!(
         nodes_with_keys.len() > 1,
         "keys must spread over the cluster, but only {nodes_with_keys:?} hold any"
+    );
+}
+
+/// A person's list and its revision, through the port, at given times: every change of which rooms are on
+/// it moves the revision to the larger of one more and the change's time, whatever the clock says after;
+/// a read position, a repeated add and a remove of a room not there leave it; the revision is no room and
+/// takes no place under the cap. The revisions read as `room,room@rev`.
+async fn revision_scenario(store: &dyn Registry) -> Vec<String> {
+    let mut out = Vec::new();
+    let read = async |out: &mut Vec<String>| {
+        let list = store.rooms("ann").await.unwrap();
+        let names: Vec<&str> = list.rooms.iter().map(|e| e.room.as_str()).collect();
+        out.push(format!("{}@{}", names.join(","), list.rev));
+    };
+    read(&mut out).await;
+    assert!(store
+        .list_add("ann", &room("a"), None, 1_000)
+        .await
+        .unwrap());
+    read(&mut out).await;
+    assert!(store
+        .list_add("ann", &room("b"), None, 1_000)
+        .await
+        .unwrap());
+    read(&mut out).await;
+    assert!(store
+        .list_add("ann", &room("b"), None, 2_000)
+        .await
+        .unwrap());
+    store
+        .mark_read("ann", &room("b"), MessageId::new(1_500, 0))
+        .await
+        .unwrap();
+    store.list_remove("ann", &room("zzz"), 3_000).await.unwrap();
+    read(&mut out).await;
+    store.list_remove("ann", &room("a"), 5_000).await.unwrap();
+    read(&mut out).await;
+    // A clock behind the last change (another Lambda's): the revision still grows.
+    assert!(store.list_add("ann", &room("c"), None, 10).await.unwrap());
+    read(&mut out).await;
+    for i in 2..MAX_ROOMS_PER_PERSON {
+        assert!(store
+            .list_add("ann", &room(&format!("r{i:03}")), None, 6_000)
+            .await
+            .unwrap());
+    }
+    out.push(format!(
+        "full: {}",
+        store.rooms("ann").await.unwrap().rooms.len()
+    ));
+    out.push(format!(
+        "one more: {}",
+        store
+            .list_add("ann", &room("one-more"), None, 6_000)
+            .await
+            .unwrap()
+    ));
+    out
+}
+
+/// The list's revision (what orders `rooms` frames that arrive out of order) behaves alike on Redis, one
+/// server and a cluster, and in memory.
+#[tokio::test]
+async fn the_lists_revision_moves_on_with_every_change_of_its_rooms() {
+    let expected = revision_scenario(&MemoryRegistry::with_history_cap(8)).await;
+    assert_eq!(
+        expected[..6],
+        ["@0", "a@1000", "a,b@1001", "a,b@1001", "b@5000", "b,c@5001"]
+    );
+    assert_eq!(
+        expected[6..],
+        [
+            format!("full: {MAX_ROOMS_PER_PERSON}"),
+            "one more: false".into()
+        ]
+    );
+    let server = common::redis_server();
+    assert_same_answers(
+        &expected,
+        &revision_scenario(&redis(&server, 8).await).await,
+    );
+    let cluster = common::redis_cluster();
+    assert_same_answers(
+        &expected,
+        &revision_scenario(&redis_cluster(&cluster, 8).await).await,
     );
 }
 

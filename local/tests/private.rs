@@ -27,7 +27,7 @@ async fn next_list(client: &mut Client) -> Vec<RoomEntry> {
         .recv_until(|f| matches!(f, ServerFrame::Rooms { .. }))
         .await
     {
-        ServerFrame::Rooms { rooms } => rooms,
+        ServerFrame::Rooms { rooms, .. } => rooms,
         _ => unreachable!(),
     }
 }

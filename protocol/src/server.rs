@@ -132,7 +132,14 @@ pub enum ServerFrame {
     /// The person's rooms and direct conversations with their read positions: the answer to `rooms`, and
     /// sent to each of their connections whenever the list changes (a join, a leave, an invite, a new
     /// direct conversation, a read position), so every tab and device shows the same.
-    Rooms { rooms: Vec<RoomEntry> },
+    Rooms {
+        rooms: Vec<RoomEntry>,
+        /// The list's revision: it grows with every change of which rooms are on it (not with read
+        /// positions, which only move forward). These frames are whole lists and may arrive out of order;
+        /// one older than a list already shown is stale and is dropped. Absent (0) from an older server.
+        #[serde(default)]
+        rev: u64,
+    },
     /// The answer to `ping`.
     Pong,
     /// A message was edited, deleted or reacted to: its latest version, to every connection in the room
@@ -540,6 +547,7 @@ impl WireFrame {
             },
             FrameType::Rooms => ServerFrame::Rooms {
                 rooms: required(self.rooms, "rooms")?,
+                rev: self.rev.unwrap_or_default(),
             },
             FrameType::Pong => ServerFrame::Pong,
             FrameType::InviteLink => ServerFrame::InviteLink {
@@ -957,6 +965,7 @@ mod tests {
                     read: Some(MessageId::new(1_732_550_400_000, 3)),
                     with: None,
                 }],
+                rev: 1_732_550_400_000,
             },
             ServerFrame::Pong,
         ]

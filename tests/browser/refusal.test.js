@@ -23,25 +23,36 @@ const INTERNAL = { code: 'internal', message: 'Something went wrong on our side;
 /**
  * Routes the page's WebSockets to the real gateway, answering the first `send` whose body is `marker`
  * with an `internal` error frame for its client_id instead of forwarding it. `sends` lists every `send`
- * frame with that body the page wrote, and whether it was forwarded; `sends.sockets` counts the sockets.
+ * frame with that body the page wrote, and whether it was forwarded; `sends.sockets` counts the sockets;
+ * `sends.trail` names every frame either way (and the socket it went on), in order, for a failure to
+ * show (see `explained`).
  */
 async function refuseFirstSendOf(page, marker) {
   const sends = [];
   sends.sockets = 0;
+  sends.trail = [];
+  const started = Date.now();
+  const note = (socket, direction, data) => {
+    const frame = parsed(data);
+    const what = [frame?.action ?? frame?.type, frame?.code, frame?.room, frame?.client_id, frame?.body];
+    sends.trail.push(`${Date.now() - started} ms, socket ${socket} ${direction} ${what.filter(Boolean).join(' ')}`);
+  };
   await page.routeWebSocket(/\/ws\b/, (ws) => {
     sends.sockets += 1;
+    const socket = sends.sockets;
     const server = ws.connectToServer();
+    server.onMessage((data) => {
+      note(socket, '←', data);
+      ws.send(data);
+    });
     ws.onMessage((data) => {
-      let frame;
-      try {
-        frame = JSON.parse(data);
-      } catch {
-        // not JSON: the server's business
-      }
+      note(socket, '→', data);
+      const frame = parsed(data);
       if (frame?.action === 'send' && frame.body === marker) {
         const refuse = !sends.some((s) => !s.forwarded);
         sends.push({ clientId: frame.client_id, forwarded: !refuse });
         if (refuse) {
+          sends.trail.push('  (refused by the test)');
           ws.send(JSON.stringify({ type: 'error', ...INTERNAL, client_id: frame.client_id }));
           return;
         }
@@ -50,6 +61,25 @@ async function refuseFirstSendOf(page, marker) {
     });
   });
   return sends;
+}
+
+/** A frame as JSON, or undefined if it is not JSON (then it is the server's business). */
+function parsed(data) {
+  try {
+    return JSON.parse(data);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Waits for `waiting`; if it fails, the error also shows every frame of `sends.trail`. */
+async function explained(waiting, sends) {
+  try {
+    return await waiting;
+  } catch (error) {
+    error.message += `\nthe frames, page → and ← server:\n${sends.trail.join('\n')}`;
+    throw error;
+  }
 }
 
 /** The connection status badge saying "Online". */
@@ -96,7 +126,7 @@ test('a send the server refuses is marked failed with its reason, and Retry deli
     await retry.click();
     // Confirmed: the server's copy, with its time, replaces the pending row; no status or buttons remain.
     const confirmed = miaLog.getByRole('article').filter({ hasText: marker }).filter({ has: mia.page.locator('time') });
-    await confirmed.waitFor({ timeout: 10_000 });
+    await explained(confirmed.waitFor({ timeout: 10_000 }), sends);
     await row.getByRole('status').waitFor({ state: 'detached' });
     assert.equal(await miaLog.getByRole('article').filter({ hasText: marker }).count(), 1);
     assert.equal(await miaLog.getByRole('button', { name: /^(Retry|Discard)$/ }).count(), 0);

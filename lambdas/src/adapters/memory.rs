@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use crate::ports::{
     new_invite_code, unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage,
     Connected, Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member, NewMessage,
-    Queue, QueueError, RateCheck, Reactors, Redemption, Refused, Registry, RegistryError,
+    Queue, QueueError, RateCheck, Reactors, Redemption, Refused, Registry, RegistryError, RoomList,
 };
 
 /// How long a connection's records live: API Gateway's two-hour maximum plus a margin.
@@ -90,7 +90,16 @@ struct Connection {
 #[derive(Debug, Default)]
 struct List {
     entries: BTreeMap<RoomName, RoomEntry>,
+    /// [`RoomList::rev`].
+    rev: u64,
     expires_ms: u64,
+}
+
+impl List {
+    /// The list changed at `now_ms`: its revision moves on (see [`RoomList::rev`]).
+    fn changed(&mut self, now_ms: u64) {
+        self.rev = (self.rev + 1).max(now_ms);
+    }
 }
 
 #[derive(Debug, Default)]
@@ -761,36 +770,51 @@ impl Registry for MemoryRegistry {
             if !list.entries.contains_key(room) && list.entries.len() >= MAX_ROOMS_PER_PERSON {
                 return false;
             }
-            let entry = list
-                .entries
-                .entry(room.clone())
-                .or_insert_with(|| RoomEntry {
+            let mut changed = false;
+            let entry = list.entries.entry(room.clone()).or_insert_with(|| {
+                changed = true;
+                RoomEntry {
                     room: room.clone(),
                     read: None,
                     with: None,
-                });
+                }
+            });
             if with.is_some() {
                 entry.with = with.cloned();
+                changed = true;
+            }
+            if changed {
+                list.changed(now_ms);
             }
             list.expires_ms = now_ms + PERSON_RETENTION_MS;
             true
         }))
     }
 
-    async fn list_remove(&self, user_id: &str, room: &RoomName) -> Result<(), RegistryError> {
+    async fn list_remove(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        now_ms: u64,
+    ) -> Result<(), RegistryError> {
         self.with_state(|s| {
             if let Some(list) = s.lists.get_mut(user_id) {
-                list.entries.remove(room);
+                if list.entries.remove(room).is_some() {
+                    list.changed(now_ms);
+                }
             }
         });
         Ok(())
     }
 
-    async fn rooms(&self, user_id: &str) -> Result<Vec<RoomEntry>, RegistryError> {
+    async fn rooms(&self, user_id: &str) -> Result<RoomList, RegistryError> {
         Ok(self.with_state(|s| {
             s.lists
                 .get(user_id)
-                .map_or_else(Vec::new, |list| list.entries.values().cloned().collect())
+                .map_or_else(RoomList::default, |list| RoomList {
+                    rooms: list.entries.values().cloned().collect(),
+                    rev: list.rev,
+                })
         }))
     }
 

@@ -141,7 +141,7 @@ use crate::{
     ports::{
         new_invite_code, unix_millis, Added, Admission, Appended, BoxError, Change, Changed,
         ChangesPage, Connected, Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member,
-        NewMessage, RateCheck, Redemption, Refused, Registry, RegistryError,
+        NewMessage, RateCheck, Redemption, Refused, Registry, RegistryError, RoomList,
     },
 };
 
@@ -320,10 +320,28 @@ redis.call('HDEL', links, code)
 return 'added'
 ";
 
+/// A person's list is one hash: a field per room (its [`RoomEntry`] as JSON) and, under the empty field
+/// (no room has an empty name), the list's revision ([`RoomList::rev`]), so one `HGETALL` reads both
+/// together. This Lua function both list scripts end a change with: `changed(list, now)` moves the
+/// revision on to the larger of one more and `now` (ms).
+macro_rules! changed_lua {
+    () => {
+        r"
+local function changed(list, now)
+  local rev = math.max((tonumber(redis.call('HGET', list, '')) or 0) + 1, now)
+  redis.call('HSET', list, '', string.format('%.0f', rev))
+end
+"
+    };
+}
+
 /// Puts room `ARGV[1]` on a person's list (`ARGV[2]`, its entry, if new; `ARGV[3]`, the other person of
-/// a direct conversation, replaces the entry's `with` unless empty) within the cap `ARGV[4]`; 1 if it
-/// is on the list now. Refreshes the list's expiry.
-const LIST_ADD: &str = r"
+/// a direct conversation, replaces the entry's `with` unless empty) within the cap `ARGV[4]` (the
+/// revision's field is not a room); 1 if it is on the list now. Refreshes the list's expiry (`ARGV[5]`
+/// ms); a change moves the revision on (now: `ARGV[6]`).
+const LIST_ADD: &str = concat!(
+    changed_lua!(),
+    r"
 local list = KEYS[1]
 local room, entry, with, cap = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local current = redis.call('HGET', list, room)
@@ -332,15 +350,27 @@ if current then
     local decoded = cjson.decode(current)
     decoded['with'] = cjson.decode(with)
     redis.call('HSET', list, room, cjson.encode(decoded))
+    changed(list, tonumber(ARGV[6]))
   end
-elseif redis.call('HLEN', list) >= cap then
+elseif redis.call('HLEN', list) - redis.call('HEXISTS', list, '') >= cap then
   return 0
 else
   redis.call('HSET', list, room, entry)
+  changed(list, tonumber(ARGV[6]))
 end
 redis.call('PEXPIRE', list, ARGV[5])
 return 1
-";
+"
+);
+
+/// Takes room `ARGV[1]` off a person's list; if it was there, moves the revision on (now: `ARGV[2]`).
+const LIST_REMOVE: &str = concat!(
+    changed_lua!(),
+    r"
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 1 then changed(KEYS[1], tonumber(ARGV[2])) end
+return 0
+"
+);
 
 /// Moves a person's read position in room `ARGV[1]` to `ARGV[2]` (`<ms>-<seq>`) if that is newer; 1 if
 /// it moved.
@@ -871,6 +901,7 @@ pub struct RedisRegistry {
     add_people: Script,
     remove_person: Script,
     list_add: Script,
+    list_remove: Script,
     mark_read: Script,
     change: Script,
     changes: Script,
@@ -952,6 +983,7 @@ impl RedisRegistry {
             add_people: Script::new(ADD_PEOPLE),
             remove_person: Script::new(REMOVE_PERSON),
             list_add: Script::new(LIST_ADD),
+            list_remove: Script::new(LIST_REMOVE),
             mark_read: Script::new(MARK_READ),
             change: with_reactions(CHANGE),
             changes: with_reactions(CHANGES),
@@ -1513,7 +1545,7 @@ impl Registry for RedisRegistry {
         user_id: &str,
         room: &RoomName,
         with: Option<&User>,
-        _now_ms: u64,
+        now_ms: u64,
     ) -> Result<bool, RegistryError> {
         let entry = RoomEntry {
             room: room.clone(),
@@ -1533,31 +1565,45 @@ impl Registry for RedisRegistry {
             .arg(with)
             .arg(MAX_ROOMS_PER_PERSON)
             .arg(PERSON_RETENTION_MS)
+            .arg(now_ms)
             .invoke_async(&mut self.connection())
             .await
             .map_err(failed("list_add"))?;
         Ok(listed == 1)
     }
 
-    async fn list_remove(&self, user_id: &str, room: &RoomName) -> Result<(), RegistryError> {
-        self.connection()
-            .hdel::<_, _, ()>(self.keys.person_rooms(user_id), room.as_str())
+    async fn list_remove(
+        &self,
+        user_id: &str,
+        room: &RoomName,
+        now_ms: u64,
+    ) -> Result<(), RegistryError> {
+        self.list_remove
+            .key(self.keys.person_rooms(user_id))
+            .arg(room.as_str())
+            .arg(now_ms)
+            .invoke_async::<()>(&mut self.connection())
             .await
             .map_err(failed("list_remove"))
     }
 
-    async fn rooms(&self, user_id: &str) -> Result<Vec<RoomEntry>, RegistryError> {
-        let entries: Vec<(String, String)> = self
+    async fn rooms(&self, user_id: &str) -> Result<RoomList, RegistryError> {
+        let fields: Vec<(String, String)> = self
             .connection()
             .hgetall(self.keys.person_rooms(user_id))
             .await
             .map_err(failed("rooms"))?;
-        let mut rooms = entries
-            .into_iter()
-            .map(|(_, entry)| serde_json::from_str(&entry).map_err(|e| corrupt("list entry", e)))
-            .collect::<Result<Vec<RoomEntry>, _>>()?;
-        rooms.sort_by(|a, b| a.room.cmp(&b.room));
-        Ok(rooms)
+        let mut list = RoomList::default();
+        for (field, value) in fields {
+            if field.is_empty() {
+                list.rev = value.parse().map_err(|e| corrupt("list revision", e))?;
+            } else {
+                let entry = serde_json::from_str(&value).map_err(|e| corrupt("list entry", e))?;
+                list.rooms.push(entry);
+            }
+        }
+        list.rooms.sort_by(|a, b| a.room.cmp(&b.room));
+        Ok(list)
     }
 
     async fn mark_read(

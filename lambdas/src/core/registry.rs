@@ -12,7 +12,9 @@
 //! exist answers, so nobody learns that one exists. History, presence, typing and sending need the
 //! connection to be in the room, so they follow. Each person has a list of their rooms and direct
 //! conversations with read positions, kept in the store for every device; each change is sent to all of
-//! their connections as a `rooms` frame.
+//! their connections as a `rooms` frame. Those frames are whole lists, computed by concurrent handlers and
+//! delivered in no promised order, so each carries the list's revision ([`RoomList::rev`]), read with
+//! it, and a client drops one older than the list it shows.
 //!
 //! Edits, deletes and reactions change a stored message ([`Registry::change`]): each that changes
 //! something takes the room's next change number, and the room gets the message's new version, so history
@@ -39,7 +41,7 @@ use time::OffsetDateTime;
 use crate::ports::{
     unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage, Clock, Connected,
     Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member, NewMessage, Queue,
-    QueueError, RateCheck, Redemption, Refused, Registry, RegistryError,
+    QueueError, RateCheck, Redemption, Refused, Registry, RegistryError, RoomList,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -293,7 +295,7 @@ async fn on_join(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<H
     let refusal = match joined {
         Joined::Joined => {
             let user = &member.user.id;
-            let listed = ports.registry.rooms(user).await?;
+            let listed = ports.registry.rooms(user).await?.rooms;
             let on_list = listed.iter().any(|entry| &entry.room == room);
             if !on_list && !ports.registry.list_add(user, room, None, now_ms).await? {
                 ports.registry.leave(room, &member.connection_id).await?;
@@ -340,7 +342,10 @@ async fn on_leave(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result<
         was_in |= ports.registry.leave(room, connection).await?;
     }
     ports.registry.remove_person(room, user).await?;
-    ports.registry.list_remove(user, room).await?;
+    ports
+        .registry
+        .list_remove(user, room, ports.now_ms())
+        .await?;
     let mut out = vec![rooms_frame(ports, user, Some(&member.connection_id)).await?];
     if was_in {
         out.push(presence(room, &ports.registry.members(room).await?));
@@ -365,7 +370,7 @@ async fn on_create(ports: Ports<'_>, member: &Member, room: &RoomName) -> Result
         return answer(ports, to_creator(refusal)).await;
     }
     let now_ms = ports.now_ms();
-    let listed = ports.registry.rooms(user).await?;
+    let listed = ports.registry.rooms(user).await?.rooms;
     if !listed.iter().any(|entry| &entry.room == room) && listed.len() >= MAX_ROOMS_PER_PERSON {
         let refusal = ServerFrame::error(ErrorCode::TooManyRooms, None);
         return answer(ports, to_creator(refusal)).await;
@@ -540,7 +545,7 @@ async fn on_dm(ports: Ports<'_>, member: &Member, other: &str) -> Result<Handled
         Ok(found) => found,
         Err(code) => return answer(ports, to_asker(ServerFrame::error(code, None))).await,
     };
-    let mine = ports.registry.rooms(&me.id).await?;
+    let mine = ports.registry.rooms(&me.id).await?.rooms;
     if !mine.iter().any(|entry| entry.room == room) && mine.len() >= MAX_ROOMS_PER_PERSON {
         let refusal = ServerFrame::error(ErrorCode::TooManyRooms, None);
         return answer(ports, to_asker(refusal)).await;
@@ -580,8 +585,11 @@ async fn on_rooms(ports: Ports<'_>, member: &Member) -> Result<Handled> {
     if let Some(refusal) = ports.over_rate(member, "read", READ_RATE, None).await? {
         return answer(ports, refusal).await;
     }
-    let rooms = ports.registry.rooms(&member.user.id).await?;
-    let listing = to_one(member.connection_id.clone(), ServerFrame::Rooms { rooms });
+    let RoomList { rooms, rev } = ports.registry.rooms(&member.user.id).await?;
+    let listing = to_one(
+        member.connection_id.clone(),
+        ServerFrame::Rooms { rooms, rev },
+    );
     answer(ports, listing).await
 }
 
@@ -613,8 +621,8 @@ async fn shared_list(
     other: &str,
     room: &RoomName,
 ) -> Result<Result<Vec<RoomEntry>, ErrorCode>> {
-    let mine = ports.registry.rooms(me).await?;
-    let theirs = ports.registry.rooms(other).await?;
+    let mine = ports.registry.rooms(me).await?.rooms;
+    let theirs = ports.registry.rooms(other).await?.rooms;
     let shared = theirs
         .iter()
         .any(|t| !t.room.is_direct() && mine.iter().any(|m| m.room == t.room));
@@ -634,10 +642,10 @@ async fn rooms_frame(
     user_id: &str,
     except: Option<&ConnectionId>,
 ) -> Result<Delivery> {
-    let rooms = ports.registry.rooms(user_id).await?;
+    let RoomList { rooms, rev } = ports.registry.rooms(user_id).await?;
     let mut live = ports.registry.live(user_id, ports.now_ms()).await?;
     live.retain(|connection| Some(connection) != except);
-    Ok(Delivery::new(live, ServerFrame::Rooms { rooms }))
+    Ok(Delivery::new(live, ServerFrame::Rooms { rooms, rev }))
 }
 
 /// `send`: stores the message once per (room, author, client id) and fans it out to every connection in
