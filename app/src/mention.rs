@@ -441,6 +441,7 @@ mod tests {
             &ServerFrame::Presence {
                 room: general.clone(),
                 members,
+                rev: 0,
             },
             0.0,
         );

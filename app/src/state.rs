@@ -70,6 +70,9 @@ pub struct RoomState {
     rejoin: bool,
     /// The server confirmed the join (a `presence` arrived): a list without it means it was left.
     confirmed: bool,
+    /// The revision of the last `presence` applied since the join: they may come out of order, and an
+    /// older one is stale.
+    presence_rev: u64,
     /// The room's change number (edits, deletes) up to which this room is known current; like `synced`,
     /// only pages raise it, and a reconnect asks for the changes after it.
     rev: Option<u64>,
@@ -356,6 +359,7 @@ impl ChatState {
             state.typing.clear();
             state.rejoin = true;
             state.confirmed = false;
+            state.presence_rev = 0;
         }
         let mut frames = vec![ClientFrame::Rooms];
         frames.extend(
@@ -504,8 +508,9 @@ impl ChatState {
                 changes,
                 rev,
             } => self.apply_history(room, messages, *has_more, (changes, *rev)),
-            ServerFrame::Presence { room, members } => {
-                if let Some(state) = self.rooms.get_mut(room) {
+            ServerFrame::Presence { room, members, rev } => {
+                if let Some(state) = self.rooms.get_mut(room).filter(|s| *rev >= s.presence_rev) {
+                    state.presence_rev = *rev;
                     let mut members = members.clone();
                     sort_by_name(&mut members);
                     state.members = members;
@@ -933,6 +938,7 @@ mod tests {
             &ServerFrame::Presence {
                 room: room("invited"),
                 members: vec![user("me")],
+                rev: 0,
             },
             0.0,
         );
@@ -958,6 +964,7 @@ mod tests {
         let in_page = ServerFrame::Presence {
             room: room("page"),
             members: vec![user("me")],
+            rev: 0,
         };
         state.apply(&in_page, 0.0);
         let at = |rev, rooms: &[(&str, Option<u64>)]| match listing(rooms) {
@@ -983,6 +990,32 @@ mod tests {
             state.room(&room("page")).is_none(),
             "left on another device"
         );
+    }
+
+    /// Presence lists are whole and may arrive out of order: one older than the list applied since the
+    /// join is dropped (a join computed before a leave cannot bring the leaver back); after a reconnect the
+    /// room's count starts afresh, as the server's may have.
+    #[test]
+    fn a_presence_older_than_the_one_applied_is_dropped() {
+        let mut state = ChatState::new("me", [room("general")]);
+        let at = |rev, names: &[&str]| ServerFrame::Presence {
+            room: room("general"),
+            members: names.iter().map(|n| user(n)).collect(),
+            rev,
+        };
+        let names = |state: &ChatState| -> Vec<String> {
+            let members = &state.room(&room("general")).unwrap().members;
+            members.iter().map(|u| u.name.clone()).collect()
+        };
+        state.apply(&at(3, &["me"]), 0.0);
+        state.apply(&at(2, &["me", "ann"]), 0.0);
+        assert_eq!(names(&state), ["ME"], "the older list was dropped");
+        state.apply(&at(3, &["me"]), 0.0);
+        state.apply(&at(4, &["me", "bo"]), 0.0);
+        assert_eq!(names(&state), ["BO", "ME"]);
+        state.on_open();
+        state.apply(&at(1, &["me"]), 0.0);
+        assert_eq!(names(&state), ["ME"], "a new connection counts afresh");
     }
 
     /// A room from the list counts as unread what others wrote after the read position (everything when
@@ -1107,6 +1140,7 @@ mod tests {
             &ServerFrame::Presence {
                 room: room("team"),
                 members: vec![user("eve"), user("ada")],
+                rev: 0,
             },
             0.0,
         );
@@ -1394,6 +1428,7 @@ mod tests {
             &ServerFrame::Presence {
                 room: room("general"),
                 members: vec![user("zed"), user("amy")],
+                rev: 0,
             },
             0.0,
         );

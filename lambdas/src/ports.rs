@@ -305,6 +305,17 @@ pub fn new_invite_code() -> InviteCode {
     InviteCode::new(hex).expect("hex digits are an invite code")
 }
 
+/// A room's members as [`Registry::members`] read them, and the room's presence revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomMembers {
+    pub members: Vec<Member>,
+    /// Grows by one with every join (a repeated one too) and every leave or disconnect of a member while
+    /// anyone is in the room, and starts afresh (at 0) once it empties, so it never moves back while a
+    /// connection is in the room: clients compare the `presence` frames they get between their join and
+    /// their leave by it (`ServerFrame::Presence`).
+    pub rev: u64,
+}
+
 /// A person's list as [`Registry::rooms`] read it: the rooms by name, and the list's revision.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RoomList {
@@ -390,7 +401,7 @@ pub trait Registry: Send + Sync {
     /// caps). Refuses, changing nothing, past the caps, when the room does not exist yet (no members,
     /// no history) and `new_room` is false, or when the room is private and the connection's person is not
     /// among its people ([`Joined::NoSuchRoom`]; `new_room` never creates a private room). Refreshes the
-    /// room's retention.
+    /// room's retention. A join moves the room's presence revision on ([`RoomMembers::rev`]).
     async fn join(
         &self,
         room: &RoomName,
@@ -399,14 +410,14 @@ pub trait Registry: Send + Sync {
         now_ms: u64,
     ) -> Result<Joined, RegistryError>;
     /// Takes a connection out of a room (and the room out of the connection's set); says whether it was
-    /// in it.
+    /// in it. Moves the room's presence revision on if it was, or forgets it with the last member.
     async fn leave(
         &self,
         room: &RoomName,
         connection_id: &ConnectionId,
     ) -> Result<bool, RegistryError>;
-    /// Every connection in the room, with its user.
-    async fn members(&self, room: &RoomName) -> Result<Vec<Member>, RegistryError>;
+    /// Every connection in the room, with its user, and the room's presence revision, read together.
+    async fn members(&self, room: &RoomName) -> Result<RoomMembers, RegistryError>;
     /// Stores a message from `sender`, a connection that must be in the message's room, once per (room,
     /// author, client id), assigning it the next id in the room and trimming the room's history to its cap;
     /// answers who must receive it. One store operation: the membership check, the append and the

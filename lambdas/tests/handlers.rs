@@ -294,6 +294,7 @@ async fn leave_and_disconnect_are_idempotent() {
         .members(&room("general"))
         .await
         .unwrap()
+        .members
         .is_empty());
 }
 

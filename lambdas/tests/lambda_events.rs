@@ -108,6 +108,7 @@ async fn the_registry_function_reports_only_failed_messages() {
         .members(&general)
         .await
         .unwrap()
+        .members
         .iter()
         .any(|m| m.connection_id.as_str() == ALICE_CONNECTION));
     let page = store

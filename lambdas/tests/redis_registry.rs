@@ -1193,7 +1193,7 @@ async fn private_scenario(store: &dyn Registry) -> Vec<String> {
     }
     run(history("a1", "ada", &ada_plans)).await;
     drain("ada reads plans after leaving", &mut seen);
-    assert_eq!(store.members(&ada_plans).await.unwrap(), []);
+    assert_eq!(store.members(&ada_plans).await.unwrap().members, []);
     run(join("g2", "grace", &ada_plans)).await;
     drain("grace joins the deleted room", &mut seen);
     // The name is free again: Ada creates it anew, empty.
@@ -1376,7 +1376,12 @@ async fn presence_comes_from_redis() {
 
     let other_process = redis(&server, 100).await;
     assert_eq!(
-        other_process.members(&room("general")).await.unwrap().len(),
+        other_process
+            .members(&room("general"))
+            .await
+            .unwrap()
+            .members
+            .len(),
         3
     );
 }
@@ -1434,9 +1439,12 @@ async fn forget_a_connection(store: &RedisRegistry, ports: &[u16]) {
             "chatty:{conn:stays}:rooms",
             "chatty:{room:a}:history",
             "chatty:{room:a}:members",
+            "chatty:{room:a}:presence-rev",
             "chatty:{room:a}:sent",
             "chatty:{room:b}:members",
+            "chatty:{room:b}:presence-rev",
             "chatty:{room:c}:members",
+            "chatty:{room:c}:presence-rev",
             // The person's profile outlives their connections (a direct conversation names them), and
             // expires on its own.
             "chatty:{user:zed}:profile",
@@ -1456,6 +1464,18 @@ async fn forget_a_connection(store: &RedisRegistry, ports: &[u16]) {
     let history = ask(ports[0], &["xlen", "chatty:{room:a}:history"]);
     let sent = idempotency_keys(ports[0], "a");
     assert_eq!((history, sent.len()), (vec!["3".into()], 3));
+
+    // With the last member, a room's presence revision goes too.
+    store
+        .disconnect(&ConnectionId("stays".into()))
+        .await
+        .unwrap();
+    let left = keys_on(ports);
+    assert!(
+        left.iter()
+            .all(|key| !key.contains(":members") && !key.contains(":presence-rev")),
+        "{left:?}"
+    );
 }
 
 /// Forgetting a connection (410 Gone or `$disconnect`) removes it from every room and deletes every key
@@ -1494,14 +1514,14 @@ async fn a_retry_repairs_a_half_done_cross_slot_operation() {
     }
     // A join of room d that stopped after its first step: d is in the connection's set, not in the room.
     ask(port, &["sadd", "chatty:{conn:c1}:rooms", "d"]);
-    assert_eq!(store.members(&room("d")).await.unwrap(), []);
+    assert_eq!(store.members(&room("d")).await.unwrap().members, []);
     let joined = store
         .join(&room("d"), &member("c1", "amy"), true, T0_MS)
         .await
         .unwrap();
     assert_eq!(joined, Joined::Joined);
     assert_eq!(
-        store.members(&room("d")).await.unwrap(),
+        store.members(&room("d")).await.unwrap().members,
         [member("c1", "amy")]
     );
 
@@ -1512,7 +1532,11 @@ async fn a_retry_repairs_a_half_done_cross_slot_operation() {
         [room("a"), room("b"), room("c"), room("d")]
     );
     for name in ["a", "b", "c", "d"] {
-        assert_eq!(store.members(&room(name)).await.unwrap(), [], "{name}");
+        assert_eq!(
+            store.members(&room(name)).await.unwrap().members,
+            [],
+            "{name}"
+        );
     }
     let ports: Vec<u16> = cluster.nodes.iter().map(|node| node.port).collect();
     assert!(
@@ -1900,7 +1924,7 @@ async fn tls_and_auth() {
         .await
         .unwrap();
     assert_eq!(
-        store.members(&room("general")).await.unwrap(),
+        store.members(&room("general")).await.unwrap().members,
         [member("c1", "alice")]
     );
 

@@ -12,11 +12,15 @@ mod common;
 
 use common::servers;
 
-use std::collections::BTreeMap;
+use std::{
+    collections::{BTreeMap, BTreeSet},
+    time::Duration,
+};
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use chatty_local::{Running, Settings, SqsSettings};
 use common::{connect, gateway_on, Client};
+use futures_util::future::join_all;
 use lambdas::adapters::aws::sdk_config;
 use protocol::{ChatMessage, ErrorCode, MessageId, ServerFrame};
 use serde_json::json;
@@ -206,6 +210,162 @@ async fn every_message_reaches_everyone_once_under_chaos() {
         );
     }
     eprintln!("on the wire: {duplicates} duplicate frames, {overtaken} messages overtaken");
+}
+
+/// One person on two connections joins rooms from both at once, under chaos on `gw`. Every `rooms` frame
+/// either connection gets is a whole list, and they arrive in no promised order; what the app relies on is
+/// that their revisions order them: a list with a higher revision holds every room of one with a lower
+/// one (only joins happen here), the same revision means the same list, and the answer to a `rooms` asked
+/// for at the end holds every room with the highest revision. Returns how many lists arrived after one
+/// with a higher revision: what the app drops.
+async fn lists_are_ordered_by_revision(gw: &Running) -> usize {
+    const ROOMS_EACH: usize = 8;
+    let mut a = connect(gw, "ann").await;
+    let mut b = connect(gw, "ann").await;
+    let mut all = BTreeSet::new();
+    for i in 0..ROOMS_EACH {
+        for (client, side) in [(&mut a, "a"), (&mut b, "b")] {
+            let room = format!("{side}{i}");
+            client
+                .send_json(json!({"action": "join", "room": room}))
+                .await;
+            all.insert(room);
+        }
+    }
+    let mut stale = 0;
+    for client in [&mut a, &mut b] {
+        let mut lists: Vec<(u64, BTreeSet<String>)> = Vec::new();
+        let mut joined = BTreeSet::new();
+        while joined.len() < ROOMS_EACH {
+            match client.recv().await {
+                ServerFrame::Rooms { rooms, rev } => {
+                    lists.push((rev, rooms.iter().map(|e| e.room.to_string()).collect()));
+                }
+                ServerFrame::Presence { room, .. } => {
+                    joined.insert(room);
+                }
+                ServerFrame::Error { code, .. } => panic!("{}: refused {code:?}", client.name),
+                _ => {}
+            }
+        }
+        client.send_json(json!({"action": "rooms"})).await;
+        loop {
+            // Lists caused by the other connection's joins may still come before the answer.
+            let ServerFrame::Rooms { rooms, rev } = client
+                .recv_until(|f| matches!(f, ServerFrame::Rooms { .. }))
+                .await
+            else {
+                unreachable!()
+            };
+            let rooms: BTreeSet<String> = rooms.iter().map(|e| e.room.to_string()).collect();
+            let done = rooms == all;
+            lists.push((rev, rooms));
+            if done {
+                break;
+            }
+        }
+        let newest = lists.iter().map(|(rev, _)| *rev).max().unwrap();
+        assert_eq!(
+            lists.last().unwrap().0,
+            newest,
+            "{}: the full list is the newest",
+            client.name
+        );
+        for (i, (rev, rooms)) in lists.iter().enumerate() {
+            stale += usize::from(lists[..i].iter().any(|(earlier, _)| earlier > rev));
+            for (other_rev, other) in &lists {
+                if rev == other_rev {
+                    assert_eq!(rooms, other, "{}: one revision, two lists", client.name);
+                } else if rev < other_rev {
+                    assert!(
+                        rooms.is_subset(other),
+                        "{}: {rev} {rooms:?} is not in {other_rev} {other:?}",
+                        client.name
+                    );
+                }
+            }
+        }
+    }
+    stale
+}
+
+/// Five people join and leave one room over and over at once, under chaos on `gw`, while an observer stays
+/// in it. Every `presence` frame the observer gets is a whole list, in no promised order; what the app
+/// relies on is that their revisions order them: the same revision means the same list, and once all is
+/// done the list with the highest revision is the room as it is (the observer alone). Returns how many
+/// lists arrived after one with a higher revision: what the app drops.
+async fn presence_is_ordered_by_revision(gw: &Running) -> usize {
+    const PEOPLE: usize = 5;
+    const ROUNDS: usize = 3;
+    let mut observer = connect(gw, "olga").await;
+    observer.join("busy").await;
+    let mut people = Vec::new();
+    for p in 0..PEOPLE {
+        people.push(connect(gw, &format!("person{p}")).await);
+    }
+    join_all(people.iter_mut().map(|person| async move {
+        for _ in 0..ROUNDS {
+            person.join("busy").await;
+            person
+                .send_json(json!({"action": "leave", "room": "busy"}))
+                .await;
+        }
+    }))
+    .await;
+    let mut lists: Vec<(u64, Vec<String>)> = Vec::new();
+    // Until nothing more comes for longer than a failed batch takes to come back.
+    while let Some(frame) = observer.try_recv(Duration::from_secs(2)).await {
+        if let ServerFrame::Presence { members, rev, .. } = frame {
+            lists.push((rev, members.iter().map(|u| u.name.clone()).collect()));
+        }
+    }
+    let newest = lists.iter().max_by_key(|(rev, _)| *rev).unwrap();
+    assert_eq!(newest.1, ["olga"], "the newest list is the room as it is");
+    let mut stale = 0;
+    for (i, (rev, names)) in lists.iter().enumerate() {
+        stale += usize::from(lists[..i].iter().any(|(earlier, _)| earlier > rev));
+        for (other_rev, other) in &lists {
+            assert!(
+                rev != other_rev || names == other,
+                "one revision {rev}, two lists"
+            );
+        }
+    }
+    stale
+}
+
+/// A person's lists under chaos, in memory and on a three-master Redis cluster: their revisions order
+/// them however they arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_persons_lists_are_ordered_by_revision_under_chaos() {
+    let gw = gateway_on(chaos(Settings::default())).await;
+    let mut stale = lists_are_ordered_by_revision(&gw).await;
+    let cluster = servers::redis_cluster();
+    let gw = gateway_on(chaos(Settings {
+        redis_url: Some(cluster.seed_url()),
+        redis_cluster: true,
+        ..Settings::default()
+    }))
+    .await;
+    stale += lists_are_ordered_by_revision(&gw).await;
+    eprintln!("{stale} lists arrived after a newer one (the app drops them)");
+}
+
+/// A room's presence under chaos, in memory and on a three-master Redis cluster: its revisions order the
+/// lists however they arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rooms_presence_is_ordered_by_revision_under_chaos() {
+    let gw = gateway_on(chaos(Settings::default())).await;
+    let mut stale = presence_is_ordered_by_revision(&gw).await;
+    let cluster = servers::redis_cluster();
+    let gw = gateway_on(chaos(Settings {
+        redis_url: Some(cluster.seed_url()),
+        redis_cluster: true,
+        ..Settings::default()
+    }))
+    .await;
+    stale += presence_is_ordered_by_revision(&gw).await;
+    eprintln!("{stale} presence lists arrived after a newer one (the app drops them)");
 }
 
 /// The default topology (one in-order consumer per queue, no chaos) is unchanged: messages sent back to

@@ -112,7 +112,16 @@ pub enum ServerFrame {
         rev: Option<u64>,
     },
     /// Who is in the room (each person once, however many connections they have), whenever it changes.
-    Presence { room: RoomName, members: Vec<User> },
+    Presence {
+        room: RoomName,
+        members: Vec<User>,
+        /// The room's presence revision: it grows with every join and leave while anyone is in the room.
+        /// These frames are whole lists and may arrive out of order; one older than a list already shown
+        /// is stale and is dropped. Counting starts afresh when the room empties, so a client compares
+        /// only the frames it gets between its join and its leave. Absent (0) from an older server.
+        #[serde(default)]
+        rev: u64,
+    },
     /// Someone else in the room is typing.
     Typing { room: RoomName, user: User },
     /// The frame this connection sent was refused; the connection stays open.
@@ -530,6 +539,7 @@ impl WireFrame {
             FrameType::Presence => ServerFrame::Presence {
                 room: required(self.room, "room")?,
                 members: required(self.members, "members")?,
+                rev: self.rev.unwrap_or_default(),
             },
             FrameType::Typing => ServerFrame::Typing {
                 room: required(self.room, "room")?,
@@ -942,6 +952,7 @@ mod tests {
             ServerFrame::Presence {
                 room: general.clone(),
                 members: vec![message("").author],
+                rev: 3,
             },
             ServerFrame::Typing {
                 room: general.clone(),

@@ -615,9 +615,9 @@ impl Client {
         test: impl Fn(&[User]) -> bool,
     ) -> Result<Vec<User>> {
         self.expect(until, "presence", |frame| match frame {
-            ServerFrame::Presence { room: r, members } if &r == room && test(&members) => {
-                Some(members)
-            }
+            ServerFrame::Presence {
+                room: r, members, ..
+            } if &r == room && test(&members) => Some(members),
             _ => None,
         })
         .await

@@ -20,6 +20,7 @@ use crate::ports::{
     new_invite_code, unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage,
     Connected, Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member, NewMessage,
     Queue, QueueError, RateCheck, Reactors, Redemption, Refused, Registry, RegistryError, RoomList,
+    RoomMembers,
 };
 
 /// How long a connection's records live: API Gateway's two-hour maximum plus a margin.
@@ -95,6 +96,22 @@ struct List {
     expires_ms: u64,
 }
 
+impl Room {
+    /// Takes a connection out of the members; says whether it was in. The presence revision moves on, or
+    /// starts afresh with the last member gone (see [`RoomMembers::rev`]).
+    fn remove_member(&mut self, connection_id: &ConnectionId) -> bool {
+        if self.members.remove(connection_id).is_none() {
+            return false;
+        }
+        self.presence_rev = if self.members.is_empty() {
+            0
+        } else {
+            self.presence_rev + 1
+        };
+        true
+    }
+}
+
 impl List {
     /// The list changed at `now_ms`: its revision moves on (see [`RoomList::rev`]).
     fn changed(&mut self, now_ms: u64) {
@@ -105,6 +122,8 @@ impl List {
 #[derive(Debug, Default)]
 struct Room {
     members: BTreeMap<ConnectionId, User>,
+    /// [`RoomMembers::rev`].
+    presence_rev: u64,
     /// A private room's people (user ids): who may join it.
     people: BTreeSet<String>,
     history: VecDeque<ChatMessage>,
@@ -256,7 +275,7 @@ impl State {
         }
         for room in &connection.rooms {
             if let Some(room) = self.rooms.get_mut(room) {
-                room.members.remove(connection_id);
+                room.remove_member(connection_id);
             }
         }
         connection.rooms.into_iter().collect()
@@ -380,6 +399,7 @@ impl Registry for MemoryRegistry {
             let room = s.rooms.entry(room.clone()).or_default();
             room.members
                 .insert(member.connection_id.clone(), member.user.clone());
+            room.presence_rev += 1;
             room.expires_ms = now_ms + ROOM_RETENTION_MS;
             Joined::Joined
         }))
@@ -396,21 +416,25 @@ impl Registry for MemoryRegistry {
             }
             s.rooms
                 .get_mut(room)
-                .is_some_and(|r| r.members.remove(connection_id).is_some())
+                .is_some_and(|r| r.remove_member(connection_id))
         }))
     }
 
-    async fn members(&self, room: &RoomName) -> Result<Vec<Member>, RegistryError> {
+    async fn members(&self, room: &RoomName) -> Result<RoomMembers, RegistryError> {
         Ok(self.with_state(|s| {
-            s.rooms.get(room).map_or_else(Vec::new, |r| {
-                r.members
-                    .iter()
-                    .map(|(connection_id, user)| Member {
-                        connection_id: connection_id.clone(),
-                        user: user.clone(),
-                    })
-                    .collect()
-            })
+            s.rooms
+                .get(room)
+                .map_or_else(RoomMembers::default, |r| RoomMembers {
+                    members: r
+                        .members
+                        .iter()
+                        .map(|(connection_id, user)| Member {
+                            connection_id: connection_id.clone(),
+                            user: user.clone(),
+                        })
+                        .collect(),
+                    rev: r.presence_rev,
+                })
         }))
     }
 

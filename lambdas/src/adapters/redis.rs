@@ -141,7 +141,7 @@ use crate::{
     ports::{
         new_invite_code, unix_millis, Added, Admission, Appended, BoxError, Change, Changed,
         ChangesPage, Connected, Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member,
-        NewMessage, RateCheck, Redemption, Refused, Registry, RegistryError, RoomList,
+        NewMessage, RateCheck, Redemption, Refused, Registry, RegistryError, RoomList, RoomMembers,
     },
 };
 
@@ -198,10 +198,11 @@ return 1
 
 /// A join's second step, on the room's side: puts the connection in the room within the members cap,
 /// a private room's (`ARGV[7]` is 1) only for one of its people (`KEYS[4]`); answers `joined`,
-/// `no_such_room`, `would_create` or `room_full`. Refreshes the room's expiry.
+/// `no_such_room`, `would_create` or `room_full`. A join moves the room's presence revision (`KEYS[9]`,
+/// [`RoomMembers::rev`]) on. Refreshes the room's expiry.
 const JOIN_ROOM: &str = r"
 local members, history, sent, people = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local edits, changes, reactions, links = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
+local edits, changes, reactions, links, presence_rev = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local id, user, new_room = ARGV[1], ARGV[2], ARGV[3]
 local retention, max_members = tonumber(ARGV[4]), tonumber(ARGV[5])
 local user_id, private = ARGV[6], ARGV[7] == '1'
@@ -214,10 +215,29 @@ if redis.call('HEXISTS', members, id) == 0 then
   end
 end
 redis.call('HSET', members, id, user)
-for _, key in ipairs({members, history, sent, people, edits, changes, reactions, links}) do
+redis.call('INCR', presence_rev)
+for _, key in ipairs({members, history, sent, people, edits, changes, reactions, links, presence_rev}) do
   redis.call('PEXPIRE', key, retention)
 end
 return 'joined'
+";
+
+/// Takes connection `ARGV[1]` out of a room's members (`KEYS[1]`); 1 if it was in. Then the room's
+/// presence revision (`KEYS[2]`) moves on, or goes with the last member ([`RoomMembers::rev`]).
+const LEAVE_ROOM: &str = r"
+if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('INCR', KEYS[2])
+else
+  redis.call('DEL', KEYS[2])
+end
+return 1
+";
+
+/// A room's members (`KEYS[1]`, as `HGETALL` gives them) and its presence revision (`KEYS[2]`, 0 without
+/// one), read together.
+const MEMBERS: &str = r"
+return {redis.call('HGETALL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}
 ";
 
 /// Brings a private room into being with one person (`ARGV[1]`) unless it exists: `created`,
@@ -254,7 +274,7 @@ local people = KEYS[1]
 if redis.call('EXISTS', people) == 0 then return 0 end
 redis.call('SREM', people, ARGV[1])
 if redis.call('SCARD', people) > 0 then return 0 end
-redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8])
+redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
 return 1
 ";
 
@@ -771,6 +791,9 @@ impl Keys {
     fn members(&self, room: &RoomName) -> String {
         format!("{}{{room:{room}}}:members", self.prefix)
     }
+    fn presence_rev(&self, room: &RoomName) -> String {
+        format!("{}{{room:{room}}}:presence-rev", self.prefix)
+    }
     fn history(&self, room: &RoomName) -> String {
         format!("{}{{room:{room}}}:history", self.prefix)
     }
@@ -895,6 +918,8 @@ pub struct RedisRegistry {
     kick: Script,
     join_connection: Script,
     join_room: Script,
+    leave_room: Script,
+    members: Script,
     history: Script,
     admit: Script,
     create_room: Script,
@@ -977,6 +1002,8 @@ impl RedisRegistry {
             kick: Script::new(KICK),
             join_connection: Script::new(JOIN_CONNECTION),
             join_room: Script::new(JOIN_ROOM),
+            leave_room: Script::new(LEAVE_ROOM),
+            members: Script::new(MEMBERS),
             history: with_reactions(HISTORY),
             admit: Script::new(ADMIT),
             create_room: Script::new(CREATE_ROOM),
@@ -1008,6 +1035,24 @@ impl RedisRegistry {
 
     fn connection(&self) -> Connection {
         self.connection.clone()
+    }
+
+    /// Takes a connection out of a room's members ([`LEAVE_ROOM`]) for `action`; says whether it was in.
+    async fn leave_members(
+        &self,
+        room: &RoomName,
+        connection_id: &ConnectionId,
+        action: &'static str,
+    ) -> Result<bool, RegistryError> {
+        let removed: u8 = self
+            .leave_room
+            .key(self.keys.members(room))
+            .key(self.keys.presence_rev(room))
+            .arg(connection_id.as_str())
+            .invoke_async(&mut self.connection())
+            .await
+            .map_err(failed(action))?;
+        Ok(removed == 1)
     }
 }
 
@@ -1135,12 +1180,11 @@ impl Registry for RedisRegistry {
             .map(|room| RoomName::new(room).map_err(|e| corrupt("room", e)))
             .collect::<Result<_, _>>()?;
         rooms.sort();
-        try_join_all(rooms.iter().map(|room| async move {
-            self.connection()
-                .hdel::<_, _, ()>(self.keys.members(room), connection_id.as_str())
-                .await
-                .map_err(failed("disconnect"))
-        }))
+        try_join_all(
+            rooms
+                .iter()
+                .map(|room| self.leave_members(room, connection_id, "disconnect")),
+        )
         .await?;
         if let Some(json) = holder {
             let holder: User = serde_json::from_str(&json).map_err(|e| corrupt("user", e))?;
@@ -1192,6 +1236,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.changes(room))
             .key(self.keys.reactions(room))
             .key(self.keys.links(room))
+            .key(self.keys.presence_rev(room))
             .arg(member.connection_id.as_str())
             .arg(user)
             .arg(u8::from(new_room))
@@ -1222,22 +1267,20 @@ impl Registry for RedisRegistry {
         room: &RoomName,
         connection_id: &ConnectionId,
     ) -> Result<bool, RegistryError> {
-        let removed: u32 = self
-            .connection()
-            .hdel(self.keys.members(room), connection_id.as_str())
-            .await
-            .map_err(failed("leave"))?;
+        let removed = self.leave_members(room, connection_id, "leave").await?;
         self.connection()
             .srem::<_, _, ()>(self.keys.connection_rooms(connection_id), room.as_str())
             .await
             .map_err(failed("leave"))?;
-        Ok(removed == 1)
+        Ok(removed)
     }
 
-    async fn members(&self, room: &RoomName) -> Result<Vec<Member>, RegistryError> {
-        let entries: Vec<(String, String)> = self
-            .connection()
-            .hgetall(self.keys.members(room))
+    async fn members(&self, room: &RoomName) -> Result<RoomMembers, RegistryError> {
+        let (entries, rev): (Vec<(String, String)>, u64) = self
+            .members
+            .key(self.keys.members(room))
+            .key(self.keys.presence_rev(room))
+            .invoke_async(&mut self.connection())
             .await
             .map_err(failed("members"))?;
         let mut members = entries
@@ -1250,7 +1293,7 @@ impl Registry for RedisRegistry {
             })
             .collect::<Result<Vec<_>, RegistryError>>()?;
         members.sort_by(|a, b| a.connection_id.cmp(&b.connection_id));
-        Ok(members)
+        Ok(RoomMembers { members, rev })
     }
 
     async fn append(
@@ -1533,6 +1576,7 @@ impl Registry for RedisRegistry {
             .key(self.keys.changes(room))
             .key(self.keys.reactions(room))
             .key(self.keys.links(room))
+            .key(self.keys.presence_rev(room))
             .arg(user_id)
             .invoke_async(&mut self.connection())
             .await

@@ -14,7 +14,8 @@
 //! conversations with read positions, kept in the store for every device; each change is sent to all of
 //! their connections as a `rooms` frame. Those frames are whole lists, computed by concurrent handlers and
 //! delivered in no promised order, so each carries the list's revision ([`RoomList::rev`]), read with
-//! it, and a client drops one older than the list it shows.
+//! it, and a client drops one older than the list it shows; `presence` frames likewise carry the room's
+//! presence revision ([`RoomMembers::rev`]).
 //!
 //! Edits, deletes and reactions change a stored message ([`Registry::change`]): each that changes
 //! something takes the room's next change number, and the room gets the message's new version, so history
@@ -41,7 +42,7 @@ use time::OffsetDateTime;
 use crate::ports::{
     unix_millis, Added, Admission, Appended, Change, Changed, ChangesPage, Clock, Connected,
     Created, HistoryPage, HistoryQuery, InviteCreated, Joined, Member, NewMessage, Queue,
-    QueueError, RateCheck, Redemption, Refused, Registry, RegistryError, RoomList,
+    QueueError, RateCheck, Redemption, Refused, Registry, RegistryError, RoomList, RoomMembers,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -715,7 +716,7 @@ async fn on_typing(ports: Ports<'_>, member: Member, room: &RoomName) -> Result<
     {
         return Ok(Handled::Done);
     }
-    let members = ports.registry.members(room).await?;
+    let members = ports.registry.members(room).await?.members;
     let delivery = if members
         .iter()
         .any(|m| m.connection_id == member.connection_id)
@@ -926,8 +927,9 @@ async fn answer(ports: Ports<'_>, delivery: Delivery) -> Result<Handled> {
     Ok(Handled::Done)
 }
 
-/// The presence frame for a room: each person once, however many connections they hold, sorted by name.
-pub fn presence(room: &RoomName, members: &[Member]) -> Delivery {
+/// The presence frame for a room: each person once, however many connections they hold, sorted by name,
+/// with the room's presence revision.
+pub fn presence(room: &RoomName, RoomMembers { members, rev }: &RoomMembers) -> Delivery {
     let mut people: Vec<User> = Vec::new();
     for member in members {
         if !people.iter().any(|p| p.id == member.user.id) {
@@ -945,6 +947,7 @@ pub fn presence(room: &RoomName, members: &[Member]) -> Delivery {
         ServerFrame::Presence {
             room: room.clone(),
             members: people,
+            rev: *rev,
         },
     )
 }
