@@ -334,20 +334,25 @@ async fn presence_is_ordered_by_revision(gw: &Running) -> usize {
     stale
 }
 
-/// A person's lists under chaos, in memory and on a three-master Redis cluster: their revisions order
-/// them however they arrive.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_persons_lists_are_ordered_by_revision_under_chaos() {
-    let gw = gateway_on(chaos(Settings::default())).await;
-    let mut stale = lists_are_ordered_by_revision(&gw).await;
+/// Runs `check` on a gateway under chaos in memory, then on one over a three-master Redis cluster; what
+/// the two runs counted, together.
+async fn in_memory_and_on_a_cluster(check: impl AsyncFn(&Running) -> usize) -> usize {
+    let in_memory = check(&gateway_on(chaos(Settings::default())).await).await;
     let cluster = servers::redis_cluster();
-    let gw = gateway_on(chaos(Settings {
+    let on_cluster = gateway_on(chaos(Settings {
         redis_url: Some(cluster.seed_url()),
         redis_cluster: true,
         ..Settings::default()
     }))
     .await;
-    stale += lists_are_ordered_by_revision(&gw).await;
+    in_memory + check(&on_cluster).await
+}
+
+/// A person's lists under chaos, in memory and on a three-master Redis cluster: their revisions order
+/// them however they arrive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_persons_lists_are_ordered_by_revision_under_chaos() {
+    let stale = in_memory_and_on_a_cluster(lists_are_ordered_by_revision).await;
     eprintln!("{stale} lists arrived after a newer one (the app drops them)");
 }
 
@@ -355,16 +360,7 @@ async fn a_persons_lists_are_ordered_by_revision_under_chaos() {
 /// lists however they arrive.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_rooms_presence_is_ordered_by_revision_under_chaos() {
-    let gw = gateway_on(chaos(Settings::default())).await;
-    let mut stale = presence_is_ordered_by_revision(&gw).await;
-    let cluster = servers::redis_cluster();
-    let gw = gateway_on(chaos(Settings {
-        redis_url: Some(cluster.seed_url()),
-        redis_cluster: true,
-        ..Settings::default()
-    }))
-    .await;
-    stale += presence_is_ordered_by_revision(&gw).await;
+    let stale = in_memory_and_on_a_cluster(presence_is_ordered_by_revision).await;
     eprintln!("{stale} presence lists arrived after a newer one (the app drops them)");
 }
 
