@@ -66,6 +66,10 @@ pub struct RoomState {
     pub with: Option<User>,
     /// Joined on this device by this person (not learned from the list): its first page is not news.
     fresh: bool,
+    /// Joined on this device and on no list from the server since: a list without it may have been read
+    /// before the join (lists arrive in any order), so it does not take the room away. The app asks for
+    /// the list right after the join, and the answer, read after it, has the room.
+    unlisted: bool,
     /// Known before the connection opened: joined again once the server's list says it is still ours.
     rejoin: bool,
     /// The server confirmed the join (a `presence` arrived): a list without it means it was left.
@@ -258,7 +262,8 @@ impl ChatState {
         self.rooms.iter()
     }
 
-    /// Joins a room not yet joined: returns the `join` and the first history page to send.
+    /// Joins a room not yet joined: returns the `join`, the first history page and the list (which then
+    /// has the room) to ask for.
     pub fn join(&mut self, room: &RoomName) -> Vec<ClientFrame> {
         if self.rooms.contains_key(room) {
             return Vec::new();
@@ -267,9 +272,11 @@ impl ChatState {
             .rooms
             .get_or_insert_with(room.clone(), RoomState::default);
         state.fresh = true;
+        state.unlisted = true;
         vec![
             ClientFrame::Join { room: room.clone() },
             state.history(room, Page::Latest),
+            ClientFrame::Rooms,
         ]
     }
 
@@ -382,11 +389,11 @@ impl ChatState {
             }
         }
         if !entries.is_empty() {
-            // A room joined here and not confirmed yet (the page's own room) is joined all the same: the
-            // server answers whether it may be.
+            // A room joined here and on no list yet (the page's own room) stays: the server answers
+            // whether it may be joined, and the list its join made is on its way.
             self.rooms.retain(|room, state| {
                 entries.iter().any(|e| &e.room == room)
-                    || (state.fresh && !state.confirmed)
+                    || state.unlisted
                     || !(state.rejoin || state.confirmed)
             });
         }
@@ -397,6 +404,7 @@ impl ChatState {
                     rejoin: true,
                     ..RoomState::default()
                 });
+            state.unlisted = false;
             if entry.with.is_some() {
                 state.with.clone_from(&entry.with);
             }
@@ -408,6 +416,7 @@ impl ChatState {
                 }
             }
         }
+        let mut ask_again = false;
         for (room, state) in self.rooms.iter_mut() {
             if !std::mem::take(&mut state.rejoin) {
                 continue;
@@ -419,6 +428,11 @@ impl ChatState {
                 Page::Latest
             };
             frames.push(state.history(room, page));
+            ask_again |= state.unlisted;
+        }
+        if ask_again {
+            // A room joined here and on no list yet is joined now: the next list has it.
+            frames.push(ClientFrame::Rooms);
         }
         frames
     }
@@ -922,8 +936,8 @@ mod tests {
     }
 
     /// The server's list decides the rooms after a reconnect: new ones are joined, ones left on another
-    /// device dropped, the page's own room (joined here, not yet confirmed) joined anyway; an empty list
-    /// keeps what this device knew, and a first visit starts in `general`.
+    /// device dropped, the page's own room (joined here, on no list yet) joined anyway and the list asked
+    /// for again; an empty list keeps what this device knew, and a first visit starts in `general`.
     #[test]
     fn the_servers_list_decides_the_rooms() {
         let mut state = ChatState::new("me", [room("general"), room("left-elsewhere")]);
@@ -931,6 +945,11 @@ mod tests {
         state.on_open();
         let frames = state.apply(&listing(&[("general", None), ("invited", None)]), 0.0);
         assert_eq!(joins(&frames), ["from-the-url", "general", "invited"]);
+        assert_eq!(
+            frames.last(),
+            Some(&ClientFrame::Rooms),
+            "the next list has the page's room"
+        );
         let names: Vec<_> = state.rooms().map(|(r, _)| r.as_str()).collect();
         assert_eq!(names, ["from-the-url", "general", "invited"]);
         // A later list without a confirmed room: left on another device.
@@ -954,42 +973,48 @@ mod tests {
         assert_eq!(joins(&first.apply(&listing(&[]), 0.0)), [DEFAULT_ROOM]);
     }
 
-    /// Lists are whole and may arrive out of order (concurrent handlers compute them): one older than the
-    /// list applied is dropped, so a list from before the page's room was added cannot take it away; the
-    /// same revision again (a reconnect's answer) and newer ones apply.
+    /// Lists are whole and may arrive out of order (concurrent handlers compute them), as the production
+    /// shape's browser tests saw: the answer to `rooms`, then the page's room joined and confirmed, then a
+    /// list read before that join. A room joined here stays until a list has it (the app asks for one
+    /// after the join); after that, a list older than the one applied is dropped, so no late list takes
+    /// the room away; the same revision again (a reconnect's answer) and newer ones apply.
     #[test]
     fn a_list_older_than_the_one_applied_is_dropped() {
         let mut state = ChatState::new("me", [room("general")]);
-        state.join(&room("page"));
-        let in_page = ServerFrame::Presence {
-            room: room("page"),
-            members: vec![user("me")],
-            rev: 0,
-        };
-        state.apply(&in_page, 0.0);
         let at = |rev, rooms: &[(&str, Option<u64>)]| match listing(rooms) {
             ServerFrame::Rooms { rooms, .. } => ServerFrame::Rooms { rooms, rev },
             _ => unreachable!(),
         };
-        state.apply(&at(5, &[("general", None), ("page", Some(3))]), 0.0);
-        assert!(state.apply(&at(4, &[("general", None)]), 0.0).is_empty());
-        assert!(
-            state.room(&room("page")).is_some(),
-            "the stale list was dropped"
-        );
+        let in_page = ServerFrame::Presence {
+            room: room("page"),
+            members: vec![user("me")],
+            rev: 1,
+        };
+        let page = |state: &ChatState| state.room(&room("page")).is_some();
         state.on_open();
-        let frames = state.apply(&at(5, &[("general", None), ("page", None)]), 0.0);
+        state.apply(&at(5, &[("general", None)]), 0.0);
+        let frames = state.join(&room("page"));
+        assert_eq!(
+            frames.last(),
+            Some(&ClientFrame::Rooms),
+            "asks for the list its join made"
+        );
+        state.apply(&in_page, 0.0);
+        state.apply(&at(5, &[("general", None)]), 0.0);
+        assert!(page(&state), "a list read before the join");
+        state.apply(&at(6, &[("general", None), ("page", None)]), 0.0);
+        assert!(state.apply(&at(5, &[("general", None)]), 0.0).is_empty());
+        assert!(page(&state), "the stale list was dropped");
+        state.on_open();
+        let frames = state.apply(&at(6, &[("general", None), ("page", None)]), 0.0);
         assert_eq!(
             joins(&frames),
             ["general", "page"],
             "the same revision again applies"
         );
         state.apply(&in_page, 0.0);
-        state.apply(&at(6, &[("general", None)]), 0.0);
-        assert!(
-            state.room(&room("page")).is_none(),
-            "left on another device"
-        );
+        state.apply(&at(7, &[("general", None)]), 0.0);
+        assert!(!page(&state), "left on another device");
     }
 
     /// Presence lists are whole and may arrive out of order: one older than the list applied since the

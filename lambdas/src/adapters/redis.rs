@@ -15,13 +15,16 @@
 //!   again (see [`ADMIT`]); expires then.
 //! - `{user:<user id>}:signed-out`: until when (ms) an operator's kick keeps the person out; expires then.
 //! - `{user:<user id>}:rooms`: HASH room → the list entry as JSON (`read` position, `with` for a direct
-//!   conversation): the person's rooms across devices; at most [`MAX_ROOMS_PER_PERSON`]; expires
-//!   [`PERSON_RETENTION_SECS`] after its last change.
+//!   conversation): the person's rooms across devices; at most [`MAX_ROOMS_PER_PERSON`]; and, under the
+//!   empty field, the list's revision ([`RoomList::rev`]); expires [`PERSON_RETENTION_SECS`] after its last
+//!   change.
 //! - `{user:<user id>}:profile`: the person as their last connection's token named them (JSON), for the
 //!   other side of a direct conversation; expires [`PERSON_RETENTION_SECS`] after their last connect.
 //! - `{room:<room>}:members`: HASH connection id → user JSON; membership and presence in one key; at most
 //!   [`MAX_MEMBERS_PER_ROOM`]. A member whose disconnect was lost is forgotten when a post to it answers
 //!   410 (the sender's `forget`).
+//! - `{room:<room>}:presence-rev`: the room's presence revision ([`RoomMembers::rev`]), moved on by each
+//!   join and leave in their scripts, expiring with the members and deleted with the last of them.
 //! - `{room:<room>}:history`: the room's history, a STREAM capped exactly at the history cap. Stream ids are
 //!   [`MessageId`]s (`<ms>-<seq>`), so Redis assigns and orders them and paging is `XRANGE`/`XREVRANGE` with
 //!   exclusive bounds. Each entry holds `k` (its idempotency key) and `m` (the message as JSON).
