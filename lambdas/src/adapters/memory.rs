@@ -96,22 +96,6 @@ struct List {
     expires_ms: u64,
 }
 
-impl Room {
-    /// Takes a connection out of the members; says whether it was in. The presence revision moves on, or
-    /// starts afresh with the last member gone (see [`RoomMembers::rev`]).
-    fn remove_member(&mut self, connection_id: &ConnectionId) -> bool {
-        if self.members.remove(connection_id).is_none() {
-            return false;
-        }
-        self.presence_rev = if self.members.is_empty() {
-            0
-        } else {
-            self.presence_rev + 1
-        };
-        true
-    }
-}
-
 impl List {
     /// The list changed at `now_ms`: its revision moves on (see [`RoomList::rev`]).
     fn changed(&mut self, now_ms: u64) {
@@ -141,6 +125,20 @@ struct Room {
 }
 
 impl Room {
+    /// Takes a connection out of the members; says whether it was in. The presence revision moves on, or
+    /// starts afresh with the last member gone (see [`RoomMembers::rev`]).
+    fn remove_member(&mut self, connection_id: &ConnectionId) -> bool {
+        if self.members.remove(connection_id).is_none() {
+            return false;
+        }
+        self.presence_rev = if self.members.is_empty() {
+            0
+        } else {
+            self.presence_rev + 1
+        };
+        true
+    }
+
     /// `message` as the person `reader` (a user id) is shown it: with their own reactions, if it has any.
     fn for_reader(&self, reader: &str, mut message: ChatMessage) -> ChatMessage {
         if !message.reactions.is_empty() {
